@@ -1,0 +1,234 @@
+"""The composition root: builds storage, handlers, channels, outbox sender and scheduler, and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from bot.channel import Channel
+from bot.dispatcher import Dispatcher
+from bot.events import Event
+from bot.inbox import Inbox
+from bot.locks import KeyedLocks
+from bot.outbox_sender import OutboxSender
+from config.settings import Settings
+from domain.clock import Clock, SystemClock
+from domain.files import FileStore
+from domain.notify import Notifier
+from handlers.context import QuoteRecorder, Services, Transcriber
+from handlers.forms.engine import FormEngine
+from handlers.forms.spec import load_forms
+from handlers.registry import MODULES, Registry, build_registry
+from handlers.router import Router
+from scheduler.service import Scheduler
+from storage.db import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS_IN_FLIGHT = 4
+
+
+def group_channels(settings: Settings) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    if settings.wecom.enabled:
+        mapping.update({name: "wecom" for name in settings.wecom.groups})
+    if settings.dingtalk.enabled:
+        mapping.update({name: "dingtalk" for name in settings.dingtalk.groups})
+    return mapping
+
+
+class Application:
+    """One running bot. ``async with Application(settings) as app:`` starts and stops it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        channels: Sequence[Channel] | None = None,
+        transcriber: Transcriber | None = None,
+        quotes: QuoteRecorder | None = None,
+        db: Database | None = None,
+        modules: tuple[str, ...] = MODULES,
+        scheduler_realtime: bool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.db = db or Database(
+            settings.database.url,
+            pool_size=settings.database.pool_size,
+            busy_timeout_ms=settings.database.busy_timeout_ms,
+            echo=settings.database.echo,
+        )
+        self._explicit_channels = channels
+        self.channels: dict[str, Channel] = {}
+        self._transcriber = transcriber
+        self._quotes = quotes
+        self._modules = modules
+        self._scheduler_realtime = scheduler_realtime
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.locks = KeyedLocks()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        self._slots = asyncio.Semaphore(MAX_STEPS_IN_FLIGHT)
+        self._sender_task: asyncio.Task[None] | None = None
+        self.registry: Registry
+        self.services: Services
+        self.inbox: Inbox
+        self.outbox: OutboxSender
+        self.dispatcher: Dispatcher
+        self.scheduler: Scheduler
+        self.started = False
+
+    # -- assembly -----------------------------------------------------------------
+    def _build_channels(self) -> list[Channel]:
+        if self._explicit_channels is not None:
+            return list(self._explicit_channels)
+        from bot.channels import build_channels
+
+        return build_channels(self.settings, self.clock)
+
+    def _build_speech(self) -> tuple[Transcriber | None, QuoteRecorder | None]:
+        transcriber, quotes = self._transcriber, self._quotes
+        if transcriber is None or quotes is None:
+            try:
+                speech = importlib.import_module("speech.service")
+            except ImportError:
+                return transcriber, quotes
+            built_t, built_q = speech.build(self.settings)
+            transcriber = transcriber or built_t
+            quotes = quotes or built_q
+        return transcriber, quotes
+
+    async def start(self, *, migrate: bool | None = None, receive: bool = True) -> None:
+        settings = self.settings
+        await self.db.check()
+        if migrate if migrate is not None else settings.database.migrate_on_start:
+            await upgrade(self.db)
+        self.registry = build_registry(self._modules)
+        forms = load_forms(settings.forms.path)
+        channels = self._build_channels()
+        self.channels = {c.name: c for c in channels}
+        notifier = Notifier(tuple(self.channels), group_channels(settings))
+        engine = FormEngine(forms, expire_hours=settings.forms.expire_hours, notifier=notifier)
+        for name, completer in self.registry.completers.items():
+            engine.register_completer(name, completer)
+        transcriber, quotes = self._build_speech()
+        self.services = Services(
+            settings=settings,
+            clock=self.clock,
+            notifier=notifier,
+            files=FileStore(settings.app.data_dir),
+            forms=engine,
+            quotes=quotes,
+        )
+        self.inbox = Inbox(self.db, self.clock)
+        self.outbox = OutboxSender(self.db, self.clock, self.channels, settings.outbox)
+        self.dispatcher = Dispatcher(
+            db=self.db,
+            inbox=self.inbox,
+            services=self.services,
+            router=Router(self.registry),
+            channels=self.channels,
+            transcriber=transcriber,
+            wake_outbox=self.outbox.wake,
+        )
+        self.scheduler = Scheduler(self.db, self.clock, settings.app.timezone, holder=self.instance)
+        self._register_sweeps(engine)
+        self._register_jobs()
+        self._stop.clear()
+        self._sender_task = asyncio.create_task(self.outbox.run(self._stop), name="outbox-sender")
+        realtime = self._scheduler_realtime
+        if realtime is None:
+            realtime = isinstance(self.clock, SystemClock)
+        if settings.scheduler.enabled and realtime:
+            self.scheduler.start(settings.scheduler.sweep_interval_s, after_tick=self.outbox.wake)
+        self.started = True
+        for event in await self.inbox.unprocessed():
+            self._spawn(event)
+        if receive:
+            for channel in channels:
+                await channel.start(self)
+        log.info("started", extra={"channels": ",".join(self.channels), "instance": self.instance})
+
+    def _register_sweeps(self, engine: FormEngine) -> None:
+        async def expire_forms(now: Any) -> int:
+            async with self.db.transaction() as session:
+                return await engine.expire_due(session, now)
+
+        self.scheduler.add_sweep("form-expiry", expire_forms)
+
+    def _register_jobs(self) -> None:
+        try:
+            jobs = importlib.import_module("scheduler.jobs")
+        except ImportError:
+            return
+        jobs.register(self.scheduler, self)
+
+    # -- EventSink ----------------------------------------------------------------
+    async def submit(self, event: Event) -> bool:
+        """Claim then process in the background. Channels ACK the platform once this returns."""
+        if not await self.inbox.claim(event):
+            log.info("duplicate event ignored", extra={"channel": event.channel, "event_id": event.event_id})
+            return False
+        self._spawn(event)
+        return True
+
+    def _spawn(self, event: Event) -> None:
+        task = asyncio.create_task(self._run_serialised(event), name=f"event-{event.event_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_serialised(self, event: Event) -> None:
+        # The user's lock first (so one person's queue waits idle), then a processing slot: a few
+        # steps in flight keep each transaction short instead of interleaving hundreds of them.
+        async with self.locks.hold(event.user_key), self._slots:
+            await self.dispatcher.process(event)
+
+    # -- control ------------------------------------------------------------------
+    async def idle(self) -> None:
+        """Wait until every claimed event is processed and everything due is delivered."""
+        while True:
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self.outbox.drain()
+            if not self._tasks:
+                return
+
+    async def tick(self) -> list[str]:
+        """Run due scheduled work at the clock's current time, then settle."""
+        ran = await self.scheduler.tick()
+        await self.idle()
+        return ran
+
+    async def stop(self) -> None:
+        if not self.started:
+            await self.db.dispose()
+            return
+        for channel in self.channels.values():
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("stopping channel %s failed", channel.name)
+        self.scheduler.shutdown()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._stop.set()
+        self.outbox.wake()
+        if self._sender_task is not None:
+            await self._sender_task
+        await self.db.dispose()
+        self.started = False
+
+    async def __aenter__(self) -> Application:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

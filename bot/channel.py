@@ -1,0 +1,85 @@
+"""The channel port. Console, DingTalk and WeCom implement it; one contract test covers all three."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
+
+from bot.events import Event, MediaRef
+from bot.messages import Message
+
+TargetKind = Literal["user", "group", "conversation"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """``user``: a platform user id; ``group``: a configured group name; ``conversation``: a raw
+    group conversation id (a reply to a message that came from a group)."""
+
+    kind: TargetKind
+    address: str
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``calls`` per ``per_s`` seconds for everything sharing ``key``."""
+
+    key: str
+    calls: int
+    per_s: float
+
+
+class SendError(Exception):
+    """Delivery failed."""
+
+
+class TransientSendError(SendError):
+    """Try again later (network, throttling). ``retry_after`` in seconds when the platform says so;
+    ``block_key`` blocks every message sharing that rate-limit key until then (webhook penalties)."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, block_key: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.block_key = block_key
+
+
+class PermanentSendError(SendError):
+    """Will never succeed (unknown user, bad group, invalid payload): dead-letter it."""
+
+
+class EventSink(Protocol):
+    async def submit(self, event: Event) -> bool:
+        """Claim the event in the inbox. True if new, False for a duplicate. Returns fast: ACK after."""
+        ...
+
+
+class Channel(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    async def start(self, sink: EventSink) -> None:
+        """Begin receiving; every event goes to ``sink.submit`` before the platform is acknowledged."""
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    @abstractmethod
+    async def send(self, target: Target, message: Message, *, key: str) -> None:
+        """Deliver one message or raise :class:`SendError`. ``key`` is the idempotency key."""
+
+    async def fetch_media(self, ref: MediaRef) -> bytes:
+        raise NotImplementedError(f"{self.name} does not deliver media")
+
+    def rate_limit(self, target: Target, message: Message) -> RateLimit | None:
+        """The limit that applies to sending ``message`` to ``target``, if any."""
+        return None
+
+    def mergeable(self, target: Target) -> bool:
+        """True when queued text for ``target`` may be merged into one digest (rate-limited webhooks)."""
+        return False
+
+    def has_group(self, name: str) -> bool:
+        return False

@@ -1,0 +1,1 @@
+"""The ``actionflow`` command line."""

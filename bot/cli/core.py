@@ -1,0 +1,283 @@
+"""Core subcommands: run, demo, check-config, db, config-docs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+import sys
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from bot.channel import Channel
+from bot.cli.common import EXIT_CONFIG, EXIT_ERROR, describe_validation_error, run, settings_from
+from config.settings import ConfigFileMissing, Settings, load_settings, resolve_config_path
+from domain.clock import Clock
+from storage.db import Database, DatabaseUnavailable, safe_url
+
+# Extra configuration checks contributed by feature modules: "module:function", each
+# ``function(settings) -> list[str]`` returning problems in plain words.
+CONFIG_CHECKS: tuple[str, ...] = ("bot.cli.core:check_forms",)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="start the bot (console on the embedded defaults, or the configured platforms)",
+        description="Start the bot. With no platform enabled this is the console: type messages as the "
+        "current user; /help lists console commands (switch user, voice, photo, approvals, clock). "
+        "With a non-interactive stdin every line is processed and the bot exits at end of input.",
+    )
+    p.add_argument(
+        "--demo", action="store_true", help="seed the demo organisation first if the database is empty"
+    )
+    p.add_argument("--user", default="", help="console: act as this user (name or id) at start")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "demo", help="seed a demo organisation (manager, reps, product, finance) and 12 customers"
+    )
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "check-config",
+        help="validate the configuration, forms and theme files; list problems in plain words",
+    )
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("db", help="database migrations")
+    dbsub = p.add_subparsers(dest="db_command", metavar="<action>")
+    up = dbsub.add_parser("upgrade", help="apply pending migrations (also done on start)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    cur = dbsub.add_parser("current", help="show the database's migration revision")
+    cur.set_defaults(func=cmd_db_current)
+
+    def db_help(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=db_help)
+
+    p = sub.add_parser(
+        "config-docs",
+        help="regenerate docs/configuration.md and config/actionflow.example.toml from the settings models",
+    )
+    p.add_argument(
+        "--check", action="store_true", help="only report whether they are up to date (exit 1 if not)"
+    )
+    p.set_defaults(func=cmd_config_docs)
+
+
+# -- run ---------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    return run(_run(settings, args))
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import Application
+
+    if settings.console_enabled:
+        return await _run_console(settings, args)
+    if args.demo:
+        await _seed(settings)
+    app = Application(settings)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"ActionFlow running on {', '.join(app.channels)}. Ctrl-C to stop.", file=sys.stderr)
+    await stop.wait()
+    await app.stop()
+    return 0
+
+
+async def _run_console(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import Application
+    from bot.channels.console import ConsoleChannel
+    from bot.console import run_console
+    from domain.clock import ManualClock
+
+    clock = ManualClock()
+    channel = ConsoleChannel(show_all=settings.console.show_alerts)
+    others = [c for c in _platform_channels(settings, clock)]
+    app = Application(settings, clock=clock, channels=[channel, *others], scheduler_realtime=False)
+    await app.start()
+    try:
+        if args.demo:
+            async with app.db.transaction() as session:
+                from domain.demo import seed_demo
+
+                created = await seed_demo(session, clock.now())
+            if created:
+                print(
+                    f"（已创建演示数据：{created['users']} 位同事，{created['customers']} 家客户）",
+                    flush=True,
+                )
+        await run_console(app, channel, clock, user=args.user)
+    finally:
+        await app.stop()
+    return 0
+
+
+def _platform_channels(settings: Settings, clock: Clock) -> list[Channel]:
+    from bot.channels import build_channels
+
+    return [c for c in build_channels(settings, clock) if c.name != "console"]
+
+
+# -- demo --------------------------------------------------------------------------
+async def _seed(settings: Settings) -> dict[str, int]:
+    from domain.clock import SystemClock
+    from domain.demo import seed_demo
+    from storage.migrate import upgrade
+
+    db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    try:
+        await db.check()
+        await upgrade(db)
+        async with db.transaction() as session:
+            return await seed_demo(session, SystemClock().now())
+    finally:
+        await db.dispose()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def go() -> int:
+        created = await _seed(settings)
+        if not created:
+            print("The database already has people in it; demo data was not added.")
+        else:
+            print(
+                f"Demo data added: {created['users']} people, {created['customers']} customers, "
+                f"{created['groups']} group targets. Try: actionflow run"
+            )
+        return 0
+
+    return run(go())
+
+
+# -- check-config ------------------------------------------------------------------
+def check_forms(settings: Settings) -> list[str]:
+    from handlers.forms.spec import FormsFileError, load_forms
+    from handlers.registry import build_registry
+
+    registry = build_registry()
+    try:
+        forms = load_forms(settings.forms.path)
+    except FormsFileError as exc:
+        return [f"forms file {exc.path}: {p}" for p in exc.problems]
+    problems = []
+    for form in forms.values():
+        if form.on_complete and form.on_complete not in registry.completers:
+            problems.append(
+                f"forms file {settings.forms.path}: form {form.name}: on_complete {form.on_complete!r} "
+                f"is not a known action (known: {', '.join(sorted(registry.completers)) or 'none'})"
+            )
+    return problems
+
+
+def _load_check(spec: str) -> Callable[[Settings], list[str]]:
+    module, _, name = spec.partition(":")
+    check: Callable[[Settings], list[str]] = getattr(importlib.import_module(module), name)
+    return check
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = resolve_config_path(getattr(args, "config", None))
+    print(f"config file: {path if path else '(none: embedded defaults)'}")
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except ConfigFileMissing as exc:
+        print(f"  - {exc}")
+        return EXIT_CONFIG
+    except ValidationError as exc:
+        problems = describe_validation_error(exc)
+        print(f"{len(problems)} problem(s):")
+        for problem in problems:
+            print(f"  - {problem}")
+        return EXIT_CONFIG
+    problems = []
+    for spec in CONFIG_CHECKS:
+        problems += _load_check(spec)(settings)
+    channels = [
+        n
+        for n, on in (
+            ("console", settings.console_enabled),
+            ("dingtalk", settings.dingtalk.enabled),
+            ("wecom", settings.wecom.enabled),
+        )
+        if on
+    ]
+    print(f"database: {safe_url(settings.database.url)}")
+    print(f"channels: {', '.join(channels)}")
+    if problems:
+        print(f"{len(problems)} problem(s):")
+        for problem in problems:
+            print(f"  - {problem}")
+        return EXIT_CONFIG
+    print("OK")
+    return 0
+
+
+# -- db ----------------------------------------------------------------------------
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def go() -> int:
+        from storage.migrate import current_revision, upgrade
+
+        db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+        try:
+            await db.check()
+            await upgrade(db, args.revision)
+            print(f"database {safe_url(settings.database.url)} is at revision {await current_revision(db)}")
+        finally:
+            await db.dispose()
+        return 0
+
+    return run(go())
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def go() -> int:
+        from storage.migrate import current_revision, head_revision
+
+        db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+        try:
+            await db.check()
+            current = await current_revision(db)
+        except DatabaseUnavailable:
+            raise
+        finally:
+            await db.dispose()
+        head = head_revision()
+        state = "up to date" if current == head else f"behind (head is {head}; run `actionflow db upgrade`)"
+        print(f"{current or '(empty)'}: {state}")
+        return 0 if current == head else EXIT_ERROR
+
+    return run(go())
+
+
+# -- config-docs -------------------------------------------------------------------
+def cmd_config_docs(args: argparse.Namespace) -> int:
+    from config.docs import write
+
+    stale = write(check=args.check)
+    if args.check:
+        for path in stale:
+            print(f"out of date: {path} (run `actionflow config-docs`)")
+        return EXIT_ERROR if stale else 0
+    for path in stale:
+        print(f"wrote {path}")
+    if not stale:
+        print("already up to date")
+    return 0

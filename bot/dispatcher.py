@@ -1,0 +1,201 @@
+"""Processes one claimed event: resolve the user, fetch/transcribe media outside any transaction, run the
+handler step in ONE transaction (domain writes + outbox + inbox done), log one line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bot.channel import Channel
+from bot.events import ApprovalEvent, Event, FileEvent, ImageEvent, VoiceEvent
+from bot.inbox import Inbox
+from bot.messages import Text
+from domain.directory import find_by_platform_id
+from domain.outbox import enqueue
+from handlers.context import Services, Transcriber, Transcript, TranscriptionRejected, Turn
+from handlers.router import Router
+from handlers.unknown import handle_unknown
+from storage.db import Database
+from storage.models import MediaFile
+
+log = logging.getLogger("actionflow.events")
+
+MAX_MEDIA_BYTES = 25 * 1024 * 1024
+APOLOGY = "抱歉，处理这条消息时出错了，已记录下来。请稍后再试，或联系管理员。"
+
+
+@dataclass
+class _Prepared:
+    media_id: int | None = None
+    transcript: Transcript | None = None
+    error: str | None = None
+
+
+def _extension(event: VoiceEvent | ImageEvent | FileEvent) -> str:
+    name = event.media.filename
+    if "." in name:
+        return name.rsplit(".", 1)[1][:10]
+    if isinstance(event, VoiceEvent) and event.format:
+        return event.format
+    mime = event.media.mime
+    if "/" in mime:
+        return mime.split("/", 1)[1].split(";")[0][:10]
+    return "jpg" if isinstance(event, ImageEvent) else "bin"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        inbox: Inbox,
+        services: Services,
+        router: Router,
+        channels: Mapping[str, Channel],
+        transcriber: Transcriber | None,
+        wake_outbox: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.inbox = inbox
+        self.services = services
+        self.router = router
+        self.channels = channels
+        self.transcriber = transcriber
+        self.wake_outbox = wake_outbox
+
+    async def process(self, event: Event) -> None:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            outcome = await self._process(event)
+        except Exception as exc:
+            outcome = "error"
+            log.exception("event failed", extra={"channel": event.channel, "event_id": event.event_id})
+            try:
+                await self.inbox.mark_failed(event, f"{type(exc).__name__}: {exc}")
+                await self._apologise(event)
+            except Exception:
+                log.exception("could not record the failure of %s", event.event_id)
+        finally:
+            self.wake_outbox()
+            log.info(
+                "event handled",
+                extra={
+                    "channel": event.channel,
+                    "event_id": event.event_id,
+                    "kind": event.kind,
+                    "sender": event.sender_id,
+                    "outcome": outcome,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+
+    async def _process(self, event: Event) -> str:
+        prepared = _Prepared()
+        if isinstance(event, VoiceEvent | ImageEvent | FileEvent):
+            # Media is fetched (and voice transcribed) before the step's transaction opens, and only
+            # for people we know: nothing is downloaded or stored for unknown senders.
+            async with self.db.read() as session:
+                known = await find_by_platform_id(session, event.channel, event.sender_id)
+            if known is not None and known.status == "active":
+                prepared = await self._prepare(event)
+        async with self.db.transaction() as session:
+            if not self.db.is_sqlite:
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": event.user_key}
+                )
+            user = await find_by_platform_id(session, event.channel, event.sender_id)
+            if user is None or user.status != "active":
+                inactive = user is not None and user.status == "inactive"
+                await handle_unknown(session, self.services, event, inactive=inactive)
+                await Inbox.mark_done(session, event, self.services.clock.now())
+                return "unknown-sender"
+            media = await session.get(MediaFile, prepared.media_id) if prepared.media_id else None
+            turn = Turn(
+                session=session,
+                user=user,
+                event=event,
+                services=self.services,
+                media=media,
+                transcript=prepared.transcript,
+                transcript_error=prepared.error,
+            )
+            if not isinstance(event, ApprovalEvent) and user.preferred_channel != event.channel:
+                user.preferred_channel = event.channel
+            await self.router.handle(turn)
+            await Inbox.mark_done(session, event, self.services.clock.now())
+        return "ok"
+
+    async def _prepare(self, event: VoiceEvent | ImageEvent | FileEvent) -> _Prepared:
+        channel = self.channels.get(event.channel)
+        if channel is None:
+            return _Prepared(error="这个渠道当前未启用，无法下载文件")
+        try:
+            data = await channel.fetch_media(event.media)
+        except Exception:
+            log.exception("media download failed", extra={"event_id": event.event_id})
+            return _Prepared(error="文件下载失败，请重新发送一次")
+        if not data:
+            return _Prepared(error="收到的文件是空的，请重新发送")
+        if len(data) > MAX_MEDIA_BYTES:
+            return _Prepared(error=f"文件太大（{len(data) // 1048576} MB），上限 25 MB")
+        kind = (
+            "audio" if isinstance(event, VoiceEvent) else "photo" if isinstance(event, ImageEvent) else "file"
+        )
+        now = self.services.clock.now()
+        async with self.db.transaction() as session:
+            media = await self.services.files.record(
+                session,
+                now=now,
+                data=data,
+                kind=kind,
+                ext=_extension(event),
+                mime=event.media.mime,
+                original_name=event.media.filename,
+                channel=event.channel,
+            )
+            media_id, media_path = media.id, media.path
+            if isinstance(event, VoiceEvent) and self.transcriber is not None:
+                await enqueue(
+                    session,
+                    now=now,
+                    channel=event.channel,
+                    target_kind="user",
+                    target=event.sender_id,
+                    message=Text(text="正在转写…"),
+                    key=f"transcribing:{event.channel}:{event.event_id}",
+                )
+        if not isinstance(event, VoiceEvent):
+            return _Prepared(media_id=media_id)
+        if self.transcriber is None:
+            return _Prepared(media_id=media_id, error="语音转写服务未启用，请联系管理员")
+        self.wake_outbox()
+        try:
+            transcript = await self.transcriber.transcribe(
+                Path(media_path), audio_format=event.format, platform_recognition=event.platform_recognition
+            )
+        except TranscriptionRejected as exc:
+            return _Prepared(media_id=media_id, error=exc.user_message)
+        except Exception:
+            log.exception("transcription failed", extra={"event_id": event.event_id})
+            return _Prepared(media_id=media_id, error="语音转写失败，请再发一次")
+        return _Prepared(media_id=media_id, transcript=transcript)
+
+    async def _apologise(self, event: Event) -> None:
+        if isinstance(event, ApprovalEvent):
+            return
+        async with self.db.transaction() as session:
+            await enqueue(
+                session,
+                now=self.services.clock.now(),
+                channel=event.channel,
+                target_kind="user",
+                target=event.sender_id,
+                message=Text(text=APOLOGY),
+                key=f"error:{event.channel}:{event.event_id}",
+            )

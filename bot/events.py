@@ -1,0 +1,123 @@
+"""Channel-neutral incoming events. Channel adapters build these; handlers read them.
+
+Media is referenced, not embedded: the adapter ACKs the platform after the inbox claim, and the
+dispatcher fetches the bytes through the channel afterwards (``Channel.fetch_media``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class MediaRef(BaseModel):
+    """How to get a file from the channel: a download code, a media id, or a local path (console)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: str
+    filename: str = ""
+    mime: str = ""
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    event_id: str
+    sender_id: str = Field(description="Platform user id of the person acting (applicant for approvals).")
+    sender_name: str = ""
+    conversation_id: str = ""
+    is_group: bool = False
+    occurred_at: datetime | None = None
+
+    @property
+    def user_key(self) -> str:
+        return f"{self.channel}:{self.sender_id}"
+
+
+class TextEvent(_Event):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class VoiceEvent(_Event):
+    kind: Literal["voice"] = "voice"
+    media: MediaRef
+    format: str = ""
+    duration_ms: int | None = None
+    platform_recognition: str | None = None
+
+
+class ImageEvent(_Event):
+    kind: Literal["image"] = "image"
+    media: MediaRef
+
+
+class FileEvent(_Event):
+    kind: Literal["file"] = "file"
+    media: MediaRef
+
+
+class LocationEvent(_Event):
+    kind: Literal["location"] = "location"
+    latitude: float
+    longitude: float
+    label: str = ""
+
+
+class CardActionEvent(_Event):
+    """A click on an interactive card. ``card_id`` is the token the bot put on the card."""
+
+    kind: Literal["card_action"] = "card_action"
+    card_id: str
+    values: list[str] = Field(
+        default_factory=list, description="Chosen option ids/indices (1-based strings)."
+    )
+    action: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+ApprovalStatus = Literal["submitted", "approved", "refused", "withdrawn", "deleted"]
+
+
+class ApprovalEvent(_Event):
+    """A visit application changed state. ``fields`` are already mapped to neutral names."""
+
+    kind: Literal["approval"] = "approval"
+    approval_id: str
+    status: ApprovalStatus
+    process_code: str = ""
+    title: str = ""
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+class EnterEvent(_Event):
+    """The user opened the bot's chat (WeCom ``enter_agent``)."""
+
+    kind: Literal["enter"] = "enter"
+
+
+Event = Annotated[
+    TextEvent
+    | VoiceEvent
+    | ImageEvent
+    | FileEvent
+    | LocationEvent
+    | CardActionEvent
+    | ApprovalEvent
+    | EnterEvent,
+    Field(discriminator="kind"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    return event.model_dump(mode="json")
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    return EVENT_ADAPTER.validate_python(data)

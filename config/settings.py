@@ -1,0 +1,377 @@
+"""Typed settings: a TOML file plus ``ACTIONFLOW_<SECTION>__<KEY>`` environment overrides.
+
+Every field carries a description; ``docs/configuration.md`` and ``config/actionflow.example.toml``
+are generated from these models (``actionflow config-docs``) and a test keeps them in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "ACTIONFLOW_CONFIG"
+DEFAULT_CONFIG_FILE = Path("actionflow.toml")
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Section(BaseModel):
+    """Base for every section: unknown keys are errors, values are read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppSettings(Section):
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Where audio, photos and generated reports are kept (content-addressed).",
+    )
+    timezone: str = Field(
+        "Asia/Shanghai", description="Time zone for schedules, deadlines shown to users and digests."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`text` prints key=value lines; `json` prints one JSON object per line."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+
+class DatabaseSettings(Section):
+    url: str = Field(
+        "sqlite+aiosqlite:///./actionflow.db",
+        description="SQLAlchemy URL. SQLite (aiosqlite) by default; "
+        "`postgresql+asyncpg://user:pass@host/db` for PostgreSQL.",
+    )
+    pool_size: int = Field(5, ge=1, le=50, description="Connection pool size.")
+    busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout in milliseconds.")
+    echo: bool = Field(False, description="Log every SQL statement (debugging only).")
+    migrate_on_start: bool = Field(True, description="Apply pending migrations when the bot starts.")
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, v: str) -> str:
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+
+class ConsoleSettings(Section):
+    enabled: bool | None = Field(
+        None, description="Console channel on/off. Default: on when no platform channel is enabled."
+    )
+    user: str = Field("", description="Acting user at start (name or id); default: the first rep.")
+    show_alerts: bool = Field(True, description="Print messages addressed to other users and groups too.")
+
+
+class FormsSettings(Section):
+    path: Path = Field(
+        PACKAGE_DIR / "forms.toml", description="Form definitions (fields, options, prompts) as TOML."
+    )
+    expire_hours: float = Field(
+        72.0, gt=0, description="An untouched form closes after this many hours; answers are kept."
+    )
+
+
+class ApprovalMapping(Section):
+    customer: str = Field("客户名称", description="Form field holding the customer name.")
+    start: str = Field("拜访开始时间", description="Form field holding the planned visit start.")
+    end: str = Field("拜访结束时间", description="Form field holding the planned visit end.")
+    purpose: str = Field("拜访事由", description="Form field holding the visit purpose.")
+
+
+class DingTalkGroup(Section):
+    open_conversation_id: str = Field("", description="Group conversation id for the robot group API.")
+    webhook_token: SecretStr = Field(SecretStr(""), description="Custom group-robot access token.")
+    webhook_secret: SecretStr = Field(SecretStr(""), description="Custom group-robot signing secret (SEC…).")
+
+
+class DingTalkSettings(Section):
+    enabled: bool = Field(False, description="Connect to DingTalk in Stream mode.")
+    client_id: str = Field("", description="AppKey / clientId of the internal app (also the robotCode).")
+    client_secret: SecretStr = Field(SecretStr(""), description="AppSecret / clientSecret.")
+    robot_code: str = Field("", description="Robot code; defaults to client_id when empty.")
+    api_base: str = Field("https://api.dingtalk.com", description="New-style OpenAPI host.")
+    oapi_base: str = Field("https://oapi.dingtalk.com", description="Old-style API host (webhooks, media).")
+    card_template_id: str = Field(
+        "", description="Interactive card template for choice prompts; empty = text prompts only."
+    )
+    visit_process_codes: list[str] = Field(
+        default_factory=list, description="Approval process codes that are visit applications."
+    )
+    approval_fields: ApprovalMapping = Field(
+        default_factory=ApprovalMapping, description="Approval form-field names."
+    )
+    groups: dict[str, DingTalkGroup] = Field(
+        default_factory=dict, description="Named group targets, e.g. `[dingtalk.groups.managers]`."
+    )
+    api_rate_per_s: int = Field(20, ge=1, description="Calls per second per OpenAPI endpoint.")
+    webhook_rate_per_min: int = Field(20, ge=1, description="Messages per minute per custom webhook.")
+
+
+class WeComGroup(Section):
+    chat_id: str = Field("", description="App group chat id (appchat/send).")
+    webhook_key: SecretStr = Field(SecretStr(""), description="Group-robot webhook key.")
+
+
+class WeComSettings(Section):
+    enabled: bool = Field(False, description="Serve the WeCom self-built app callback.")
+    corp_id: str = Field("", description="CorpID (ww…).")
+    agent_id: int = Field(0, ge=0, description="AgentId of the self-built app.")
+    secret: SecretStr = Field(SecretStr(""), description="App secret.")
+    token: SecretStr = Field(SecretStr(""), description="Callback Token.")
+    encoding_aes_key: SecretStr = Field(SecretStr(""), description="Callback EncodingAESKey (43 characters).")
+    api_base: str = Field("https://qyapi.weixin.qq.com", description="API host.")
+    listen: str = Field("0.0.0.0:8080", description="host:port the callback server listens on.")
+    callback_path: str = Field("/wecom/callback", description="Callback URL path.")
+    public_url: str = Field("", description="Public base URL (for `wecom selfcheck` to print).")
+    replay_window_s: int = Field(300, ge=10, description="Reject callbacks whose timestamp is older.")
+    max_body_bytes: int = Field(65536, ge=1024, description="Reject callback bodies larger than this.")
+    visit_template_ids: list[str] = Field(
+        default_factory=list, description="Approval template ids that are visit applications."
+    )
+    approval_fields: ApprovalMapping = Field(
+        default_factory=ApprovalMapping, description="Approval control titles."
+    )
+    groups: dict[str, WeComGroup] = Field(
+        default_factory=dict, description="Named group targets, e.g. `[wecom.groups.managers]`."
+    )
+    webhook_rate_per_min: int = Field(20, ge=1, description="Messages per minute per robot webhook.")
+
+
+class SpeechSettings(Section):
+    model: str = Field(
+        "base", description="Whisper size name (base, small, medium…) or a local model directory."
+    )
+    models_dir: Path = Field(Path("./models"), description="Where installed models live.")
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Inference device.")
+    compute_type: str = Field("int8", description="CTranslate2 compute type (int8, int8_float32, float32…).")
+    cpu_threads: int = Field(1, ge=0, description="Threads per transcription (1 measured best on 2 cores).")
+    num_workers: int = Field(2, ge=1, description="Concurrent transcriptions.")
+    language: str = Field("", description="Pin a language (zh, en); empty = detect first.")
+    beam_size: int = Field(5, ge=1, le=10, description="Beam size.")
+    initial_prompt_zh: str = Field(
+        "以下是普通话的句子，使用简体中文。",
+        description="Prompt used for Mandarin (keeps the script Simplified).",
+    )
+    hotwords: str = Field("", description="Optional domain hotwords (space separated); off by default.")
+    max_duration_s: float = Field(300.0, gt=0, description="Reject longer voice notes.")
+    preload: bool = Field(False, description="Load the model at start instead of on first use.")
+    timeout_factor: float = Field(
+        3.0, gt=0, description="Give up on a note after this many times its duration (plus 10 s)."
+    )
+
+
+class SchedulerSettings(Section):
+    enabled: bool = Field(True, description="Run scheduled jobs and the deadline sweep.")
+    sweep_interval_s: int = Field(30, ge=5, le=300, description="How often due deadlines are swept.")
+    lease_s: int = Field(30, ge=5, description="Leader lease length (SQLite lease row).")
+
+
+class AlertSettings(Section):
+    demand_confirmation_minutes: int = Field(
+        30, ge=1, description="The demand confirmation is due this long after a visit ends."
+    )
+    visit_report_hours: int = Field(
+        24, ge=1, description="The visit report is due this long after the visit."
+    )
+    overdue_supervisor_delay_minutes: int = Field(
+        60, ge=0, description="Tell the supervisor when a form is still missing this long after its deadline."
+    )
+    stale_hours: float = Field(
+        48.0, gt=0, description="A customer is stale after this many hours without update."
+    )
+    stale_hours_by_stage: dict[str, float] = Field(
+        default_factory=dict, description="Per-stage overrides of stale_hours, e.g. {contract = 24}."
+    )
+    zombie_days: int = Field(90, ge=1, description="No deal for this many days makes a zombie customer.")
+    demand_threshold: int = Field(
+        5, ge=1, description="Alert product when a demand theme reaches this count."
+    )
+    demand_window_days: int = Field(7, ge=1, description="Trailing window for the demand-frequency alert.")
+    key_person_stale_days: int = Field(
+        60, ge=1, description="Remind reps of contacts not reached for this long."
+    )
+    competitor_review_hours: int = Field(24, ge=1, description="Remind the supervisor after this long.")
+    morning_digest_time: str = Field("08:30", description="Local time of the morning digest (HH:MM).")
+    stale_scan_cron: str = Field("0 9 * * *", description="When the stale-customer digest runs (cron).")
+    zombie_scan_cron: str = Field("0 9 * * 1", description="When the weekly zombie list runs (cron).")
+    demand_scan_cron: str = Field("0 * * * *", description="When the demand-frequency scan runs (cron).")
+    routes: dict[str, str] = Field(
+        default_factory=lambda: {"managers": "managers", "product": "product", "finance": "finance"},
+        description="Alert audience → named group target.",
+    )
+
+    @field_validator("morning_digest_time")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        hh, _, mm = v.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+            raise ValueError("must be HH:MM")
+        return v
+
+
+class MetricsSettings(Section):
+    window_days: int = Field(7, ge=1, description="Window for the compliance and conversion rates.")
+    compliance_target: float = Field(0.92, ge=0, le=1, description="Healthy action compliance rate.")
+    conversion_lift_target: float = Field(
+        0.18, description="Healthy lead-conversion change against the previous window."
+    )
+    freshness_target_hours: float = Field(3.2, gt=0, description="Healthy median data freshness.")
+
+
+class RebateSettings(Section):
+    formula: str = Field(
+        "contract_amount * 0.03 + target_increment * 0.008 + new_hospitals * 5000",
+        description="Safe expression over the named inputs; evaluated in Decimal, rounded to the fen.",
+    )
+    orders_dir: Path = Field(
+        Path("./data/orders"), description="Drop folder for ERP order exports (CSV/XLSX)."
+    )
+    erp_url: SecretStr = Field(SecretStr(""), description="Optional ERP database URL (read-only).")
+    erp_query: str = Field("", description="SQL returning order rows when erp_url is set.")
+    run_at: str = Field("02:00", description="Local time of the nightly rebate run.")
+    quarterly_targets: dict[str, float] = Field(
+        default_factory=dict, description="Per-customer quarterly targets (customer name → yuan)."
+    )
+
+
+class OrgSettings(Section):
+    sync_from: Literal["", "dingtalk", "wecom"] = Field("", description="Scheduled contact sync source.")
+    sync_cron: str = Field("0 3 * * *", description="When the scheduled contact sync runs (cron).")
+    leaders_are_supervisors: bool = Field(
+        True, description="Department leaders become their members' supervisors on sync."
+    )
+    admin_notice_target: str = Field(
+        "", description="Group that hears about unknown senders; empty = every admin by direct message."
+    )
+
+
+class ReportSettings(Section):
+    font_path: Path | None = Field(
+        None, description="TTF/TTC with Chinese glyphs for PDFs; empty = search the usual system fonts."
+    )
+
+
+class ThemeSettings(Section):
+    path: Path = Field(PACKAGE_DIR / "themes.toml", description="Demand theme dictionary (editable).")
+
+
+class OutboxSettings(Section):
+    max_attempts: int = Field(12, ge=1, description="Give up (dead letter) after this many failed sends.")
+    backoff_base_s: float = Field(2.0, gt=0, description="First retry delay; doubles per attempt.")
+    backoff_cap_s: float = Field(600.0, gt=0, description="Longest retry delay.")
+    lease_s: float = Field(60.0, gt=0, description="A message claimed for sending is retried after this.")
+    batch_size: int = Field(50, ge=1, description="Messages claimed per round.")
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Load it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ACTIONFLOW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        nested_model_default_partial_update=True,
+    )
+
+    app: AppSettings = Field(default_factory=AppSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    forms: FormsSettings = Field(default_factory=FormsSettings)
+    dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
+    wecom: WeComSettings = Field(default_factory=WeComSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    rebates: RebateSettings = Field(default_factory=RebateSettings)
+    org: OrgSettings = Field(default_factory=OrgSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    themes: ThemeSettings = Field(default_factory=ThemeSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+
+    @model_validator(mode="after")
+    def _channels_have_secrets(self) -> Settings:
+        problems: list[str] = []
+        if self.dingtalk.enabled:
+            if not self.dingtalk.client_id:
+                problems.append("dingtalk.enabled is true but dingtalk.client_id is empty")
+            if not self.dingtalk.client_secret.get_secret_value():
+                problems.append("dingtalk.enabled is true but dingtalk.client_secret is empty")
+        if self.wecom.enabled:
+            for key in ("corp_id", "secret", "token", "encoding_aes_key"):
+                value = getattr(self.wecom, key)
+                raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+                if not raw:
+                    problems.append(f"wecom.enabled is true but wecom.{key} is empty")
+            if not self.wecom.agent_id:
+                problems.append("wecom.enabled is true but wecom.agent_id is 0")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def console_enabled(self) -> bool:
+        if self.console.enabled is not None:
+            return self.console.enabled
+        return not (self.dingtalk.enabled or self.wecom.enabled)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+def resolve_config_path(path: str | Path | None) -> Path | None:
+    """``--config`` wins, then ``ACTIONFLOW_CONFIG``, then ``./actionflow.toml`` if it exists."""
+    if path:
+        return Path(path)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
+
+
+class ConfigFileMissing(FileNotFoundError):
+    pass
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings; raises ``pydantic.ValidationError`` or :class:`ConfigFileMissing`."""
+    resolved = resolve_config_path(path)
+    if resolved is not None and not resolved.exists():
+        raise ConfigFileMissing(f"config file not found: {resolved}")
+
+    class _Loaded(Settings):
+        model_config = SettingsConfigDict(toml_file=resolved)
+
+    return _Loaded(**overrides)

@@ -1,0 +1,136 @@
+"""``actionflow demo``: a small organisation and a dozen hospital customers to try the bot with."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.names import normalize
+from storage.models import Customer, GroupTarget, KeyPerson, PersonalityTag, ProgressUpdate, User, UserRole
+
+PEOPLE = [
+    # console id, name, roles, supervisor console id, team, title
+    ("admin", "周敏", ("admin",), None, "总部", "系统管理员"),
+    ("liqiang", "李强", ("manager",), None, "杭州一组", "区域经理"),
+    ("wanglei", "王磊", ("rep",), "liqiang", "杭州一组", "销售代表"),
+    ("zhangting", "张婷", ("rep",), "liqiang", "杭州一组", "销售代表"),
+    ("chenchen", "陈晨", ("product",), None, "产品部", "产品经理"),
+    ("zhaofang", "赵芳", ("finance",), None, "财务部", "财务主管"),
+]
+
+# name, kind, grade, region, owner, hours since last update, days since last deal (None = never)
+CUSTOMERS = [
+    ("杭州市第一人民医院", "三甲医院", "A（重点）", "杭州市上城区", "wanglei", 2, 20),
+    ("浙江大学医学院附属邵逸夫医院", "三甲医院", "A（重点）", "杭州市上城区", "wanglei", 30, 45),
+    ("杭州市中医院", "三甲医院", "B（常规）", "杭州市西湖区", "wanglei", 60, 120),
+    ("浙江省人民医院", "三甲医院", "A（重点）", "杭州市拱墅区", "wanglei", 5, 10),
+    ("杭州市第三人民医院", "三甲医院", "B（常规）", "杭州市上城区", "wanglei", 100, None),
+    ("萧山区第一人民医院", "二级医院", "B（常规）", "杭州市萧山区", "wanglei", 12, 200),
+    ("余杭区人民医院", "二级医院", "B（常规）", "杭州市余杭区", "zhangting", 3, 30),
+    ("富阳区人民医院", "二级医院", "C（培育）", "杭州市富阳区", "zhangting", 75, 150),
+    ("杭州和睦医院", "民营医院", "C（培育）", "杭州市拱墅区", "zhangting", 8, None),
+    ("临安区中医院", "二级医院", "C（培育）", "杭州市临安区", "zhangting", 50, 95),
+    ("桐庐县人民医院", "二级医院", "B（常规）", "杭州市桐庐县", "zhangting", 20, 60),
+    ("建德市第一人民医院", "二级医院", "C（培育）", "杭州市建德市", "zhangting", 200, 400),
+]
+
+KEY_PERSONS = [
+    # role group, name, title, days since last contact
+    ("采购科", "刘建国", "采购科主任", 12),
+    ("设备科", "孙丽", "设备科科长", 75),
+    ("临床科室", "吴海涛", "骨科主任", 5),
+]
+
+
+async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
+    """Create the demo organisation unless people already exist. Returns counts of what was created."""
+    existing = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+    if existing:
+        return {}
+    by_handle: dict[str, User] = {}
+    for handle, name, roles, supervisor, team, title in PEOPLE:
+        user = User(
+            name=name,
+            status="active",
+            team=team,
+            region="浙江",
+            title=title,
+            console_id=handle,
+            supervisor_id=by_handle[supervisor].id if supervisor else None,
+            created_at=now,
+            updated_at=now,
+        )
+        user.role_rows = [UserRole(role=r) for r in roles]
+        session.add(user)
+        await session.flush()
+        by_handle[handle] = user
+    for group, description in (("managers", "经理群"), ("product", "产品部群"), ("finance", "财务群")):
+        session.add(
+            GroupTarget(
+                name=group,
+                channel="console",
+                kind="console",
+                address=group,
+                description=description,
+                updated_at=now,
+            )
+        )
+    today = now.date()
+    for i, (name, kind, grade, region, owner, hours, deal_days) in enumerate(CUSTOMERS):
+        customer = Customer(
+            name=name,
+            normalized_name=normalize(name),
+            kind=kind,
+            grade=grade,
+            region=region,
+            owner_id=by_handle[owner].id,
+            stage="proposal" if deal_days is None else "repurchase",
+            status="active",
+            profile_complete=True,
+            preferences="需提供3家同类医院使用案例+院长签字版效益分析报告" if i == 0 else "",
+            lead_created_at=now - timedelta(days=200 - i),
+            first_order_at=None if deal_days is None else now - timedelta(days=deal_days + 30),
+            last_deal_at=None if deal_days is None else now - timedelta(days=deal_days),
+            last_update_at=now - timedelta(hours=hours),
+            created_at=now - timedelta(days=200 - i),
+            updated_at=now - timedelta(hours=hours),
+        )
+        session.add(customer)
+        await session.flush()
+        for j, (group, person, title, days) in enumerate(KEY_PERSONS):
+            session.add(
+                KeyPerson(
+                    customer_id=customer.id,
+                    role_group=group,
+                    name=person if i == 0 else f"{person[0]}{'明华伟芳静强'[(i + j) % 6]}",
+                    title=title,
+                    last_contact_on=today - timedelta(days=days + i),
+                    status="active",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        session.add(
+            ProgressUpdate(
+                customer_id=customer.id,
+                rep_id=by_handle[owner].id,
+                kind="note",
+                progress="",
+                note="建档",
+                valid=True,
+                created_at=now - timedelta(hours=hours),
+            )
+        )
+    first = (await session.execute(select(Customer).order_by(Customer.id).limit(1))).scalar_one()
+    session.add(
+        PersonalityTag(
+            customer_id=first.id,
+            tag="数据控型",
+            basis="每次都要看同类医院的使用数据和对比报告",
+            author_id=by_handle["wanglei"].id,
+            created_at=now,
+        )
+    )
+    return {"users": len(PEOPLE), "customers": len(CUSTOMERS), "groups": 3}

@@ -1,0 +1,1 @@
+"""What the bot does with an event: the form engine, commands and the sales flows."""

@@ -1,0 +1,41 @@
+"""帮助 / 继续 / 取消 and other commands every user has."""
+
+from __future__ import annotations
+
+from handlers.commands import Command
+from handlers.context import Turn
+from handlers.registry import Registry
+
+
+def _help_text(turn: Turn, registry: Registry) -> str:
+    groups: dict[str, list[str]] = {}
+    for command in registry.commands:
+        if command.hidden:
+            continue
+        if command.roles and not (turn.user.roles & command.roles):
+            continue
+        groups.setdefault(command.group, []).append(f"· {command.names[0]} — {command.help}")
+    lines = ["我能帮你做这些（直接发消息即可）："]
+    for group, items in groups.items():
+        lines.append(f"\n【{group}】")
+        lines.extend(items)
+    lines.append("\n填写表单时：回复「返回」改上一项，「跳过」跳过选填项，「取消」退出。")
+    return "\n".join(lines)
+
+
+def setup(registry: Registry) -> None:
+    async def help_(turn: Turn, args: str) -> None:
+        await turn.reply(_help_text(turn, registry))
+
+    async def resume(turn: Turn, args: str) -> None:
+        if not await turn.services.forms.resume(turn):
+            await turn.reply("没有可以继续的表单。")
+
+    async def cancel(turn: Turn, args: str) -> None:
+        await turn.reply("当前没有进行中的表单。")
+
+    registry.command(Command(("帮助", "help", "?", "？"), help_, "查看可用命令", in_form=True, exact=True))
+    registry.command(Command(("继续",), resume, "继续填写上次未完成的表单", exact=True))
+    registry.command(
+        Command(("取消", "跳过", "返回"), cancel, "退出/跳过/返回（填表时）", exact=True, hidden=True)
+    )

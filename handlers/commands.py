@@ -1,0 +1,61 @@
+"""Chat commands: a registry each feature module contributes to."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from handlers.context import Turn
+
+CommandFn = Callable[[Turn, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """``names`` are matched at the start of a message; the rest of the text is the argument.
+
+    ``roles``: who may use it (empty = everyone active). ``in_form``: also works while a form is
+    open (the form's question is asked again afterwards). ``exact``: the whole message must match.
+    """
+
+    names: tuple[str, ...]
+    run: CommandFn
+    help: str
+    roles: frozenset[str] = frozenset()
+    in_form: bool = False
+    exact: bool = False
+    hidden: bool = False
+    group: str = "常用"
+
+
+class CommandSet:
+    def __init__(self, commands: Iterable[Command] = ()) -> None:
+        self._commands: list[Command] = []
+        for command in commands:
+            self.add(command)
+
+    def add(self, command: Command) -> None:
+        for existing in self._commands:
+            clash = set(existing.names) & set(command.names)
+            if clash:
+                raise ValueError(f"command name registered twice: {sorted(clash)}")
+        self._commands.append(command)
+        # Longest names first so "客户列表" wins over "客户".
+        self._commands.sort(key=lambda c: -max(len(n) for n in c.names))
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self._commands)
+
+    def match(self, text: str) -> tuple[Command, str] | None:
+        stripped = text.strip()
+        for command in self._commands:
+            for name in command.names:
+                if command.exact:
+                    if stripped == name:
+                        return command, ""
+                elif stripped == name or stripped.startswith(name):
+                    rest = stripped[len(name) :]
+                    if rest and not (rest[0].isspace() or rest[0] in "：:") and name.isascii():
+                        continue
+                    return command, rest.strip().lstrip("：:").strip()
+        return None

@@ -1,0 +1,1 @@
+"""Forms declared as data: spec loading, field types and the engine."""

@@ -1,0 +1,499 @@
+"""The form engine: asks one field at a time, validates, supports 取消 / 跳过 / 返回, keeps state in the DB.
+
+State is one ``conversation_states`` row per form run. ``answers`` holds accepted values; ``state``
+holds the navigation: answered paths in order (for 返回), skipped paths, the repeated-group item
+being filled, closed groups, and a question counter that makes every outgoing message's
+idempotency key unique and lets stale card clicks be recognised.
+
+Paths: ``field`` for top-level fields, ``group.<i>.<sub>`` for a repeated group's sub-field of item
+``i``, ``group.<i>.__more__`` for the "add another?" question after item ``i - 1``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from simpleeval import EvalWithCompoundTypes, NameNotDefined
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.events import CardActionEvent, TextEvent
+from bot.messages import Message, Text
+from domain.notify import Notifier
+from handlers.context import Turn
+from handlers.forms.fields import FIELD_TYPES, ConfirmField, FieldError
+from handlers.forms.spec import FieldSpec, FormSpec
+from storage.models import ConversationState, User
+
+log = logging.getLogger(__name__)
+
+CANCEL_WORDS = {"取消", "退出", "cancel"}
+SKIP_WORDS = {"跳过", "skip", "略过"}
+BACK_WORDS = {"返回", "上一步", "back"}
+MORE = "__more__"
+
+Completer = Callable[[Turn, "FormResult"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FormResult:
+    state_id: int
+    form: FormSpec
+    answers: dict[str, Any]
+    context: dict[str, Any]
+
+
+class ReaskError(Exception):
+    """Raised by a completer: clear ``path`` and ask it again, telling the user ``reason``."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Question:
+    path: str
+    spec: FieldSpec
+    group: FieldSpec | None = None
+    index: int = 0
+
+    @property
+    def is_more(self) -> bool:
+        return self.path.endswith(MORE)
+
+
+_CONFIRM = ConfirmField()
+
+
+def _applicable(spec: FieldSpec, names: dict[str, Any]) -> bool:
+    if not spec.when:
+        return True
+    evaluator = EvalWithCompoundTypes(names=dict(names))
+    try:
+        return bool(evaluator.eval(spec.when))
+    except NameNotDefined:
+        return False
+    except Exception:
+        return False
+
+
+@dataclass
+class _Nav:
+    """Mutable view of ``ConversationState.state``."""
+
+    history: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    partial: dict[str, dict[str, Any]] = field(default_factory=dict)
+    closed: list[str] = field(default_factory=list)
+    seq: int = 0
+    asked: str = ""
+
+    @classmethod
+    def load(cls, raw: dict[str, Any]) -> _Nav:
+        return cls(
+            history=list(raw.get("history", [])),
+            skipped=list(raw.get("skipped", [])),
+            partial={k: dict(v) for k, v in raw.get("partial", {}).items()},
+            closed=list(raw.get("closed", [])),
+            seq=int(raw.get("seq", 0)),
+            asked=str(raw.get("asked", "")),
+        )
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "history": self.history,
+            "skipped": self.skipped,
+            "partial": self.partial,
+            "closed": self.closed,
+            "seq": self.seq,
+            "asked": self.asked,
+        }
+
+
+def next_question(form: FormSpec, answers: dict[str, Any], nav: _Nav) -> Question | None:
+    for spec in form.fields:
+        if not _applicable(spec, answers):
+            continue
+        if spec.type != "group":
+            if spec.key in answers or spec.key in nav.skipped:
+                continue
+            return Question(spec.key, spec)
+        if spec.key in nav.closed:
+            continue
+        items: list[dict[str, Any]] = answers.get(spec.key, [])
+        index = len(items)
+        partial = nav.partial.get(spec.key)
+        if partial is not None or index < spec.min_items:
+            scope = {**answers, **(partial or {})}
+            for sub in spec.fields:
+                path = f"{spec.key}.{index}.{sub.key}"
+                if partial and sub.key in partial:
+                    continue
+                if path in nav.skipped or not _applicable(sub, scope):
+                    continue
+                return Question(path, sub, spec, index)
+            continue
+        if spec.max_items is not None and index >= spec.max_items:
+            continue
+        if index == 0 and not spec.required:
+            more = spec.model_copy(update={"prompt": f"是否填写「{spec.prompt}」？", "type": "confirm"})
+        else:
+            more = spec.model_copy(update={"prompt": spec.more_prompt, "type": "confirm"})
+        return Question(f"{spec.key}.{index}.{MORE}", more, spec, index)
+    return None
+
+
+def active_answers(form: FormSpec, answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers whose field still applies (a 返回 may have made a conditional field moot)."""
+    out: dict[str, Any] = {}
+    for spec in form.fields:
+        if spec.key in answers and _applicable(spec, {**answers, **out}):
+            out[spec.key] = answers[spec.key]
+    return out
+
+
+@dataclass
+class _Run:
+    """One form run being advanced: the row, its navigation, and who/when."""
+
+    session: AsyncSession
+    now: datetime
+    user: User
+    state: ConversationState
+    nav: _Nav
+    form: FormSpec
+    turn: Turn | None = None
+
+
+class FormEngine:
+    def __init__(self, forms: dict[str, FormSpec], *, expire_hours: float, notifier: Notifier) -> None:
+        self.forms = forms
+        self.expire_hours = expire_hours
+        self.notifier = notifier
+        self.completers: dict[str, Completer] = {}
+
+    # -- registry -----------------------------------------------------------------
+    def register_completer(self, name: str, completer: Completer) -> None:
+        self.completers[name] = completer
+
+    def spec(self, name: str) -> FormSpec:
+        try:
+            return self.forms[name]
+        except KeyError:
+            raise KeyError(f"no form named {name!r} in the forms file") from None
+
+    def _ttl(self, form: FormSpec) -> timedelta:
+        return timedelta(hours=form.expire_hours or self.expire_hours)
+
+    # -- queries ------------------------------------------------------------------
+    async def active(self, session: AsyncSession, user_id: int) -> ConversationState | None:
+        stmt = select(ConversationState).where(
+            ConversationState.user_id == user_id, ConversationState.status == "active"
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    # -- sending ------------------------------------------------------------------
+    async def _say(self, run: _Run, msg: Message) -> None:
+        run.nav.seq += 1
+        await self.notifier.to_user(
+            run.session,
+            now=run.now,
+            user=run.user,
+            message=msg,
+            key=f"form:{run.state.id}:{run.nav.seq}",
+            prefer=run.state.channel or None,
+        )
+
+    def _render(self, form: FormSpec, q: Question, token: str) -> Message:
+        prompt = q.spec.prompt
+        if q.group is not None and not q.is_more:
+            prompt = f"【{q.group.prompt} 第 {q.index + 1} 项】{prompt}"
+        hints = []
+        if not q.spec.required and not q.is_more:
+            hints.append("选填，可回复「跳过」")
+        if q.spec.help:
+            hints.append(q.spec.help)
+        if hints:
+            prompt += f"\n（{'；'.join(hints)}）"
+        field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        return field_type.ask(q.spec, prompt, token)
+
+    async def _ask_next(self, run: _Run, prefix: list[str] | None = None) -> bool:
+        """Send the next question, or finish. Returns True while the form stays open."""
+        answers = dict(run.state.answers)
+        q = next_question(run.form, answers, run.nav)
+        for line in prefix or []:
+            await self._say(run, Text(text=line))
+        if q is None:
+            if run.turn is None:
+                # Completers need the user's turn; the form finishes on their next message.
+                run.state.state = run.nav.dump()
+                return True
+            await self._complete(run)
+            return False
+        run.nav.asked = q.path
+        token = f"f{run.state.id}.{run.nav.seq + 1}"
+        await self._say(run, self._render(run.form, q, token))
+        run.state.state = {**run.nav.dump(), "token": token}
+        run.state.updated_at = run.now
+        run.state.expires_at = run.now + self._ttl(run.form)
+        return True
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def start(
+        self,
+        session: AsyncSession,
+        *,
+        now: datetime,
+        user: User,
+        form_name: str,
+        channel: str = "",
+        context: dict[str, Any] | None = None,
+        prefill: dict[str, Any] | None = None,
+        turn: Turn | None = None,
+    ) -> ConversationState:
+        """Open a form for ``user``. If another form is open it is queued and starts afterwards."""
+        form = self.spec(form_name)
+        busy = await self.active(session, user.id)
+        state = ConversationState(
+            user_id=user.id,
+            form=form_name,
+            status="queued" if busy else "active",
+            answers=dict(prefill or {}),
+            state=_Nav().dump(),
+            context=dict(context or {}),
+            channel=channel,
+            started_at=now,
+            updated_at=now,
+            expires_at=now + self._ttl(form),
+        )
+        session.add(state)
+        await session.flush()
+        run = _Run(session, now, user, state, _Nav(), form, turn)
+        if busy:
+            title = self.spec(busy.form).title
+            await self._say(run, Text(text=f"「{form.title}」已排队，完成当前的「{title}」后会开始。"))
+            state.state = run.nav.dump()
+            return state
+        await self._ask_next(run, prefix=[form.intro] if form.intro else [])
+        return state
+
+    async def _start_queued(
+        self, session: AsyncSession, now: datetime, user: User, turn: Turn | None
+    ) -> None:
+        stmt = (
+            select(ConversationState)
+            .where(ConversationState.user_id == user.id, ConversationState.status == "queued")
+            .order_by(ConversationState.id)
+            .limit(1)
+        )
+        queued = (await session.execute(stmt)).scalar_one_or_none()
+        if queued is None:
+            return
+        await session.flush()
+        queued.status = "active"
+        form = self.spec(queued.form)
+        run = _Run(session, now, user, queued, _Nav.load(queued.state), form, turn)
+        await self._ask_next(run, prefix=[form.intro] if form.intro else [])
+
+    @staticmethod
+    def _close(state: ConversationState, status: str, now: datetime) -> None:
+        state.status = status
+        state.closed_at = now
+        state.updated_at = now
+
+    async def _complete(self, run: _Run) -> None:
+        form, state = run.form, run.state
+        result = FormResult(state.id, form, active_answers(form, dict(state.answers)), dict(state.context))
+        completer = self.completers.get(form.on_complete or "")
+        if form.on_complete and completer is None:
+            log.error("form %s: no completer named %s is registered", form.name, form.on_complete)
+        if completer is not None and run.turn is not None:
+            try:
+                await completer(run.turn, result)
+            except ReaskError as exc:
+                self._forget(state, run.nav, exc.path)
+                await self._ask_next(run, prefix=[exc.reason])
+                return
+        state.state = run.nav.dump()
+        self._close(state, "completed", run.now)
+        if completer is None or form.done_message:
+            await self._say(run, Text(text=form.done_message or f"「{form.title}」已提交。"))
+            state.state = run.nav.dump()
+        await run.session.flush()
+        await self._start_queued(run.session, run.now, run.user, run.turn)
+
+    def _run(self, turn: Turn, state: ConversationState) -> _Run:
+        return _Run(
+            turn.session, turn.now, turn.user, state, _Nav.load(state.state), self.spec(state.form), turn
+        )
+
+    # -- input --------------------------------------------------------------------
+    async def handle(self, turn: Turn, state: ConversationState) -> None:
+        """Apply the user's message to the open form and ask what comes next."""
+        run = self._run(turn, state)
+        if state.channel != turn.event.channel:
+            state.channel = turn.event.channel
+        word = turn.event.text.strip() if isinstance(turn.event, TextEvent) else ""
+        if word in CANCEL_WORDS:
+            await self.cancel(turn, state)
+            return
+        if word in BACK_WORDS:
+            await self._back(run)
+            return
+        q = next_question(run.form, dict(state.answers), run.nav)
+        if q is None:  # nothing left (e.g. the forms file changed): finish
+            await self._complete(run)
+            return
+        if isinstance(turn.event, CardActionEvent) and turn.event.card_id != state.state.get("token"):
+            await self._ask_next(run, prefix=["这张卡片已过期，请回答下面这个问题。"])
+            return
+        if word in SKIP_WORDS:
+            await self._skip(run, q)
+            return
+        field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        try:
+            parsed = await field_type.parse(turn, q.spec, dict(state.context))
+        except FieldError as exc:
+            await self._ask_next(run, prefix=[f"{exc.reason}。请重新回答："])
+            return
+        self._apply(state, run.nav, q, parsed.value)
+        await self._ask_next(run, prefix=[parsed.echo] if parsed.echo else [])
+
+    async def _skip(self, run: _Run, q: Question) -> None:
+        if q.is_more:
+            self._apply(run.state, run.nav, q, False)
+        elif q.spec.required:
+            await self._ask_next(run, prefix=["这一项是必填的，不能跳过。"])
+            return
+        else:
+            run.nav.skipped.append(q.path)
+            run.nav.history.append(q.path)
+        await self._ask_next(run)
+
+    @staticmethod
+    def _apply(state: ConversationState, nav: _Nav, q: Question, value: Any) -> None:
+        answers = dict(state.answers)
+        nav.history.append(q.path)
+        if q.group is None:
+            answers[q.path] = value
+        elif q.is_more:
+            if value:
+                nav.partial[q.group.key] = {}
+            else:
+                nav.closed.append(q.group.key)
+        else:
+            partial = nav.partial.setdefault(q.group.key, {})
+            partial[q.spec.key] = value
+            scope = {**answers, **partial}
+            pending = [
+                s
+                for s in q.group.fields
+                if s.key not in partial
+                and f"{q.group.key}.{q.index}.{s.key}" not in nav.skipped
+                and _applicable(s, scope)
+            ]
+            if not pending:
+                answers[q.group.key] = [*answers.get(q.group.key, []), partial]
+                del nav.partial[q.group.key]
+        state.answers = answers
+
+    @staticmethod
+    def _forget(state: ConversationState, nav: _Nav, path: str) -> None:
+        """Undo the answer at ``path`` so it is asked again."""
+        answers = dict(state.answers)
+        if path in nav.skipped:
+            nav.skipped.remove(path)
+        if path in nav.history:
+            del nav.history[len(nav.history) - 1 - nav.history[::-1].index(path)]
+        parts = path.split(".")
+        if len(parts) == 1:
+            answers.pop(path, None)
+        else:
+            key, index, sub = parts[0], int(parts[1]), parts[2]
+            items = list(answers.get(key, []))
+            if sub == MORE:
+                if key in nav.closed:
+                    nav.closed.remove(key)
+                elif nav.partial.get(key) == {}:
+                    del nav.partial[key]
+            elif key in nav.partial and index == len(items):
+                nav.partial[key].pop(sub, None)
+            elif index == len(items) - 1:
+                item = dict(items.pop())
+                item.pop(sub, None)
+                nav.partial[key] = item
+                answers[key] = items
+        state.answers = answers
+
+    async def _back(self, run: _Run) -> None:
+        if not run.nav.history:
+            await self._ask_next(run, prefix=["已经是第一个问题了。"])
+            return
+        self._forget(run.state, run.nav, run.nav.history[-1])
+        await self._ask_next(run, prefix=["好的，回到上一个问题："])
+
+    async def cancel(self, turn: Turn, state: ConversationState) -> None:
+        run = self._run(turn, state)
+        self._close(state, "cancelled", turn.now)
+        await self._say(
+            run, Text(text=f"已取消「{run.form.title}」。已填写的内容已保存，回复「继续」可接着填。")
+        )
+        state.state = run.nav.dump()
+        await turn.session.flush()
+        await self._start_queued(turn.session, turn.now, turn.user, turn)
+
+    async def ask_again(self, turn: Turn, state: ConversationState) -> None:
+        await self._ask_next(self._run(turn, state))
+
+    async def resume(self, turn: Turn) -> bool:
+        """「继续」: reopen the most recent cancelled or expired form with its answers."""
+        if await self.active(turn.session, turn.user.id) is not None:
+            return False
+        stmt = (
+            select(ConversationState)
+            .where(
+                ConversationState.user_id == turn.user.id,
+                ConversationState.status.in_(("cancelled", "expired")),
+            )
+            .order_by(ConversationState.updated_at.desc(), ConversationState.id.desc())
+            .limit(1)
+        )
+        state = (await turn.session.execute(stmt)).scalar_one_or_none()
+        if state is None:
+            return False
+        state.status = "active"
+        state.closed_at = None
+        run = self._run(turn, state)
+        await self._ask_next(run, prefix=[f"继续填写「{run.form.title}」："])
+        return True
+
+    async def expire_due(self, session: AsyncSession, now: datetime) -> int:
+        """Close forms untouched past their expiry; tell the user; keep the answers."""
+        stmt = select(ConversationState).where(
+            ConversationState.status == "active", ConversationState.expires_at <= now
+        )
+        rows = list((await session.execute(stmt)).scalars())
+        for state in rows:
+            user = await session.get(User, state.user_id)
+            form = self.forms.get(state.form)
+            self._close(state, "expired", now)
+            if user is None or form is None:
+                continue
+            run = _Run(session, now, user, state, _Nav.load(state.state), form)
+            await self._say(
+                run,
+                Text(
+                    text=f"「{form.title}」长时间未填写，已自动关闭。已填写的内容已保存，回复「继续」可接着填。"
+                ),
+            )
+            state.state = run.nav.dump()
+            await session.flush()
+            await self._start_queued(session, now, user, None)
+        return len(rows)

@@ -1,0 +1,52 @@
+"""Feature modules plug in here: commands, form completers, card handlers, the approval handler.
+
+Each module in :data:`MODULES` defines ``setup(registry)``. Adding a feature means adding a module and
+one line to that tuple; no other file needs to change.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from handlers.commands import Command, CommandSet
+from handlers.context import Turn
+from handlers.forms.engine import Completer
+
+TurnHandler = Callable[[Turn], Awaitable[None]]
+
+MODULES: tuple[str, ...] = (
+    "handlers.basic",
+    "handlers.customer_field",
+)
+
+
+@dataclass
+class Registry:
+    commands: CommandSet = field(default_factory=CommandSet)
+    completers: dict[str, Completer] = field(default_factory=dict)
+    card_handlers: dict[str, TurnHandler] = field(default_factory=dict)
+    approval_handler: TurnHandler | None = None
+    voice_handler: TurnHandler | None = None
+    media_handler: TurnHandler | None = None
+
+    def command(self, command: Command) -> None:
+        self.commands.add(command)
+
+    def completer(self, name: str, fn: Completer) -> None:
+        if name in self.completers:
+            raise ValueError(f"form completer {name!r} registered twice")
+        self.completers[name] = fn
+
+    def card(self, prefix: str, fn: TurnHandler) -> None:
+        if prefix in self.card_handlers or prefix.startswith("f"):
+            raise ValueError(f"card prefix {prefix!r} is taken (prefixes starting with 'f' belong to forms)")
+        self.card_handlers[prefix] = fn
+
+
+def build_registry(modules: tuple[str, ...] = MODULES) -> Registry:
+    registry = Registry()
+    for name in modules:
+        importlib.import_module(name).setup(registry)
+    return registry

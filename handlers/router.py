@@ -1,0 +1,115 @@
+"""Routes one turn: approvals, card clicks, the open form, commands, or a helpful fallback."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.events import (
+    ApprovalEvent,
+    CardActionEvent,
+    EnterEvent,
+    FileEvent,
+    ImageEvent,
+    LocationEvent,
+    TextEvent,
+    VoiceEvent,
+)
+from handlers.commands import Command
+from handlers.context import Turn
+from handlers.registry import Registry
+
+log = logging.getLogger(__name__)
+
+ROLE_NAMES = {"rep": "销售", "manager": "经理", "product": "产品部", "finance": "财务", "admin": "管理员"}
+
+
+def allowed(command: Command, turn: Turn) -> bool:
+    return not command.roles or bool(turn.user.roles & command.roles)
+
+
+async def refuse(command: Command, turn: Turn) -> None:
+    who = "、".join(ROLE_NAMES.get(r, r) for r in sorted(command.roles))
+    await turn.reply(f"抱歉，「{command.names[0]}」只对{who}开放。")
+
+
+class Router:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def handle(self, turn: Turn) -> None:
+        event = turn.event
+        engine = turn.services.forms
+        if isinstance(event, ApprovalEvent):
+            if self.registry.approval_handler is None:
+                log.warning("approval %s ignored: no approval handler", event.approval_id)
+                return
+            await self.registry.approval_handler(turn)
+            return
+
+        state = await engine.active(turn.session, turn.user.id)
+        if state is not None and state.expires_at <= turn.now:
+            await engine.expire_due(turn.session, turn.now)
+            state = await engine.active(turn.session, turn.user.id)
+
+        if isinstance(event, CardActionEvent):
+            if event.card_id.startswith("f"):
+                if state is not None:
+                    await engine.handle(turn, state)
+                else:
+                    await turn.reply("这张卡片对应的表单已经结束了。")
+                return
+            for prefix, fn in self.registry.card_handlers.items():
+                if event.card_id.startswith(prefix):
+                    await fn(turn)
+                    return
+            log.warning("card action %s has no handler", event.card_id)
+            await turn.reply("这张卡片已失效。")
+            return
+
+        if state is not None:
+            if isinstance(event, TextEvent):
+                match = self.registry.commands.match(event.text)
+                if match is not None and match[0].in_form:
+                    command, args = match
+                    if allowed(command, turn):
+                        await command.run(turn, args)
+                    else:
+                        await refuse(command, turn)
+                    if await engine.active(turn.session, turn.user.id) is state:
+                        await engine.ask_again(turn, state)
+                    return
+            await engine.handle(turn, state)
+            return
+
+        if isinstance(event, TextEvent):
+            await self._command(turn, event.text)
+        elif isinstance(event, VoiceEvent):
+            if self.registry.voice_handler is not None:
+                await self.registry.voice_handler(turn)
+            elif turn.transcript is not None:
+                await turn.reply(
+                    f"收到语音：“{turn.transcript.text}”。如需记录客户原话，请在需求确认单中发送。"
+                )
+            else:
+                await turn.reply(turn.transcript_error or "收到语音。")
+        elif isinstance(event, ImageEvent | FileEvent):
+            if self.registry.media_handler is not None:
+                await self.registry.media_handler(turn)
+            else:
+                await turn.reply("已收到文件。当前没有需要上传照片或文件的表单。")
+        elif isinstance(event, EnterEvent):
+            await turn.reply(f"{turn.user.name}，你好！回复「帮助」查看我能做什么。")
+        elif isinstance(event, LocationEvent):
+            await turn.reply(f"已收到位置：{event.label or f'{event.latitude:.5f},{event.longitude:.5f}'}")
+
+    async def _command(self, turn: Turn, text: str) -> None:
+        match = self.registry.commands.match(text)
+        if match is None:
+            shown = text.strip()[:20]
+            await turn.reply(f"没听懂「{shown}」。回复「帮助」查看可用的命令。")
+            return
+        command, args = match
+        if not allowed(command, turn):
+            await refuse(command, turn)
+            return
+        await command.run(turn, args)

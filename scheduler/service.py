@@ -1,0 +1,175 @@
+"""The scheduler: periodic jobs with exactly-once periods, catch-up after downtime, and sweeps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import update
+
+from domain.clock import Clock
+from storage.db import Database
+from storage.models import JobRun
+from storage.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a periodic job gets: the period it runs for and the time now."""
+
+    job: str
+    period: str
+    scheduled_for: datetime
+    now: datetime
+
+
+JobFn = Callable[[RunContext], Awaitable[None]]
+SweepFn = Callable[[datetime], Awaitable[object]]
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    cron: str
+    fn: JobFn
+    lookback: timedelta = timedelta(days=8)
+    _trigger: CronTrigger | None = field(default=None, repr=False)
+    _last_fire: datetime | None = field(default=None, repr=False)
+
+    def trigger(self, tz: ZoneInfo) -> CronTrigger:
+        if self._trigger is None:
+            self._trigger = CronTrigger.from_crontab(self.cron, timezone=tz)
+        return self._trigger
+
+    def latest_fire(self, now: datetime, tz: ZoneInfo) -> datetime | None:
+        """The most recent scheduled time at or before ``now`` (within the look-back window)."""
+        trig = self.trigger(tz)
+        start = self._last_fire if self._last_fire and self._last_fire <= now else now - self.lookback
+        fire = trig.get_next_fire_time(None, start.astimezone(tz))
+        latest = None
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trig.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+        if latest is not None:
+            self._last_fire = latest
+        return latest
+
+
+def validate_cron(expr: str, tz: str = "UTC") -> str | None:
+    """None when ``expr`` is a valid 5-field crontab, else the reason."""
+    try:
+        CronTrigger.from_crontab(expr, timezone=ZoneInfo(tz))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+class Scheduler:
+    def __init__(self, db: Database, clock: Clock, timezone: str, *, holder: str = "") -> None:
+        self.db = db
+        self.clock = clock
+        self.tz = ZoneInfo(timezone)
+        self.holder = holder
+        self.jobs: dict[str, PeriodicJob] = {}
+        self.sweeps: dict[str, SweepFn] = {}
+        self._aps: AsyncIOScheduler | None = None
+        self.is_leader: Callable[[], Awaitable[bool]] | None = None
+
+    def add_periodic(self, name: str, cron: str, fn: JobFn) -> None:
+        if name in self.jobs:
+            raise ValueError(f"job {name!r} registered twice")
+        self.jobs[name] = PeriodicJob(name, cron, fn)
+
+    def add_sweep(self, name: str, fn: SweepFn) -> None:
+        self.sweeps[name] = fn
+
+    def period_key(self, fire: datetime) -> str:
+        return fire.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
+
+    async def claim(self, job: str, period: str) -> bool:
+        async with self.db.transaction() as session:
+            return await insert_ignore(
+                session,
+                JobRun,
+                {
+                    "job": job,
+                    "period": period,
+                    "status": "running",
+                    "holder": self.holder,
+                    "started_at": self.clock.now(),
+                    "error": "",
+                },
+            )
+
+    async def _finish(self, job: str, period: str, error: str = "") -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(JobRun)
+                .where(JobRun.job == job, JobRun.period == period)
+                .values(
+                    status="failed" if error else "done", finished_at=self.clock.now(), error=error[:4000]
+                )
+            )
+
+    async def tick(self) -> list[str]:
+        """Run sweeps, then every periodic job whose latest period has not been claimed yet."""
+        if self.is_leader is not None and not await self.is_leader():
+            return []
+        now = self.clock.now()
+        ran: list[str] = []
+        for name, sweep in self.sweeps.items():
+            try:
+                await sweep(now)
+            except Exception:
+                log.exception("sweep %s failed", name)
+        for job in self.jobs.values():
+            fire = job.latest_fire(now, self.tz)
+            if fire is None:
+                continue
+            period = self.period_key(fire)
+            if not await self.claim(job.name, period):
+                continue
+            ctx = RunContext(job.name, period, fire, now)
+            try:
+                await job.fn(ctx)
+            except Exception as exc:
+                log.exception("job %s for %s failed", job.name, period)
+                await self._finish(job.name, period, f"{type(exc).__name__}: {exc}")
+            else:
+                await self._finish(job.name, period)
+                log.info("job ran", extra={"job": job.name, "period": period})
+            ran.append(f"{job.name}@{period}")
+        return ran
+
+    def start(self, interval_s: int, after_tick: Callable[[], None] | None = None) -> None:
+        """Drive ``tick`` in real time with APScheduler (in-memory job store)."""
+
+        async def _tick() -> None:
+            await self.tick()
+            if after_tick is not None:
+                after_tick()
+
+        self._aps = AsyncIOScheduler(timezone=self.tz)
+        self._aps.add_job(
+            _tick,
+            "interval",
+            seconds=interval_s,
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(self.tz),
+            misfire_grace_time=None,
+        )
+        self._aps.start()
+
+    def shutdown(self) -> None:
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+            self._aps = None

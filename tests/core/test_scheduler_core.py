@@ -1,0 +1,90 @@
+"""The scheduler core: one run per period, catch-up after downtime, nothing twice across restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from domain.clock import ManualClock
+from scheduler.service import RunContext, Scheduler, validate_cron
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import JobRun
+
+
+async def _scheduler(db: Database, clock: ManualClock, runs: list[str], holder: str = "a") -> Scheduler:
+    sched = Scheduler(db, clock, "Asia/Shanghai", holder=holder)
+
+    async def job(ctx: RunContext) -> None:
+        runs.append(ctx.period)
+
+    sched.add_periodic("digest", "30 8 * * *", job)
+    return sched
+
+
+async def test_daily_job_runs_once_per_period_and_catches_up_once(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 23, 0, 0, tzinfo=UTC))  # 08:00 Shanghai
+    runs: list[str] = []
+    sched = await _scheduler(db, clock, runs)
+    await sched.tick()
+    # The previous day's 08:30 had no run recorded: it is caught up once at first start.
+    assert runs == ["2026-11-22T08:30"]
+    await sched.tick()
+    assert runs == ["2026-11-22T08:30"]
+    clock.advance(timedelta(minutes=29))  # 08:29
+    await sched.tick()
+    assert len(runs) == 1
+    clock.advance(timedelta(minutes=1))  # 08:30
+    await sched.tick()
+    await sched.tick()
+    assert runs[-1] == "2026-11-23T08:30" and len(runs) == 2
+    # Down for three days: only the latest missed period runs, once.
+    clock.advance(timedelta(days=3, hours=2))
+    restarted = await _scheduler(db, clock, runs, holder="b")
+    await restarted.tick()
+    await restarted.tick()
+    assert runs[2:] == ["2026-11-26T08:30"]
+    async with db.read() as s:
+        rows = list((await s.execute(select(JobRun).order_by(JobRun.period))).scalars())
+    assert [r.status for r in rows] == ["done", "done", "done"]
+    await db.dispose()
+
+
+async def test_two_schedulers_on_one_database_run_each_period_once(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 23, 0, 31, tzinfo=UTC))
+    runs: list[str] = []
+    a = await _scheduler(db, clock, runs, "a")
+    b = await _scheduler(db, clock, runs, "b")
+    for _ in range(3):
+        await a.tick()
+        await b.tick()
+    assert runs == ["2026-11-23T08:30"]
+    await db.dispose()
+
+
+async def test_failed_job_is_recorded(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+    sched = Scheduler(db, clock, "Asia/Shanghai")
+
+    async def broken(ctx: RunContext) -> None:
+        raise RuntimeError("ERP unreachable")
+
+    sched.add_periodic("rebates", "0 2 * * *", broken)
+    await sched.tick()
+    async with db.read() as s:
+        row = (await s.execute(select(JobRun))).scalar_one()
+    assert row.status == "failed" and "ERP unreachable" in row.error
+    await db.dispose()
+
+
+def test_cron_validation() -> None:
+    assert validate_cron("30 8 * * *") is None
+    assert validate_cron("61 8 * * *") is not None
