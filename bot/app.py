@@ -7,7 +7,8 @@ import importlib
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.channel import Channel
@@ -23,7 +24,7 @@ from domain.notify import Notifier
 from handlers.context import QuoteRecorder, Services, Transcriber
 from handlers.forms.engine import FormEngine
 from handlers.forms.spec import load_forms
-from handlers.registry import MODULES, Registry, build_registry
+from handlers.registry import MODULES, Registry, SweepHandler, build_registry
 from handlers.router import Router
 from scheduler.service import Scheduler
 from storage.db import Database
@@ -163,6 +164,15 @@ class Application:
                 return await engine.expire_due(session, now)
 
         self.scheduler.add_sweep("form-expiry", expire_forms)
+        for name, fn in self.registry.sweeps.items():
+            self.scheduler.add_sweep(name, self._sweep_in_transaction(fn))
+
+    def _sweep_in_transaction(self, fn: SweepHandler) -> Callable[[datetime], Awaitable[object]]:
+        async def run(now: datetime) -> object:
+            async with self.db.transaction() as session:
+                return await fn(session, self.services, now)
+
+        return run
 
     def _register_jobs(self) -> None:
         try:

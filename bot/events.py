@@ -84,7 +84,14 @@ ApprovalStatus = Literal["submitted", "approved", "refused", "withdrawn", "delet
 
 
 class ApprovalEvent(_Event):
-    """A visit application changed state. ``fields`` are already mapped to neutral names."""
+    """A visit application changed state.
+
+    ``sender_id`` is the applicant's platform user id. ``fields`` are already mapped from the
+    platform's form labels (config ``approval_fields``) to neutral names: ``customer`` (the customer
+    name as typed), ``start`` and ``end`` (ISO-8601 with a UTC offset, e.g. ``2026-11-28T14:00:00+08:00``;
+    platform times without a zone are read in ``app.timezone``) and ``purpose``. Missing ones are absent.
+    ``status``: submitted → approved | refused | withdrawn (and deleted).
+    """
 
     kind: Literal["approval"] = "approval"
     approval_id: str

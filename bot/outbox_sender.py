@@ -99,7 +99,7 @@ class OutboxSender:
         jitter = (row_id * 7919 % 100) / 1000  # deterministic 0–10 %
         return timedelta(seconds=delay * (1 + jitter))
 
-    def _due_ids(self, now: datetime) -> tuple[Select[tuple[int]], Select[tuple[int]]]:
+    def _due_ids(self, now: datetime) -> tuple[Select[int], Select[int]]:
         """Pending rows that are due (partial index) and rows whose sending lease expired (crash)."""
         earlier = aliased(OutboxMessage)
         waiting = exists().where(

@@ -9,12 +9,19 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import Command, CommandSet
-from handlers.context import Turn
+from handlers.context import Services, Turn
 from handlers.forms.engine import Completer
 
 TurnHandler = Callable[[Turn], Awaitable[None]]
+# A sweep runs on every scheduler tick (every scheduler.sweep_interval_s, or after the console moves
+# its clock) inside one transaction: sweep(session, services, now). Use it for time-based triggers
+# such as "the planned visit end has passed → start the visit report".
+SweepHandler = Callable[[AsyncSession, Services, datetime], Awaitable[object]]
 
 MODULES: tuple[str, ...] = (
     "handlers.basic",
@@ -30,6 +37,7 @@ class Registry:
     approval_handler: TurnHandler | None = None
     voice_handler: TurnHandler | None = None
     media_handler: TurnHandler | None = None
+    sweeps: dict[str, SweepHandler] = field(default_factory=dict)
 
     def command(self, command: Command) -> None:
         self.commands.add(command)
@@ -43,6 +51,11 @@ class Registry:
         if prefix in self.card_handlers or prefix.startswith("f"):
             raise ValueError(f"card prefix {prefix!r} is taken (prefixes starting with 'f' belong to forms)")
         self.card_handlers[prefix] = fn
+
+    def sweep(self, name: str, fn: SweepHandler) -> None:
+        if name in self.sweeps:
+            raise ValueError(f"sweep {name!r} registered twice")
+        self.sweeps[name] = fn
 
 
 def build_registry(modules: tuple[str, ...] = MODULES) -> Registry:
