@@ -21,8 +21,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override app.log_level"
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+    imp = sub.add_parser("import", help="import customers or users from CSV/XLSX (validated, all or nothing)")
+    imp_sub = imp.add_subparsers(dest="what", metavar="<what>")
+    exp = sub.add_parser("export", help="export data in the format `import` reads")
+    exp_sub = exp.add_subparsers(dest="what", metavar="<what>")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        module = importlib.import_module(name)
+        module.register(sub)
+        # Modules may also add `import <what>` / `export <what>` subcommands.
+        if hasattr(module, "register_import"):
+            module.register_import(imp_sub)
+        if hasattr(module, "register_export"):
+            module.register_export(exp_sub)
+    for group, parser_ in ((imp, imp), (exp, exp)):
+        group.set_defaults(func=lambda args, p=parser_: (p.print_help(), 2)[1])
     return parser
 
 
