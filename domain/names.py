@@ -34,11 +34,30 @@ def _canon(text: str) -> str:
     return text.replace("市", "").replace("省", "")
 
 
+def canonical(name: str) -> str:
+    """The comparable form of a name (normalised, abbreviations expanded, 市/省 dropped)."""
+    return _canon(name)
+
+
+_ORDINAL = re.compile(r"第([一二三四五六七八九十百\d]+)")
+
+
+def _ordinals(canon: str) -> set[str]:
+    return set(_ORDINAL.findall(canon))
+
+
 def similarity(a: str, b: str) -> float:
-    """0–100: how likely two customer names mean the same place."""
+    """0–100: how likely two customer names mean the same place.
+
+    Names that carry different ordinals (第一 vs 第三人民医院, 杭州三院 vs 杭州市第一人民医院) are
+    different places however alike the rest of the text is: they score at most 50.
+    """
     ca, cb = _canon(a), _canon(b)
     if not ca or not cb:
         return 0.0
     if ca == cb:
         return 100.0
+    oa, ob = _ordinals(ca), _ordinals(cb)
+    if oa and ob and oa != ob:
+        return min(50.0, float(fuzz.ratio(ca, cb)))
     return max(fuzz.ratio(ca, cb), 0.9 * fuzz.partial_ratio(ca, cb) if min(len(ca), len(cb)) >= 3 else 0)

@@ -26,6 +26,12 @@ SweepHandler = Callable[[AsyncSession, Services, datetime], Awaitable[object]]
 MODULES: tuple[str, ...] = (
     "handlers.basic",
     "handlers.customer_field",
+    "handlers.customers",
+    "handlers.personality",
+    "handlers.visits",
+    "handlers.visit_report",
+    "handlers.competitor",
+    "handlers.trial",
 )
 
 

@@ -210,7 +210,7 @@ class FormEngine:
             prefer=run.state.channel or None,
         )
 
-    def _render(self, form: FormSpec, q: Question, token: str) -> Message:
+    def _render(self, form: FormSpec, q: Question, token: str, context: dict[str, Any]) -> Message:
         prompt = q.spec.prompt
         if q.group is not None and not q.is_more:
             prompt = f"【{q.group.prompt} 第 {q.index + 1} 项】{prompt}"
@@ -222,6 +222,10 @@ class FormEngine:
         if hints:
             prompt += f"\n（{'；'.join(hints)}）"
         field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        ask_in_context = getattr(field_type, "ask_in_context", None)
+        if ask_in_context is not None:
+            message: Message = ask_in_context(q.spec, prompt, token, dict(context))
+            return message
         return field_type.ask(q.spec, prompt, token)
 
     async def _ask_next(self, run: _Run, prefix: list[str] | None = None) -> bool:
@@ -239,7 +243,7 @@ class FormEngine:
             return False
         run.nav.asked = q.path
         token = f"f{run.state.id}.{run.nav.seq + 1}"
-        await self._say(run, self._render(run.form, q, token))
+        await self._say(run, self._render(run.form, q, token, run.state.context))
         run.state.state = {**run.nav.dump(), "token": token}
         run.state.updated_at = run.now
         run.state.expires_at = run.now + self._ttl(run.form)
@@ -257,8 +261,12 @@ class FormEngine:
         context: dict[str, Any] | None = None,
         prefill: dict[str, Any] | None = None,
         turn: Turn | None = None,
+        announce_queue: bool = True,
     ) -> ConversationState:
-        """Open a form for ``user``. If another form is open it is queued and starts afterwards."""
+        """Open a form for ``user``. If another form is open it is queued and starts afterwards.
+
+        ``announce_queue=False`` skips the "queued" notice (e.g. when a completer chains the next form,
+        which starts as soon as the current one closes)."""
         form = self.spec(form_name)
         busy = await self.active(session, user.id)
         state = ConversationState(
@@ -277,8 +285,9 @@ class FormEngine:
         await session.flush()
         run = _Run(session, now, user, state, _Nav(), form, turn)
         if busy:
-            title = self.spec(busy.form).title
-            await self._say(run, Text(text=f"「{form.title}」已排队，完成当前的「{title}」后会开始。"))
+            if announce_queue:
+                title = self.spec(busy.form).title
+                await self._say(run, Text(text=f"「{form.title}」已排队，完成当前的「{title}」后会开始。"))
             state.state = run.nav.dump()
             return state
         await self._ask_next(run, prefix=[form.intro] if form.intro else [])
@@ -361,6 +370,9 @@ class FormEngine:
         try:
             parsed = await field_type.parse(turn, q.spec, dict(state.context))
         except FieldError as exc:
+            if exc.context_update:
+                context = {**state.context, **exc.context_update}
+                state.context = {k: v for k, v in context.items() if v is not None}
             await self._ask_next(run, prefix=[f"{exc.reason}。请重新回答："])
             return
         self._apply(state, run.nav, q, parsed.value)
@@ -448,6 +460,20 @@ class FormEngine:
         state.state = run.nav.dump()
         await turn.session.flush()
         await self._start_queued(turn.session, turn.now, turn.user, turn)
+
+    async def withdraw(
+        self, session: AsyncSession, *, now: datetime, user: User, state: ConversationState, message: str
+    ) -> None:
+        """Close an open or queued form that no longer applies (status ``withdrawn``, not resumable),
+        tell the user why, and start the next queued form."""
+        was_active = state.status == "active"
+        run = _Run(session, now, user, state, _Nav.load(state.state), self.spec(state.form))
+        self._close(state, "withdrawn", now)
+        await self._say(run, Text(text=message))
+        state.state = run.nav.dump()
+        await session.flush()
+        if was_active:
+            await self._start_queued(session, now, user, None)
 
     async def ask_again(self, turn: Turn, state: ConversationState) -> None:
         await self._ask_next(self._run(turn, state))

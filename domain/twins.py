@@ -1,0 +1,82 @@
+"""Finding a customer's possible twins (杭州一院 vs 杭州市第一人民医院) among many names, fast."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.names import canonical, normalize, similarity
+from storage.models import Customer
+
+
+@dataclass(frozen=True)
+class Twin:
+    customer_id: int
+    name: str
+    score: float
+
+
+class NameIndex:
+    """Names of existing customers, for exact (normalised) and near-duplicate lookups.
+
+    Candidates are pre-filtered with rapidfuzz's C scorers over the canonical forms, then scored
+    with :func:`domain.names.similarity` (which knows that 第一 and 第三 are different hospitals).
+    """
+
+    def __init__(self, rows: Iterable[tuple[int, str]] = ()) -> None:
+        self.ids: list[int] = []
+        self.names: list[str] = []
+        self.canons: list[str] = []
+        self.by_norm: dict[str, list[int]] = {}
+        for customer_id, name in rows:
+            self.add(customer_id, name)
+
+    def add(self, customer_id: int, name: str) -> None:
+        self.ids.append(customer_id)
+        self.names.append(name)
+        self.canons.append(canonical(name))
+        self.by_norm.setdefault(normalize(name), []).append(len(self.ids) - 1)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def exact(self, name: str) -> list[Twin]:
+        """Customers whose normalised name is the same (a certain twin)."""
+        return [Twin(self.ids[i], self.names[i], 100.0) for i in self.by_norm.get(normalize(name), [])]
+
+    def similar(self, name: str, threshold: float) -> list[Twin]:
+        """Customers whose name probably means the same place, best first (exact ones included)."""
+        canon = canonical(name)
+        if not canon or not self.canons:
+            return []
+        hits: set[int] = {i for i in self.by_norm.get(normalize(name), [])}
+        for _, _, i in process.extract(
+            canon, self.canons, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+        ):
+            hits.add(i)
+        if len(canon) >= 3:
+            for _, _, i in process.extract(
+                canon,
+                self.canons,
+                scorer=fuzz.partial_ratio,
+                score_cutoff=min(100.0, threshold / 0.9),
+                limit=None,
+            ):
+                hits.add(i)
+        twins = []
+        for i in hits:
+            score = 100.0 if normalize(self.names[i]) == normalize(name) else similarity(name, self.names[i])
+            if score >= threshold:
+                twins.append(Twin(self.ids[i], self.names[i], score))
+        twins.sort(key=lambda t: (-t.score, t.customer_id))
+        return twins
+
+
+async def load_index(session: AsyncSession) -> NameIndex:
+    """Every customer (any owner, any status): a twin hidden from the rep is still a twin."""
+    rows = await session.execute(select(Customer.id, Customer.name).order_by(Customer.id))
+    return NameIndex((cid, name) for cid, name in rows)
