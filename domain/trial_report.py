@@ -75,6 +75,9 @@ def render(report: TrialReport, font_path: Path) -> bytes:
     pdf.set_font(size=11)
     pdf.multi_cell(0, 7, report.notes or "（未填写）", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
+    pdf.set_auto_page_break(auto=False)
+    if pdf.get_y() > pdf.h - 26:
+        pdf.add_page()
     pdf.set_y(-20)
     pdf.set_font(size=8)
     pdf.set_text_color(130, 130, 130)

@@ -11,7 +11,7 @@ from domain import progress as progress_log
 from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.context import Turn
-from handlers.flowkit import candidates_text, find_customer, start_form, supervisor_of
+from handlers.flowkit import find_customer, not_found_text, start_form, supervisor_of
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
 from storage.models import CompetitorAnalysis, Customer, User
@@ -234,11 +234,7 @@ async def manual_start(turn: Turn, args: str) -> None:
         return
     customer, matches = await find_customer(turn, args)
     if customer is None:
-        await turn.reply(
-            f"“{args}”对应多家客户：{candidates_text(matches)}。"
-            if matches
-            else f"没有找到你可以查看的客户“{args}”。"
-        )
+        await turn.reply(not_found_text(args, matches))
         return
     await start_competitor(
         turn, customer=customer, visit_id=None, source="rep", text="销售主动发起", chained=False

@@ -18,10 +18,10 @@ from domain.twins import load_index
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import (
-    candidates_text,
     customer_answer,
     editable_customer,
     find_customer,
+    not_found_text,
     start_form,
     view_of,
 )
@@ -243,10 +243,8 @@ async def lookup(turn: Turn, args: str) -> None:
         return
     customer, matches = await find_customer(turn, args)
     if customer is None:
-        if matches:
-            await turn.reply(f"找到多家相近的客户：{candidates_text(matches)}。请输入更完整的名称。")
-        else:
-            await turn.reply(f"没有找到你可以查看的客户“{args}”。新客户请回复「新建客户」。")
+        hint = "" if matches else "新客户请回复「新建客户」。"
+        await turn.reply(not_found_text(args, matches) + hint)
         return
     view = await view_of(turn.session, turn.services, customer)
     await turn.reply(profile_text(view, turn.services.tz))

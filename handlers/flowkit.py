@@ -86,3 +86,10 @@ async def supervisor_of(session: AsyncSession, user: User) -> User | None:
 
 def candidates_text(matches: list[Match], limit: int = 5) -> str:
     return "、".join(m.customer.name for m in matches[:limit])
+
+
+def not_found_text(text: str, matches: list[Match]) -> str:
+    """Why ``text`` named no single customer the user may see, with the near misses."""
+    if not matches:
+        return f"没有找到你可以查看的客户“{text}”。"
+    return f"没有找到你可以查看的客户“{text}”。相近的客户：{candidates_text(matches)}，请输入更完整的名称。"

@@ -15,7 +15,7 @@ from domain.competitors import competition_keyword
 from handlers.commands import Command
 from handlers.competitor import start_competitor
 from handlers.context import Services, Turn
-from handlers.flowkit import find_customer, start_form
+from handlers.flowkit import find_customer, not_found_text, start_form
 from handlers.forms.engine import FormResult
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
@@ -117,11 +117,7 @@ async def visit_done(turn: Turn, args: str) -> None:
     if args:
         customer, matches = await find_customer(turn, args)
         if customer is None:
-            await turn.reply(
-                f"没有找到你可以查看的客户“{args}”。"
-                if not matches
-                else f"“{args}”对应多家客户，请输入更完整的名称。"
-            )
+            await turn.reply(not_found_text(args, matches))
             return
         visit = visits.closest([v for v in open_visits if v.customer_id == customer.id], turn.now)
         if visit is None:  # an unplanned visit: record it now

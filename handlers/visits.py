@@ -44,7 +44,7 @@ class VisitCustomerField:
         names = [c["name"] for c in ctx.get("candidates", [])]
         typed = ctx.get("typed", "")
         head = (
-            f"拜访申请中的客户「{typed}」对应多家相近客户。"
+            f"拜访申请中的客户「{typed}」不能确定是哪一家。"
             if names
             else f"没有找到拜访申请中的客户「{typed}」。"
         )

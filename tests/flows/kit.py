@@ -6,6 +6,7 @@ manager) leads 孙悦 (sunyue) in another team; 周敏 (admin).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import struct
@@ -128,7 +129,9 @@ def local(day: date, hh: int, mm: int = 0) -> str:
 TODAY = date(2026, 11, 23)  # the harness starts Monday 2026-11-23 09:00 in Asia/Shanghai
 
 
-def visit_fields(customer: str, start: tuple[int, int] = (10, 0), end: tuple[int, int] = (11, 0)) -> dict[str, str]:
+def visit_fields(
+    customer: str, start: tuple[int, int] = (10, 0), end: tuple[int, int] = (11, 0)
+) -> dict[str, str]:
     return {
         "customer": customer,
         "start": local(TODAY, *start),
@@ -164,7 +167,7 @@ class ScriptedTranscriber:
     async def transcribe(
         self, path: Path, *, audio_format: str = "", platform_recognition: str | None = None
     ) -> Transcript:
-        data = path.read_bytes()
+        data = await asyncio.to_thread(path.read_bytes)
         text = self.texts.get(_stem_for(data, self.texts), "")
         return Transcript(
             text=text,
@@ -209,7 +212,9 @@ class LedgerDouble:
         last = (await session.execute(select(Quote).order_by(Quote.seq.desc()).limit(1))).scalar_one_or_none()
         seq = (last.seq + 1) if last else 1
         prev = last.hash if last else "0" * 64
-        digest = hashlib.sha256(f"{prev}|{seq}|{transcript.audio_sha256}|{transcript.text}".encode()).hexdigest()
+        digest = hashlib.sha256(
+            f"{prev}|{seq}|{transcript.audio_sha256}|{transcript.text}".encode()
+        ).hexdigest()
         row = Quote(
             seq=seq,
             audio_sha256=transcript.audio_sha256,

@@ -113,7 +113,9 @@ def test_skip_bad_imports_the_good_rows_and_reminds_owners_of_incomplete_ones(
     assert len(stored(tmp_path)[0]) == 3
 
 
-def test_xlsx_with_default_owner_and_the_shipped_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_xlsx_with_default_owner_and_the_shipped_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = setup_db(tmp_path)
     book = Workbook()
     sheet = book.active

@@ -10,7 +10,17 @@ from pathlib import Path
 from PIL import Image
 
 from bot.testing import BotHarness
-from storage.models import AuditLog, Customer, Deadline, Demand, MediaFile, Photo, ProgressUpdate, Quote, Visit
+from storage.models import (
+    AuditLog,
+    Customer,
+    Deadline,
+    Demand,
+    MediaFile,
+    Photo,
+    ProgressUpdate,
+    Quote,
+    Visit,
+)
 from tests.flows.kit import (
     LedgerDouble,
     ScriptedTranscriber,
@@ -31,7 +41,9 @@ def harness(tmp_path: Path) -> tuple[BotHarness, ScriptedTranscriber]:
     return BotHarness(tmp_path, transcriber=transcriber, quotes=LedgerDouble()), transcriber
 
 
-async def planned_visit(bot: BotHarness, start: tuple[int, int] = (10, 0), end: tuple[int, int] = (11, 0)) -> int:
+async def planned_visit(
+    bot: BotHarness, start: tuple[int, int] = (10, 0), end: tuple[int, int] = (11, 0)
+) -> int:
     cid = await add_customer(bot, "杭州市第一人民医院", "wanglei")
     await bot.approval("wanglei", "AP-1", "submitted", visit_fields("杭州市第一人民医院", start, end))
     await bot.approval("wanglei", "AP-1", "approved")
@@ -72,15 +84,31 @@ async def test_planned_end_starts_the_report_and_everything_is_on_time(tmp_path:
 
         visit = await one(bot, Visit)
         assert visit.status == "done" and visit.done_at == datetime.fromisoformat("2026-11-23T11:00:00+08:00")
-        report, demand_deadline = await deadline(bot, "visit_report"), await deadline(bot, "demand_confirmation")
-        assert (report.status, report.on_time, demand_deadline.status, demand_deadline.on_time) == ("done", True, "done", True)
+        report, demand_deadline = (
+            await deadline(bot, "visit_report"),
+            await deadline(bot, "demand_confirmation"),
+        )
+        assert (report.status, report.on_time, demand_deadline.status, demand_deadline.on_time) == (
+            "done",
+            True,
+            "done",
+            True,
+        )
         quote = await one(bot, Quote)
         assert (quote.transcript, quote.customer_id, quote.visit_id) == (QUOTE, cid, visit.id)
         demand = await one(bot, Demand)
-        assert (demand.quote_id, demand.text, demand.scenario, demand.cluster_key) == (quote.id, QUOTE, "合规风险", "")
+        assert (demand.quote_id, demand.text, demand.scenario, demand.cluster_key) == (
+            quote.id,
+            QUOTE,
+            "合规风险",
+            "",
+        )
         assert (demand.tried_solutions, demand.failure_reason) == ("换过两家供应商的灭菌盒", "尺寸还是不统一")
         updates = await rows(bot, ProgressUpdate)
-        assert [(u.kind, u.progress) for u in updates] == [("visit_report", "确定预算范围"), ("demand", "合规风险")]
+        assert [(u.kind, u.progress) for u in updates] == [
+            ("visit_report", "确定预算范围"),
+            ("demand", "合规风险"),
+        ]
         customer = await one(bot, Customer)
         assert customer.last_update_at == bot.clock.now()
 
@@ -117,7 +145,11 @@ async def test_late_report_is_recorded_as_late(tmp_path: Path) -> None:
         await bot.send("wanglei", "其他")
         await bot.send("wanglei", "了解了科室排班")
         r = await bot.send("wanglei", "否")
-        assert "拜访报告已提交（按时完成）" in r[0] and "照片已保存、已加水印" in r[0] and "含拍摄时间" not in r[0]
+        assert (
+            "拜访报告已提交（按时完成）" in r[0]
+            and "照片已保存、已加水印" in r[0]
+            and "含拍摄时间" not in r[0]
+        )
         await bot.advance(timedelta(minutes=45))  # 11:45: the confirmation was due at 11:30
         await bot.voice("wanglei", scripted_note(tmp_path, transcriber, "q2", "预算今年很紧"))
         await bot.send("wanglei", "1")
