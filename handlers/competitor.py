@@ -248,12 +248,15 @@ def setup(registry: Registry) -> None:
     reviewers = frozenset({"manager", "admin"})
     registry.command(
         Command(
-            ("竞对分析",), manual_start, "竞对分析 <客户>：填写竞品报价、交付周期和服务短板", group="拜访"
+            ("竞对分析",),
+            manual_start,
+            "填写竞品报价、交付周期和服务短板，发给主管审核：竞对分析 <客户>",
+            group="拜访",
         )
     )
     registry.command(
-        Command(("审核",), review_command, "审核 <编号> [通过]：审核竞对分析", roles=reviewers, group="主管")
+        Command(("审核",), review_command, "审核竞对分析：审核 <编号> [通过]", roles=reviewers, group="主管")
     )
     registry.command(
-        Command(("批注",), comment_command, "批注 <编号> <意见>：批注竞对分析", roles=reviewers, group="主管")
+        Command(("批注",), comment_command, "批注竞对分析：批注 <编号> <意见>", roles=reviewers, group="主管")
     )

@@ -256,10 +256,14 @@ def setup(registry: Registry) -> None:
     registry.completer("key_person", complete_key_person)
     group = "客户"
     registry.command(Command(("新建客户",), new_customer, "建立客户档案和决策链", exact=True, group=group))
-    registry.command(Command(("添加关键人",), add_key_person, "为客户的决策链添加关键人", group=group))
     registry.command(
-        Command(("客户",), lookup, "客户 <名称>：查看档案、决策链、个性标签和最近跟进", group=group)
+        Command(("添加关键人",), add_key_person, "为客户的决策链添加关键人（可跟客户名称）", group=group)
+    )
+    registry.command(
+        Command(("客户",), lookup, "查看客户档案、决策链、个性标签和最近跟进：客户 <名称>", group=group)
     )
     # Inside a form a message starting with 客户 is usually an answer (客户说…), so the lookup that
     # works mid-form has its own name.
-    registry.command(Command(("查客户",), lookup, "填表时查看客户：查客户 <名称>", in_form=True, group=group))
+    registry.command(
+        Command(("查客户",), lookup, "填表时也能查看客户档案：查客户 <名称>", in_form=True, group=group)
+    )

@@ -73,7 +73,7 @@ def setup(registry: Registry) -> None:
         Command(
             ("客户个性标签", "个性标签"),
             start_tags,
-            "客户个性标签 [客户]：记录决策者个性和偏好",
+            "记录决策者的个性标签和偏好（可跟客户名称）",
             group="客户",
         )
     )

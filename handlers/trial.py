@@ -167,5 +167,7 @@ def setup(registry: Registry) -> None:
     register_field_type("product_code", ProductCodeField())
     registry.completer("trial_feedback", complete_trial)
     registry.command(
-        Command(("试用反馈",), start_trial, "试用反馈 [客户]：产品编号、疼痛点 → PDF 报告", group="拜访")
+        Command(
+            ("试用反馈",), start_trial, "产品编号、疼痛点 → 带时间戳的 PDF 报告（可跟客户名称）", group="拜访"
+        )
     )

@@ -272,6 +272,9 @@ def setup(registry: Registry) -> None:
     registry.completer("demand_confirmation", complete_demand)
     registry.command(
         Command(
-            ("拜访完成",), visit_done, "拜访完成 [客户]：结束拜访，填写拜访报告和需求确认单", group="拜访"
+            ("拜访完成",),
+            visit_done,
+            "结束拜访，填写拜访报告和需求确认单（临时拜访：拜访完成 <客户>）",
+            group="拜访",
         )
     )

@@ -136,7 +136,7 @@ async def test_lookup_shows_the_profile(tmp_path: Path) -> None:
         r = await bot.send("wanglei", "帮助")
         for command in ("新建客户", "客户", "客户个性标签", "拜访完成", "试用反馈", "添加关键人", "竞对分析"):
             assert f"· {command} " in r[-1], command
-        assert "审核" not in r[-1]  # only managers review
+        assert "· 审核 " not in r[-1] and "【主管】" not in r[-1]  # only managers review
         r = await bot.send("liqiang", "帮助")
         assert "· 审核 " in r[-1] and "· 批注 " in r[-1]
 
