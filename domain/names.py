@@ -46,11 +46,32 @@ def _ordinals(canon: str) -> set[str]:
     return set(_ORDINAL.findall(canon))
 
 
+_CITY = re.compile(r"([\u4e00-\u9fff]{2})市")
+_DISTRICT = re.compile(r"([\u4e00-\u9fff]{2})([区县])")
+_NOT_A_DISTRICT = {"社区", "院区", "园区", "小区", "病区", "景区", "校区", "分区"}
+
+
+def places(name: str) -> tuple[set[str], set[str]]:
+    """The cities (X市) and districts/counties (X区, X县) a name states near its start."""
+    head = normalize(name)[:10]
+    cities = {m.group(0) for m in _CITY.finditer(head)}
+    districts = {
+        m.group(0) for m in _DISTRICT.finditer(head) if m.group(1)[-1] + m.group(2) not in _NOT_A_DISTRICT
+    }
+    return cities, districts
+
+
+def _different_places(a: str, b: str) -> bool:
+    (ca, da), (cb, db) = places(a), places(b)
+    return bool((ca and cb and not ca & cb) or (da and db and not da & db))
+
+
 def similarity(a: str, b: str) -> float:
     """0–100: how likely two customer names mean the same place.
 
-    Names that carry different ordinals (第一 vs 第三人民医院, 杭州三院 vs 杭州市第一人民医院) are
-    different places however alike the rest of the text is: they score at most 50.
+    Names that carry different ordinals (第一 vs 第三人民医院, 杭州三院 vs 杭州市第一人民医院), or that
+    both state a city or district and differ in it (上城区 vs 西湖区人民医院), are different places
+    however alike the rest of the text is: they score at most 50.
     """
     ca, cb = _canon(a), _canon(b)
     if not ca or not cb:
@@ -58,6 +79,6 @@ def similarity(a: str, b: str) -> float:
     if ca == cb:
         return 100.0
     oa, ob = _ordinals(ca), _ordinals(cb)
-    if oa and ob and oa != ob:
+    if (oa and ob and oa != ob) or _different_places(a, b):
         return min(50.0, float(fuzz.ratio(ca, cb)))
     return max(fuzz.ratio(ca, cb), 0.9 * fuzz.partial_ratio(ca, cb) if min(len(ca), len(cb)) >= 3 else 0)

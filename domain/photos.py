@@ -94,6 +94,7 @@ def stamp(data: bytes, lines: list[str], font_path: Path, *, max_px: int = 1600)
     """A JPEG copy, upright and at most ``max_px`` on its long side, with ``lines`` on a dark band."""
     try:
         with Image.open(io.BytesIO(data)) as opened:
+            opened.draft("RGB", (max_px, max_px))  # JPEG: decode at a reduced scale, much faster
             img = ImageOps.exif_transpose(opened).convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
         raise NotAnImage(str(exc)) from exc
