@@ -43,11 +43,12 @@ class VisitCustomerField:
     def ask_in_context(self, spec: FieldSpec, prompt: str, token: str, ctx: dict[str, Any]) -> Message:
         names = [c["name"] for c in ctx.get("candidates", [])]
         typed = ctx.get("typed", "")
-        head = (
-            f"拜访申请中的客户「{typed}」不能确定是哪一家。"
-            if names
-            else f"没有找到拜访申请中的客户「{typed}」。"
-        )
+        if not typed:
+            head = "拜访申请里没有填写客户。"
+        elif names:
+            head = f"拜访申请中的客户「{typed}」不能确定是哪一家。"
+        else:
+            head = f"没有找到拜访申请中的客户「{typed}」。"
         options = [*names, f"都不是，{NEW}" if names else NEW]
         return Choice(prompt=f"{head}{prompt}", options=options, token=token)
 

@@ -93,9 +93,9 @@ async def test_rep_says_comparing_and_supervisor_approves_by_card(tmp_path: Path
         assert actions == ["competitor.trigger", "competitor.submit", "competitor.approve"]
 
 
-async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: Path) -> None:
+async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: Path, db_url: str) -> None:
     transcriber = ScriptedTranscriber()
-    async with BotHarness(tmp_path, transcriber=transcriber, quotes=LedgerDouble()) as bot:
+    async with BotHarness(tmp_path, db_url=db_url, transcriber=transcriber, quotes=LedgerDouble()) as bot:
         await org(bot)
         r = await report_until_vendors(bot, tmp_path, "否")
         assert await rows(bot, CompetitorAnalysis) == []

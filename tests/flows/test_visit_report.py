@@ -36,9 +36,9 @@ from tests.flows.kit import (
 QUOTE = "手术室的器械包和我们现有的灭菌盒尺寸对不上，每次都要人工改包"
 
 
-def harness(tmp_path: Path) -> tuple[BotHarness, ScriptedTranscriber]:
+def harness(tmp_path: Path, db_url: str | None = None) -> tuple[BotHarness, ScriptedTranscriber]:
     transcriber = ScriptedTranscriber()
-    return BotHarness(tmp_path, transcriber=transcriber, quotes=LedgerDouble()), transcriber
+    return BotHarness(tmp_path, db_url=db_url, transcriber=transcriber, quotes=LedgerDouble()), transcriber
 
 
 async def planned_visit(
@@ -54,8 +54,8 @@ async def deadline(bot: BotHarness, kind: str) -> Deadline:
     return await one(bot, Deadline, Deadline.kind == kind)
 
 
-async def test_planned_end_starts_the_report_and_everything_is_on_time(tmp_path: Path) -> None:
-    bot, transcriber = harness(tmp_path)
+async def test_planned_end_starts_the_report_and_everything_is_on_time(tmp_path: Path, db_url: str) -> None:
+    bot, transcriber = harness(tmp_path, db_url)
     async with bot:
         await org(bot)
         cid = await planned_visit(bot)

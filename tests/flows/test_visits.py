@@ -67,8 +67,8 @@ async def seed_history(bot: BotHarness, customer_id: int) -> None:
         )
 
 
-async def test_submitted_creates_a_visit_and_sends_the_brief(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path) as bot:
+async def test_submitted_creates_a_visit_and_sends_the_brief(tmp_path: Path, db_url: str) -> None:
+    async with BotHarness(tmp_path, db_url=db_url) as bot:
         await org(bot)
         cid = await add_customer(
             bot,
@@ -182,6 +182,21 @@ async def test_unknown_customer_offers_a_new_profile_then_sends_the_brief(tmp_pa
         assert r[-1].startswith("【拜访简报】建德市第一人民医院") and "决策链还缺 1 位关键人" in r[-1]
         customer = (await rows(bot, Customer))[-1]
         assert (await one(bot, Visit)).customer_id == customer.id
+
+
+async def test_application_without_customer_or_times_asks_and_waits_for_visit_done(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "浙江省人民医院", "wanglei")
+        r = await bot.approval("wanglei", "AP-5", "submitted", {"purpose": "回访"})
+        assert r[-1].startswith("拜访申请里没有填写客户。请选择这次拜访的客户")
+        r = await bot.send("wanglei", "浙江省人民医院")
+        assert r[-1].startswith("【拜访简报】浙江省人民医院") and "拜访时间：未填写" in r[-1]
+        visit = await one(bot, Visit)
+        assert visit.planned_end is None and await rows(bot, Deadline) == []
+        r = await bot.send("wanglei", "拜访完成")  # no planned end: the rep's word ends it
+        assert "「浙江省人民医院」的拜访已结束" in r[0]
+        assert {d.kind for d in await rows(bot, Deadline)} == {"demand_confirmation", "visit_report"}
 
 
 async def test_withdrawn_while_asking_closes_the_question(tmp_path: Path) -> None:
