@@ -147,6 +147,11 @@ async def resolve_one(
     """Exactly one person, or :class:`PeopleError` saying none or which ones."""
     found = await resolve(session, ref, statuses=statuses)
     if not found:
+        elsewhere = await resolve(session, ref, statuses=STATUSES)
+        if elsewhere:
+            u = elsewhere[0]
+            state = STATUS_LABELS.get(u.status, u.status)
+            raise PeopleError(f"{u.name}（#{u.id}）目前是{state}状态，这里用不了。")
         raise PeopleError(f"没有找到{what}“{ref}”。回复「人员列表」查看全部人员。")
     if len(found) > 1:
         options = "；".join(label(u) for u in found)

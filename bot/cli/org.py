@@ -18,6 +18,24 @@ from storage.db import Database
 from storage.migrate import upgrade
 
 
+def check_org(settings: Settings) -> list[str]:
+    """``check-config``: the scheduled sync can run."""
+    from scheduler.service import validate_cron
+
+    problems = []
+    org = settings.org
+    if org.sync_from:
+        reason = validate_cron(org.sync_cron, settings.app.timezone)
+        if reason:
+            problems.append(f"org.sync_cron: not a valid cron expression ({reason})")
+        if not getattr(settings, org.sync_from).enabled:
+            problems.append(
+                f"org.sync_from is {org.sync_from} but {org.sync_from}.enabled is false "
+                "(the sync uses that channel's app credentials)"
+            )
+    return problems
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sync", help="update people from the DingTalk or WeCom contacts")
     what = p.add_subparsers(dest="what", metavar="<what>")

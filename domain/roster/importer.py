@@ -193,6 +193,20 @@ def _resolve_supervisors(
             return None
         return row_of_user.get(uid, ("user", uid))
 
+    by_name: dict[str, list[NodeKey]] = defaultdict(list)
+    by_id: dict[str, list[NodeKey]] = defaultdict(list)
+    renamed: dict[str, _Row] = {}
+    for j, r in enumerate(rows):
+        by_name[r.name].append(("new", j))
+        for value in r.ids.values():
+            by_id[value].append(("new", j))
+        if r.user is not None and r.user.name != r.name:
+            renamed.setdefault(r.user.name, r)
+    for u in others:
+        by_name[u.name].append(("user", u.id))
+        for value in {getattr(u, k) for k in ID_FIELDS if getattr(u, k)}:
+            by_id[value].append(("user", u.id))
+
     for i, row in enumerate(rows):
         if row.supervisor is None:
             continue
@@ -200,18 +214,11 @@ def _resolve_supervisors(
         if not ref:
             row.supervisor_node = None
             continue
-        nodes: list[NodeKey] = [("new", j) for j, r in enumerate(rows) if r.name == ref]
-        nodes += [("user", u.id) for u in others if u.name == ref]
-        if not nodes:
-            nodes = [("new", j) for j, r in enumerate(rows) if ref in r.ids.values()]
-            nodes += [("user", u.id) for u in others if any(getattr(u, k) == ref for k in ID_FIELDS)]
-        renamed = [r for r in rows if r.user is not None and r.user.name == ref and r.name != ref]
-        if not nodes and renamed:
+        nodes = by_name.get(ref) or by_id.get(ref) or []
+        if not nodes and ref in renamed:
+            other = renamed[ref]
             problems.append(
-                (
-                    row.line,
-                    f"unknown supervisor {ref!r}: line {renamed[0].line} renames {ref} to {renamed[0].name}",
-                )
+                (row.line, f"unknown supervisor {ref!r}: line {other.line} renames {ref} to {other.name}")
             )
         elif not nodes:
             problems.append((row.line, f"unknown supervisor {ref!r} (not in the file, not in the database)"))
