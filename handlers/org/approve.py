@@ -96,6 +96,13 @@ async def approve(turn: Turn, args: str) -> None:
     if not tokens:
         await turn.reply(USAGE)
         return
+    # A display name may contain spaces ("Li Lei"): take the longest open request's name that starts
+    # the arguments as one token.
+    stmt = select(PendingSender.display_name).where(PendingSender.status.in_(("pending", "rejected")))
+    for name in sorted(set((await turn.session.execute(stmt)).scalars()), key=len, reverse=True):
+        if " " in name and (args.strip() == name or args.strip().startswith(name + " ")):
+            tokens = [name, *args.strip()[len(name) :].split()]
+            break
     pending = await find_pending(turn, tokens[0])
     if pending is None:
         return

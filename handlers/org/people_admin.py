@@ -159,10 +159,10 @@ async def deactivate(turn: Turn, args: str) -> None:
         await turn.reply(str(exc))
         return
     before = snapshot(user)
+    lines = [f"已停用 {label(user)}。历史记录都保留。"]
     user.status = "inactive"
     user.updated_at = turn.now
     turn.audit("user.deactivate", "user", user.id, before=before, after=snapshot(user))
-    lines = [f"已停用 {label(user)}。历史记录都保留。"]
     reports = [
         u for u in await load_people(turn.session) if u.supervisor_id == user.id and u.status == "active"
     ]

@@ -77,7 +77,7 @@ class PersonField:
             raise FieldError(f"{user.name} 不是{wanted}，请另选一位")
         if user.id in ctx.get("people_exclude", []):
             raise FieldError(f"这里不能选 {user.name}，请另选一位")
-        return Parsed({"id": user.id, "name": user.name}, f"已选择：{user.name}")
+        return Parsed({"id": user.id, "name": user.name})
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return str(value.get("name", "")) if isinstance(value, dict) else str(value or "")

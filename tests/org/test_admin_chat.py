@@ -88,7 +88,7 @@ async def test_deactivation_offers_the_customers_to_a_rep_of_the_team(tmp_path: 
         await _org(bot)
         await _customers(bot, "wanglei", "杭州市第一人民医院", "浙江省人民医院", "萧山区第一人民医院")
         replies = await bot.send("boss", "停用 王磊")
-        assert "已停用 王磊（#3，杭州一组，销售，停用）" in replies[0]
+        assert "已停用 王磊（#3，杭州一组，销售）" in replies[0]
         assert "王磊 名下有 3 家客户：杭州市第一人民医院、浙江省人民医院、萧山区第一人民医院" in replies[0]
         card = bot.last_choice("boss")
         assert card is not None and card.options == ["张婷（杭州一组）", "刘洋（杭州一组）"]

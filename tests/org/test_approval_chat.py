@@ -115,5 +115,8 @@ async def test_ambiguous_names_ask_and_same_name_colleagues_can_be_linked(tmp_pa
             linked = (await s.execute(select(User).where(User.name == "赵敏"))).scalar_one()
             assert (linked.console_id, linked.wecom_userid) == ("zm", "ZhaoMin")
         assert "我能帮你做这些" in (await bot.send("zm", "帮助"))[0]
+        bot.console.names["lilei"] = "Li Lei"
+        await bot.send("lilei", "hello")
+        assert "已开通：Li Lei" in (await bot.send("boss", "批准 Li Lei 销售 李强"))[0]
         replies = await bot.send("boss", "批准 不存在的人")
         assert "没有找到“不存在的人”的待审核申请" in replies[0]
