@@ -210,7 +210,9 @@ class FormEngine:
             prefer=run.state.channel or None,
         )
 
-    def _render(self, form: FormSpec, q: Question, token: str) -> Message:
+    def _render(
+        self, form: FormSpec, q: Question, token: str, context: dict[str, Any] | None = None
+    ) -> Message:
         prompt = q.spec.prompt
         if q.group is not None and not q.is_more:
             prompt = f"【{q.group.prompt} 第 {q.index + 1} 项】{prompt}"
@@ -222,6 +224,12 @@ class FormEngine:
         if hints:
             prompt += f"\n（{'；'.join(hints)}）"
         field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        # A field type whose options depend on the form run (e.g. the people to pick from) may
+        # define ``ask_in_context(spec, prompt, token, context)``; the others just ``ask``.
+        ask_in_context = getattr(field_type, "ask_in_context", None)
+        if ask_in_context is not None:
+            message: Message = ask_in_context(q.spec, prompt, token, dict(context or {}))
+            return message
         return field_type.ask(q.spec, prompt, token)
 
     async def _ask_next(self, run: _Run, prefix: list[str] | None = None) -> bool:
@@ -239,7 +247,7 @@ class FormEngine:
             return False
         run.nav.asked = q.path
         token = f"f{run.state.id}.{run.nav.seq + 1}"
-        await self._say(run, self._render(run.form, q, token))
+        await self._say(run, self._render(run.form, q, token, run.state.context))
         run.state.state = {**run.nav.dump(), "token": token}
         run.state.updated_at = run.now
         run.state.expires_at = run.now + self._ttl(run.form)
