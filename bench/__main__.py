@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_events", "bench.flows")
+BENCHMARKS = ("bench.core_events", "bench.org_people", "bench.flows")
 
 
 def main() -> None:

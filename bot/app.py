@@ -175,6 +175,11 @@ class Application:
         return run
 
     def _register_jobs(self) -> None:
+        if self.settings.org.sync_from:
+            from bot.contacts import scheduled_sync
+
+            sync = scheduled_sync(self.db, self.settings, self.clock.now)
+            self.scheduler.add_periodic("org-sync", self.settings.org.sync_cron, sync)
         try:
             jobs = importlib.import_module("scheduler.jobs")
         except ImportError:

@@ -262,6 +262,32 @@ class OrgSettings(Section):
     admin_notice_target: str = Field(
         "", description="Group that hears about unknown senders; empty = every admin by direct message."
     )
+    sync_departments: list[str] = Field(
+        default_factory=list,
+        description="Departments (names or ids) whose members are synced, with everything below them; "
+        "empty = the whole company. People outside them are deactivated by a sync.",
+    )
+    sync_member_roles: list[str] = Field(
+        default_factory=lambda: ["rep"], description="Roles a person added by a sync gets."
+    )
+    sync_leader_roles: list[str] = Field(
+        default_factory=lambda: ["manager"],
+        description="Roles a department leader added by a sync gets (instead of sync_member_roles).",
+    )
+    sync_match_by_name: bool = Field(
+        True,
+        description="Link a platform member to an existing person of the same name who has no id on "
+        "that platform yet (one person on both platforms).",
+    )
+
+    @field_validator("sync_member_roles", "sync_leader_roles")
+    @classmethod
+    def _known_roles(cls, v: list[str]) -> list[str]:
+        known = ("rep", "manager", "product", "finance", "admin")
+        bad = [r for r in v if r not in known]
+        if bad:
+            raise ValueError(f"unknown role(s) {bad}; known: {', '.join(known)}")
+        return v
 
 
 DEFAULT_COMPETITOR_KEYWORDS = [

@@ -19,7 +19,11 @@ from storage.db import Database, DatabaseUnavailable, safe_url
 
 # Extra configuration checks contributed by feature modules: "module:function", each
 # ``function(settings) -> list[str]`` returning problems in plain words.
-CONFIG_CHECKS: tuple[str, ...] = ("bot.cli.core:check_forms", "domain.fonts:check_report_font")
+CONFIG_CHECKS: tuple[str, ...] = (
+    "bot.cli.core:check_forms",
+    "bot.cli.org:check_org",
+    "domain.fonts:check_report_font",
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli.core", "bot.cli.customers")
+COMMAND_MODULES: tuple[str, ...] = ("bot.cli.core", "bot.cli.org", "bot.cli.customers")
 
 
 def build_parser() -> argparse.ArgumentParser:

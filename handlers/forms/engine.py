@@ -210,7 +210,9 @@ class FormEngine:
             prefer=run.state.channel or None,
         )
 
-    def _render(self, form: FormSpec, q: Question, token: str, context: dict[str, Any]) -> Message:
+    def _render(
+        self, form: FormSpec, q: Question, token: str, context: dict[str, Any] | None = None
+    ) -> Message:
         prompt = q.spec.prompt
         if q.group is not None and not q.is_more:
             prompt = f"【{q.group.prompt} 第 {q.index + 1} 项】{prompt}"
@@ -222,9 +224,11 @@ class FormEngine:
         if hints:
             prompt += f"\n（{'；'.join(hints)}）"
         field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        # A field type whose options depend on the form run (e.g. the people to pick from) may
+        # define ``ask_in_context(spec, prompt, token, context)``; the others just ``ask``.
         ask_in_context = getattr(field_type, "ask_in_context", None)
         if ask_in_context is not None:
-            message: Message = ask_in_context(q.spec, prompt, token, dict(context))
+            message: Message = ask_in_context(q.spec, prompt, token, dict(context or {}))
             return message
         return field_type.ask(q.spec, prompt, token)
 
