@@ -11,7 +11,7 @@ from domain import customer_view
 from domain.access import can_edit
 from domain.customers import Match, pick, search
 from handlers.context import Services, Turn
-from storage.models import ConversationState, Customer, User
+from storage.models import ConversationState, Customer, Deadline, User
 
 
 def today(services: Services) -> date:
@@ -93,3 +93,15 @@ def not_found_text(text: str, matches: list[Match]) -> str:
     if not matches:
         return f"没有找到你可以查看的客户“{text}”。"
     return f"没有找到你可以查看的客户“{text}”。相近的客户：{candidates_text(matches)}，请输入更完整的名称。"
+
+
+def due_note(row: Deadline | None, tz: Any) -> str:
+    """「（按时完成）」 or how late, for a deadline just completed."""
+    if row is None or row.on_time is None:
+        return ""
+    if row.on_time:
+        return "（按时完成）"
+    late = (row.done_at or row.due_at) - row.due_at
+    minutes = int(late.total_seconds() // 60)
+    span = f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{max(minutes, 1)} 分钟"
+    return f"（已超时 {span}，截止时间 {row.due_at.astimezone(tz).strftime('%m-%d %H:%M')}）"

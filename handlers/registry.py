@@ -31,6 +31,7 @@ MODULES: tuple[str, ...] = (
     "handlers.personality",
     "handlers.visits",
     "handlers.visit_report",
+    "handlers.demand",
     "handlers.competitor",
     "handlers.trial",
 )

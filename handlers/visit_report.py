@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import Text
-from domain import audit, deadlines, demands, visits
+from domain import audit, deadlines, visits
 from domain import progress as progress_log
 from domain.audit import snapshot
-from domain.competitors import competition_keyword
 from handlers.commands import Command
 from handlers.competitor import start_competitor
 from handlers.context import Services, Turn
-from handlers.flowkit import find_customer, not_found_text, start_form
+from handlers.flowkit import due_note, find_customer, not_found_text, start_form
 from handlers.forms.engine import FormResult
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
-from storage.models import Customer, Deadline, User, Visit
+from storage.models import Customer, User, Visit
 
 VISIT_FIELDS = ("status", "done_at", "report_started_at")
-
-
-def _due_note(row: Deadline | None, tz: Any) -> str:
-    if row is None or row.on_time is None:
-        return ""
-    if row.on_time:
-        return "（按时完成）"
-    late = (row.done_at or row.due_at) - row.due_at
-    minutes = int(late.total_seconds() // 60)
-    span = f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{max(minutes, 1)} 分钟"
-    return f"（已超时 {span}，截止时间 {row.due_at.astimezone(tz).strftime('%m-%d %H:%M')}）"
 
 
 async def begin_report(
@@ -195,7 +182,7 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
     row = await deadlines.complete(
         turn.session, now=turn.now, kind="visit_report", entity_type="visit", entity_id=visit.id
     )
-    lines.insert(0, f"拜访报告已提交{_due_note(row, turn.services.tz)}。")
+    lines.insert(0, f"拜访报告已提交{due_note(row, turn.services.tz)}。")
     await turn.reply("\n".join(lines))
     context = {"visit_id": visit.id, "customer_id": customer.id, "customer_name": customer.name}
     await start_form(turn, "demand_confirmation", context=context, chained=True)
@@ -205,71 +192,9 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
         )
 
 
-async def complete_demand(turn: Turn, result: FormResult) -> None:
-    ctx, answers = result.context, result.answers
-    customer = await turn.session.get(Customer, int(ctx.get("customer_id") or 0))
-    visit_id = int(ctx["visit_id"]) if ctx.get("visit_id") else None
-    raw_quote = answers.get("quote")
-    quote: dict[str, Any] = raw_quote if isinstance(raw_quote, dict) else {}
-    scenario = str(answers.get("scenario", ""))
-    if answers.get("scenario_other"):
-        scenario = f"{scenario}：{answers['scenario_other']}"
-    demand = await demands.record(
-        turn.session,
-        now=turn.now,
-        rep_id=turn.user.id,
-        customer_id=customer.id if customer else None,
-        visit_id=visit_id,
-        quote_id=quote.get("quote_id"),
-        text=str(quote.get("text", "")),
-        scenario=scenario,
-        tried_solutions=str(answers.get("tried_solutions", "")),
-        failure_reason=str(answers.get("failure_reason", "")),
-    )
-    turn.audit(
-        "demand.create",
-        "demand",
-        demand.id,
-        after=snapshot(
-            demand,
-            ("customer_id", "visit_id", "quote_id", "text", "scenario", "tried_solutions", "failure_reason"),
-        ),
-    )
-    if customer is not None:
-        await progress_log.record(
-            turn.session,
-            now=turn.now,
-            customer=customer,
-            rep_id=turn.user.id,
-            kind="demand",
-            progress=scenario,
-            note=str(quote.get("text", ""))[:80],
-            visit_id=visit_id,
-        )
-    row = None
-    if visit_id is not None:
-        row = await deadlines.complete(
-            turn.session, now=turn.now, kind="demand_confirmation", entity_type="visit", entity_id=visit_id
-        )
-    await turn.reply(f"需求确认单已提交{_due_note(row, turn.services.tz)}。客户原话已存档，不可修改。")
-    keyword = competition_keyword(
-        str(quote.get("text", "")), turn.services.settings.flows.competitor_keywords
-    )
-    if keyword and customer is not None:
-        await start_competitor(
-            turn,
-            customer=customer,
-            visit_id=visit_id,
-            source="quote",
-            text=str(quote["text"]),
-            reason=f"客户原话提到「{keyword}」",
-        )
-
-
 def setup(registry: Registry) -> None:
     registry.sweep("visit-report-start", sweep_due_reports)
     registry.completer("visit_report", complete_visit_report)
-    registry.completer("demand_confirmation", complete_demand)
     registry.command(
         Command(
             ("拜访完成",),
