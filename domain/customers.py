@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.access import customer_filter
-from domain.names import normalize, similarity
+from domain.names import key, normalize, score
 from storage.models import Customer, User
 
 
@@ -30,11 +30,12 @@ async def search(
     stmt = select(Customer.id, Customer.name, Customer.normalized_name).where(Customer.status == "active")
     if user is not None:
         stmt = stmt.where(await customer_filter(session, user))
+    wanted_key = key(text)
     scored: list[tuple[float, int]] = []
     for cid, name, normalized in await session.execute(stmt):
-        score = 100.0 if normalized == wanted else similarity(text, name)
-        if score >= threshold:
-            scored.append((score, cid))
+        value = 100.0 if normalized == wanted else score(wanted_key, key(name))
+        if value >= threshold:
+            scored.append((value, cid))
     scored.sort(key=lambda m: (-m[0], m[1]))
     scored = scored[:limit]
     if not scored:

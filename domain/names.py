@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
@@ -61,9 +62,39 @@ def places(name: str) -> tuple[set[str], set[str]]:
     return cities, districts
 
 
-def _different_places(a: str, b: str) -> bool:
-    (ca, da), (cb, db) = places(a), places(b)
-    return bool((ca and cb and not ca & cb) or (da and db and not da & db))
+@dataclass(frozen=True)
+class NameKey:
+    """What :func:`score` compares, computed once per name (indexes keep one per customer)."""
+
+    canon: str
+    ordinals: frozenset[str]
+    cities: frozenset[str]
+    districts: frozenset[str]
+
+
+def key(name: str) -> NameKey:
+    canon = _canon(name)
+    cities, districts = places(name)
+    return NameKey(canon, frozenset(_ordinals(canon)), frozenset(cities), frozenset(districts))
+
+
+def _different_places(a: NameKey, b: NameKey) -> bool:
+    return bool(
+        (a.cities and b.cities and not a.cities & b.cities)
+        or (a.districts and b.districts and not a.districts & b.districts)
+    )
+
+
+def score(a: NameKey, b: NameKey) -> float:
+    """:func:`similarity` on prepared keys."""
+    ca, cb = a.canon, b.canon
+    if not ca or not cb:
+        return 0.0
+    if ca == cb:
+        return 100.0
+    if (a.ordinals and b.ordinals and a.ordinals != b.ordinals) or _different_places(a, b):
+        return min(50.0, float(fuzz.ratio(ca, cb)))
+    return max(fuzz.ratio(ca, cb), 0.9 * fuzz.partial_ratio(ca, cb) if min(len(ca), len(cb)) >= 3 else 0)
 
 
 def similarity(a: str, b: str) -> float:
@@ -73,12 +104,4 @@ def similarity(a: str, b: str) -> float:
     both state a city or district and differ in it (上城区 vs 西湖区人民医院), are different places
     however alike the rest of the text is: they score at most 50.
     """
-    ca, cb = _canon(a), _canon(b)
-    if not ca or not cb:
-        return 0.0
-    if ca == cb:
-        return 100.0
-    oa, ob = _ordinals(ca), _ordinals(cb)
-    if (oa and ob and oa != ob) or _different_places(a, b):
-        return min(50.0, float(fuzz.ratio(ca, cb)))
-    return max(fuzz.ratio(ca, cb), 0.9 * fuzz.partial_ratio(ca, cb) if min(len(ca), len(cb)) >= 3 else 0)
+    return score(key(a), key(b))

@@ -9,7 +9,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.names import canonical, normalize, similarity
+from domain.names import NameKey, key, normalize, score
 from storage.models import Customer
 
 
@@ -24,12 +24,13 @@ class NameIndex:
     """Names of existing customers, for exact (normalised) and near-duplicate lookups.
 
     Candidates are pre-filtered with rapidfuzz's C scorers over the canonical forms, then scored
-    with :func:`domain.names.similarity` (which knows that 第一 and 第三 are different hospitals).
+    with :func:`domain.names.score` (which knows that 第一 and 第三 are different hospitals).
     """
 
     def __init__(self, rows: Iterable[tuple[int, str]] = ()) -> None:
         self.ids: list[int] = []
         self.names: list[str] = []
+        self.keys: list[NameKey] = []
         self.canons: list[str] = []
         self.by_norm: dict[str, list[int]] = {}
         for customer_id, name in rows:
@@ -38,7 +39,9 @@ class NameIndex:
     def add(self, customer_id: int, name: str) -> None:
         self.ids.append(customer_id)
         self.names.append(name)
-        self.canons.append(canonical(name))
+        k = key(name)
+        self.keys.append(k)
+        self.canons.append(k.canon)
         self.by_norm.setdefault(normalize(name), []).append(len(self.ids) - 1)
 
     def __len__(self) -> int:
@@ -50,10 +53,12 @@ class NameIndex:
 
     def similar(self, name: str, threshold: float) -> list[Twin]:
         """Customers whose name probably means the same place, best first (exact ones included)."""
-        canon = canonical(name)
+        wanted = key(name)
+        canon = wanted.canon
         if not canon or not self.canons:
             return []
-        hits: set[int] = {i for i in self.by_norm.get(normalize(name), [])}
+        exact = set(self.by_norm.get(normalize(name), []))
+        hits: set[int] = set(exact)
         for _, _, i in process.extract(
             canon, self.canons, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
         ):
@@ -69,9 +74,9 @@ class NameIndex:
                 hits.add(i)
         twins = []
         for i in hits:
-            score = 100.0 if normalize(self.names[i]) == normalize(name) else similarity(name, self.names[i])
-            if score >= threshold:
-                twins.append(Twin(self.ids[i], self.names[i], score))
+            value = 100.0 if i in exact else score(wanted, self.keys[i])
+            if value >= threshold:
+                twins.append(Twin(self.ids[i], self.names[i], value))
         twins.sort(key=lambda t: (-t.score, t.customer_id))
         return twins
 
