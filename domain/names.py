@@ -30,9 +30,11 @@ def _expand_abbreviation(text: str) -> str:
 
 
 def _canon(text: str) -> str:
-    text = normalize(text)
-    text = _expand_abbreviation(text)
-    return text.replace("市", "").replace("省", "")
+    return _canon_normalized(normalize(text))
+
+
+def _canon_normalized(text: str) -> str:
+    return _expand_abbreviation(text).replace("市", "").replace("省", "")
 
 
 def canonical(name: str) -> str:
@@ -54,7 +56,11 @@ _NOT_A_DISTRICT = {"社区", "院区", "园区", "小区", "病区", "景区", "
 
 def places(name: str) -> tuple[set[str], set[str]]:
     """The cities (X市) and districts/counties (X区, X县) a name states near its start."""
-    head = normalize(name)[:10]
+    return _places_normalized(normalize(name))
+
+
+def _places_normalized(normalized: str) -> tuple[set[str], set[str]]:
+    head = normalized[:10]
     cities = {m.group(0) for m in _CITY.finditer(head)}
     districts = {
         m.group(0) for m in _DISTRICT.finditer(head) if m.group(1)[-1] + m.group(2) not in _NOT_A_DISTRICT
@@ -73,8 +79,9 @@ class NameKey:
 
 
 def key(name: str) -> NameKey:
-    canon = _canon(name)
-    cities, districts = places(name)
+    normalized = normalize(name)
+    canon = _canon_normalized(normalized)
+    cities, districts = _places_normalized(normalized)
     return NameKey(canon, frozenset(_ordinals(canon)), frozenset(cities), frozenset(districts))
 
 

@@ -33,10 +33,16 @@ class NameIndex:
         self.keys: list[NameKey] = []
         self.canons: list[str] = []
         self.by_norm: dict[str, list[int]] = {}
+        self.last_id = 0
+        self._known: set[int] = set()
         for customer_id, name in rows:
             self.add(customer_id, name)
 
     def add(self, customer_id: int, name: str) -> None:
+        if customer_id in self._known:
+            return
+        self._known.add(customer_id)
+        self.last_id = max(self.last_id, customer_id)
         self.ids.append(customer_id)
         self.names.append(name)
         k = key(name)
@@ -81,7 +87,21 @@ class NameIndex:
         return twins
 
 
-async def load_index(session: AsyncSession) -> NameIndex:
-    """Every customer (any owner, any status): a twin hidden from the rep is still a twin."""
-    rows = await session.execute(select(Customer.id, Customer.name).order_by(Customer.id))
-    return NameIndex((cid, name) for cid, name in rows)
+async def load_index(session: AsyncSession, since: NameIndex | None = None) -> NameIndex:
+    """Every customer (any owner, any status): a twin hidden from the rep is still a twin.
+
+    With ``since``, only customers added after its newest one are read and appended to it (names do
+    not change and customers are never deleted, so an index only ever grows)."""
+    index = since if since is not None else NameIndex()
+    rows = await session.execute(
+        select(Customer.id, Customer.name).where(Customer.id > index.last_id).order_by(Customer.id)
+    )
+    for cid, name in rows:
+        index.add(cid, name)
+    return index
+
+
+async def exact_twins(session: AsyncSession, name: str) -> list[Customer]:
+    """Customers with the same normalised name, straight from the database (indexed column)."""
+    stmt = select(Customer).where(Customer.normalized_name == normalize(name)).order_by(Customer.id)
+    return list((await session.execute(stmt)).scalars())

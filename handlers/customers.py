@@ -14,7 +14,7 @@ from domain import progress as progress_log
 from domain.access import can_edit
 from domain.audit import snapshot
 from domain.profiles import KeyPersonInput
-from domain.twins import load_index
+from domain.twins import NameIndex, exact_twins, load_index
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import (
@@ -51,6 +51,14 @@ async def _owner_names(turn: Turn, ids: set[int]) -> dict[int, str]:
         return {}
     rows = await turn.session.execute(select(User.id, User.name).where(User.id.in_(ids)))
     return {uid: name for uid, name in rows}
+
+
+async def name_index(turn: Turn) -> NameIndex:
+    """All customer names, kept between turns and topped up with customers added since (any process)."""
+    cached = turn.services.extras.get("customer_name_index")
+    index = await load_index(turn.session, since=cached if isinstance(cached, NameIndex) else None)
+    turn.services.extras["customer_name_index"] = index
+    return index
 
 
 class CustomerNameField:
@@ -97,15 +105,15 @@ class CustomerNameField:
                 )
         parsed = await self._text.parse(turn, spec, ctx)
         name = str(parsed.value)
-        index = await load_index(turn.session)
-        exact = index.exact(name)
+        exact = await exact_twins(turn.session, name)
         if exact:
-            twin = await turn.session.get(Customer, exact[0].customer_id)
-            owner = (await _owner_names(turn, {twin.owner_id} if twin and twin.owner_id else set())).values()
+            twin = exact[0]
+            owner = (await _owner_names(turn, {twin.owner_id} if twin.owner_id else set())).values()
             who = f"（负责人 {next(iter(owner))}）" if owner else ""
-            visible = twin is not None and await can_edit(turn.session, turn.user, twin)
-            hint = f"可以用「客户 {exact[0].name}」查看" if visible else "如需跟进，请联系主管共享或转给你"
-            raise FieldError(f"已有客户「{exact[0].name}」{who}，不能重复建档。{hint}", {PENDING: None})
+            visible = await can_edit(turn.session, turn.user, twin)
+            hint = f"可以用「客户 {twin.name}」查看" if visible else "如需跟进，请联系主管共享或转给你"
+            raise FieldError(f"已有客户「{twin.name}」{who}，不能重复建档。{hint}", {PENDING: None})
+        index = await name_index(turn)
         twins = index.similar(name, turn.services.settings.flows.duplicate_threshold)[:3]
         if twins:
             rows = {
@@ -156,8 +164,7 @@ def incomplete_reminder(customer: Customer) -> str:
 async def complete_customer(turn: Turn, result: FormResult) -> None:
     answers = result.answers
     name = str(answers["name"]).strip()
-    index = await load_index(turn.session)
-    if index.exact(name):  # created meanwhile by someone else
+    if await exact_twins(turn.session, name):  # created meanwhile by someone else
         raise ReaskError("name", f"刚刚已有人建立了「{name}」，不能重复建档，请换一个名称或回复「取消」")
     customer = await profiles.create_customer(
         turn.session,

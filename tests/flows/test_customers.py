@@ -76,6 +76,12 @@ async def test_near_duplicate_asks_to_confirm(tmp_path: Path) -> None:
         await bot.send("wanglei", "新建客户")
         r = await bot.send("wanglei", "杭州市第三人民医院")
         assert "客户类型" in r[-1]
+        # A customer added meanwhile elsewhere (another rep, an import) is a twin as well.
+        await bot.send("wanglei", "取消")
+        await add_customer(bot, "余杭区第五人民医院", "zhangting")
+        await bot.send("wanglei", "新建客户")
+        r = await bot.send("wanglei", "余杭五院")
+        assert "余杭区第五人民医院（负责人 张婷）" in r[-1]
 
 
 async def test_exact_twin_is_refused_even_when_owned_by_someone_else(tmp_path: Path) -> None:
