@@ -129,6 +129,21 @@ def test_xlsx_with_default_owner_and_the_shipped_example(
     rc = main(["--config", str(config), "import", "customers", "--owner", "zhangting", str(path)])
     out = capsys.readouterr().out
     assert rc == 1 and "line 4: 关键人1最近沟通日期: date 2099-01-01 is in the future" in out
+    rc = main(
+        [
+            "--config",
+            str(config),
+            "import",
+            "customers",
+            "--owner",
+            "张婷",
+            "--skip-bad",
+            "--dry-run",
+            str(path),
+        ]
+    )
+    assert rc == 0 and "dry run: 1 customer(s) would be imported" in capsys.readouterr().out
+    assert len(stored(tmp_path)[0]) == 1
     rc = main(["--config", str(config), "import", "customers", "--owner", "张婷", "--skip-bad", str(path)])
     assert rc == 0
     customers, _, _, _ = stored(tmp_path)
