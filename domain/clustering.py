@@ -14,6 +14,7 @@ Two stages, one engine for the bot, the CLI and the benchmark:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 from collections import Counter, defaultdict
@@ -27,12 +28,64 @@ from domain.themes import Theme, ThemeBook, load_themes, normalize_text
 DEFAULT_THEMES = Path(__file__).resolve().parents[1] / "config" / "themes.toml"
 
 # Characters and pairs that carry no topic: a bigram made only of these is ignored in discovery.
-_STOP_CHARS = set("的了吗呢吧么嘛啊呀你我他她它们能不可以会要想说问让给把被对从到过着是有在和也都就还很太再先这那个些么怎样一下上")
-_STOP_BIGRAMS = {"希望", "能否", "是否", "什么", "时候", "现在", "已经", "没有", "因为", "所以", "如果",
-                 "但是", "然后", "一直", "经常", "老是", "每次", "其实", "觉得", "感觉", "比较", "科室",
-                 "医院", "院里", "主任", "医生", "护士", "你们", "我们", "他们", "能不", "不能", "可以"}
-_STOP_WORDS = _STOP_BIGRAMS | {"一个", "一些", "这种", "那种", "问题", "情况", "东西", "需要", "能够", "之后",
-                               "以后", "之前", "以前", "今年", "明年", "下个月", "这次", "上次"}
+_STOP_CHARS = set(
+    "的了吗呢吧么嘛啊呀你我他她它们能不可以会要想说问让给把被对从到过着是有在和也都就还很太再先这那个些么怎样一下上"
+)
+_STOP_BIGRAMS = {
+    "希望",
+    "能否",
+    "是否",
+    "什么",
+    "时候",
+    "现在",
+    "已经",
+    "没有",
+    "因为",
+    "所以",
+    "如果",
+    "但是",
+    "然后",
+    "一直",
+    "经常",
+    "老是",
+    "每次",
+    "其实",
+    "觉得",
+    "感觉",
+    "比较",
+    "科室",
+    "医院",
+    "院里",
+    "主任",
+    "医生",
+    "护士",
+    "你们",
+    "我们",
+    "他们",
+    "能不",
+    "不能",
+    "可以",
+}
+_STOP_WORDS = _STOP_BIGRAMS | {
+    "一个",
+    "一些",
+    "这种",
+    "那种",
+    "问题",
+    "情况",
+    "东西",
+    "需要",
+    "能够",
+    "之后",
+    "以后",
+    "之前",
+    "以前",
+    "今年",
+    "明年",
+    "下个月",
+    "这次",
+    "上次",
+}
 _HAN_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
 
@@ -90,7 +143,7 @@ def _bigrams(words: list[str]) -> list[str]:
     out = []
     for word in words:
         units = _HAN_OR_WORD.findall(word)
-        for a, b in zip(units, units[1:], strict=False):
+        for a, b in itertools.pairwise(units):
             pair = a + b
             if (a in _STOP_CHARS and b in _STOP_CHARS) or pair in _STOP_BIGRAMS or pair in words:
                 continue
@@ -112,7 +165,10 @@ class _Vectoriser:
         self.idf = {f: math.log((n + 1) / (d + 1)) + 1.0 for f, d in df.items()}
 
     def vector(self, doc: Counter[str]) -> dict[str, float]:
-        vec = {f: (1.0 + math.log(c)) * self.idf.get(f, 1.0) * (1.5 if f[0] == "w" else 1.0) for f, c in doc.items()}
+        vec: dict[str, float] = {
+            f: (1.0 + math.log(c)) * self.idf.get(f, 1.0) * (1.5 if f[0] == "w" else 1.0)
+            for f, c in doc.items()
+        }
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {f: v / norm for f, v in vec.items()}
 
@@ -150,12 +206,13 @@ def _neighbours(vecs: list[dict[str, float]], threshold: float) -> list[dict[int
 def _label(members: Iterable[dict[str, float]], first: str | None = None) -> str:
     """The defining term (if any) and the most telling other word of the cluster."""
     vecs = list(members)
-    weight: Counter[str] = Counter()
+    weight: dict[str, float] = defaultdict(float)
     for vec in vecs:
         for f, v in vec.items():
             weight[f] += v
     chosen: list[str] = [first] if first else []
-    for f, _ in weight.most_common():
+    ranked = sorted(weight, key=lambda f: -weight[f])
+    for f in ranked:
         word = f[2:]
         if not f.startswith("w:") or any(word in c or c in word for c in chosen):
             continue
@@ -163,7 +220,7 @@ def _label(members: Iterable[dict[str, float]], first: str | None = None) -> str
         if len(chosen) == 2:
             break
     if not chosen:
-        chosen = [f[2:] for f, _ in weight.most_common(2)]
+        chosen = [f[2:] for f in ranked[:2]]
     return "、".join(chosen) or "其他需求"
 
 
@@ -172,10 +229,12 @@ def discovered_key(label: str) -> str:
 
 
 def _primary(label: str) -> str:
-    return label.split("、")[0].split("（")[0]
+    return label.split("、", maxsplit=1)[0].split("（", maxsplit=1)[0]
 
 
-def _term_clusters(words: list[set[str]], idf: dict[str, float], min_support: int) -> list[tuple[str, list[int]]]:
+def _term_clusters(
+    words: list[set[str]], idf: dict[str, float], min_support: int
+) -> list[tuple[str, list[int]]]:
     """Frequent-term clustering: the term shared by most unassigned demands (rarer terms first on ties)
     founds a cluster of every unassigned demand containing it; repeat while a term is shared."""
     unassigned = set(range(len(words)))
@@ -276,9 +335,7 @@ class Clusterer:
         theme, score = hit
         return Assignment(theme.key, theme.label, "theme", score)
 
-    def cluster(
-        self, items: Sequence[DemandItem], *, known: Sequence[KnownCluster] = ()
-    ) -> list[Assignment]:
+    def cluster(self, items: Sequence[DemandItem], *, known: Sequence[KnownCluster] = ()) -> list[Assignment]:
         """Every item gets a cluster: its theme, a known discovered cluster, or a new one."""
         out: list[Assignment | None] = [self.assign(item.text, item.scenario) for item in items]
         rest = [i for i, a in enumerate(out) if a is None]

@@ -7,6 +7,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -81,8 +82,8 @@ def _keyword(raw: object, where: str, problems: list[str]) -> tuple[str, float] 
 def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
     problems: list[str] = []
     known = {"version", "min_score", "scenario_bonus", "discovery_threshold", "themes"}
-    for key in sorted(set(data) - known):
-        problems.append(f"unknown top-level key {key!r} (known: {', '.join(sorted(known))})")
+    for extra_key in sorted(set(data) - known):
+        problems.append(f"unknown top-level key {extra_key!r} (known: {', '.join(sorted(known))})")
     min_score = _number(data.get("min_score", 1.0), "min_score", problems, low=0.01, high=100)
     bonus = _number(data.get("scenario_bonus", 0.5), "scenario_bonus", problems, low=0, high=100)
     threshold = _number(
@@ -98,7 +99,7 @@ def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
         if not isinstance(raw, dict):
             problems.append(f"theme #{i} is not a table")
             continue
-        key = raw.get("key")
+        key: Any = raw.get("key")
         where = f"theme #{i} ({key})" if key else f"theme #{i}"
         for extra in sorted(set(raw) - {"key", "label", "keywords", "scenarios"}):
             problems.append(f"{where}: unknown key {extra!r}")
@@ -110,15 +111,18 @@ def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
         if key in seen:
             problems.append(f"{where}: key {key!r} is used twice")
         seen.add(key)
-        label = raw.get("label")
-        if not isinstance(label, str) or not label.strip() or len(label) > 100:
+        raw_label = raw.get("label")
+        label = raw_label if isinstance(raw_label, str) else ""
+        if not label.strip() or len(label) > 100:
             problems.append(f"{where}: label must be a non-empty string of at most 100 characters")
             label = key
         words = raw.get("keywords")
         if not isinstance(words, list) or not words:
             problems.append(f"{where}: keywords must be a non-empty list")
             words = []
-        parsed = [kw for j, w in enumerate(words, 1) if (kw := _keyword(w, f"{where} keyword #{j}", problems))]
+        parsed = [
+            kw for j, w in enumerate(words, 1) if (kw := _keyword(w, f"{where} keyword #{j}", problems))
+        ]
         scenarios = raw.get("scenarios", [])
         if not isinstance(scenarios, list) or not all(isinstance(s, str) for s in scenarios):
             problems.append(f"{where}: scenarios must be a list of strings")

@@ -72,7 +72,15 @@ def validate_cron(expr: str, tz: str = "UTC") -> str | None:
 
 
 class Scheduler:
-    def __init__(self, db: Database, clock: Clock, timezone: str, *, holder: str = "") -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        timezone: str,
+        *,
+        holder: str = "",
+        run_timeout: timedelta = timedelta(minutes=15),
+    ) -> None:
         self.db = db
         self.clock = clock
         self.tz = ZoneInfo(timezone)
@@ -81,6 +89,22 @@ class Scheduler:
         self.sweeps: dict[str, SweepFn] = {}
         self._aps: AsyncIOScheduler | None = None
         self.is_leader: Callable[[], Awaitable[bool]] | None = None
+        # A run still "running" after this long was abandoned (its process died): it is run again.
+        # Jobs write their messages with idempotency keys, so a re-run cannot send anything twice.
+        self.run_timeout = run_timeout
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn`` when the scheduler closes (release the leader lock, …)."""
+        self._closers.append(fn)
+
+    async def close(self) -> None:
+        self.shutdown()
+        for fn in self._closers:
+            try:
+                await fn()
+            except Exception:
+                log.exception("closing the scheduler failed")
 
     def add_periodic(self, name: str, cron: str, fn: JobFn) -> None:
         if name in self.jobs:
@@ -94,8 +118,10 @@ class Scheduler:
         return fire.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
 
     async def claim(self, job: str, period: str) -> bool:
+        """Claim (job, period) once; also take over a run abandoned by a dead process."""
+        now = self.clock.now()
         async with self.db.transaction() as session:
-            return await insert_ignore(
+            if await insert_ignore(
                 session,
                 JobRun,
                 {
@@ -103,10 +129,24 @@ class Scheduler:
                     "period": period,
                     "status": "running",
                     "holder": self.holder,
-                    "started_at": self.clock.now(),
+                    "started_at": now,
                     "error": "",
                 },
+            ):
+                return True
+            result = await session.execute(
+                update(JobRun)
+                .where(
+                    JobRun.job == job,
+                    JobRun.period == period,
+                    JobRun.status == "running",
+                    JobRun.started_at < now - self.run_timeout,
+                )
+                .values(holder=self.holder, started_at=now)
             )
+            if result.rowcount:  # type: ignore[attr-defined]
+                log.warning("job %s for %s was abandoned; running it again", job, period)
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _finish(self, job: str, period: str, error: str = "") -> None:
         async with self.db.transaction() as session:
