@@ -57,8 +57,7 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
                 select(Demand.id, Demand.text, Demand.scenario).where(Demand.cluster_key == "")
             )
         )
-        .tuples()
-        .all()
+                .all()
     )
     if not rows:
         return 0

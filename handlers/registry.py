@@ -26,6 +26,7 @@ SweepHandler = Callable[[AsyncSession, Services, datetime], Awaitable[object]]
 MODULES: tuple[str, ...] = (
     "handlers.basic",
     "handlers.customer_field",
+    "handlers.manager",
 )
 
 
