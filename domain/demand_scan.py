@@ -56,8 +56,7 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
             await session.execute(
                 select(Demand.id, Demand.text, Demand.scenario).where(Demand.cluster_key == "")
             )
-        )
-                .all()
+        ).all()
     )
     if not rows:
         return 0

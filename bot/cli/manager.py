@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Import ERP orders (--orders FILE, else rebates.erp_url/erp_query, else every "
         "CSV/XLSX in rebates.orders_dir), then compute and store the quarter's rebates "
         "with rebates.formula. All or nothing: any malformed order row is reported with its line "
-        "and nothing is changed. Re-running a quarter replaces its results. Finance gets a summary message (delivered by the running bot).",
+        "and nothing is changed. Re-running a quarter replaces its results. "
+        "Finance gets a summary message (delivered by the running bot).",
     )
     r.add_argument("--period", required=True, help="quarter, e.g. 2026Q1")
     r.add_argument("--orders", metavar="FILE", help="a CSV or XLSX order export (see docs/manager.md)")
