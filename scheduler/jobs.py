@@ -34,6 +34,7 @@ def register(scheduler: Scheduler, app: AppLike) -> None:
     interval = settings.scheduler.sweep_interval_s
     lease = timedelta(seconds=max(settings.scheduler.lease_s, 3 * interval))
     leader = build_leader(app.db, app.clock, scheduler.holder or "scheduler", lease)
+    scheduler.leader = leader
     scheduler.is_leader = leader.is_leader
     scheduler.on_close(leader.close)
     scheduler.run_timeout = timedelta(seconds=settings.scheduler.run_timeout_s)

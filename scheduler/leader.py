@@ -112,9 +112,12 @@ class AdvisoryLockLeader:
     async def is_leader(self) -> bool:
         import asyncpg
 
+        if self._conn is not None and self._conn.is_closed():
+            # The lock went with the session. Stop leading now; try again (as anyone) next time.
+            await self._lose("the lock connection closed")
+            return False
         try:
-            if self._conn is None or self._conn.is_closed():
-                self._leading = False
+            if self._conn is None:
                 self._conn = await asyncpg.connect(self.dsn, timeout=self.timeout_s)
             if self._leading:
                 await self._conn.fetchval("SELECT 1", timeout=self.timeout_s)
@@ -126,12 +129,15 @@ class AdvisoryLockLeader:
                 )
                 if self._leading:
                     log.info("scheduler leadership acquired", extra={"holder": self.holder})
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            if self._leading:
-                log.warning("scheduler leadership lost: %s", exc, extra={"holder": self.holder})
-            self._leading = False
-            await self._drop()
+        except Exception as exc:  # any doubt about the lock connection means: not the leader
+            await self._lose(str(exc) or type(exc).__name__)
         return self._leading
+
+    async def _lose(self, why: str) -> None:
+        if self._leading:
+            log.warning("scheduler leadership lost: %s", why, extra={"holder": self.holder})
+        self._leading = False
+        await self._drop()
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

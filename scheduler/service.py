@@ -134,6 +134,7 @@ class Scheduler:
         self.sweeps: dict[str, SweepFn] = {}
         self._aps: AsyncIOScheduler | None = None
         self.is_leader: Callable[[], Awaitable[bool]] | None = None
+        self.leader: object | None = None  # the leader-election object behind is_leader, if any
         # A run still "running" after this long was abandoned (its process died): it is run again.
         # Jobs write their messages with idempotency keys, so a re-run cannot send anything twice.
         self.run_timeout = run_timeout

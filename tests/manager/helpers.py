@@ -59,10 +59,16 @@ async def customer(
     return c
 
 
-async def update(bot: BotHarness, c: Customer, rep: User, *, hours_ago: float = 0, valid: bool = True) -> None:
+async def update(
+    bot: BotHarness, c: Customer, rep: User, *, hours_ago: float = 0, valid: bool = True
+) -> None:
     when = bot.clock.now() - timedelta(hours=hours_ago)
     async with bot.session() as s:
-        s.add(ProgressUpdate(customer_id=c.id, rep_id=rep.id, kind="note", note="跟进", valid=valid, created_at=when))
+        s.add(
+            ProgressUpdate(
+                customer_id=c.id, rep_id=rep.id, kind="note", note="跟进", valid=valid, created_at=when
+            )
+        )
         row = await s.get(Customer, c.id)
         assert row is not None
         if row.last_update_at is None or row.last_update_at < when:
@@ -88,7 +94,9 @@ async def demand(
 async def visit(bot: BotHarness, rep: User, c: Customer) -> Visit:
     now = bot.clock.now()
     async with bot.session() as s:
-        v = Visit(customer_id=c.id, rep_id=rep.id, status="done", created_at=now, updated_at=now, planned_end=now)
+        v = Visit(
+            customer_id=c.id, rep_id=rep.id, status="done", created_at=now, updated_at=now, planned_end=now
+        )
         s.add(v)
         await s.flush()
     return v

@@ -37,7 +37,11 @@ async def test_stale_digest_runs_at_nine_once_per_day_grouped_by_rep(tmp_path: P
             await bot.advance(timedelta(minutes=20))
         mine = [t for t in bot.texts_to("wanglei") if STALE in t]
         assert len(mine) == 2
-        assert "杭州市中医院" in mine[-1] and "浙江省人民医院" not in mine[-1] and "富阳区人民医院" not in mine[-1]
+        assert (
+            "杭州市中医院" in mine[-1]
+            and "浙江省人民医院" not in mine[-1]
+            and "富阳区人民医院" not in mine[-1]
+        )
         assert "61 小时未更新" in mine[-1]  # 60 h before 08:00, digest built at 09:00
 
         manager = [t for t in bot.texts_to("liqiang") if "超时未跟进客户" in t]
@@ -75,12 +79,18 @@ async def test_restart_between_due_time_and_run_sends_exactly_once(tmp_path: Pat
                 .values(status="running", holder="dead", started_at=second.clock.now())
             )
         await second.advance(timedelta(minutes=5))
-        assert (await get(second, JobRun, job="stale-customers", period="2026-11-23T09:00"))[0].holder == "dead"
+        assert (await get(second, JobRun, job="stale-customers", period="2026-11-23T09:00"))[
+            0
+        ].holder == "dead"
         await second.advance(timedelta(minutes=15))
         run = (await get(second, JobRun, job="stale-customers", period="2026-11-23T09:00"))[0]
         assert run.status == "done" and run.holder != "dead"
         assert count(second.texts_to("wanglei"), STALE) == 1
-        rows = [r for r in await get(second, OutboxMessage) if r.idempotency_key.startswith("stale:2026-11-23T09:00")]
+        rows = [
+            r
+            for r in await get(second, OutboxMessage)
+            if r.idempotency_key.startswith("stale:2026-11-23T09:00")
+        ]
         assert len(rows) == 2  # the rep and the manager, once each
 
 
@@ -88,8 +98,12 @@ async def test_weekly_zombie_list_with_share(tmp_path: Path) -> None:
     async with BotHarness(tmp_path, start=MONDAY_8 + timedelta(hours=1, minutes=5)) as bot:  # Mon 09:05
         u = await team(bot)
         await customer(bot, "建德市第一人民医院", u["wanglei"], updated_hours_ago=1, deal_days_ago=400)
-        await customer(bot, "杭州和睦医院", u["wanglei"], updated_hours_ago=1, deal_days_ago=None, lead_days_ago=100)
-        await customer(bot, "新线索医院", u["wanglei"], updated_hours_ago=1, deal_days_ago=None, lead_days_ago=10)
+        await customer(
+            bot, "杭州和睦医院", u["wanglei"], updated_hours_ago=1, deal_days_ago=None, lead_days_ago=100
+        )
+        await customer(
+            bot, "新线索医院", u["wanglei"], updated_hours_ago=1, deal_days_ago=None, lead_days_ago=10
+        )
         await customer(bot, "浙江省人民医院", u["wanglei"], updated_hours_ago=1, deal_days_ago=10)
         await customer(bot, "余杭区人民医院", u["zhangting"], updated_hours_ago=1, deal_days_ago=5)
         await bot.tick()
@@ -122,7 +136,9 @@ async def test_demand_theme_alert_once_per_week_and_again_when_doubled(tmp_path:
         c1 = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
         c2 = await customer(bot, "余杭区人民医院", u["zhangting"], updated_hours_ago=1)
         for i, text in enumerate(STERILE[:4]):
-            await demand(bot, u["wanglei"] if i % 2 else u["zhangting"], c1 if i % 2 else c2, text, "合规风险")
+            await demand(
+                bot, u["wanglei"] if i % 2 else u["zhangting"], c1 if i % 2 else c2, text, "合规风险"
+            )
         await demand(bot, u["wanglei"], c1, "价格太高了，预算批不下来", "采购成本高")
         await demand(bot, u["wanglei"], c1, "希望你们赞助一下学术年会")
         await demand(bot, u["zhangting"], c2, "学术会议能不能给两个名额")
@@ -171,7 +187,9 @@ async def test_key_person_reminders_once_each(tmp_path: Path) -> None:
         c = await customer(bot, "萧山区第一人民医院", u["wanglei"], updated_hours_ago=1)
         today = date(2026, 11, 23)
         new = await key_person(bot, c, "张新", today - timedelta(days=3))
-        await key_person(bot, c, "刘建国", today - timedelta(days=30), status="replaced", replaced_by_id=new.id)
+        await key_person(
+            bot, c, "刘建国", today - timedelta(days=30), status="replaced", replaced_by_id=new.id
+        )
         await key_person(bot, c, "孙丽", today - timedelta(days=75))
         await key_person(bot, c, "吴海涛", today - timedelta(days=5))
         await bot.tick()
