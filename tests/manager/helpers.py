@@ -118,9 +118,8 @@ async def deadline(
             entity_id=entity_id,
             user_id=user.id,
             due_at=due_at,
-            status="pending",
             created_at=bot.clock.now(),
-            **extra,
+            **{"status": "pending", **extra},
         )
         s.add(d)
         await s.flush()
