@@ -86,6 +86,7 @@ _STOP_WORDS = _STOP_BIGRAMS | {
     "这次",
     "上次",
 }
+BACKGROUND = 2000
 _HAN_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
 
@@ -342,7 +343,8 @@ class Clusterer:
         found = discover(
             [items[i].text for i in rest],
             self.book.discovery_threshold,
-            background=[item.text for item in items],
+            # Word rarity is learnt from the whole batch (at most BACKGROUND demands, evenly spread).
+            background=[item.text for item in items[:: max(1, len(items) // BACKGROUND)]],
             known=known,
         )
         for i, assignment in zip(rest, found, strict=True):
