@@ -56,9 +56,8 @@ def main() -> None:
     print("| measure | value |\n|---|---|")
     print(f"| demands | {len(items):,} |")
     print(f"| time (target ≤ 10 s) | {seconds:.2f} s |")
-    print(
-        f"| clusters | {len({a.key for a in out})} ({len({a.key for a in out if a.kind == 'discovered'})} discovered) |"
-    )
+    found = {a.key for a in out if a.kind == "discovered"}
+    print(f"| clusters | {len({a.key for a in out})} ({len(found)} discovered) |")
     print(f"| demands no theme covered (discovery) | {discovered:,} |")
     print(f"| ARI vs. the theme labels | {adjusted_rand_index(truth, [a.key for a in out]):.3f} |")
     for path in SOURCES:
@@ -68,9 +67,8 @@ def main() -> None:
             got = clusterer.cluster(
                 [DemandItem(str(i), r["text"], r["scenario"]) for i, r in enumerate(rows)]
             )
-            print(
-                f"| ARI on {path.name} ({len(rows)}) | {adjusted_rand_index([r['theme'] for r in rows], [a.key for a in got]):.3f} |"
-            )
+            score = adjusted_rand_index([r["theme"] for r in rows], [a.key for a in got])
+            print(f"| ARI on {path.name} ({len(rows)}) | {score:.3f} |")
 
 
 if __name__ == "__main__":
