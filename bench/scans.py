@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import insert, text
 
 from domain.demand_scan import cluster_counts
-from domain.staleness import stale_customers, zombie_customers
+from domain.staleness import stale_counts, stale_customers, zombie_counts, zombie_customers
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Customer, Demand, ProgressUpdate, User
@@ -153,6 +153,19 @@ async def bench(url: str, customers: int, activities: int) -> list[tuple[str, fl
             )
         )
         results.append(("zombie (90 days)", *await timed(db, lambda s: zombie_customers(s, NOW, 90))))
+
+        async def stale_job(s):  # type: ignore[no-untyped-def]
+            counts = await stale_counts(s, NOW, 48.0)
+            return await stale_customers(s, NOW, 48.0, per_owner=10) if counts else []
+
+        async def zombie_job(s):  # type: ignore[no-untyped-def]
+            counts = await zombie_counts(s, NOW, 90)
+            return await zombie_customers(s, NOW, 90, per_owner=10) if counts else []
+
+        results.append(("stale as the job runs it (counts + first 10 per rep)", *await timed(db, stale_job)))
+        results.append(
+            ("zombie as the job runs it (counts + first 10 per rep)", *await timed(db, zombie_job))
+        )
         results.append(
             (
                 "demand frequency (7 days)",

@@ -38,69 +38,77 @@ def _more(total: int, shown: int) -> list[str]:
     return [f"  …另有 {total - shown} 家"] if total > shown else []
 
 
-def stale_lines(items: Sequence[StaleCustomer], max_items: int) -> list[str]:
+def stale_lines(items: Sequence[StaleCustomer], max_items: int, total: int | None = None) -> list[str]:
     lines = [
         f"· {s.name}（{STAGE_NAMES.get(s.stage, s.stage)}，"
         f"{age(s.hours)}未更新{'，从未记录进展' if s.last_update_at is None else ''}）"
         for s in items[:max_items]
     ]
-    return lines + _more(len(items), min(len(items), max_items))
+    return lines + _more(len(items) if total is None else total, min(len(items), max_items))
 
 
-def stale_for_rep(items: Sequence[StaleCustomer], hours: float, max_items: int) -> str:
-    if not items:
+def stale_for_rep(
+    items: Sequence[StaleCustomer], hours: float, max_items: int, total: int | None = None
+) -> str:
+    n = len(items) if total is None else total
+    if not n:
         return f"你名下没有超过 {hours_label(hours)}未更新的客户，保持得很好！"
-    head = f"你有 {len(items)} 家客户超过 {hours_label(hours)}没有更新进展，请尽快跟进："
-    return "\n".join([head, *stale_lines(items, max_items)])
+    head = f"你有 {n} 家客户超过 {hours_label(hours)}没有更新进展，请尽快跟进："
+    return "\n".join([head, *stale_lines(items, max_items, n)])
 
 
 def stale_by_rep(
-    groups: Sequence[tuple[str, Sequence[StaleCustomer]]], hours: float, max_items: int, title: str
+    groups: Sequence[tuple[str, Sequence[StaleCustomer], int]], hours: float, max_items: int, title: str
 ) -> str:
-    total = sum(len(items) for _, items in groups)
+    """``groups``: (rep name, their first stale customers, how many they have in all)."""
+    total = sum(n for _, _, n in groups)
     lines = [title] if title else []
     if not total:
         return "\n".join([*lines, f"没有超过 {hours_label(hours)}未更新的客户。"])
     lines.append(f"共 {total} 家客户超过 {hours_label(hours)}未更新：")
-    for rep, items in groups:
-        if items:
-            lines.append(f"\n{rep}（{len(items)} 家）")
-            lines += stale_lines(items, max_items)
+    for rep, items, n in groups:
+        if n:
+            lines.append(f"\n{rep}（{n} 家）")
+            lines += stale_lines(items, max_items, n)
     return "\n".join(lines)
 
 
-def zombie_lines(items: Sequence[ZombieCustomer], max_items: int) -> list[str]:
+def zombie_lines(items: Sequence[ZombieCustomer], max_items: int, total: int | None = None) -> list[str]:
     lines = [
         f"· {z.name}（{'从未成交' if z.last_deal_at is None else f'{z.days} 天无成交'}）"
         for z in items[:max_items]
     ]
-    return lines + _more(len(items), min(len(items), max_items))
+    return lines + _more(len(items) if total is None else total, min(len(items), max_items))
 
 
 def share(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "—"
 
 
-def zombie_for_rep(items: Sequence[ZombieCustomer], active: int, days: int, max_items: int) -> str:
-    if not items:
+def zombie_for_rep(
+    items: Sequence[ZombieCustomer], active: int, days: int, max_items: int, total: int | None = None
+) -> str:
+    n = len(items) if total is None else total
+    if not n:
         return f"你名下没有超过 {days} 天无成交的僵尸客户。"
     head = (
-        f"僵尸客户周报：你有 {len(items)} 家客户超过 {days} 天无成交，"
-        f"占你名下客户的 {share(len(items), active)}（{len(items)}/{active}）。建议激活或调整跟进策略："
+        f"僵尸客户周报：你有 {n} 家客户超过 {days} 天无成交，"
+        f"占你名下客户的 {share(n, active)}（{n}/{active}）。建议激活或调整跟进策略："
     )
-    return "\n".join([head, *zombie_lines(items, max_items)])
+    return "\n".join([head, *zombie_lines(items, max_items, n)])
 
 
 def zombie_by_rep(
-    groups: Sequence[tuple[str, Sequence[ZombieCustomer], int]], days: int, max_items: int, title: str
+    groups: Sequence[tuple[str, Sequence[ZombieCustomer], int, int]], days: int, max_items: int, title: str
 ) -> str:
-    total = sum(len(items) for _, items, _ in groups)
-    active = sum(n for _, _, n in groups)
+    """``groups``: (rep name, their first zombies, their active customers, their zombies in all)."""
+    total = sum(z for _, _, _, z in groups)
+    active = sum(n for _, _, n, _ in groups)
     lines = [title] if title else []
     lines.append(f"超过 {days} 天无成交的客户：{total} 家，占 {share(total, active)}（{total}/{active}）")
-    for rep, items, n in groups:
-        lines.append(f"\n{rep}：{len(items)}/{n}，占 {share(len(items), n)}")
-        lines += zombie_lines(items, max_items)
+    for rep, items, n, z in groups:
+        lines.append(f"\n{rep}：{z}/{n}，占 {share(z, n)}")
+        lines += zombie_lines(items, max_items, z)
     return "\n".join(lines)
 
 

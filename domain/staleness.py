@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,6 +68,36 @@ def stale_condition(now: datetime, hours: float, by_stage: Mapping[str, float]) 
     return and_(Customer.status == "active", or_(*parts))
 
 
+def _first_per_owner(stmt: Any, order: ColumnElement[Any], per_owner: int | None) -> Any:
+    """Keep only the first ``per_owner`` rows of each owner (by ``order``), computed in SQL."""
+    if per_owner is None:
+        return stmt
+    rank = func.row_number().over(partition_by=Customer.owner_id, order_by=(order, Customer.id)).label("rank")
+    sub = stmt.add_columns(rank).subquery()
+    return select(*[c for c in sub.c if c.name != "rank"]).where(sub.c.rank <= per_owner)
+
+
+async def _counts(
+    session: AsyncSession, condition: ColumnElement[bool], owner_ids: Collection[int] | None
+) -> dict[int | None, int]:
+    stmt = select(Customer.owner_id, func.count()).where(condition).group_by(Customer.owner_id)
+    if owner_ids is not None:
+        stmt = stmt.where(Customer.owner_id.in_(list(owner_ids)))
+    return {owner: int(n) for owner, n in (await session.execute(stmt)).all()}
+
+
+async def stale_counts(
+    session: AsyncSession,
+    now: datetime,
+    hours: float,
+    *,
+    by_stage: Mapping[str, float] | None = None,
+    owner_ids: Collection[int] | None = None,
+) -> dict[int | None, int]:
+    """Stale customers per owner."""
+    return await _counts(session, stale_condition(now, hours, by_stage or {}), owner_ids)
+
+
 async def stale_customers(
     session: AsyncSession,
     now: datetime,
@@ -74,8 +105,9 @@ async def stale_customers(
     *,
     by_stage: Mapping[str, float] | None = None,
     owner_ids: Collection[int] | None = None,
+    per_owner: int | None = None,
 ) -> list[StaleCustomer]:
-    """Most stale first."""
+    """Most stale first; with ``per_owner``, only each owner's most stale ones (use stale_counts too)."""
     stmt = select(
         Customer.id,
         Customer.name,
@@ -86,8 +118,10 @@ async def stale_customers(
     ).where(stale_condition(now, hours, by_stage or {}))
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(list(owner_ids)))
+    stmt = _first_per_owner(stmt, func.coalesce(Customer.last_update_at, Customer.created_at), per_owner)
     out = []
-    for cid, name, owner, stage, last, created in (await session.execute(stmt)).all():
+    rows: list[Any] = list((await session.execute(stmt)).all())
+    for cid, name, owner, stage, last, created in rows:
         since = last or created
         out.append(StaleCustomer(cid, name, owner, stage, last, (now - since).total_seconds() / 3600))
     out.sort(key=lambda s: (-s.hours, s.id))
@@ -99,10 +133,23 @@ def zombie_condition(now: datetime, days: int) -> ColumnElement[bool]:
     return and_(Customer.status == "active", baseline < now - timedelta(days=days))
 
 
-async def zombie_customers(
+async def zombie_counts(
     session: AsyncSession, now: datetime, days: int, *, owner_ids: Collection[int] | None = None
+) -> dict[int | None, int]:
+    """Zombie customers per owner."""
+    return await _counts(session, zombie_condition(now, days), owner_ids)
+
+
+async def zombie_customers(
+    session: AsyncSession,
+    now: datetime,
+    days: int,
+    *,
+    owner_ids: Collection[int] | None = None,
+    per_owner: int | None = None,
 ) -> list[ZombieCustomer]:
-    """Active customers with no deal for ``days`` (never-dealt ones count from lead creation)."""
+    """Active customers with no deal for ``days`` (never-dealt ones count from lead creation); with
+    ``per_owner``, only each owner's longest-idle ones (use zombie_counts for totals)."""
     stmt = select(
         Customer.id,
         Customer.name,
@@ -113,8 +160,11 @@ async def zombie_customers(
     ).where(zombie_condition(now, days))
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(list(owner_ids)))
+    baseline = func.coalesce(Customer.last_deal_at, Customer.lead_created_at, Customer.created_at)
+    stmt = _first_per_owner(stmt, baseline, per_owner)
     out = []
-    for cid, name, owner, deal, lead, created in (await session.execute(stmt)).all():
+    rows: list[Any] = list((await session.execute(stmt)).all())
+    for cid, name, owner, deal, lead, created in rows:
         since = deal or lead or created
         out.append(ZombieCustomer(cid, name, owner, deal, (now - since).days))
     out.sort(key=lambda z: (-z.days, z.id))

@@ -12,7 +12,13 @@ from domain.audience import manager_scopes, visible_to
 from domain.clustering import Clusterer, load_book
 from domain.demand_scan import cluster_counts, cluster_pending, cluster_samples
 from domain.metrics import compute
-from domain.staleness import active_customer_counts, stale_customers, zombie_customers
+from domain.staleness import (
+    active_customer_counts,
+    stale_counts,
+    stale_customers,
+    zombie_counts,
+    zombie_customers,
+)
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.registry import Registry
@@ -42,12 +48,17 @@ async def stale_by_rep(turn: Turn, args: str) -> None:
     scopes = await manager_scopes(turn.session)
     owners = visible_to(scopes, turn.user)
     by_stage = alerts.stale_hours_by_stage if not args.strip() else {}
-    items = await stale_customers(turn.session, turn.now, hours, by_stage=by_stage, owner_ids=owners)
+    most = alerts.digest_max_items
+    totals = await stale_counts(turn.session, turn.now, hours, by_stage=by_stage, owner_ids=owners)
+    items = await stale_customers(
+        turn.session, turn.now, hours, by_stage=by_stage, owner_ids=owners, per_owner=most
+    )
     grouped = defaultdict(list)
     for item in items:
         grouped[item.owner_id].append(item)
-    groups = [(scopes.name(o), grouped[o]) for o in sorted(grouped, key=lambda o: (-len(grouped[o]), o or 0))]
-    await turn.reply(text.stale_by_rep(groups, hours, alerts.digest_max_items, "超时未跟进客户（按销售）"))
+    order = sorted(totals, key=lambda o: (-totals[o], o or 0))
+    groups = [(scopes.name(o), grouped[o], totals[o]) for o in order]
+    await turn.reply(text.stale_by_rep(groups, hours, most, "超时未跟进客户（按销售）"))
 
 
 async def my_stale(turn: Turn, args: str) -> None:
@@ -65,14 +76,16 @@ async def zombies(turn: Turn, args: str) -> None:
     alerts = turn.services.settings.alerts
     scopes = await manager_scopes(turn.session)
     owners = visible_to(scopes, turn.user)
-    items = await zombie_customers(turn.session, turn.now, alerts.zombie_days, owner_ids=owners)
+    most, days = alerts.digest_max_items, alerts.zombie_days
+    totals = await zombie_counts(turn.session, turn.now, days, owner_ids=owners)
+    items = await zombie_customers(turn.session, turn.now, days, owner_ids=owners, per_owner=most)
     counts = await active_customer_counts(turn.session, owner_ids=owners)
     grouped = defaultdict(list)
     for item in items:
         grouped[item.owner_id].append(item)
     groups = [
-        (scopes.name(o), grouped.get(o, []), n)
-        for o, n in sorted(counts.items(), key=lambda kv: (-len(grouped.get(kv[0], [])), kv[0] or 0))
+        (scopes.name(o), grouped.get(o, []), n, totals.get(o, 0))
+        for o, n in sorted(counts.items(), key=lambda kv: (-totals.get(kv[0], 0), kv[0] or 0))
     ]
     if not counts:
         await turn.reply("你的团队还没有客户。")

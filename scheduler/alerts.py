@@ -22,7 +22,9 @@ from domain.staleness import (
     ZombieCustomer,
     active_customer_counts,
     key_person_alerts,
+    stale_counts,
     stale_customers,
+    zombie_counts,
     zombie_customers,
 )
 from scheduler.context import AppLike, Postman, postman, tz
@@ -46,30 +48,29 @@ def _orphans(scopes: Scopes, owners: Sequence[int | None]) -> list[int | None]:
 
 async def stale_job(app: AppLike, ctx: RunContext) -> None:
     alerts = app.settings.alerts
-    hours, most = alerts.stale_hours, alerts.digest_max_items
+    hours, most, by_stage = alerts.stale_hours, alerts.digest_max_items, alerts.stale_hours_by_stage
     async with app.db.transaction() as session:
-        items = await stale_customers(session, ctx.now, hours, by_stage=alerts.stale_hours_by_stage)
-        if not items:
+        totals = await stale_counts(session, ctx.now, hours, by_stage=by_stage)
+        if not totals:
             return
+        items = await stale_customers(session, ctx.now, hours, by_stage=by_stage, per_owner=most)
         scopes = await manager_scopes(session)
         post = postman(app, session, ctx.now, f"stale:{ctx.period}")
         by_owner = _by_owner(items)
         for owner_id, mine in by_owner.items():
             user = scopes.users.get(owner_id) if owner_id is not None else None
             if user is not None:
-                await post.to_user(
-                    user, "超时未跟进客户提醒", text.stale_for_rep(mine, hours, most), f"user:{owner_id}"
-                )
+                body = text.stale_for_rep(mine, hours, most, totals[owner_id])
+                await post.to_user(user, "超时未跟进客户提醒", body, f"user:{owner_id}")
         title = f"超时未跟进客户（{text.local_day(ctx.scheduled_for, tz(app))}）"
         for manager, below in scopes.managers:
-            groups = [(scopes.name(o), by_owner[o]) for o in sorted(below) if o in by_owner]
+            groups = [(scopes.name(o), by_owner[o], totals[o]) for o in sorted(below) if o in by_owner]
             if groups:
-                await post.to_user(
-                    manager, title, text.stale_by_rep(groups, hours, most, ""), f"manager:{manager.id}"
-                )
+                body = text.stale_by_rep(groups, hours, most, "")
+                await post.to_user(manager, title, body, f"manager:{manager.id}")
         orphans = _orphans(scopes, list(by_owner))
         if orphans:
-            groups = [(scopes.name(o), by_owner[o]) for o in orphans]
+            groups = [(scopes.name(o), by_owner[o], totals[o]) for o in orphans]
             await post.to_route("managers", title, text.stale_by_rep(groups, hours, most, ""))
 
 
@@ -77,9 +78,10 @@ async def zombie_job(app: AppLike, ctx: RunContext) -> None:
     alerts = app.settings.alerts
     days, most = alerts.zombie_days, alerts.digest_max_items
     async with app.db.transaction() as session:
-        items = await zombie_customers(session, ctx.now, days)
-        if not items:
+        totals = await zombie_counts(session, ctx.now, days)
+        if not totals:
             return
+        items = await zombie_customers(session, ctx.now, days, per_owner=most)
         counts = await active_customer_counts(session)
         scopes = await manager_scopes(session)
         post = postman(app, session, ctx.now, f"zombie:{ctx.period}")
@@ -87,16 +89,20 @@ async def zombie_job(app: AppLike, ctx: RunContext) -> None:
         for owner_id, mine in by_owner.items():
             user = scopes.users.get(owner_id) if owner_id is not None else None
             if user is not None:
-                body = text.zombie_for_rep(mine, counts.get(owner_id, 0), days, most)
+                body = text.zombie_for_rep(mine, counts.get(owner_id, 0), days, most, totals[owner_id])
                 await post.to_user(user, "僵尸客户周报", body, f"user:{owner_id}")
         title = f"僵尸客户周报（{text.local_day(ctx.scheduled_for, tz(app))}）"
 
-        def groups(owners: Sequence[int | None]) -> list[tuple[str, list[ZombieCustomer], int]]:
-            return [(scopes.name(o), by_owner.get(o, []), counts.get(o, 0)) for o in owners if counts.get(o)]
+        def groups(owners: Sequence[int | None]) -> list[tuple[str, list[ZombieCustomer], int, int]]:
+            return [
+                (scopes.name(o), by_owner.get(o, []), counts.get(o, 0), totals.get(o, 0))
+                for o in owners
+                if counts.get(o)
+            ]
 
         for manager, below in scopes.managers:
             mine_groups = groups(sorted(below))
-            if any(g[1] for g in mine_groups):
+            if any(g[3] for g in mine_groups):
                 body = text.zombie_by_rep(mine_groups, days, most, "")
                 await post.to_user(manager, title, body, f"manager:{manager.id}")
         orphans = [o for o in _orphans(scopes, list(counts)) if o in by_owner]
@@ -161,16 +167,15 @@ async def morning_digest_job(app: AppLike, ctx: RunContext) -> None:
         lines = await _yesterday(app, session, ctx)
         metrics = await compute(session, ctx.now, app.settings.metrics)
         lines += ["", *text.metrics_lines(metrics)]
-        stale = await stale_customers(
+        per_rep = await stale_counts(
             session, ctx.now, alerts.stale_hours, by_stage=alerts.stale_hours_by_stage
         )
         scopes = await manager_scopes(session)
-        per_rep: dict[int | None, int] = defaultdict(int)
-        for s in stale:
-            per_rep[s.owner_id] += 1
         detail = "、".join(f"{scopes.name(o)} {n}" for o, n in sorted(per_rep.items(), key=lambda kv: -kv[1]))
         detail = f"（{detail}）" if detail else ""
-        lines.append(f"超 {text.hours_label(alerts.stale_hours)}未更新客户：{len(stale)} 家{detail}")
+        lines.append(
+            f"超 {text.hours_label(alerts.stale_hours)}未更新客户：{sum(per_rep.values())} 家{detail}"
+        )
         title = f"早报 · {text.local_day(ctx.scheduled_for, tz(app))}"
         post: Postman = postman(app, session, ctx.now, f"morning:{ctx.period}")
         if not await post.to_route("managers", title, "\n".join(lines)):

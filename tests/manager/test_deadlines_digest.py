@@ -142,3 +142,17 @@ async def test_manager_commands_and_refusal(tmp_path: Path) -> None:
         assert metrics.startswith("健康指标（近 7 天") and "健康 ≥92%" in metrics
         themes = (await bot.send("chenchen", "需求主题"))[-1]
         assert "· 灭菌与清洗消毒兼容性：2 次" in themes and "· 价格与采购成本：1 次" in themes
+
+
+async def test_digests_list_the_first_customers_and_count_the_rest(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, start=MONDAY_8, alerts={"digest_max_items": 1}) as bot:
+        u = await team(bot)
+        await customer(bot, "杭州市中医院", u["wanglei"], updated_hours_ago=60)
+        await customer(bot, "建德市第一人民医院", u["wanglei"], updated_hours_ago=200, deal_days_ago=300)
+        await customer(bot, "临安区中医院", u["wanglei"], updated_hours_ago=50, deal_days_ago=100)
+        reply = (await bot.send("liqiang", "待跟进客户"))[-1]
+        assert "王磊（3 家）" in reply and "建德市第一人民医院" in reply and "…另有 2 家" in reply
+        assert "杭州市中医院" not in reply
+        zombies = (await bot.send("liqiang", "僵尸客户"))[-1]
+        assert "王磊：2/3，占 67%" in zombies and "建德市第一人民医院（300 天无成交）" in zombies
+        assert "…另有 1 家" in zombies
