@@ -5,7 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_events", "bench.org_people")
+BENCHMARKS: tuple[str, ...] = (
+    "bench.core_events",
+    "bench.org_people",
+    "bench.scans",
+    "bench.clustering",
+)
 
 
 def main() -> None:

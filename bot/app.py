@@ -231,7 +231,7 @@ class Application:
                 await channel.stop()
             except Exception:
                 log.exception("stopping channel %s failed", channel.name)
-        self.scheduler.shutdown()
+        await self.scheduler.close()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self._stop.set()

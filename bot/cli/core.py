@@ -19,7 +19,13 @@ from storage.db import Database, DatabaseUnavailable, safe_url
 
 # Extra configuration checks contributed by feature modules: "module:function", each
 # ``function(settings) -> list[str]`` returning problems in plain words.
-CONFIG_CHECKS: tuple[str, ...] = ("bot.cli.core:check_forms", "bot.cli.org:check_org")
+CONFIG_CHECKS: tuple[str, ...] = (
+    "bot.cli.core:check_forms",
+    "bot.cli.org:check_org",
+    "bot.cli.manager:check_themes",
+    "bot.cli.manager:check_rebate_formula",
+    "bot.cli.manager:check_schedules",
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

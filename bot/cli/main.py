@@ -6,7 +6,11 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli.core", "bot.cli.org")
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli.core",
+    "bot.cli.org",
+    "bot.cli.manager",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
