@@ -39,6 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
@@ -112,6 +113,10 @@ class _State:
     webhook_sent: dict[str, deque[float]] = field(default_factory=dict)
     recent: dict[str, float] = field(default_factory=dict)  # duplicate-check fingerprint -> sent at
     drop_next: set[str] = field(default_factory=set)
+
+
+def _ascii(name: str) -> str:
+    return name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
 
 
 def _json_body(raw: bytes) -> Any:
@@ -511,7 +516,10 @@ class WeComEmulator:
             body=media.data,
             headers={
                 "Content-Type": media.mime,
-                "Content-Disposition": f'attachment; filename="{media.filename}"',
+                "Content-Disposition": (
+                    f'attachment; filename="{_ascii(media.filename)}"; '
+                    f"filename*=UTF-8''{quote(media.filename)}"
+                ),
             },
         )
 

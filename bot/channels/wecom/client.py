@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
@@ -36,8 +37,19 @@ class Download:
 
 
 def _filename(disposition: str) -> str:
-    match = re.search(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', disposition or "")
-    return match.group(1) if match else ""
+    """The file name in a Content-Disposition: RFC 5987 ``filename*`` first, then ``filename``
+    (whose raw UTF-8 bytes requests hands over as Latin-1)."""
+    extended = re.search(r"filename\*=(?:UTF-8|utf-8)''([^;]+)", disposition or "")
+    if extended:
+        return unquote(extended.group(1).strip().strip('"'))
+    plain = re.search(r'filename="?([^";]+)"?', disposition or "")
+    if not plain:
+        return ""
+    name = plain.group(1)
+    try:
+        return name.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
 
 
 class WeComClient(WeChatClient):
