@@ -15,7 +15,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from bot.channel import Channel, EventSink, PermanentSendError, RateLimit, Target
+from bot.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
 from bot.channels.wecom.approvals import CHINA
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.crypto import CallbackCrypto
@@ -73,18 +73,22 @@ class WeComChannel(Channel):
             per_minute=settings.webhook_rate_per_min,
             timeout_s=http_timeout_s,
         )
-        self.crypto = CallbackCrypto(
-            token=settings.token.get_secret_value(),
-            encoding_aes_key=settings.encoding_aes_key.get_secret_value(),
-            corp_id=settings.corp_id,
-            replay_window_s=settings.replay_window_s,
-            now=lambda: self.clock.now().timestamp(),
-        )
+        try:
+            self.crypto = CallbackCrypto(
+                token=settings.token.get_secret_value(),
+                encoding_aes_key=settings.encoding_aes_key.get_secret_value(),
+                corp_id=settings.corp_id,
+                replay_window_s=settings.replay_window_s,
+                now=lambda: self.clock.now().timestamp(),
+            )
+        except ValueError as exc:
+            raise ValueError(f"wecom.encoding_aes_key: {exc} (run `actionflow wecom selfcheck`)") from None
         self.store: ChannelStore | None = None
         self.inbound: Inbound | None = None
         self.outbound: Outbound | None = None
         self.server: CallbackServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     # -- lifecycle ----------------------------------------------------------------
     @property
@@ -96,6 +100,7 @@ class WeComChannel(Channel):
         return f"http://{host}:{self.server.port}{self.server.path}"
 
     async def start(self, sink: EventSink) -> None:
+        self._stopped = False
         store = await asyncio.to_thread(ChannelStore, self.data_dir / "wecom" / "state.sqlite3")
         await asyncio.to_thread(store.prune, self.clock.now().timestamp() - STORE_KEEP_S)
         self.store = store
@@ -125,6 +130,9 @@ class WeComChannel(Channel):
         )
 
     async def stop(self) -> None:
+        # The core may still drain its outbox after this; sends then fail as transient and the
+        # messages wait in the outbox for the next start instead of touching closed resources.
+        self._stopped = True
         if self.server is not None:
             await self.server.stop()
         for task in list(self._tasks):
@@ -166,8 +174,8 @@ class WeComChannel(Channel):
         return group.webhook_key.get_secret_value() or None
 
     async def send(self, target: Target, message: Message, *, key: str) -> None:
-        if self.outbound is None:
-            raise RuntimeError("the WeCom channel is not started")
+        if self.outbound is None or self._stopped:
+            raise TransientSendError("the WeCom channel is not running")
         if not target.address:
             raise PermanentSendError("empty WeCom target")
         try:

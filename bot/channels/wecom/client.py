@@ -59,12 +59,10 @@ class WeComClient(WeChatClient):
         super().__init__(corp_id, secret, timeout=timeout, auto_retry=False)
         self.agent_id = agent_id
         self._token_lock = threading.Lock()
-        self.token_fetches = 0
 
     # -- token ----------------------------------------------------------------------
     def fetch_access_token(self) -> dict[str, Any]:
         """``gettoken`` on the configured host (the stock method hard-codes qyapi.weixin.qq.com)."""
-        self.token_fetches += 1
         res = self._http.get(
             self.API_BASE_URL + "gettoken",
             params={"corpid": self.corp_id, "corpsecret": self.secret},
