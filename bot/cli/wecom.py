@@ -169,6 +169,10 @@ async def _emulate(wecom: WeComSettings, args: argparse.Namespace) -> int:
         for line in f"[→ {body.get('touser', '')}] {_render(body)}".splitlines():
             print(f"  {line}", flush=True)
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before anything is printed: callers act on the output
+        loop.add_signal_handler(sig, stop.set)
     emulator = WeComEmulator(
         corp_id=corp_id, secret=secret, agent_id=agent_id, host=args.host, port=args.port
     )
@@ -183,10 +187,6 @@ async def _emulate(wecom: WeComSettings, args: argparse.Namespace) -> int:
     print(f"  point the bot at it: ACTIONFLOW_WECOM__API_BASE={emulator.base_url}", flush=True)
     print(f"  corp_id={corp_id} agent_id={agent_id}; the secret is the configured one", flush=True)
     print(f"  type `<userid> <text>` to send a callback to {callback}; Ctrl-C stops", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     sender: CallbackSender | None = None
     if wecom.token.get_secret_value() and wecom.encoding_aes_key.get_secret_value():
         sender = CallbackSender(
