@@ -10,6 +10,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.org_people",
     "bench.scans",
     "bench.clustering",
+    "bench.wecom_callback",
 )
 
 

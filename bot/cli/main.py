@@ -10,6 +10,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.core",
     "bot.cli.org",
     "bot.cli.manager",
+    "bot.cli.wecom",
 )
 
 
