@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_events", "bench.org_people", "bench.flows")
+BENCHMARKS: tuple[str, ...] = (
+    "bench.core_events",
+    "bench.org_people",
+    "bench.scans",
+    "bench.clustering",
+    "bench.wecom_callback",
+    "bench.flows",
+)
 
 
 def main() -> None:

@@ -189,10 +189,9 @@ class Application:
     # -- EventSink ----------------------------------------------------------------
     async def submit(self, event: Event) -> bool:
         """Claim then process in the background. Channels ACK the platform once this returns."""
-        if not await self.inbox.claim(event):
+        if not await self.inbox.claim(event, on_new=lambda: self._spawn(event)):
             log.info("duplicate event ignored", extra={"channel": event.channel, "event_id": event.event_id})
             return False
-        self._spawn(event)
         return True
 
     def _spawn(self, event: Event) -> None:
@@ -231,7 +230,7 @@ class Application:
                 await channel.stop()
             except Exception:
                 log.exception("stopping channel %s failed", channel.name)
-        self.scheduler.shutdown()
+        await self.scheduler.close()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self._stop.set()

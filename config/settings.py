@@ -182,7 +182,17 @@ class SpeechSettings(Section):
 class SchedulerSettings(Section):
     enabled: bool = Field(True, description="Run scheduled jobs and the deadline sweep.")
     sweep_interval_s: int = Field(30, ge=5, le=300, description="How often due deadlines are swept.")
-    lease_s: int = Field(30, ge=5, description="Leader lease length (SQLite lease row).")
+    lease_s: int = Field(
+        90,
+        ge=5,
+        description="Leader lease length (SQLite lease row); at least 3 sweep intervals are used.",
+    )
+    run_timeout_s: int = Field(
+        900,
+        ge=60,
+        description="A job run still marked running after this long was abandoned by a dead process "
+        "and is run again (its messages carry idempotency keys, so nothing is sent twice).",
+    )
 
 
 class AlertSettings(Section):
@@ -210,6 +220,12 @@ class AlertSettings(Section):
         60, ge=1, description="Remind reps of contacts not reached for this long."
     )
     competitor_review_hours: int = Field(24, ge=1, description="Remind the supervisor after this long.")
+    key_person_scan_cron: str = Field(
+        "30 9 * * *", description="When contacts not reached for key_person_stale_days are looked for (cron)."
+    )
+    digest_max_items: int = Field(
+        10, ge=1, le=100, description="Customers listed per rep in a digest; the rest are counted."
+    )
     morning_digest_time: str = Field("08:30", description="Local time of the morning digest (HH:MM).")
     stale_scan_cron: str = Field("0 9 * * *", description="When the stale-customer digest runs (cron).")
     zombie_scan_cron: str = Field("0 9 * * 1", description="When the weekly zombie list runs (cron).")
@@ -247,10 +263,20 @@ class RebateSettings(Section):
     )
     erp_url: SecretStr = Field(SecretStr(""), description="Optional ERP database URL (read-only).")
     erp_query: str = Field("", description="SQL returning order rows when erp_url is set.")
-    run_at: str = Field("02:00", description="Local time of the nightly rebate run.")
+    run_at: str = Field("02:00", description="Local time of the nightly rebate run (HH:MM).")
     quarterly_targets: dict[str, float] = Field(
-        default_factory=dict, description="Per-customer quarterly targets (customer name → yuan)."
+        default_factory=dict,
+        description="Per-customer quarterly targets (customer name → yuan). target_increment is the "
+        "part of a customer's signed contract amount in the quarter above its target (0 without one).",
     )
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at_hhmm(cls, v: str) -> str:
+        hh, _, mm = v.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+            raise ValueError("must be HH:MM")
+        return v
 
 
 class OrgSettings(Section):

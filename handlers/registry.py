@@ -27,6 +27,7 @@ MODULES: tuple[str, ...] = (
     "handlers.basic",
     "handlers.customer_field",
     "handlers.org",
+    "handlers.manager",
     "handlers.customers",
     "handlers.personality",
     "handlers.visits",

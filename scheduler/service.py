@@ -45,7 +45,7 @@ class PeriodicJob:
 
     def trigger(self, tz: ZoneInfo) -> CronTrigger:
         if self._trigger is None:
-            self._trigger = CronTrigger.from_crontab(self.cron, timezone=tz)
+            self._trigger = crontab_trigger(self.cron, tz)
         return self._trigger
 
     def latest_fire(self, now: datetime, tz: ZoneInfo) -> datetime | None:
@@ -62,17 +62,70 @@ class PeriodicJob:
         return latest
 
 
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _cron_days(field: str) -> str:
+    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler day names.
+
+    APScheduler 3's ``from_crontab`` counts 0 as Monday (its documented historical mistake), so
+    ``0 9 * * 1`` would run on Tuesdays; names are unambiguous in both."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if step < 1:
+            raise ValueError(f"bad step in day-of-week {field!r}")
+        if base == "*":
+            lo, hi = 0, 6
+        else:
+            first, _, last = base.partition("-")
+            lo = _DAY_NAMES.index(first[:3]) if first[:3] in _DAY_NAMES else int(first)
+            hi = (_DAY_NAMES.index(last[:3]) if last[:3] in _DAY_NAMES else int(last)) if last else lo
+            if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi):
+                raise ValueError(f"day-of-week {field!r} out of range (0–7, 0 and 7 are Sunday)")
+            if step_text and not last:
+                hi = 6
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    return ",".join(_DAY_NAMES[d] for d in sorted(days))
+
+
+def crontab_trigger(expr: str, tz: ZoneInfo) -> CronTrigger:
+    """A standard 5-field crontab (day of week 0/7 = Sunday, 1 = Monday) in ``tz``."""
+    values = expr.split()
+    if len(values) != 5:
+        raise ValueError(f"Wrong number of fields; got {len(values)}, expected 5")
+    return CronTrigger(
+        minute=values[0],
+        hour=values[1],
+        day=values[2],
+        month=values[3],
+        day_of_week=_cron_days(values[4]),
+        timezone=tz,
+    )
+
+
 def validate_cron(expr: str, tz: str = "UTC") -> str | None:
     """None when ``expr`` is a valid 5-field crontab, else the reason."""
     try:
-        CronTrigger.from_crontab(expr, timezone=ZoneInfo(tz))
+        crontab_trigger(expr, ZoneInfo(tz))
     except ValueError as exc:
         return str(exc)
     return None
 
 
 class Scheduler:
-    def __init__(self, db: Database, clock: Clock, timezone: str, *, holder: str = "") -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        timezone: str,
+        *,
+        holder: str = "",
+        run_timeout: timedelta = timedelta(minutes=15),
+    ) -> None:
         self.db = db
         self.clock = clock
         self.tz = ZoneInfo(timezone)
@@ -81,6 +134,23 @@ class Scheduler:
         self.sweeps: dict[str, SweepFn] = {}
         self._aps: AsyncIOScheduler | None = None
         self.is_leader: Callable[[], Awaitable[bool]] | None = None
+        self.leader: object | None = None  # the leader-election object behind is_leader, if any
+        # A run still "running" after this long was abandoned (its process died): it is run again.
+        # Jobs write their messages with idempotency keys, so a re-run cannot send anything twice.
+        self.run_timeout = run_timeout
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn`` when the scheduler closes (release the leader lock, …)."""
+        self._closers.append(fn)
+
+    async def close(self) -> None:
+        self.shutdown()
+        for fn in self._closers:
+            try:
+                await fn()
+            except Exception:
+                log.exception("closing the scheduler failed")
 
     def add_periodic(self, name: str, cron: str, fn: JobFn) -> None:
         if name in self.jobs:
@@ -94,8 +164,10 @@ class Scheduler:
         return fire.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
 
     async def claim(self, job: str, period: str) -> bool:
+        """Claim (job, period) once; also take over a run abandoned by a dead process."""
+        now = self.clock.now()
         async with self.db.transaction() as session:
-            return await insert_ignore(
+            if await insert_ignore(
                 session,
                 JobRun,
                 {
@@ -103,10 +175,24 @@ class Scheduler:
                     "period": period,
                     "status": "running",
                     "holder": self.holder,
-                    "started_at": self.clock.now(),
+                    "started_at": now,
                     "error": "",
                 },
+            ):
+                return True
+            result = await session.execute(
+                update(JobRun)
+                .where(
+                    JobRun.job == job,
+                    JobRun.period == period,
+                    JobRun.status == "running",
+                    JobRun.started_at < now - self.run_timeout,
+                )
+                .values(holder=self.holder, started_at=now)
             )
+            if result.rowcount:  # type: ignore[attr-defined]
+                log.warning("job %s for %s was abandoned; running it again", job, period)
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def _finish(self, job: str, period: str, error: str = "") -> None:
         async with self.db.transaction() as session:

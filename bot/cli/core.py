@@ -22,6 +22,10 @@ from storage.db import Database, DatabaseUnavailable, safe_url
 CONFIG_CHECKS: tuple[str, ...] = (
     "bot.cli.core:check_forms",
     "bot.cli.org:check_org",
+    "bot.cli.manager:check_themes",
+    "bot.cli.manager:check_rebate_formula",
+    "bot.cli.manager:check_schedules",
+    "bot.cli.wecom:check_wecom",
     "domain.fonts:check_report_font",
 )
 

@@ -6,7 +6,13 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli.core", "bot.cli.org", "bot.cli.customers")
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli.core",
+    "bot.cli.org",
+    "bot.cli.manager",
+    "bot.cli.wecom",
+    "bot.cli.customers",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

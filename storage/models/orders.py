@@ -22,6 +22,8 @@ class Order(Base):
     order_date: Mapped[date] = mapped_column(Date, index=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     signed: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The end hospital the goods are for (a dealer's customer); the customer itself when empty.
+    hospital: Mapped[str] = mapped_column(String(200), default="")
     source: Mapped[str] = mapped_column(String(300), default="")
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

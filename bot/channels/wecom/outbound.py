@@ -1,0 +1,278 @@
+"""Neutral messages → WeCom calls: app messages to users, app group chats, group-robot webhooks.
+
+A message may take several calls (a long text in 2 KB pieces, a caption then a file). Each finished
+piece is remembered under the message's idempotency key, so when the outbox retries the message after
+a failure half-way, the pieces already delivered are not sent again. A retry of an app message also
+turns on WeCom's ``enable_duplicate_check``: if the first attempt was delivered and only its answer
+was lost, WeCom drops the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bot.channel import PermanentSendError, SendError
+from bot.channels.wecom import cards
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.errors import classify
+from bot.channels.wecom.store import CardRecord, ChannelStore
+from bot.channels.wecom.webhook import WebhookClient
+from bot.messages import Choice, File, Markdown, Message, Text, render_text
+from domain.clock import Clock
+
+log = logging.getLogger(__name__)
+
+APP_TEXT_MAX = 2048  # bytes, text and markdown in message/send and appchat/send
+WEBHOOK_TEXT_MAX = 2048
+WEBHOOK_MARKDOWN_MAX = 4096
+DUPLICATE_CHECK_S = 1800
+REMEMBERED_KEYS = 20_000
+
+Step = tuple[str, Callable[[], Awaitable[None]]]  # (fingerprint, send it)
+
+
+def _cut(line: str, limit: int) -> list[str]:
+    """A line longer than ``limit`` bytes, cut by characters."""
+    pieces: list[str] = []
+    current = ""
+    for char in line:
+        if len((current + char).encode()) > limit:
+            pieces.append(current)
+            current = ""
+        current += char
+    return [*pieces, current] if current else pieces
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit`` UTF-8 bytes, cut at line ends where possible."""
+    if len(text.encode()) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        for chunk in _cut(line, limit) if len(line.encode()) > limit else [line]:
+            if len((current + chunk).encode()) > limit:
+                pieces.append(current)
+                current = ""
+            current += chunk
+    if current:
+        pieces.append(current)
+    return [p.rstrip("\n") for p in pieces if p.strip()]
+
+
+def markdown_body(message: Markdown) -> str:
+    text = message.text
+    if message.title and not text.lstrip().startswith((message.title, f"**{message.title}", "#")):
+        text = f"**{message.title}**\n{text}"
+    return text
+
+
+def _fp(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:20]
+
+
+class Progress:
+    """Which pieces of which messages were delivered (bounded, in memory)."""
+
+    def __init__(self, size: int = REMEMBERED_KEYS) -> None:
+        self._done: OrderedDict[str, set[str]] = OrderedDict()
+        self._size = size
+
+    def seen(self, key: str) -> bool:
+        """True when ``key`` was attempted before (this is a retry); records the attempt."""
+        if key in self._done:
+            self._done.move_to_end(key)
+            return True
+        self._done[key] = set()
+        while len(self._done) > self._size:
+            self._done.popitem(last=False)
+        return False
+
+    def done(self, key: str, fingerprint: str) -> bool:
+        return fingerprint in self._done.get(key, set())
+
+    def mark(self, key: str, fingerprint: str) -> None:
+        self._done.setdefault(key, set()).add(fingerprint)
+
+
+class Outbound:
+    def __init__(
+        self,
+        *,
+        client: WeComClient,
+        webhook: WebhookClient,
+        store: ChannelStore,
+        clock: Clock,
+    ) -> None:
+        self.client = client
+        self.webhook = webhook
+        self.store = store
+        self.clock = clock
+        self.progress = Progress()
+
+    async def _run(self, key: str, steps: list[Step]) -> None:
+        for fingerprint, step in steps:
+            if self.progress.done(key, fingerprint):
+                continue
+            await step()
+            self.progress.mark(key, fingerprint)
+
+    @staticmethod
+    async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    @staticmethod
+    async def _read(message: File) -> bytes:
+        try:
+            return await asyncio.to_thread(Path(message.path).read_bytes)
+        except OSError as exc:
+            raise PermanentSendError(f"file {message.name!r} cannot be read: {exc}") from exc
+
+    # -- app messages to one user ---------------------------------------------------
+    async def to_user(self, userid: str, message: Message, key: str) -> None:
+        retry = self.progress.seen(key)
+
+        async def send(msg: dict[str, Any]) -> None:
+            if retry:
+                msg = {**msg, "enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_S}
+            result = await self._call(self.client.send_message, userid, msg)
+            invalid = str(result.get("invaliduser") or "").split("|")
+            if userid in invalid:
+                raise PermanentSendError(
+                    f"WeCom does not deliver to {userid!r}: not a member, or outside the app's visible range"
+                )
+
+        steps: list[Step] = []
+
+        def text_steps(text: str, msgtype: str = "text") -> None:
+            for piece in split_text(text, APP_TEXT_MAX):
+                body = {"msgtype": msgtype, msgtype: {"content": piece}}
+                steps.append((_fp(body), partial(send, body)))
+
+        if isinstance(message, Text):
+            text_steps(message.text)
+        elif isinstance(message, Markdown):
+            text_steps(markdown_body(message), "markdown")
+        elif isinstance(message, File):
+            if message.caption:
+                text_steps(message.caption)
+
+            async def file_step() -> None:
+                data = await self._read(message)
+                media_id = await self._call(self.client.upload, "file", message.name, data, message.mime)
+                await send({"msgtype": "file", "file": {"media_id": media_id}})
+
+            steps.append((_fp("file", message.path, message.name), file_step))
+        elif isinstance(message, Choice):
+            await self._choice(userid, message, key, send)
+            return
+        await self._run(key, steps)
+
+    async def _choice(
+        self,
+        userid: str,
+        choice: Choice,
+        key: str,
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        card = None
+        if choice.token:
+            task_id, _ = cards.task_id_for(choice.token, key)
+            card = cards.choice_card(choice, task_id)
+        if card is None:
+            await self._run(key, [(_fp("text", key), lambda: send(_text(render_text(choice))))])
+            return
+        record = CardRecord(task_id, choice.token, userid, list(choice.options), choice.multi)
+        await asyncio.to_thread(self.store.remember_card, record, self.clock.now().timestamp())
+
+        async def card_step() -> None:
+            try:
+                await send({"msgtype": "template_card", "template_card": card})
+            except PermanentSendError as exc:
+                if "deliver to" in str(exc):
+                    raise
+                # The card was refused (e.g. a limit WeCom enforces that we do not know of):
+                # the text form always works, since it carries the "回复 1–N" hint.
+                log.warning("template card refused (%s); sending the question as text", exc)
+                await send(_text(render_text(choice)))
+
+        await self._run(key, [(_fp("card", task_id), card_step)])
+
+    # -- app group chats --------------------------------------------------------------
+    async def to_chat(self, chat_id: str, message: Message, key: str) -> None:
+        self.progress.seen(key)
+
+        async def send(msg_type: str, **content: Any) -> None:
+            await self._call(self.client.chat_send, chat_id, msg_type, **content)
+
+        steps: list[Step] = []
+
+        def text_steps(text: str, msgtype: str = "text") -> None:
+            for piece in split_text(text, APP_TEXT_MAX):
+                steps.append((_fp(msgtype, piece), partial(send, msgtype, content=piece)))
+
+        if isinstance(message, Markdown):
+            text_steps(markdown_body(message), "markdown")
+        elif isinstance(message, File):
+            if message.caption:
+                text_steps(message.caption)
+
+            async def file_step() -> None:
+                data = await self._read(message)
+                media_id = await self._call(self.client.upload, "file", message.name, data, message.mime)
+                await send("file", media_id=media_id)
+
+            steps.append((_fp("file", message.path, message.name), file_step))
+        else:
+            text_steps(render_text(message))
+        await self._run(key, steps)
+
+    # -- group robots -------------------------------------------------------------------
+    async def to_robot(self, robot_key: str, message: Message, key: str) -> None:
+        self.progress.seen(key)
+        steps: list[Step] = []
+
+        def add(body: dict[str, Any]) -> None:
+            steps.append((_fp(body), partial(self.webhook.send, robot_key, body)))
+
+        if isinstance(message, Markdown):
+            for piece in split_text(markdown_body(message), WEBHOOK_MARKDOWN_MAX):
+                add({"msgtype": "markdown", "markdown": {"content": piece}})
+        elif isinstance(message, File):
+            if message.caption:
+                for piece in split_text(message.caption, WEBHOOK_TEXT_MAX):
+                    add({"msgtype": "text", "text": {"content": piece}})
+
+            async def file_step() -> None:
+                data = await self._read(message)
+                media_id = await self.webhook.upload(robot_key, message.name, data, message.mime)
+                await self.webhook.send(robot_key, {"msgtype": "file", "file": {"media_id": media_id}})
+
+            steps.append((_fp("file", message.path, message.name), file_step))
+        else:
+            for piece in split_text(render_text(message), WEBHOOK_TEXT_MAX):
+                add({"msgtype": "text", "text": {"content": piece}})
+        # Refuse up front rather than deliver half a message: the whole of it waits for room.
+        remaining = [s for s in steps if not self.progress.done(key, s[0])]
+        left, wait = self.webhook.room(robot_key)
+        if remaining and len(remaining) > left and len(remaining) <= self.webhook.per_minute:
+            raise self.webhook.throttled(robot_key, wait, "waiting for room for the whole message")
+        await self._run(key, steps)
+
+
+def _text(content: str) -> dict[str, Any]:
+    return {"msgtype": "text", "text": {"content": content}}
+
+
+__all__ = ["Outbound", "Progress", "SendError", "markdown_body", "split_text"]

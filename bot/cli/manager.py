@@ -1,0 +1,257 @@
+"""Manager-loop subcommands: ``metrics``, ``demands cluster``, ``rebates run``; and their config checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.cli.common import EXIT_CONFIG, EXIT_ERROR, run, settings_from
+from config.settings import Settings
+from storage.db import Database
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "metrics",
+        help="the three health metrics (action compliance, lead conversion, data freshness)",
+        description="Compute the health metrics now, with the healthy thresholds from [metrics].",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("demands", help="demand clustering tools")
+    dsub = p.add_subparsers(dest="demands_command", metavar="<action>")
+    c = dsub.add_parser(
+        "cluster",
+        help="cluster demands from a JSON-lines file with the bot's engine",
+        description='Reads JSON lines {"id", "text", "scenario"} (FILE, or - for stdin) and prints '
+        '{"id", "cluster", "label"} lines, using [themes].path. Bad lines are reported and nothing '
+        "is printed.",
+    )
+    c.add_argument("file", help="JSON-lines file, or - for standard input")
+    c.set_defaults(func=cmd_demands_cluster)
+    p.set_defaults(func=_usage(p))
+
+    p = sub.add_parser("rebates", help="quarterly rebates from ERP orders")
+    rsub = p.add_subparsers(dest="rebates_command", metavar="<action>")
+    r = rsub.add_parser(
+        "run",
+        help="import orders and compute a quarter; prints the per-customer table",
+        description="Import ERP orders (--orders FILE, else rebates.erp_url/erp_query, else every "
+        "CSV/XLSX in rebates.orders_dir), then compute and store the quarter's rebates "
+        "with rebates.formula. All or nothing: any malformed order row is reported with its line "
+        "and nothing is changed. Re-running a quarter replaces its results. "
+        "Finance gets a summary message (delivered by the running bot).",
+    )
+    r.add_argument("--period", required=True, help="quarter, e.g. 2026Q1")
+    r.add_argument("--orders", metavar="FILE", help="a CSV or XLSX order export (see docs/manager.md)")
+    r.add_argument("--no-notify", action="store_true", help="do not queue the finance summary message")
+    r.set_defaults(func=cmd_rebates_run)
+    p.set_defaults(func=_usage(p))
+
+
+def _usage(parser: argparse.ArgumentParser) -> Any:
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return show
+
+
+# -- checks ------------------------------------------------------------------------
+def check_themes(settings: Settings) -> list[str]:
+    from domain.themes import ThemesFileError, load_themes
+
+    try:
+        load_themes(settings.themes.path)
+    except ThemesFileError as exc:
+        return [f"themes file {exc.path}: {p}" for p in exc.problems]
+    return []
+
+
+def check_rebate_formula(settings: Settings) -> list[str]:
+    from domain.rebate_formula import check
+
+    return check(settings.rebates.formula)
+
+
+def check_schedules(settings: Settings) -> list[str]:
+    from scheduler.service import validate_cron
+
+    problems = []
+    alerts = settings.alerts
+    for name in ("stale_scan_cron", "zombie_scan_cron", "demand_scan_cron", "key_person_scan_cron"):
+        reason = validate_cron(getattr(alerts, name), settings.app.timezone)
+        if reason:
+            problems.append(f"alerts.{name}: not a 5-field cron expression ({reason})")
+    for audience in ("managers", "product", "finance"):
+        if not alerts.routes.get(audience):
+            problems.append(f"alerts.routes: no group for {audience!r}; its alerts would not be sent")
+    return problems
+
+
+# -- helpers -----------------------------------------------------------------------
+def _database(settings: Settings) -> Database:
+    return Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+
+
+class _CliApp:
+    """What scheduler code needs, for one CLI run (no channels run; messages wait in the outbox)."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        from bot.app import group_channels
+        from domain.clock import SystemClock
+        from domain.notify import Notifier
+
+        channels = tuple(
+            name
+            for name, on in (
+                ("console", settings.console_enabled),
+                ("dingtalk", settings.dingtalk.enabled),
+                ("wecom", settings.wecom.enabled),
+            )
+            if on
+        )
+        self.settings = settings
+        self.db = db
+        self.clock = SystemClock()
+        self.notifier = Notifier(channels, group_channels(settings))
+
+    @property
+    def services(self) -> _CliApp:
+        return self
+
+
+# -- metrics -----------------------------------------------------------------------
+def cmd_metrics(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def go() -> int:
+        from zoneinfo import ZoneInfo
+
+        from domain.clock import SystemClock
+        from domain.digest_text import metrics_text
+        from domain.metrics import compute
+        from storage.migrate import upgrade
+
+        db = _database(settings)
+        try:
+            await db.check()
+            await upgrade(db)
+            async with db.read() as session:
+                result = await compute(session, SystemClock().now(), settings.metrics)
+        finally:
+            await db.dispose()
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            print(metrics_text(result, ZoneInfo(settings.app.timezone)))
+        return 0
+
+    return run(go())
+
+
+# -- demands cluster ---------------------------------------------------------------
+def read_demands(lines: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    items, problems = [], []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {n}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict) or "text" not in obj or not isinstance(obj.get("text"), str):
+            problems.append(f'line {n}: needs an object with a "text" string')
+            continue
+        if not isinstance(obj.get("scenario", ""), str):
+            problems.append(f'line {n}: "scenario" must be a string')
+            continue
+        items.append({"id": obj.get("id", n), "text": obj["text"], "scenario": obj.get("scenario", "")})
+    return items, problems
+
+
+def cmd_demands_cluster(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    from domain.clustering import Clusterer, DemandItem
+    from domain.themes import ThemesFileError, load_themes
+
+    try:
+        book = load_themes(settings.themes.path)
+    except ThemesFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    items, problems = read_demands(raw.splitlines())
+    if problems:
+        for problem in problems:
+            print(f"error: {args.file} {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    demands = [DemandItem(str(i["id"]), i["text"], i["scenario"]) for i in items]
+    for item, assignment in zip(items, Clusterer(book).cluster(demands), strict=True):
+        print(
+            json.dumps(
+                {"id": item["id"], "cluster": assignment.key, "label": assignment.label}, ensure_ascii=False
+            )
+        )
+    return 0
+
+
+# -- rebates run -------------------------------------------------------------------
+def cmd_rebates_run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    from domain import orders as erp
+    from domain.rebate_formula import FormulaError, parse_formula
+    from domain.rebates import finance_summary, parse_period, table
+
+    try:
+        period = parse_period(args.period)
+        parse_formula(settings.rebates.formula)
+    except (ValueError, FormulaError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def go() -> int:
+        from scheduler.context import postman
+        from scheduler.rebate_job import import_and_run, load_orders
+        from storage.migrate import upgrade
+
+        db = _database(settings)
+        app = _CliApp(settings, db)
+        try:
+            await db.check()
+            await upgrade(db)
+            try:
+                rows = erp.read_file(Path(args.orders)) if args.orders else await load_orders(app)
+                result = await import_and_run(app, rows or [], period.key, app.clock.now())
+            except erp.OrderProblems as exc:
+                print(f"{len(exc.problems)} problem(s) in the orders; nothing was changed:", file=sys.stderr)
+                for problem in exc.problems:
+                    print(f"  - {problem}", file=sys.stderr)
+                return EXIT_ERROR
+            except FileNotFoundError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_ERROR
+            print(table(result))
+            if not args.no_notify:
+                text = finance_summary(result, app.clock.now().date().isoformat())
+                async with db.transaction() as session:
+                    post = postman(
+                        app, session, app.clock.now(), f"rebates-cli:{app.clock.now().isoformat()}"
+                    )
+                    first, _, rest = text.partition("\n")
+                    if await post.to_route("finance", first, rest):
+                        print(f"finance summary queued for group {settings.alerts.routes.get('finance')!r}")
+        finally:
+            await db.dispose()
+        return 0
+
+    return run(go())

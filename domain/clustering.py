@@ -1,0 +1,389 @@
+"""Demand clustering: same underlying need, whatever the wording (Chinese).
+
+Two stages, one engine for the bot, the CLI and the benchmark:
+
+1. **Themes** (config/themes.toml): weighted keywords matched in the normalised text; the best theme
+   wins when it reaches ``min_score``. The rep's scenario only adds a small bonus to themes the text
+   already points to — it is a hint, not the truth.
+2. **Discovery** for demands no theme covers: TF-IDF vectors over character bigrams and jieba words,
+   cosine similarity, greedy density clustering (the item with most neighbours above the threshold
+   founds a cluster and takes its unassigned neighbours, repeat). Each discovered cluster is labelled
+   with its most telling words and keyed ``d-<hash of the label>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from domain.themes import Theme, ThemeBook, load_themes, normalize_text
+
+DEFAULT_THEMES = Path(__file__).resolve().parents[1] / "config" / "themes.toml"
+
+# Characters and pairs that carry no topic: a bigram made only of these is ignored in discovery.
+_STOP_CHARS = set(
+    "的了吗呢吧么嘛啊呀你我他她它们能不可以会要想说问让给把被对从到过着是有在和也都就还很太再先这那个些么怎样一下上"
+)
+_STOP_BIGRAMS = {
+    "希望",
+    "能否",
+    "是否",
+    "什么",
+    "时候",
+    "现在",
+    "已经",
+    "没有",
+    "因为",
+    "所以",
+    "如果",
+    "但是",
+    "然后",
+    "一直",
+    "经常",
+    "老是",
+    "每次",
+    "其实",
+    "觉得",
+    "感觉",
+    "比较",
+    "科室",
+    "医院",
+    "院里",
+    "主任",
+    "医生",
+    "护士",
+    "你们",
+    "我们",
+    "他们",
+    "能不",
+    "不能",
+    "可以",
+}
+_STOP_WORDS = _STOP_BIGRAMS | {
+    "一个",
+    "一些",
+    "这种",
+    "那种",
+    "问题",
+    "情况",
+    "东西",
+    "需要",
+    "能够",
+    "之后",
+    "以后",
+    "之前",
+    "以前",
+    "今年",
+    "明年",
+    "下个月",
+    "这次",
+    "上次",
+}
+BACKGROUND = 2000
+_HAN_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    key: str
+    label: str
+    kind: str  # theme | discovered
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class DemandItem:
+    id: str
+    text: str
+    scenario: str = ""
+
+
+@dataclass(frozen=True)
+class KnownCluster:
+    """A discovered cluster that already exists (its members' texts), so new demands can join it."""
+
+    key: str
+    label: str
+    texts: tuple[str, ...]
+
+
+# -- stage 1: themes -------------------------------------------------------------------------
+def match_theme(book: ThemeBook, text: str, scenario: str = "") -> tuple[Theme, float] | None:
+    norm = normalize_text(text)
+    best: tuple[Theme, float] | None = None
+    for theme in book.themes:
+        score = sum(w for kw, w in theme.keywords if kw in norm)
+        if score <= 0:
+            continue
+        if scenario and scenario in theme.scenarios:
+            score += book.scenario_bonus
+        if best is None or score > best[1]:
+            best = (theme, score)
+    if best is None or best[1] < book.min_score:
+        return None
+    return best
+
+
+# -- stage 2: discovery ----------------------------------------------------------------------
+def _tokens(text: str) -> list[str]:
+    """jieba words in search mode (a long word also yields its parts: 学术年会 → 学术, 年会, 学术年会)."""
+    import jieba
+
+    return [w for w in jieba.cut_for_search(normalize_text(text)) if len(w) >= 2 and w not in _STOP_WORDS]
+
+
+def _bigrams(words: list[str]) -> list[str]:
+    """Character bigrams inside words (never across a word boundary)."""
+    out = []
+    for word in words:
+        units = _HAN_OR_WORD.findall(word)
+        for a, b in itertools.pairwise(units):
+            pair = a + b
+            if (a in _STOP_CHARS and b in _STOP_CHARS) or pair in _STOP_BIGRAMS or pair in words:
+                continue
+            out.append("c:" + pair)
+    return out
+
+
+def features(text: str) -> Counter[str]:
+    words = _tokens(text)
+    return Counter(["w:" + w for w in words] + _bigrams(words))
+
+
+class _Vectoriser:
+    def __init__(self, docs: Sequence[Counter[str]]) -> None:
+        df: Counter[str] = Counter()
+        for doc in docs:
+            df.update(doc.keys())
+        n = len(docs)
+        self.idf = {f: math.log((n + 1) / (d + 1)) + 1.0 for f, d in df.items()}
+
+    def vector(self, doc: Counter[str]) -> dict[str, float]:
+        vec: dict[str, float] = {
+            f: (1.0 + math.log(c)) * self.idf.get(f, 1.0) * (1.5 if f[0] == "w" else 1.0)
+            for f, c in doc.items()
+        }
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {f: v / norm for f, v in vec.items()}
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(f, 0.0) for f, v in a.items())
+
+
+def _neighbours(vecs: list[dict[str, float]], threshold: float) -> list[dict[int, float]]:
+    """Pairs above ``threshold`` via an inverted index (features shared by most items are skipped)."""
+    index: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for i, vec in enumerate(vecs):
+        for f, v in vec.items():
+            index[f].append((i, v))
+    cap = max(200, len(vecs) // 10)
+    out: list[dict[int, float]] = [{} for _ in vecs]
+    for i, vec in enumerate(vecs):
+        acc: dict[int, float] = defaultdict(float)
+        for f, v in vec.items():
+            postings = index[f]
+            if len(postings) > cap:
+                continue
+            for j, w in postings:
+                if j > i:
+                    acc[j] += v * w
+        for j, sim in acc.items():
+            if sim >= threshold:
+                out[i][j] = sim
+                out[j][i] = sim
+    return out
+
+
+def _label(members: Iterable[dict[str, float]], first: str | None = None) -> str:
+    """The defining term (if any) and the most telling other word of the cluster."""
+    vecs = list(members)
+    weight: dict[str, float] = defaultdict(float)
+    for vec in vecs:
+        for f, v in vec.items():
+            weight[f] += v
+    chosen: list[str] = [first] if first else []
+    ranked = sorted(weight, key=lambda f: -weight[f])
+    for f in ranked:
+        word = f[2:]
+        if not f.startswith("w:") or any(word in c or c in word for c in chosen):
+            continue
+        chosen.append(word)
+        if len(chosen) == 2:
+            break
+    if not chosen:
+        chosen = [f[2:] for f in ranked[:2]]
+    return "、".join(chosen) or "其他需求"
+
+
+def discovered_key(label: str) -> str:
+    return "d-" + hashlib.sha1(label.encode("utf-8")).hexdigest()[:10]
+
+
+def _primary(label: str) -> str:
+    return label.split("、", maxsplit=1)[0].split("（", maxsplit=1)[0]
+
+
+def _term_clusters(
+    words: list[set[str]], idf: dict[str, float], min_support: int
+) -> list[tuple[str, list[int]]]:
+    """Frequent-term clustering: the term shared by most unassigned demands (rarer terms first on ties)
+    founds a cluster of every unassigned demand containing it; repeat while a term is shared."""
+    unassigned = set(range(len(words)))
+    out: list[tuple[str, list[int]]] = []
+    while True:
+        support: Counter[str] = Counter()
+        for i in unassigned:
+            support.update(words[i])
+        best = max(
+            (t for t, n in support.items() if n >= min_support),
+            key=lambda t: (support[t] * idf.get(t, 1.0), len(t), t),
+            default=None,
+        )
+        if best is None:
+            return out
+        members = sorted(i for i in unassigned if best in words[i])
+        unassigned -= set(members)
+        out.append((best, members))
+
+
+def discover(
+    texts: Sequence[str],
+    threshold: float,
+    *,
+    background: Sequence[str] = (),
+    known: Sequence[KnownCluster] = (),
+) -> list[Assignment]:
+    """Group ``texts`` no theme covers; join ``known`` clusters first. One Assignment per text.
+
+    A known cluster is joined when the demand contains its defining term or is similar enough to its
+    members (cosine ≥ ``threshold``). The rest are grouped by frequent shared terms, then by
+    similarity; what is left stands alone (a cluster of one, which later demands may join).
+    """
+    if not texts:
+        return []
+    docs = [features(t) for t in texts]
+    known_docs = [[features(t) for t in k.texts] for k in known]
+    corpus = docs + [d for ds in known_docs for d in ds] + [features(t) for t in background]
+    vectoriser = _Vectoriser(corpus)
+    vecs = [vectoriser.vector(d) for d in docs]
+    words = [{f[2:] for f in d if f.startswith("w:")} for d in docs]
+    result: list[Assignment | None] = [None] * len(texts)
+    if known:
+        centroids = []
+        for k, kdocs in zip(known, known_docs, strict=True):
+            centre: dict[str, float] = defaultdict(float)
+            for d in kdocs:
+                for f, v in vectoriser.vector(d).items():
+                    centre[f] += v / max(len(kdocs), 1)
+            norm = math.sqrt(sum(v * v for v in centre.values())) or 1.0
+            centroids.append((k, _primary(k.label), {f: v / norm for f, v in centre.items()}))
+        for i, vec in enumerate(vecs):
+            by_term = [k for k, term, _ in centroids if term in words[i]]
+            if by_term:
+                result[i] = Assignment(by_term[0].key, by_term[0].label, "discovered", 1.0)
+                continue
+            best = max(((k, _cosine(vec, c)) for k, _, c in centroids), key=lambda kc: kc[1])
+            if best[1] >= threshold:
+                result[i] = Assignment(best[0].key, best[0].label, "discovered", best[1])
+    todo = [i for i, r in enumerate(result) if r is None]
+    idf = {f[2:]: v for f, v in vectoriser.idf.items() if f.startswith("w:")}
+    groups: list[tuple[str | None, list[int]]] = [
+        (term, [todo[j] for j in members])
+        for term, members in _term_clusters([words[i] for i in todo], idf, min_support=2)
+    ]
+    taken = {i for _, members in groups for i in members}
+    rest = [i for i in todo if i not in taken]
+    sub = [vecs[i] for i in rest]
+    neighbours = _neighbours(sub, threshold)
+    order = sorted(range(len(sub)), key=lambda i: (-len(neighbours[i]), i))
+    cluster_of: set[int] = set()
+    for i in order:
+        if i in cluster_of:
+            continue
+        members = [i] + [j for j in sorted(neighbours[i]) if j not in cluster_of]
+        cluster_of.update(members)
+        groups.append((None, [rest[j] for j in members]))
+    used: dict[str, int] = {}
+    for term, members in groups:
+        label = _label((vecs[j] for j in members), first=term)
+        used[label] = used.get(label, 0) + 1
+        if used[label] > 1:
+            label = f"{label}（{used[label]}）"
+        for j in members:
+            result[j] = Assignment(discovered_key(label), label, "discovered")
+    return [r for r in result if r is not None]
+
+
+# -- the engine --------------------------------------------------------------------------------
+class Clusterer:
+    def __init__(self, book: ThemeBook) -> None:
+        self.book = book
+
+    def assign(self, text: str, scenario: str = "") -> Assignment | None:
+        hit = match_theme(self.book, text, scenario)
+        if hit is None:
+            return None
+        theme, score = hit
+        return Assignment(theme.key, theme.label, "theme", score)
+
+    def cluster(self, items: Sequence[DemandItem], *, known: Sequence[KnownCluster] = ()) -> list[Assignment]:
+        """Every item gets a cluster: its theme, a known discovered cluster, or a new one."""
+        out: list[Assignment | None] = [self.assign(item.text, item.scenario) for item in items]
+        rest = [i for i, a in enumerate(out) if a is None]
+        found = discover(
+            [items[i].text for i in rest],
+            self.book.discovery_threshold,
+            # Word rarity is learnt from the whole batch (at most BACKGROUND demands, evenly spread).
+            background=[item.text for item in items[:: max(1, len(items) // BACKGROUND)]],
+            known=known,
+        )
+        for i, assignment in zip(rest, found, strict=True):
+            out[i] = assignment
+        return [a for a in out if a is not None]
+
+
+@lru_cache(maxsize=4)
+def _cached_book(path: str, mtime: float) -> ThemeBook:
+    return load_themes(Path(path))
+
+
+def load_book(path: Path | None = None) -> ThemeBook:
+    """The theme book at ``path`` (default: the shipped config/themes.toml), cached until it changes."""
+    p = Path(path or DEFAULT_THEMES)
+    return _cached_book(str(p), p.stat().st_mtime if p.exists() else 0.0)
+
+
+def assign(text: str, scenario: str = "", *, path: Path | None = None) -> Assignment | None:
+    """The theme of one demand, or None when no theme covers it (leave ``cluster_key`` empty: the
+    next demand scan discovers a cluster for it among its peers)."""
+    return Clusterer(load_book(path)).assign(text, scenario)
+
+
+# -- evaluation --------------------------------------------------------------------------------
+def adjusted_rand_index(truth: Sequence[str], predicted: Sequence[str]) -> float:
+    """Hubert & Arabie's adjusted Rand index (1.0 = identical partitions, ~0 = chance)."""
+    if len(truth) != len(predicted):
+        raise ValueError("label lists differ in length")
+    n = len(truth)
+    if n < 2:
+        return 1.0
+    pairs = Counter(zip(truth, predicted, strict=True))
+    index = sum(math.comb(c, 2) for c in pairs.values())
+    rows = sum(math.comb(c, 2) for c in Counter(truth).values())
+    cols = sum(math.comb(c, 2) for c in Counter(predicted).values())
+    total = math.comb(n, 2)
+    expected = rows * cols / total
+    maximum = (rows + cols) / 2
+    if maximum == expected:
+        return 1.0
+    return (index - expected) / (maximum - expected)

@@ -1,0 +1,143 @@
+"""The demand theme dictionary (config/themes.toml): loading and validation."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def normalize_text(text: str) -> str:
+    """Full-width → half-width, lower case, no spaces or punctuation: what keywords are matched in."""
+    return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+@dataclass(frozen=True)
+class Theme:
+    key: str
+    label: str
+    keywords: tuple[tuple[str, float], ...]
+    scenarios: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ThemeBook:
+    themes: tuple[Theme, ...]
+    min_score: float = 1.0
+    scenario_bonus: float = 0.5
+    discovery_threshold: float = 0.3
+    version: str = ""
+
+    def label_of(self, key: str) -> str | None:
+        for theme in self.themes:
+            if theme.key == key:
+                return theme.label
+        return None
+
+
+class ThemesFileError(ValueError):
+    """The theme file cannot be used; ``problems`` lists every reason in plain words."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = problems
+
+
+def _number(value: object, where: str, problems: list[str], *, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= float(value) <= high:
+        problems.append(f"{where} must be a number from {low:g} to {high:g} (got {value!r})")
+        return low
+    return float(value)
+
+
+def _keyword(raw: object, where: str, problems: list[str]) -> tuple[str, float] | None:
+    if not isinstance(raw, str) or not raw.strip():
+        problems.append(f"{where}: a keyword must be a non-empty string (got {raw!r})")
+        return None
+    word, sep, weight = raw.rpartition(":")
+    if not sep:
+        word, weight = raw, "1"
+    try:
+        value = float(weight)
+    except ValueError:
+        problems.append(f"{where}: {raw!r} — the weight after ':' must be a number")
+        return None
+    if not 0 < value <= 100:
+        problems.append(f"{where}: {raw!r} — the weight must be above 0 and at most 100")
+        return None
+    norm = normalize_text(word)
+    if not norm:
+        problems.append(f"{where}: {raw!r} has no letters or characters to match")
+        return None
+    return norm, value
+
+
+def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
+    problems: list[str] = []
+    known = {"version", "min_score", "scenario_bonus", "discovery_threshold", "themes"}
+    for extra_key in sorted(set(data) - known):
+        problems.append(f"unknown top-level key {extra_key!r} (known: {', '.join(sorted(known))})")
+    min_score = _number(data.get("min_score", 1.0), "min_score", problems, low=0.01, high=100)
+    bonus = _number(data.get("scenario_bonus", 0.5), "scenario_bonus", problems, low=0, high=100)
+    threshold = _number(
+        data.get("discovery_threshold", 0.3), "discovery_threshold", problems, low=0.01, high=1
+    )
+    raw_themes = data.get("themes")
+    themes: list[Theme] = []
+    if not isinstance(raw_themes, list) or not raw_themes:
+        problems.append("no [[themes]] entries")
+        raw_themes = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_themes, 1):
+        if not isinstance(raw, dict):
+            problems.append(f"theme #{i} is not a table")
+            continue
+        key: Any = raw.get("key")
+        where = f"theme #{i} ({key})" if key else f"theme #{i}"
+        for extra in sorted(set(raw) - {"key", "label", "keywords", "scenarios"}):
+            problems.append(f"{where}: unknown key {extra!r}")
+        if not isinstance(key, str) or not _KEY.match(key):
+            problems.append(f"{where}: key must be lower-case letters, digits, '-' or '_' (got {key!r})")
+            continue
+        if key.startswith("d-"):
+            problems.append(f"{where}: keys starting with 'd-' are reserved for discovered clusters")
+        if key in seen:
+            problems.append(f"{where}: key {key!r} is used twice")
+        seen.add(key)
+        raw_label = raw.get("label")
+        label = raw_label if isinstance(raw_label, str) else ""
+        if not label.strip() or len(label) > 100:
+            problems.append(f"{where}: label must be a non-empty string of at most 100 characters")
+            label = key
+        words = raw.get("keywords")
+        if not isinstance(words, list) or not words:
+            problems.append(f"{where}: keywords must be a non-empty list")
+            words = []
+        parsed = [
+            kw for j, w in enumerate(words, 1) if (kw := _keyword(w, f"{where} keyword #{j}", problems))
+        ]
+        scenarios = raw.get("scenarios", [])
+        if not isinstance(scenarios, list) or not all(isinstance(s, str) for s in scenarios):
+            problems.append(f"{where}: scenarios must be a list of strings")
+            scenarios = []
+        themes.append(Theme(key, label.strip(), tuple(dict(parsed).items()), frozenset(scenarios)))
+    if problems:
+        raise ThemesFileError(path, problems)
+    return ThemeBook(tuple(themes), min_score, bonus, threshold, str(data.get("version", "")))
+
+
+def load_themes(path: Path) -> ThemeBook:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ThemesFileError(path, ["file not found"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ThemesFileError(path, [f"not valid TOML: {exc}"]) from None
+    return parse_themes(data, path)

@@ -1,0 +1,1 @@
+"""Local platform emulators (WeCom, DingTalk) for tests, benchmarks and demos."""

@@ -1,0 +1,90 @@
+"""What scheduled jobs need from the application, and how they address people and groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Markdown
+from config.settings import Settings
+from domain.clock import Clock
+from domain.notify import Notifier
+from storage.db import Database
+from storage.models import User
+
+
+class HasNotifier(Protocol):
+    @property
+    def notifier(self) -> Notifier: ...
+
+
+class AppLike(Protocol):
+    """The part of the application jobs use (bot.app.Application satisfies it)."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def services(self) -> HasNotifier: ...
+
+
+@dataclass
+class Postman:
+    """Writes one job run's messages into the outbox, in the run's transaction, with keys that make a
+    re-run of the same period (a restart, a second instance) send nothing twice."""
+
+    session: AsyncSession
+    notifier: Notifier
+    now: datetime
+    routes: dict[str, str]
+    prefix: str
+    sent: int = 0
+
+    @staticmethod
+    def message(title: str, body: str) -> Markdown:
+        return Markdown(title=title, text=f"{title}\n{body}" if body else title)
+
+    async def to_user(self, user: User, title: str, body: str, key: str) -> bool:
+        if user.status != "active":
+            return False
+        ok = await self.notifier.to_user(
+            self.session,
+            now=self.now,
+            user=user,
+            message=self.message(title, body),
+            key=f"{self.prefix}:{key}",
+        )
+        self.sent += ok
+        return ok
+
+    async def to_route(self, audience: str, title: str, body: str, key: str = "") -> bool:
+        group = self.routes.get(audience)
+        if not group:
+            return False
+        ok = await self.notifier.to_group(
+            self.session,
+            now=self.now,
+            group=group,
+            message=self.message(title, body),
+            key=f"{self.prefix}:{audience}{':' + key if key else ''}",
+        )
+        self.sent += ok
+        return ok
+
+
+def postman(app: AppLike, session: AsyncSession, now: datetime, prefix: str) -> Postman:
+    return Postman(session, app.services.notifier, now, dict(app.settings.alerts.routes), prefix)
+
+
+def tz(app: AppLike) -> ZoneInfo:
+    return ZoneInfo(app.settings.app.timezone)

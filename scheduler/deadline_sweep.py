@@ -1,0 +1,137 @@
+"""The deadline sweep (every tick): remind at due time, escalate to the supervisor after a delay.
+
+Each deadline is reminded once (``reminded_at``) and escalated once (``escalated_at``), marked in the
+same transaction that writes the messages; one message per recipient per sweep lists all their items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.context import AppLike, postman
+from storage.models import CompetitorAnalysis, Customer, Deadline, User, Visit
+
+KIND_NAMES = {
+    "demand_confirmation": "《需求确认单》",
+    "visit_report": "拜访报告",
+    "competitor_analysis": "竞对分析",
+    "competitor_review": "竞对分析审核",
+}
+
+
+def _ids_key(ids: list[int]) -> str:
+    return hashlib.sha1(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
+
+
+async def _describe(session: AsyncSession, rows: list[Deadline]) -> dict[int, tuple[str, int | None]]:
+    """deadline id → (customer text, the rep who owns the entity)."""
+    visit_ids = [d.entity_id for d in rows if d.entity_type == "visit"]
+    ca_ids = [d.entity_id for d in rows if d.entity_type == "competitor_analysis"]
+    visits = {
+        v.id: v for v in (await session.execute(select(Visit).where(Visit.id.in_(visit_ids)))).scalars()
+    }
+    analyses = {
+        a.id: a
+        for a in (
+            await session.execute(select(CompetitorAnalysis).where(CompetitorAnalysis.id.in_(ca_ids)))
+        ).scalars()
+    }
+    customer_ids = {v.customer_id for v in visits.values()} | {a.customer_id for a in analyses.values()}
+    names = {
+        c.id: c.name
+        for c in (
+            await session.execute(select(Customer).where(Customer.id.in_([i for i in customer_ids if i])))
+        ).scalars()
+    }
+    out: dict[int, tuple[str, int | None]] = {}
+    for d in rows:
+        customer, rep = "", d.user_id
+        if d.entity_type == "visit" and d.entity_id in visits:
+            visit = visits[d.entity_id]
+            customer = names.get(visit.customer_id or 0) or visit.customer_text
+            rep = visit.rep_id
+        elif d.entity_type == "competitor_analysis" and d.entity_id in analyses:
+            analysis = analyses[d.entity_id]
+            customer = names.get(analysis.customer_id or 0, "")
+            rep = analysis.rep_id
+        out[d.id] = (customer or f"{d.entity_type} #{d.entity_id}", rep)
+    return out
+
+
+def _what(d: Deadline, customer: str, rep_name: str) -> str:
+    name = KIND_NAMES.get(d.kind, d.kind)
+    if d.kind == "competitor_review":
+        return f"{rep_name} 提交的「{customer}」竞对分析待审核"
+    return f"「{customer}」的{name}"
+
+
+async def sweep(app: AppLike, now: datetime) -> int:
+    """Remind and escalate what is due; returns how many deadlines were handled."""
+    delay = timedelta(minutes=app.settings.alerts.overdue_supervisor_delay_minutes)
+    zone = ZoneInfo(app.settings.app.timezone)
+    stmt = (
+        select(Deadline)
+        .where(
+            Deadline.status == "pending",
+            Deadline.due_at <= now,
+            or_(
+                Deadline.reminded_at.is_(None),
+                and_(Deadline.escalated_at.is_(None), Deadline.due_at <= now - delay),
+            ),
+        )
+        .order_by(Deadline.due_at, Deadline.id)
+        .limit(500)
+    )
+    async with app.db.transaction() as session:
+        if not app.db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = list((await session.execute(stmt)).scalars())
+        if not rows:
+            return 0
+        about = await _describe(session, rows)
+        users = {u.id: u for u in (await session.execute(select(User))).scalars()}
+        post = postman(app, session, now, "deadline")
+        remind: dict[int, list[Deadline]] = defaultdict(list)
+        escalate: dict[int | None, list[Deadline]] = defaultdict(list)
+        for d in rows:
+            if d.reminded_at is None:
+                d.reminded_at = now
+                if d.user_id is not None:
+                    remind[d.user_id].append(d)
+            if d.escalated_at is None and d.due_at <= now - delay:
+                d.escalated_at = now
+                actor = users.get(d.user_id) if d.user_id is not None else None
+                escalate[actor.supervisor_id if actor else None].append(d)
+
+        def line(d: Deadline) -> str:
+            customer, rep = about[d.id]
+            rep_name = users[rep].name if rep in users else ""
+            return _what(d, customer, rep_name)
+
+        for user_id, items in remind.items():
+            user = users.get(user_id)
+            if user is None:
+                continue
+            body = [f"· {line(d)}（截止 {d.due_at.astimezone(zone):%m-%d %H:%M}，已到期）" for d in items]
+            body.append("请尽快完成；回复「继续」可以接着填写未完成的表单。")
+            await post.to_user(
+                user, "⏰ 待办提醒", "\n".join(body), f"remind:{user_id}:{_ids_key([d.id for d in items])}"
+            )
+        for supervisor_id, items in escalate.items():
+            body = []
+            for d in items:
+                actor = users.get(d.user_id) if d.user_id is not None else None
+                late = int((now - d.due_at).total_seconds() // 60)
+                body.append(f"· {actor.name if actor else '（无人）'}：{line(d)}，已逾期 {late} 分钟")
+            key = f"escalate:{supervisor_id}:{_ids_key([d.id for d in items])}"
+            supervisor = users.get(supervisor_id) if supervisor_id is not None else None
+            text = "\n".join([*body, "请督促尽快完成。"])
+            if supervisor is None or not await post.to_user(supervisor, "⚠️ 逾期未完成", text, key):
+                await post.to_route("managers", "⚠️ 逾期未完成", text, key)
+        return len(rows)
