@@ -115,13 +115,20 @@ async def complete_competitor(turn: Turn, result: FormResult) -> None:
     if boss is None:
         await turn.reply("竞对分析已保存。你还没有设置主管，无法发起审核，请联系管理员设置主管。")
         return
+    # The details as text, then a short card (platform cards hold little text); typing works too.
+    await turn.tell(
+        boss,
+        "请审核竞对分析：\n"
+        + summary(row, customer_name, rep_name)
+        + f"\n回复「审核 {row.id} 通过」或「批注 {row.id} 你的意见」，或点击下方卡片。",
+    )
     await turn.tell(
         boss,
         Choice(
-            prompt="请审核竞对分析：\n" + summary(row, customer_name, rep_name),
+            prompt=f"审核竞对分析 #{row.id}",
             options=[APPROVE, COMMENT],
             token=f"review:{row.id}",
-            note=f"也可以回复「审核 {row.id} 通过」或「批注 {row.id} 你的意见」。",
+            note=f"{rep_name} · {customer_name} · {row.competitor}",
         ),
     )
     await turn.reply(f"竞对分析 #{row.id} 已提交，等待主管 {boss.name} 审核。")

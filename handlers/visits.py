@@ -46,11 +46,12 @@ class VisitCustomerField:
         if not typed:
             head = "拜访申请里没有填写客户。"
         elif names:
-            head = f"拜访申请中的客户「{typed}」不能确定是哪一家。"
+            head = f"拜访申请里的「{typed}」不能确定是哪一家。"
         else:
-            head = f"没有找到拜访申请中的客户「{typed}」。"
+            head = f"没有找到拜访申请里的「{typed}」。"
         options = [*names, f"都不是，{NEW}" if names else NEW]
-        return Choice(prompt=f"{head}{prompt}", options=options, token=token)
+        # The first line is the card's title on platforms that draw cards: keep it short.
+        return Choice(prompt=f"{prompt}\n{head}", options=options, token=token)
 
     async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
         candidates: list[dict[str, Any]] = ctx.get("candidates", [])

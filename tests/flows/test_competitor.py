@@ -67,7 +67,9 @@ async def test_rep_says_comparing_and_supervisor_approves_by_card(tmp_path: Path
         )
         card = bot.last_choice("liqiang")
         assert card is not None and card.token == f"review:{row.id}" and card.options == ["通过", "批注"]
-        assert "本地没有售后工程师" in card.prompt and "王磊 · 杭州市第一人民医院" in card.prompt
+        assert card.prompt == f"审核竞对分析 #{row.id}" and card.note == "王磊 · 杭州市第一人民医院 · 美敦力"
+        details = bot.texts_to("liqiang")[-2]
+        assert "本地没有售后工程师" in details and f"回复「审核 {row.id} 通过」" in details
         review_due = await one(bot, Deadline, Deadline.kind == "competitor_review")
         liqiang = await bot.user("liqiang")
         assert review_due.user_id == liqiang.id and review_due.due_at == bot.clock.now() + timedelta(hours=24)
@@ -108,7 +110,7 @@ async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: 
         row = await one(bot, CompetitorAnalysis)
         assert (row.trigger, row.trigger_text) == ("quote", words)
         await fill_competitor(bot)
-        assert f"触发原话：“{words}”" in bot.texts_to("liqiang")[-1]
+        assert f"触发原话：“{words}”" in bot.texts_to("liqiang")[-2]
 
         r = await bot.send("zhangting", f"批注 {row.id} 不行")
         assert "只对管理员、经理开放" in r[-1]

@@ -145,7 +145,7 @@ async def test_ambiguous_customer_asks_the_rep_to_choose(tmp_path: Path) -> None
         second = await add_customer(bot, "浙江大学医学院附属第二医院", "wanglei")
         await add_customer(bot, "浙江大学医学院附属第二医院滨江院区", "sunyue")  # not visible to 王磊
         r = await bot.approval("wanglei", "AP-9", "submitted", visit_fields("浙江大学医学院附属医院"))
-        assert "拜访申请中的客户「浙江大学医学院附属医院」不能确定是哪一家" in r[-1]
+        assert "拜访申请里的「浙江大学医学院附属医院」不能确定是哪一家" in r[-1]
         choice = bot.last_choice("wanglei")
         assert choice is not None
         assert choice.options == [
@@ -163,7 +163,7 @@ async def test_unknown_customer_offers_a_new_profile_then_sends_the_brief(tmp_pa
         await org(bot)
         await add_customer(bot, "杭州市中医院", "wanglei")
         r = await bot.approval("wanglei", "AP-3", "submitted", visit_fields("建德市第一人民医院"))
-        assert "没有找到拜访申请中的客户「建德市第一人民医院」" in r[-1] and "1. 新建客户" in r[-1]
+        assert "没有找到拜访申请里的「建德市第一人民医院」" in r[-1] and "1. 新建客户" in r[-1]
         # Typing another existing name links to it instead.
         r = await bot.send("wanglei", "不相干的名字")
         assert "没有找到你可以查看的客户“不相干的名字”" in r[0]
@@ -189,7 +189,7 @@ async def test_application_without_customer_or_times_asks_and_waits_for_visit_do
         await org(bot)
         await add_customer(bot, "浙江省人民医院", "wanglei")
         r = await bot.approval("wanglei", "AP-5", "submitted", {"purpose": "回访"})
-        assert r[-1].startswith("拜访申请里没有填写客户。请选择这次拜访的客户")
+        assert r[-1].startswith("这次拜访的是哪家客户？（也可以直接输入名称）\n拜访申请里没有填写客户。")
         r = await bot.send("wanglei", "浙江省人民医院")
         assert r[-1].startswith("【拜访简报】浙江省人民医院") and "拜访时间：未填写" in r[-1]
         visit = await one(bot, Visit)
