@@ -72,11 +72,12 @@ class BotHarness:
         transcriber: Transcriber | None = None,
         quotes: QuoteRecorder | None = None,
         extra_channels: Sequence[Channel] = (),
+        clock: ManualClock | None = None,
         **sections: dict[str, Any],
     ) -> None:
         self.tmp_path = tmp_path
         self.settings = settings or make_settings(tmp_path, db_url=db_url, **sections)
-        self.clock = ManualClock(start)
+        self.clock = clock or ManualClock(start)  # pass one to share it with extra channels/emulators
         self.console = ConsoleChannel(out=lambda line: None)
         self.app = Application(
             self.settings,

@@ -83,6 +83,7 @@ Provider = Callable[..., AbstractAsyncContextManager[ProviderSession]]
 
 PROVIDERS: dict[str, str] = {
     "console": "tests.channels.providers:console_provider",
+    "dingtalk": "tests.channels.provider_dingtalk:dingtalk_provider",
 }
 
 
