@@ -196,7 +196,10 @@ class DingTalkEmulator(EmulatorServer):
 
     # -- pushing frames -------------------------------------------------------------------
     def _push(self, fr: Frame) -> str:
-        self.call(self.gateway.push(fr))
+        if self.on_own_thread():  # from a control endpoint: already on the emulator's loop
+            asyncio.get_running_loop().create_task(self.gateway.push(fr))
+        else:
+            self.call(self.gateway.push(fr))
         return fr.message_id
 
     def push_message(

@@ -78,7 +78,11 @@ class EmulatorServer:
         openapi.add_routes(app)
         oapi.add_routes(app)
         contacts.add_routes(app)
+        self.add_extra_routes(app)
         return app
+
+    def add_extra_routes(self, app: web.Application) -> None:
+        """Subclasses add routes here (the control endpoints)."""
 
     # -- thread ---------------------------------------------------------------------
     def start(self) -> None:
@@ -140,6 +144,9 @@ class EmulatorServer:
         self._loop = None
 
     # -- calling into the emulator's loop ------------------------------------------
+    def on_own_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 15) -> T:
         """Run ``coro`` on the emulator's loop and wait (from any other thread)."""
         if self._loop is None:
