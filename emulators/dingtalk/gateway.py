@@ -144,6 +144,7 @@ class Gateway:
                 log.info("negative ACK for %s: %s", message_id, ack.get("code"))
                 return
             fr.ack = ack
+            fr.acked_mono = time.monotonic()
             callback = fr.on_ack
         if callback is not None:
             try:
@@ -190,6 +191,7 @@ class Gateway:
         fr.deliveries += 1
         fr.connection = conn.id
         fr.sent_mono = time.monotonic()
+        fr.first_sent_mono = fr.first_sent_mono or fr.sent_mono
         try:
             await conn.ws.send_str(fr.raw)
         except (ConnectionError, RuntimeError):

@@ -79,6 +79,8 @@ class Frame:
     deliveries: int = 0
     connection: str | None = None
     sent_mono: float = 0.0
+    first_sent_mono: float = 0.0
+    acked_mono: float = 0.0
     ack: dict[str, Any] | None = None
     acks_received: int = 0
     on_ack: Callable[[dict[str, Any]], None] | None = None

@@ -122,7 +122,7 @@ async def test_a_failing_lookup_is_not_acked_and_succeeds_when_delivered_again(t
         rig.emu.inject("instance", "server_error")
         mid = rig.emu.push_approval("PI-12", process_code=VISIT, change="start", staff_id=STAFF, form=FORM)
         await rig.deliver(mid)
-        assert rig.emu.deliveries(mid) == 2
+        assert rig.emu.deliveries(mid) >= 2
         assert [_status(t) for t in _approvals(rig)] == ["PI-12 submitted"]
         assert "customer=市第一人民医院" in _approvals(rig)[0]
 

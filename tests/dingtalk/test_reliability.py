@@ -57,7 +57,7 @@ async def _continues_after(rig: DingTalkRig, fault: str) -> None:
     await rig.emu.wait_connected(opened=2)
     await rig.emu.wait_acked(pending)  # redelivered on the new connection, recognised as a duplicate
     await rig.bot.settle()
-    assert rig.emu.deliveries(pending) == 2
+    assert rig.emu.deliveries(pending) >= 2  # the first, lost ACK; then again after the reconnect
     texts = rig.texts(STAFF)
     assert sum("标签？" in t for t in texts) == 1  # handled exactly once
     assert any("编号？" in t for t in await rig.say(STAFF, "1"))  # the conversation continues
