@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_events",)
+BENCHMARKS = ("bench.core_events", "bench.dingtalk_stream")
 
 
 def main() -> None:

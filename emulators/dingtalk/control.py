@@ -8,11 +8,17 @@ POST /_emulator/webhook     ``{"token", "secret"}``: register a custom robot web
 POST /_emulator/org         ``{"departments": [...], "people": [...]}`` (fields of Department/Person)
 POST /_emulator/disconnect  the scheduled SYSTEM disconnect; ``/_emulator/drop``: an abrupt close
 GET  /_emulator/sent        ``?to=`` what the robot sent (api, to, msg_key, text, at)
+GET  /_emulator/status      connections open now and opened so far
+POST /_emulator/load        ``{"count", "rate"?, "users", "tag", "text"?}``: push ``count`` texts from
+                            staff ``s0…s<users-1>`` with msgIds ``<tag><n>``; answers when all are out
+GET  /_emulator/frames      ``?prefix=`` msgId → [first sent, ACKed] (``time.monotonic()``, 0 = never)
+POST /_emulator/open_latency ``{"seconds"}``: slow down ``connections/open`` (the SDK blocks on it)
 ==========================  ===================================================================
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +37,10 @@ class ControlledEmulator(DingTalkEmulator):
         app.router.add_post("/_emulator/disconnect", self._disconnect)
         app.router.add_post("/_emulator/drop", self._drop)
         app.router.add_get("/_emulator/sent", self._sent)
+        app.router.add_get("/_emulator/status", self._status)
+        app.router.add_post("/_emulator/load", self._load)
+        app.router.add_get("/_emulator/frames", self._frames)
+        app.router.add_post("/_emulator/open_latency", self._open_latency)
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -99,3 +109,36 @@ class ControlledEmulator(DingTalkEmulator):
                 for s in self.messages_to(to)
             ]
         )
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.json_response({"opened": self.opened, "connections": self.connections})
+
+    async def _load(self, request: web.Request) -> web.Response:
+        b = await self._body(request)
+        count, users, tag = int(b["count"]), int(b["users"]), str(b["tag"])
+        rate = float(b.get("rate") or 0)
+        text = str(b.get("text", "帮助"))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for n in range(count):
+            if rate:
+                delay = start + n / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            fr = self._message_frame(f"s{n % users}", "text", {"text": {"content": text}}, msg_id=f"{tag}{n}")
+            await self.gateway.push(fr)
+        return web.json_response({"pushed": count})
+
+    async def _frames(self, request: web.Request) -> web.Response:
+        prefix = request.query.get("prefix", "")
+        out: dict[str, list[float]] = {}
+        with self.state.lock:
+            for fr in self.state.frames.values():
+                if fr.type != "CALLBACK" or fr.msg_id is None or not fr.msg_id.startswith(prefix):
+                    continue
+                out[fr.msg_id] = [fr.first_sent_mono, fr.acked_mono]
+        return web.json_response(out)
+
+    async def _open_latency(self, request: web.Request) -> web.Response:
+        self.set_open_latency(float((await self._body(request))["seconds"]))
+        return web.json_response({"ok": True})

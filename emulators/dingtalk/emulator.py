@@ -214,6 +214,22 @@ class DingTalkEmulator(EmulatorServer):
         msg_id: str | None = None,
     ) -> str:
         """A robot message from ``staff_id``; returns the frame's ``messageId``."""
+        fr = self._message_frame(
+            staff_id, msgtype, body, nick=nick, group=group, conversation_id=conversation_id, msg_id=msg_id
+        )
+        return self._push(fr)
+
+    def _message_frame(
+        self,
+        staff_id: str,
+        msgtype: str,
+        body: dict[str, Any],
+        *,
+        nick: str = "",
+        group: bool = False,
+        conversation_id: str | None = None,
+        msg_id: str | None = None,
+    ) -> Frame:
         session = uuid.uuid4().hex
         cid = conversation_id or ("cidgrp" if group else "cid" + staff_id)
         with self.state.lock:
@@ -231,7 +247,9 @@ class DingTalkEmulator(EmulatorServer):
             session_webhook=f"{self.base_url}/robot/sendBySession?session={session}",
             body=body,
         )
-        return self._push(self.gateway.make("CALLBACK", ROBOT_TOPIC, data))
+        fr = self.gateway.make("CALLBACK", ROBOT_TOPIC, data)
+        fr.msg_id = data["msgId"]
+        return fr
 
     def push_text(self, staff_id: str, text: str, **kw: Any) -> str:
         if kw.get("group"):

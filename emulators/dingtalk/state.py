@@ -83,6 +83,7 @@ class Frame:
     acked_mono: float = 0.0
     ack: dict[str, Any] | None = None
     acks_received: int = 0
+    msg_id: str | None = None  # robot messages: the data's msgId
     on_ack: Callable[[dict[str, Any]], None] | None = None
 
     @property
