@@ -39,14 +39,18 @@ sdk_log = logging.getLogger("actionflow.dingtalk.sdk")
 
 
 class _QuietWhileStopping(logging.Filter):
-    """0.24.3 logs our own cancellation as ``[start] network exception`` at ERROR; drop those."""
+    """0.24.3 logs our own cancellation as ``[start] network exception`` at ERROR, and every connection
+    ticket at INFO (``endpoint is {…'ticket': …}``); drop both (we log connections ourselves)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.stopping = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (self.stopping and "network exception" in record.getMessage())
+        message = record.getMessage()
+        if message.startswith("endpoint is"):
+            return False
+        return not (self.stopping and "network exception" in message)
 
 
 _quiet = _QuietWhileStopping()
