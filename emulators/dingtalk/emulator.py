@@ -126,6 +126,11 @@ class DingTalkEmulator(EmulatorServer):
     def webhook_sign(secret: str, timestamp_ms: int) -> str:
         return sign(secret, timestamp_ms)
 
+    def revoke_tokens(self) -> None:
+        """Every access token issued so far stops working (as after a secret reset)."""
+        with self.state.lock:
+            self.state.tokens.clear()
+
     def inject(self, api: str, fault: str, times: int = 1) -> None:
         """Make the next ``times`` calls of ``api`` fail. ``api``: oto, group, card, download, instance,
         upload, open. ``fault``: qps (HTTP 403), quota (403 monthly quota), server_error (500),

@@ -12,7 +12,7 @@ from domain.clock import ManualClock
 from emulators.dingtalk import DingTalkEmulator
 from emulators.dingtalk.rig import dingtalk_settings
 from storage.models import User, UserRole
-from tests.dingtalk.conftest import STAFF
+from tests.dingtalk.helpers import STAFF
 
 
 async def test_the_factory_builds_the_channel_and_the_app_runs_it(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from emulators.dingtalk.rig import DingTalkRig, dingtalk_bot
 from tests.dingtalk.approvalkit import APPROVAL_MODULES
-from tests.dingtalk.conftest import STAFF, add_rep
+from tests.dingtalk.helpers import STAFF, add_rep
 
 VISIT = "PROC-VISIT-01"
 FORM = {

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.testing import make_settings
 from emulators.dingtalk.rig import DingTalkRig, dingtalk_bot
 from tests.core.formkit import FORMKIT_MODULES
-from tests.dingtalk.conftest import STAFF, add_rep
+from tests.dingtalk.helpers import STAFF, add_rep
 
 FORMS = Path(__file__).resolve().parents[1] / "core" / "forms_alltypes.toml"
 CARDS = {"card_template_id": "tpl-choice.schema"}

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Application
-from emulators.dingtalk.rig import dingtalk_bot
+from emulators.dingtalk.rig import DingTalkRig, dingtalk_bot
 from handlers.context import Transcript
 from storage.models import MediaFile
-from tests.dingtalk.conftest import STAFF, add_rep
+from tests.dingtalk.helpers import STAFF, add_rep
 
 AMR = b"#!AMR\n" + bytes(range(256)) * 8
 
@@ -39,8 +39,8 @@ async def test_a_group_message_is_answered_in_the_group(tmp_path: Path) -> None:
         assert reply.api == "group" and "我能帮你做这些" in reply.text
 
 
-async def _media_rows(rig_bot_session) -> list[MediaFile]:  # type: ignore[no-untyped-def]
-    async with rig_bot_session() as session:
+async def _media_rows(rig: DingTalkRig) -> list[MediaFile]:
+    async with rig.bot.session() as session:
         return list((await session.execute(select(MediaFile))).scalars())
 
 
@@ -52,7 +52,7 @@ async def test_voice_note_is_downloaded_and_stored_without_a_transcriber(
         await add_rep(rig)
         mid = rig.emu.push_audio(STAFF, AMR, recognition="客户说交付太慢")
         await rig.deliver(mid)
-        [row] = await _media_rows(rig.bot.session)
+        [row] = await _media_rows(rig)
         assert row.sha256 == hashlib.sha256(AMR).hexdigest() and row.kind == "audio"
         assert await asyncio.to_thread(Path(row.path).read_bytes) == AMR and row.path.endswith(".amr")
         assert rig.emu.calls("download") == 1
@@ -100,7 +100,7 @@ async def test_pictures_files_and_rich_text_are_stored(tmp_path: Path, data_dir:
         await rig.deliver(rig.emu.push_picture(STAFF, photo))
         await rig.deliver(rig.emu.push_file(STAFF, b"%PDF-1.4 trial report", "试用报告.pdf"))
         await rig.deliver(rig.emu.push_rich_text(STAFF, ["现场照片如下：", photo[:400]]))
-        rows = await _media_rows(rig.bot.session)
+        rows = await _media_rows(rig)
         kinds = sorted((r.kind, r.original_name) for r in rows)
         assert kinds == [("file", "试用报告.pdf"), ("photo", ""), ("photo", "")]
         assert {hashlib.sha256(photo).hexdigest(), hashlib.sha256(photo[:400]).hexdigest()} <= {
@@ -135,8 +135,7 @@ async def test_a_revoked_token_is_replaced_and_the_message_still_goes_out(tmp_pa
     async with dingtalk_bot(tmp_path) as rig:
         await add_rep(rig)
         await rig.say(STAFF, "帮助")
-        with rig.emu.state.lock:
-            rig.emu.state.tokens.clear()
+        rig.emu.revoke_tokens()
         assert len(await rig.say(STAFF, "帮助")) == 1
         assert rig.emu.tokens_issued == 2
         assert ("oto", "invalid token") in rig.emu.rejected

@@ -11,7 +11,7 @@ from bot.messages import File, Markdown, Text
 from domain.outbox import enqueue
 from emulators.dingtalk.rig import DingTalkRig, dingtalk_bot
 from storage.models import OutboxMessage
-from tests.dingtalk.conftest import STAFF, add_rep
+from tests.dingtalk.helpers import STAFF, add_rep
 
 HOOK, SECRET = "hook-managers-token", "SEC0123456789abcdef"
 GROUPS = {

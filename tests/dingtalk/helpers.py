@@ -1,4 +1,4 @@
-"""Helpers for the DingTalk tests: the bot on the DingTalk channel against the emulator."""
+"""Helpers for the DingTalk tests: known reps on the DingTalk channel."""
 
 from __future__ import annotations
 
