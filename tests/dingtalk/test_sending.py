@@ -140,3 +140,11 @@ async def test_a_named_group_with_a_conversation_id_uses_the_group_api(tmp_path:
         assert sent.api == "group" and sent.msg_key == "sampleMarkdown" and sent.param["title"] == "周报"
         dead = [r for r in await _rows(rig) if r.status == "dead"]
         assert len(dead) == 1 and "not configured" in dead[0].last_error
+
+
+async def test_many_replies_at_one_instant_are_all_delivered(tmp_path: Path) -> None:
+    async with dingtalk_bot(tmp_path) as rig:
+        texts = [Text(text=f"第 {n} 条") for n in range(22)]  # more than the 20 API calls a second
+        await _queue(rig, "user", STAFF, *texts)
+        await rig.bot.settle()  # the clock does not move: nothing may wait for it
+        assert rig.texts(STAFF) == [t.text for t in texts]  # all of them, in order
