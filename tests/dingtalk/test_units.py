@@ -171,3 +171,16 @@ def test_a_card_callback_becomes_a_card_action() -> None:
         "s1",
         "card:mid-1",
     )
+
+
+async def test_the_throttle_holds_each_api_to_its_rate_and_apis_apart() -> None:
+    import asyncio
+
+    from bot.channels.dingtalk.api import Throttle
+
+    throttle = Throttle(calls=5, per_s=30.0)
+    for _ in range(5):
+        await asyncio.wait_for(throttle.wait("oto"), 5)
+    with pytest.raises(TimeoutError):  # the sixth call must wait for the window
+        await asyncio.wait_for(throttle.wait("oto"), 0.05)
+    await asyncio.wait_for(throttle.wait("card"), 5)  # another API is not held up by a full one

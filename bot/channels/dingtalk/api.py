@@ -56,10 +56,10 @@ class Throttle:
         self.calls = calls
         self.per_s = per_s
         self._sent: dict[str, deque[float]] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def wait(self, key: str) -> None:
-        async with self._lock:
+        async with self._locks.setdefault(key, asyncio.Lock()):  # one API waiting holds up no other
             sent = self._sent.setdefault(key, deque())
             while True:
                 now = time.monotonic()
