@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic import SecretStr
+
 from bot.channel import Channel, EventSink, RateLimit, Target
 from bot.channels.dingtalk import webhook
 from bot.channels.dingtalk.api import OpenApi
@@ -16,7 +18,7 @@ from bot.channels.dingtalk.outgoing import Outgoing
 from bot.channels.dingtalk.stream import StreamRunner, point_sdk_at
 from bot.events import MediaRef
 from bot.messages import Message
-from config.settings import DingTalkSettings
+from config.settings import DingTalkGroup, DingTalkSettings
 from domain.clock import Clock
 
 log = logging.getLogger("actionflow.dingtalk")
@@ -90,7 +92,7 @@ class DingTalkChannel(Channel):
         (a send waits at most a second) and a 403 QPS answer is retried."""
         if target.kind != "group":
             return None
-        group = self.settings.groups.get(target.address)
+        group = self.outgoing.find_group(target.address)
         if group is None or not group.webhook_token.get_secret_value():
             return None
         token = group.webhook_token.get_secret_value()
@@ -99,11 +101,25 @@ class DingTalkChannel(Channel):
     def mergeable(self, target: Target) -> bool:
         if target.kind != "group":
             return False
-        group = self.settings.groups.get(target.address)
+        group = self.outgoing.find_group(target.address)
         return group is not None and bool(group.webhook_token.get_secret_value())
 
     def has_group(self, name: str) -> bool:
-        return name in self.settings.groups
+        return self.outgoing.find_group(name) is not None
+
+    async def prepare(self, target: Target) -> None:
+        """Resolve a group an admin saved in chat (设置群) before sending to it."""
+        if target.kind != "group" or target.address in self.settings.groups or self.group_lookup is None:
+            return
+        saved = await self.group_lookup(target.address)
+        if saved is None:
+            self.outgoing.saved.pop(target.address, None)
+        elif saved.kind == "conversation":
+            self.outgoing.saved[target.address] = DingTalkGroup(open_conversation_id=saved.address)
+        elif saved.kind == "webhook":
+            self.outgoing.saved[target.address] = DingTalkGroup(
+                webhook_token=SecretStr(saved.address), webhook_secret=SecretStr(saved.secret)
+            )
 
     # -- media ----------------------------------------------------------------------
     async def fetch_media(self, ref: MediaRef) -> bytes:

@@ -43,11 +43,18 @@ class Outgoing:
         self.robot_code = settings.robot_code or settings.client_id
         # Parts of a multi-part message already delivered, so a retry does not repeat them.
         self._done: OrderedDict[str, None] = OrderedDict()
+        # Groups an admin saved in chat (group_targets), resolved by DingTalkChannel.prepare().
+        self.saved: dict[str, DingTalkGroup] = {}
+
+    def find_group(self, name: str) -> DingTalkGroup | None:
+        return self.settings.groups.get(name) or self.saved.get(name)
 
     def group(self, name: str) -> DingTalkGroup:
-        group = self.settings.groups.get(name)
+        group = self.find_group(name)
         if group is None:
-            raise PermanentSendError(f"DingTalk group {name!r} is not configured (dingtalk.groups)")
+            raise PermanentSendError(
+                f"DingTalk group {name!r} is neither configured (dingtalk.groups) nor saved by an admin"
+            )
         return group
 
     async def send(self, target: Target, message: Message, key: str) -> None:
