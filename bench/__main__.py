@@ -11,6 +11,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.scans",
     "bench.clustering",
     "bench.wecom_callback",
+    "bench.dingtalk_stream",
     "bench.flows",
 )
 

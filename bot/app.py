@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.channel import Channel
+from bot.channel import Channel, GroupAddress, GroupLookup
 from bot.dispatcher import Dispatcher
 from bot.events import Event
 from bot.inbox import Inbox
@@ -29,10 +29,15 @@ from handlers.router import Router
 from scheduler.service import Scheduler
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import GroupTarget
 
 log = logging.getLogger(__name__)
 
 MAX_STEPS_IN_FLIGHT = 4
+
+
+class ShuttingDown(RuntimeError):
+    """Raised by ``submit`` while the application stops."""
 
 
 def group_channels(settings: Settings) -> dict[str, str]:
@@ -77,6 +82,7 @@ class Application:
         self.locks = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
+        self._accepting = True
         self._slots = asyncio.Semaphore(MAX_STEPS_IN_FLIGHT)
         self._sender_task: asyncio.Task[None] | None = None
         self.registry: Registry
@@ -116,7 +122,11 @@ class Application:
         forms = load_forms(settings.forms.path)
         channels = self._build_channels()
         self.channels = {c.name: c for c in channels}
-        notifier = Notifier(tuple(self.channels), group_channels(settings))
+        for channel in channels:
+            channel.group_lookup = self._group_lookup(channel.name)
+        # Direct messages prefer a platform the person is on; the console comes last.
+        order = tuple(sorted(self.channels, key=lambda name: name == "console"))
+        notifier = Notifier(order, group_channels(settings))
         engine = FormEngine(forms, expire_hours=settings.forms.expire_hours, notifier=notifier)
         for name, completer in self.registry.completers.items():
             engine.register_completer(name, completer)
@@ -144,6 +154,7 @@ class Application:
         self._register_sweeps(engine)
         self._register_jobs()
         self._stop.clear()
+        self._accepting = True
         self._sender_task = asyncio.create_task(self.outbox.run(self._stop), name="outbox-sender")
         realtime = self._scheduler_realtime
         if realtime is None:
@@ -157,6 +168,16 @@ class Application:
             for channel in channels:
                 await channel.start(self)
         log.info("started", extra={"channels": ",".join(self.channels), "instance": self.instance})
+
+    def _group_lookup(self, channel: str) -> GroupLookup:
+        async def lookup(name: str) -> GroupAddress | None:
+            async with self.db.read() as session:
+                row = await session.get(GroupTarget, name)
+            if row is None or row.channel != channel:
+                return None
+            return GroupAddress(row.kind, row.address, row.secret)
+
+        return lookup
 
     def _register_sweeps(self, engine: FormEngine) -> None:
         async def expire_forms(now: Any) -> int:
@@ -188,7 +209,11 @@ class Application:
 
     # -- EventSink ----------------------------------------------------------------
     async def submit(self, event: Event) -> bool:
-        """Claim then process in the background. Channels ACK the platform once this returns."""
+        """Claim then process in the background. Channels ACK the platform once this returns.
+
+        Raises :class:`ShuttingDown` while stopping: the channel must not acknowledge the event."""
+        if not self._accepting:
+            raise ShuttingDown("ActionFlow is stopping; the platform will deliver this event again")
         if not await self.inbox.claim(event, on_new=lambda: self._spawn(event)):
             log.info("duplicate event ignored", extra={"channel": event.channel, "event_id": event.event_id})
             return False
@@ -222,21 +247,31 @@ class Application:
         return ran
 
     async def stop(self) -> None:
+        """Stop taking events, finish the steps in progress, deliver what is due, then close channels.
+
+        Events arriving meanwhile are refused (not acknowledged), so the platform delivers them again
+        after the restart; messages that cannot be delivered now stay in the outbox for the next start.
+        """
         if not self.started:
             await self.db.dispose()
             return
-        for channel in self.channels.values():
-            try:
-                await channel.stop()
-            except Exception:
-                log.exception("stopping channel %s failed", channel.name)
+        self._accepting = False
         await self.scheduler.close()
-        if self._tasks:
+        while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self._stop.set()
         self.outbox.wake()
         if self._sender_task is not None:
             await self._sender_task
+        try:
+            await asyncio.wait_for(self.outbox.drain(max_rounds=20), timeout=10)
+        except Exception:
+            log.warning("outbox not fully drained at stop; the rest is sent after the next start")
+        for channel in self.channels.values():
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("stopping channel %s failed", channel.name)
         await self.db.dispose()
         self.started = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -50,6 +51,19 @@ class PermanentSendError(SendError):
     """Will never succeed (unknown user, bad group, invalid payload): dead-letter it."""
 
 
+@dataclass(frozen=True)
+class GroupAddress:
+    """A named group saved by an admin (``group_targets``): ``kind`` is ``conversation`` or ``webhook``
+    (DingTalk), ``appchat`` or ``robot`` (WeCom); ``secret`` is a webhook signing secret."""
+
+    kind: str
+    address: str
+    secret: str = ""
+
+
+GroupLookup = Callable[[str], Awaitable[GroupAddress | None]]
+
+
 class EventSink(Protocol):
     async def submit(self, event: Event) -> bool:
         """Claim the event in the inbox. True if new, False for a duplicate. Returns fast: ACK after."""
@@ -58,6 +72,8 @@ class EventSink(Protocol):
 
 class Channel(ABC):
     name: ClassVar[str]
+    #: Set by the application: finds groups admins saved in chat (config groups come first).
+    group_lookup: GroupLookup | None = None
 
     @abstractmethod
     async def start(self, sink: EventSink) -> None:
@@ -72,6 +88,11 @@ class Channel(ABC):
 
     async def fetch_media(self, ref: MediaRef) -> bytes:
         raise NotImplementedError(f"{self.name} does not deliver media")
+
+    async def prepare(self, target: Target) -> None:
+        """Called before a round of sends to ``target`` (e.g. resolve a saved group's address).
+        Raise :class:`PermanentSendError` when the target cannot exist."""
+        return None
 
     def rate_limit(self, target: Target, message: Message) -> RateLimit | None:
         """The limit that applies to sending ``message`` to ``target``, if any."""

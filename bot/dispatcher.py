@@ -15,6 +15,7 @@ from bot.channel import Channel
 from bot.events import ApprovalEvent, Event, FileEvent, ImageEvent, VoiceEvent
 from bot.inbox import Inbox
 from bot.messages import Text
+from domain.audio import sniff_audio_format
 from domain.directory import find_by_platform_id
 from domain.outbox import enqueue
 from handlers.context import Services, Transcriber, Transcript, TranscriptionRejected, Turn
@@ -144,6 +145,8 @@ class Dispatcher:
             return _Prepared(error="收到的文件是空的，请重新发送")
         if len(data) > MAX_MEDIA_BYTES:
             return _Prepared(error=f"文件太大（{len(data) // 1048576} MB），上限 25 MB")
+        if isinstance(event, VoiceEvent) and not event.format:  # the platform did not say: look at the bytes
+            event = event.model_copy(update={"format": sniff_audio_format(data)})
         kind = (
             "audio" if isinstance(event, VoiceEvent) else "photo" if isinstance(event, ImageEvent) else "file"
         )

@@ -184,14 +184,30 @@ class OutboxSender:
                     out.dead[row.id] = f"channel {first.channel!r} is not running"
                 return
             target = Target(first.target_kind, first.target)  # type: ignore[arg-type]
+            try:
+                await channel.prepare(target)
+            except PermanentSendError as exc:
+                for row in rows:
+                    out.dead[row.id] = str(exc)
+                return
+            except Exception as exc:
+                when = self.clock.now() + self._backoff(first.id, first.attempts + 1)
+                for row in rows:
+                    out.retry[row.id] = (when, row.attempts, f"{type(exc).__name__}: {exc}")
+                return
             batch: list[tuple[list[_Row], Message]] = []
             for row in rows:
                 try:
                     batch.append(([row], message_from_dict(row.payload)))
                 except ValidationError as exc:
                     out.dead[row.id] = f"invalid payload: {exc.errors()[0]['msg']}"
-            if channel.mergeable(target):
-                batch = self._merge(batch)
+            if channel.mergeable(target) and batch:
+                # Merge only what would not fit in the target's rate window: a backlog behind a
+                # throttled webhook becomes one digest instead of waiting minutes per message.
+                limit = channel.rate_limit(target, batch[0][1])
+                free = self.limiter.free(limit.key, limit.calls, limit.per_s) if limit else len(batch)
+                if len(batch) > free:
+                    batch = batch[: max(free - 1, 0)] + self._merge(batch[max(free - 1, 0) :])
             for i, (members, message) in enumerate(batch):
                 lead = members[0]
                 limit = channel.rate_limit(target, message)

@@ -68,6 +68,7 @@ class BotHarness:
         settings: Settings | None = None,
         db_url: str | None = None,
         start: datetime = DEFAULT_START,
+        clock: ManualClock | None = None,
         modules: tuple[str, ...] = MODULES,
         transcriber: Transcriber | None = None,
         quotes: QuoteRecorder | None = None,
@@ -76,7 +77,7 @@ class BotHarness:
     ) -> None:
         self.tmp_path = tmp_path
         self.settings = settings or make_settings(tmp_path, db_url=db_url, **sections)
-        self.clock = ManualClock(start)
+        self.clock = clock or ManualClock(start)  # pass one to share it with extra channels/emulators
         self.console = ConsoleChannel(out=lambda line: None)
         self.app = Application(
             self.settings,

@@ -124,6 +124,19 @@ class DingTalkSettings(Section):
     )
     api_rate_per_s: int = Field(20, ge=1, description="Calls per second per OpenAPI endpoint.")
     webhook_rate_per_min: int = Field(20, ge=1, description="Messages per minute per custom webhook.")
+    http_timeout_s: float = Field(15.0, gt=0, description="Timeout of one OpenAPI or webhook call.")
+    token_refresh_margin_s: int = Field(
+        300, ge=0, description="Refresh the access token this long before it expires."
+    )
+    liveness_timeout_s: float = Field(
+        180.0,
+        gt=0,
+        description="Recreate the Stream connection when no frame (not even a ping) arrived for this long.",
+    )
+    reconnect_min_s: float = Field(
+        1.0, gt=0, description="First wait before reconnecting after the socket dropped; doubles per failure."
+    )
+    reconnect_max_s: float = Field(60.0, gt=0, description="Longest wait between reconnect attempts.")
 
 
 class WeComGroup(Section):

@@ -14,13 +14,12 @@ from bot.events import (
     TextEvent,
     VoiceEvent,
 )
+from domain.people import ROLE_LABELS
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.registry import Registry
 
 log = logging.getLogger(__name__)
-
-ROLE_NAMES = {"rep": "销售", "manager": "经理", "product": "产品部", "finance": "财务", "admin": "管理员"}
 
 
 def allowed(command: Command, turn: Turn) -> bool:
@@ -28,7 +27,7 @@ def allowed(command: Command, turn: Turn) -> bool:
 
 
 async def refuse(command: Command, turn: Turn) -> None:
-    who = "、".join(ROLE_NAMES.get(r, r) for r in sorted(command.roles))
+    who = "、".join(ROLE_LABELS.get(r, r) for r in sorted(command.roles))
     await turn.reply(f"抱歉，「{command.names[0]}」只对{who}开放。")
 
 

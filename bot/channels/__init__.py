@@ -16,7 +16,11 @@ def build_channels(settings: Settings, clock: Clock) -> list[Channel]:
     if settings.dingtalk.enabled:
         from bot.channels.dingtalk import DingTalkChannel
 
-        channels.append(DingTalkChannel(settings.dingtalk, clock=clock, data_dir=settings.app.data_dir))
+        channels.append(
+            DingTalkChannel(
+                settings.dingtalk, clock=clock, data_dir=settings.app.data_dir, timezone=settings.app.timezone
+            )
+        )
     if settings.wecom.enabled:
         from bot.channels.wecom import WeComChannel
 

@@ -26,6 +26,7 @@ CONFIG_CHECKS: tuple[str, ...] = (
     "bot.cli.manager:check_rebate_formula",
     "bot.cli.manager:check_schedules",
     "bot.cli.wecom:check_wecom",
+    "bot.cli.dingtalk:check_dingtalk",
     "domain.fonts:check_report_font",
 )
 

@@ -11,6 +11,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.org",
     "bot.cli.manager",
     "bot.cli.wecom",
+    "bot.cli.dingtalk",
     "bot.cli.customers",
 )
 

@@ -84,6 +84,7 @@ Provider = Callable[..., AbstractAsyncContextManager[ProviderSession]]
 PROVIDERS: dict[str, str] = {
     "console": "tests.channels.providers:console_provider",
     "wecom": "tests.channels.provider_wecom:wecom_provider",
+    "dingtalk": "tests.channels.provider_dingtalk:dingtalk_provider",
 }
 
 

@@ -143,25 +143,33 @@ async def test_process_killed_between_commit_and_send_delivers_after_restart(tmp
     await db2.dispose()
 
 
-async def test_throttled_group_gets_one_digest_after_the_block_nothing_lost_nothing_twice(
-    tmp_path: Path,
-) -> None:
+async def test_throttled_group_backlog_becomes_a_digest_nothing_lost_nothing_twice(tmp_path: Path) -> None:
     db, clock = await _db(tmp_path), ManualClock()
     channel = FlakyChannel(limit=RateLimit("webhook:managers", calls=20, per_s=60))
     sender = OutboxSender(db, clock, {"flaky": channel}, OutboxSettings())
-    texts = [f"告警 {i}" for i in range(25)]
-    for text in texts:  # queued one by one, as separate alerts would be
+    texts = [f"告警 {i}" for i in range(60)]
+    for text in texts[:25]:  # queued one by one, as separate alerts would be
+        await _queue(db, clock, "managers", [text], kind="group")
+        await sender.drain()
+    assert len(channel.delivered) == 20  # the window is full: five wait, none merged yet
+    assert all("汇总" not in text for _, text, _ in channel.delivered)
+    for text in texts[25:]:  # 35 more arrive while they wait
         await _queue(db, clock, "managers", [text], kind="group")
         await sender.drain()
     assert len(channel.delivered) == 20
     clock.advance(timedelta(seconds=61))
     await sender.drain()
-    assert len(channel.delivered) == 21  # the five waiting alerts went out as one digest
+    # 40 waiting, 20 slots: 19 go out as they are, the other 21 as one digest.
+    assert len(channel.delivered) == 40
     digest = channel.delivered[-1][1]
-    assert all(f"告警 {i}" in digest for i in range(20, 25))
+    assert digest.count("告警 ") == 21 and digest.startswith("告警 39")
     seen = [t for _, text, _ in channel.delivered for t in texts if t in text.split("\n")]
     assert sorted(seen) == sorted(texts)
-    assert await _statuses(db) == {"sent": 25}
+    assert await _statuses(db) == {"sent": 60}
+    clock.advance(timedelta(seconds=61))
+    await _queue(db, clock, "managers", ["告警 新"], kind="group")
+    await sender.drain()
+    assert channel.delivered[-1][1] == "告警 新"  # under the limit again: no digest
     await db.dispose()
 
 

@@ -15,6 +15,8 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from bot.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
 from bot.channels.wecom.approvals import CHINA
 from bot.channels.wecom.client import WeComClient
@@ -84,6 +86,7 @@ class WeComChannel(Channel):
         except ValueError as exc:
             raise ValueError(f"wecom.encoding_aes_key: {exc} (run `actionflow wecom selfcheck`)") from None
         self.store: ChannelStore | None = None
+        self._saved_groups: dict[str, WeComGroup] = {}
         self.inbound: Inbound | None = None
         self.outbound: Outbound | None = None
         self.server: CallbackServer | None = None
@@ -156,10 +159,25 @@ class WeComChannel(Channel):
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- sending ------------------------------------------------------------------
+    def _configured(self, name: str) -> WeComGroup | None:
+        """A group from ``wecom.groups``, else one an admin saved in chat (resolved by prepare())."""
+        return self.settings.groups.get(name) or self._saved_groups.get(name)
+
+    async def prepare(self, target: Target) -> None:
+        if target.kind != "group" or target.address in self.settings.groups or self.group_lookup is None:
+            return
+        saved = await self.group_lookup(target.address)
+        if saved is None:
+            self._saved_groups.pop(target.address, None)
+        elif saved.kind == "appchat":
+            self._saved_groups[target.address] = WeComGroup(chat_id=saved.address)
+        elif saved.kind == "robot":
+            self._saved_groups[target.address] = WeComGroup(webhook_key=SecretStr(saved.address))
+
     def _group(self, name: str) -> WeComGroup:
-        group = self.settings.groups.get(name)
+        group = self._configured(name)
         if group is None:
-            raise PermanentSendError(f"no WeCom group named {name!r} in wecom.groups")
+            raise PermanentSendError(f"no WeCom group named {name!r} in wecom.groups or saved by an admin")
         if not group.chat_id and not group.webhook_key.get_secret_value():
             raise PermanentSendError(f"WeCom group {name!r} has neither chat_id nor webhook_key")
         return group
@@ -168,7 +186,7 @@ class WeComChannel(Channel):
         """The webhook key ``target`` is sent through, if it is a robot group."""
         if target.kind != "group":
             return None
-        group = self.settings.groups.get(target.address)
+        group = self._configured(target.address)
         if group is None or group.chat_id:
             return None
         return group.webhook_key.get_secret_value() or None
@@ -204,7 +222,7 @@ class WeComChannel(Channel):
         return self._robot(target) is not None
 
     def has_group(self, name: str) -> bool:
-        return name in self.settings.groups
+        return self._configured(name) is not None
 
     # -- media --------------------------------------------------------------------
     async def fetch_media(self, ref: MediaRef) -> bytes:
