@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_events",)
+BENCHMARKS = ("bench.core_events", "bench.speech")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from storage.db import Database, DatabaseUnavailable, safe_url
 
 # Extra configuration checks contributed by feature modules: "module:function", each
 # ``function(settings) -> list[str]`` returning problems in plain words.
-CONFIG_CHECKS: tuple[str, ...] = ("bot.cli.core:check_forms",)
+CONFIG_CHECKS: tuple[str, ...] = ("bot.cli.core:check_forms", "speech.checks:check_speech")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

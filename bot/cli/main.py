@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli.core",)
+COMMAND_MODULES: tuple[str, ...] = ("bot.cli.core", "bot.cli.speech")
 
 
 def build_parser() -> argparse.ArgumentParser:
