@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.app import MAX_STEPS_IN_FLIGHT
 from bot.testing import BotHarness, make_settings
 from config.settings import SpeechSettings
 from speech.ledger import QuoteLedger, verify_chain
 from speech.transcriber import WhisperTranscriber
 from storage.models import MediaFile, Quote
 from tests.core.formkit import FORMKIT_MODULES
+from tests.speech.audio_tools import silence, write_wav
 from tests.speech.conftest import sha256_of
 
 FORMS = Path(__file__).resolve().parents[1] / "core" / "forms_alltypes.toml"
@@ -132,3 +136,44 @@ async def test_others_are_answered_while_a_note_is_transcribed(
 
         await bot.settle()
         assert any("客户原话已记录" in t for t in bot.texts_to("wanglei"))
+
+
+async def wait_for(condition: Callable[[], bool], bot: BotHarness, rounds: int = 2000) -> bool:
+    """Poll (bounded) while the bot works in the background, delivering what is due."""
+    for _ in range(rounds):
+        await bot.app.outbox.drain()
+        if condition():
+            return True
+        await asyncio.sleep(0.005)
+    return False
+
+
+async def test_a_burst_of_notes_does_not_hold_up_other_people(
+    tmp_path: Path, speech_settings: SpeechSettings
+) -> None:
+    """More notes than the bot's processing slots wait in the transcriber's queue, not in the slots."""
+    busy = WhisperTranscriber(speech_settings)
+    gate = threading.Event()
+    for _ in range(speech_settings.num_workers):  # both workers taken: every note has to queue
+        busy._pool.submit(gate.wait)
+    note = write_wav(tmp_path / "quiet.wav", silence(1))
+    try:
+        async with harness(tmp_path, busy) as bot:
+            try:
+                reps = [f"rep{i}" for i in range(MAX_STEPS_IN_FLIGHT + 2)]
+                for handle in [*reps, "liqiang"]:
+                    await bot.add_user(handle)
+                for handle in reps:
+                    await bot.console.voice(handle, note)
+                assert await wait_for(lambda: busy.queue_depth == len(reps), bot)
+
+                await bot.console.say("liqiang", "帮助")
+                assert await wait_for(lambda: bool(bot.texts_to("liqiang")), bot), "李强 was kept waiting"
+                assert busy.queue_depth == len(reps)
+            finally:
+                gate.set()  # (before the harness stops: it waits for every event in flight)
+            await bot.settle()
+            assert all(bot.texts_to(h)[-1].startswith("收到语音") for h in reps)
+    finally:
+        gate.set()
+        busy.close()
