@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import MAX_STEPS_IN_FLIGHT
@@ -20,6 +21,8 @@ from storage.models import MediaFile, Quote
 from tests.core.formkit import FORMKIT_MODULES
 from tests.speech.audio_tools import silence, write_wav
 from tests.speech.conftest import sha256_of
+
+pytestmark = pytest.mark.slow
 
 FORMS = Path(__file__).resolve().parents[1] / "core" / "forms_alltypes.toml"
 
