@@ -188,6 +188,10 @@ class WhisperTranscriber:
         """Notes being transcribed right now."""
         return self._running
 
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
     # -- model ----------------------------------------------------------------------
     def _init_worker(self) -> None:
         """Runs once in each pool thread: mark it, and lower its CPU priority (``speech.worker_nice``).

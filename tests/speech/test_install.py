@@ -94,3 +94,29 @@ def test_missing_base_model_names_the_command_and_settings(
     message = str(info.value)
     assert "actionflow speech install-model" in message
     assert "speech.models_dir" in message and "speech.model" in message
+
+
+def test_service_loads_lazily_or_at_start_with_preload(model_dir: Path) -> None:
+    import time
+
+    from bot.testing import IsolatedSettings
+    from speech.ledger import QuoteLedger
+    from speech.service import build
+
+    lazy, ledger = build(IsolatedSettings(speech={"models_dir": str(model_dir.parent), "worker_nice": 0}))
+    eager, _ = build(
+        IsolatedSettings(speech={"models_dir": str(model_dir.parent), "worker_nice": 0, "preload": True})
+    )
+    assert lazy is not None and eager is not None and isinstance(ledger, QuoteLedger)
+    try:
+        for _ in range(1000):  # bounded wait for the background load
+            if eager.is_loaded:
+                break
+            time.sleep(0.01)
+        assert eager.is_loaded and not lazy.is_loaded
+    finally:
+        lazy.close()
+        eager.close()
+
+    missing, ledger = build(IsolatedSettings(speech={"model": str(model_dir.parent / "nothing-here")}))
+    assert missing is None and isinstance(ledger, QuoteLedger)
