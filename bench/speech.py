@@ -203,6 +203,14 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     )
     sampler.stop()
     t.close()
+    # For comparison (after the memory figures: this loads a second copy of the model): the same two notes
+    # with transcription threads at the bot's own priority (speech.worker_nice = 0).
+    same = WhisperTranscriber(settings.model_copy(update={"worker_nice": 0}), resolve(settings))
+    await asyncio.to_thread(same.load)
+    flat, flat_wall = await event_latency(same, tmp, [clip60, clip60b], rate=args.rate, events=0)
+    same.close()
+    r.update(flat_p50=pct(flat, 50) * 1000, flat_p99=pct(flat, 99) * 1000, flat_wall=flat_wall)
+    r["load_avg"] = os.getloadavg()[0]
     return r
 
 
@@ -215,9 +223,13 @@ def main() -> None:
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))[:2]
     os.sched_setaffinity(0, cpus)  # the project's machine kind has 2 cores; pin to 2 wherever we run
+    load_before = os.getloadavg()[0]
     r = asyncio.run(run(args))
     ok = {True: "yes", False: "**no**"}
-    print(f"Speech (Whisper base, int8, cpu_threads=1, num_workers=2; pinned to CPUs {cpus})")
+    print(
+        f"Speech (Whisper base, int8, cpu_threads=1, num_workers=2, worker_nice={SpeechSettings().worker_nice}; "
+        f"pinned to CPUs {cpus}; load average {load_before:.2f} before, {r['load_avg']:.2f} after)"
+    )
     print("| measure | value | target |\n|---|---|---|")
     print(f"| model load (first in this process; page cache warm) | {r['load_s']:.2f} s | |")
     print(
@@ -246,6 +258,10 @@ def main() -> None:
         "p50 / p99 | "
         f"{r['busy_p50']:.1f} / {r['busy_p99']:.1f} ms | p99 ≤ 2× idle: "
         f"{ok[r['busy_p99'] <= 2 * r['idle_p99']]} |"
+    )
+    print(
+        f"| … the same with worker_nice = 0 ({r['flat_wall']:.1f} s): p50 / p99 | "
+        f"{r['flat_p50']:.1f} / {r['flat_p99']:.1f} ms | |"
     )
     print(
         f"| … while {args.burst} 10 s notes arrive at once ({r['burst_wall']:.1f} s): p50 / p99 / max | "
