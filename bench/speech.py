@@ -227,7 +227,8 @@ def main() -> None:
     r = asyncio.run(run(args))
     ok = {True: "yes", False: "**no**"}
     print(
-        f"Speech (Whisper base, int8, cpu_threads=1, num_workers=2, worker_nice={SpeechSettings().worker_nice}; "
+        "Speech (Whisper base, int8, cpu_threads=1, num_workers=2, "
+        f"worker_nice={SpeechSettings().worker_nice}; "
         f"pinned to CPUs {cpus}; load average {load_before:.2f} before, {r['load_avg']:.2f} after)"
     )
     print("| measure | value | target |\n|---|---|---|")
