@@ -181,7 +181,9 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     await t.transcribe_report(clip60)
     await t.transcribe_report(clip60b)
     r["seq_two_s"] = time.perf_counter() - seq_start
+    cpu0 = sum(psutil.Process().cpu_times()[:2])
     wall, lat = await concurrent(t, [clip60, clip60b])
+    r["conc_cores"] = (sum(psutil.Process().cpu_times()[:2]) - cpu0) / wall  # cores we actually got
     r["conc_two_s"], r["conc_lat_a"], r["conc_lat_b"] = wall, min(lat), max(lat)
     r["rss_peak_two"] = sampler.peak / 1e6
 
@@ -244,7 +246,7 @@ def main() -> None:
     print(
         f"| two 60 s notes: one after the other / at once | {r['seq_two_s']:.2f} / {r['conc_two_s']:.2f} s "
         f"({120 / r['conc_two_s']:.1f} audio-s per s at once; latencies {r['conc_lat_a']:.1f} and "
-        f"{r['conc_lat_b']:.1f} s) | |"
+        f"{r['conc_lat_b']:.1f} s; CPU used: {r['conc_cores']:.2f} cores) | |"
     )
     print(
         f"| RSS: start / model loaded / peak one note / peak two at once | {r['rss_start']:.0f} / "
