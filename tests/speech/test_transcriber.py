@@ -45,7 +45,7 @@ async def test_mandarin_comes_out_simplified_and_close_to_what_was_said(
         for phrase in KEY_PHRASES[name]:
             assert phrase in text, f"{name}: {phrase!r} missing from {text!r}"
         rates.append(cer(text, reference))
-        assert rates[-1] <= 0.5, f"{name}: CER {rates[-1]:.2f} for {text!r}"
+        assert rates[-1] <= 0.6, f"{name}: CER {rates[-1]:.2f} for {text!r}"
     assert sum(rates) / len(rates) <= 0.3  # base on this voice: about 0.2
 
 
