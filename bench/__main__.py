@@ -12,6 +12,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.clustering",
     "bench.wecom_callback",
     "bench.dingtalk_stream",
+    "bench.speech",
     "bench.flows",
 )
 

@@ -149,6 +149,7 @@ class Application:
             channels=self.channels,
             transcriber=transcriber,
             wake_outbox=self.outbox.wake,
+            slots=self._slots,
         )
         self.scheduler = Scheduler(self.db, self.clock, settings.app.timezone, holder=self.instance)
         self._register_sweeps(engine)

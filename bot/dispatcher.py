@@ -3,9 +3,11 @@ handler step in ONE transaction (domain writes + outbox + inbox done), log one l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,7 @@ class Dispatcher:
         channels: Mapping[str, Channel],
         transcriber: Transcriber | None,
         wake_outbox: Callable[[], None],
+        slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.db = db
         self.inbox = inbox
@@ -68,6 +71,21 @@ class Dispatcher:
         self.channels = channels
         self.transcriber = transcriber
         self.wake_outbox = wake_outbox
+        # The application's processing slots (held around process()). A voice note gives its slot back
+        # while it waits for the transcriber: the transcriber has its own bounded queue, and a burst of
+        # notes must not take every slot and stall other people's messages.
+        self.slots = slots
+
+    @asynccontextmanager
+    async def _slot_released(self) -> AsyncIterator[None]:
+        if self.slots is None:
+            yield
+            return
+        self.slots.release()
+        try:
+            yield
+        finally:
+            await asyncio.shield(self.slots.acquire())
 
     async def process(self, event: Event) -> None:
         started = time.perf_counter()
@@ -179,9 +197,12 @@ class Dispatcher:
             return _Prepared(media_id=media_id, error="语音转写服务未启用，请联系管理员")
         self.wake_outbox()
         try:
-            transcript = await self.transcriber.transcribe(
-                Path(media_path), audio_format=event.format, platform_recognition=event.platform_recognition
-            )
+            async with self._slot_released():
+                transcript = await self.transcriber.transcribe(
+                    Path(media_path),
+                    audio_format=event.format,
+                    platform_recognition=event.platform_recognition,
+                )
         except TranscriptionRejected as exc:
             return _Prepared(media_id=media_id, error=exc.user_message)
         except Exception:

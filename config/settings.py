@@ -190,6 +190,13 @@ class SpeechSettings(Section):
     timeout_factor: float = Field(
         3.0, gt=0, description="Give up on a note after this many times its duration (plus 10 s)."
     )
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Lower CPU priority (Linux nice) of transcription threads, so chat stays responsive "
+        "while notes are transcribed; 0 = same priority as the bot.",
+    )
 
 
 class SchedulerSettings(Section):

@@ -27,6 +27,7 @@ CONFIG_CHECKS: tuple[str, ...] = (
     "bot.cli.manager:check_schedules",
     "bot.cli.wecom:check_wecom",
     "bot.cli.dingtalk:check_dingtalk",
+    "speech.checks:check_speech",
     "domain.fonts:check_report_font",
 )
 

@@ -12,6 +12,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.manager",
     "bot.cli.wecom",
     "bot.cli.dingtalk",
+    "bot.cli.speech",
     "bot.cli.customers",
 )
 

@@ -28,11 +28,12 @@ def check_org(settings: Settings) -> list[str]:
         reason = validate_cron(org.sync_cron, settings.app.timezone)
         if reason:
             problems.append(f"org.sync_cron: not a valid cron expression ({reason})")
-        if not getattr(settings, org.sync_from).enabled:
-            problems.append(
-                f"org.sync_from is {org.sync_from} but {org.sync_from}.enabled is false "
-                "(the sync uses that channel's app credentials)"
-            )
+        from bot.contacts import ContactsUnavailable, build_source
+
+        try:
+            build_source(settings, org.sync_from)
+        except ContactsUnavailable as exc:
+            problems.append(f"org.sync_from is {org.sync_from} but {exc}")
     return problems
 
 

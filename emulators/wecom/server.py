@@ -76,6 +76,10 @@ class _Failure:
     errcode: int
     errmsg: str
     times: int
+    query: dict[str, str] = field(default_factory=dict)  # only calls with these query values
+
+    def matches(self, query: dict[str, str]) -> bool:
+        return all(query.get(k) == v for k, v in self.query.items())
 
 
 @dataclass
@@ -253,10 +257,20 @@ class WeComEmulator:
             for token in self._state.tokens.values():
                 token.stale = True
 
-    def fail_next(self, path: str, errcode: int, errmsg: str = "injected", *, times: int = 1) -> None:
-        """The next ``times`` calls to ``path`` (e.g. ``"message/send"``) answer ``errcode``."""
+    def fail_next(
+        self,
+        path: str,
+        errcode: int,
+        errmsg: str = "injected",
+        *,
+        times: int = 1,
+        query: dict[str, str] | None = None,
+    ) -> None:
+        """The next ``times`` calls to ``path`` (e.g. ``"message/send"``) answer ``errcode``; with
+        ``query`` only calls carrying those query values (``{"department_id": "3"}``)."""
+        failure = _Failure(errcode, errmsg, times, dict(query or {}))
         with self._lock:
-            self._state.failures.setdefault(path, deque()).append(_Failure(errcode, errmsg, times))
+            self._state.failures.setdefault(path, deque()).append(failure)
 
     def drop_response_next(self, path: str) -> None:
         """Process the next call to ``path`` fully, then answer HTTP 502 (a lost response)."""
@@ -328,12 +342,13 @@ class WeComEmulator:
                 self.requests.append(
                     Recorded(request.method, path, dict(request.query), recorded, self.clock())
                 )
-                failures = self._state.failures.get(path)
-                failure = failures[0] if failures else None
-                if failure is not None and failures is not None:
+                failures = self._state.failures.get(path) or deque()
+                query = dict(request.query)
+                failure = next((f for f in failures if f.matches(query)), None)
+                if failure is not None:
                     failure.times -= 1
                     if failure.times <= 0:
-                        failures.popleft()
+                        failures.remove(failure)
             if failure is not None:
                 return _err(failure.errcode, failure.errmsg)
             if path != "gettoken" and not path.startswith("webhook/"):

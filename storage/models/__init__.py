@@ -5,7 +5,7 @@ from storage.models.customers import STAGES, Customer, KeyPerson, PersonalityTag
 from storage.models.media import MediaFile, Photo
 from storage.models.orders import Order, RebateResult
 from storage.models.org import ROLES, GroupTarget, PendingSender, User, UserRole
-from storage.models.quotes import Quote, QuoteAnnotation
+from storage.models.quotes import Quote, QuoteAnnotation, QuoteImmutableError
 from storage.models.runtime import (
     AlertLog,
     AuditLog,
@@ -45,6 +45,7 @@ __all__ = [
     "ProgressUpdate",
     "Quote",
     "QuoteAnnotation",
+    "QuoteImmutableError",
     "RebateResult",
     "SchedulerLease",
     "TrialFeedback",

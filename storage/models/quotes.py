@@ -1,14 +1,24 @@
-"""The verbatim-quote ledger: append-only, hash-chained; corrections are separate annotations."""
+"""The verbatim-quote ledger: append-only, hash-chained; corrections are separate annotations.
+
+Nothing edits or deletes a quote. The ORM refuses it here (flushes of changed or deleted ``Quote`` objects
+and ORM ``update()``/``delete()`` statements); the database refuses it too (migration 0002's triggers), so
+raw SQL fails as well.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Float, ForeignKey, String, Text, event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from storage.base import Base
 from storage.types import UTCDateTime
+
+
+class QuoteImmutableError(Exception):
+    """A quote cannot be changed or deleted; add a QuoteAnnotation instead."""
 
 
 class Quote(Base):
@@ -41,3 +51,19 @@ class QuoteAnnotation(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@event.listens_for(Quote, "before_update")
+def _refuse_update(mapper: Any, connection: Any, target: Quote) -> None:
+    raise QuoteImmutableError(f"quote {target.id} cannot be changed; add a quote annotation instead")
+
+
+@event.listens_for(Quote, "before_delete")
+def _refuse_delete(mapper: Any, connection: Any, target: Quote) -> None:
+    raise QuoteImmutableError(f"quote {target.id} cannot be deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete) and state.bind_mapper is Quote.__mapper__:
+        raise QuoteImmutableError("quotes cannot be changed or deleted; add a quote annotation instead")

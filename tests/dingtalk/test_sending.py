@@ -139,7 +139,7 @@ async def test_a_named_group_with_a_conversation_id_uses_the_group_api(tmp_path:
         [sent] = rig.emu.messages_to("cidSales==")
         assert sent.api == "group" and sent.msg_key == "sampleMarkdown" and sent.param["title"] == "周报"
         dead = [r for r in await _rows(rig) if r.status == "dead"]
-        assert len(dead) == 1 and "not configured" in dead[0].last_error
+        assert len(dead) == 1 and "neither configured" in dead[0].last_error
 
 
 async def test_many_replies_at_one_instant_are_all_delivered(tmp_path: Path) -> None:

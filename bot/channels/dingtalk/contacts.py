@@ -2,7 +2,8 @@
 
 Walks ``topapi/v2/department/listsub`` from the root department (1) and pages ``topapi/v2/user/list``
 (cursor, 100 a page) for each department. A person in several departments is one member; ``leader`` in
-a department's list marks the leaders. Everything is fetched before it is returned: an API error anywhere
+a department's list marks the leaders. Everyone listed is a member, activated or not (people who left
+are not listed). Everything is fetched before it is returned: an API error anywhere
 raises :class:`ApiError` and nothing partial comes back.
 
 The result is plain dicts whose keys are the fields of ``domain.contacts.Department`` (id, name,
@@ -22,8 +23,28 @@ PAGE = 100
 MAX_DEPARTMENTS = 5000
 
 
+async def _oapi(api: OpenApi, path: str, name: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+    """One call; an error names the call (``user/list of department 3 from member 100: errcode …``)."""
+    try:
+        return await api.oapi(path, api=name, json=body)
+    except ApiError as exc:
+        raise ApiError(
+            f"{what}: {exc}",
+            status=exc.status,
+            code=exc.code,
+            transient=exc.transient,
+            retry_after=exc.retry_after,
+        ) from exc
+
+
 async def _subdepartments(api: OpenApi, dept_id: int) -> list[dict[str, Any]]:
-    answer = await api.oapi("/topapi/v2/department/listsub", api="listsub", json={"dept_id": dept_id})
+    answer = await _oapi(
+        api,
+        "/topapi/v2/department/listsub",
+        "listsub",
+        {"dept_id": dept_id},
+        f"department/listsub of department {dept_id}",
+    )
     result = answer.get("result")
     if not isinstance(result, list):
         raise ApiError(f"department/listsub {dept_id}: no result list", transient=False)
@@ -35,7 +56,8 @@ async def _members(api: OpenApi, dept_id: int) -> list[dict[str, Any]]:
     cursor = 0
     while True:
         body = {"dept_id": dept_id, "cursor": cursor, "size": PAGE, "contain_access_limit": False}
-        answer = await api.oapi("/topapi/v2/user/list", api="user-list", json=body)
+        where = f"user/list of department {dept_id}" + (f" from member {cursor}" if cursor else "")
+        answer = await _oapi(api, "/topapi/v2/user/list", "user-list", body, where)
         result = answer.get("result")
         if not isinstance(result, dict) or not isinstance(result.get("list"), list):
             raise ApiError(f"user/list {dept_id}@{cursor}: no result list", transient=False)
@@ -50,7 +72,9 @@ async def _members(api: OpenApi, dept_id: int) -> list[dict[str, Any]]:
 
 async def fetch_directory(api: OpenApi) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(departments, members)`` of the whole organisation the app can see."""
-    root = await api.oapi("/topapi/v2/department/get", api="department-get", json={"dept_id": ROOT})
+    root = await _oapi(
+        api, "/topapi/v2/department/get", "department-get", {"dept_id": ROOT}, "department/get of the root"
+    )
     root_name = str((root.get("result") or {}).get("name", ""))
     departments: dict[int, dict[str, Any]] = {ROOT: {"id": str(ROOT), "name": root_name, "parent_id": None}}
     queue = [ROOT]
@@ -85,7 +109,10 @@ async def fetch_directory(api: OpenApi) -> tuple[list[dict[str, Any]], list[dict
                     "title": str(p.get("title", "")),
                     "phone": str(p.get("mobile", "")),
                     "leader_in": (),
-                    "active": bool(p.get("active", True)),
+                    # DingTalk's ``active`` says whether they have activated DingTalk yet, not whether
+                    # they still work here: people who left are not listed at all. A newcomer who has
+                    # not activated yet is still a member (deactivating them would lock them out).
+                    "active": True,
                 },
             )
             if p.get("leader"):
