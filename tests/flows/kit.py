@@ -12,19 +12,18 @@ import io
 import struct
 import wave
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.testing import BotHarness
 from domain.names import normalize
 from handlers.context import Transcript
 from storage.base import Base
-from storage.models import AuditLog, Customer, KeyPerson, PersonalityTag, ProgressUpdate, Quote
+from storage.models import AuditLog, Customer, KeyPerson, PersonalityTag, ProgressUpdate
 
 T = TypeVar("T", bound=Base)
 CST = "+08:00"
@@ -157,9 +156,8 @@ def voice_note(directory: Path, name: str, seconds: float = 1.0) -> Path:
 
 
 class ScriptedTranscriber:
-    """Test double for the speech port: the transcript of each note is set by the test (by file stem).
-
-    The real model runs in the speech tests and in one flow test once speech is merged."""
+    """Test double for the speech port: the transcript of each note is set by the test (by file stem),
+    so flows can assert on exact words. The real model runs in tests/flows/test_voice_quote.py."""
 
     def __init__(self) -> None:
         self.texts: dict[str, str] = {}
@@ -194,47 +192,6 @@ def scripted_note(directory: Path, transcriber: ScriptedTranscriber, name: str, 
     _AUDIO[hashlib.sha256(path.read_bytes()).hexdigest()] = name
     transcriber.texts[name] = text
     return path
-
-
-class LedgerDouble:
-    """Appends Quote rows with a hash chain (stands in until speech's ledger is merged)."""
-
-    async def record(
-        self,
-        session: AsyncSession,
-        *,
-        now: datetime,
-        transcript: Transcript,
-        rep_id: int,
-        customer_id: int | None,
-        visit_id: int | None,
-    ) -> int:
-        last = (await session.execute(select(Quote).order_by(Quote.seq.desc()).limit(1))).scalar_one_or_none()
-        seq = (last.seq + 1) if last else 1
-        prev = last.hash if last else "0" * 64
-        digest = hashlib.sha256(
-            f"{prev}|{seq}|{transcript.audio_sha256}|{transcript.text}".encode()
-        ).hexdigest()
-        row = Quote(
-            seq=seq,
-            audio_sha256=transcript.audio_sha256,
-            audio_path=transcript.audio_path,
-            audio_format=transcript.audio_format,
-            transcript=transcript.text,
-            model_name=transcript.model_name,
-            model_version=transcript.model_version,
-            language=transcript.language,
-            duration_s=transcript.duration_s,
-            rep_id=rep_id,
-            customer_id=customer_id,
-            visit_id=visit_id,
-            created_at=now,
-            prev_hash=prev,
-            hash=digest,
-        )
-        session.add(row)
-        await session.flush()
-        return row.id
 
 
 # -- photos ---------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.testing import BotHarness
+from speech.ledger import QuoteLedger
 from storage.models import AuditLog, CompetitorAnalysis, Deadline
 from tests.flows.kit import (
-    LedgerDouble,
     ScriptedTranscriber,
     add_customer,
     one,
@@ -41,7 +41,7 @@ async def fill_competitor(bot: BotHarness) -> list[str]:
 
 async def test_rep_says_comparing_and_supervisor_approves_by_card(tmp_path: Path) -> None:
     transcriber = ScriptedTranscriber()
-    async with BotHarness(tmp_path, transcriber=transcriber, quotes=LedgerDouble()) as bot:
+    async with BotHarness(tmp_path, transcriber=transcriber, quotes=QuoteLedger()) as bot:
         await org(bot)
         r = await report_until_vendors(bot, tmp_path, "是")
         assert "需求确认单" in r[-2] or "需求确认单" in "\n".join(r)
@@ -97,7 +97,7 @@ async def test_rep_says_comparing_and_supervisor_approves_by_card(tmp_path: Path
 
 async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: Path, db_url: str) -> None:
     transcriber = ScriptedTranscriber()
-    async with BotHarness(tmp_path, db_url=db_url, transcriber=transcriber, quotes=LedgerDouble()) as bot:
+    async with BotHarness(tmp_path, db_url=db_url, transcriber=transcriber, quotes=QuoteLedger()) as bot:
         await org(bot)
         r = await report_until_vendors(bot, tmp_path, "否")
         assert await rows(bot, CompetitorAnalysis) == []

@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from bot.testing import BotHarness
+from speech.ledger import QuoteLedger, verify_chain
 from storage.models import (
     AuditLog,
     Customer,
@@ -22,7 +23,6 @@ from storage.models import (
     Visit,
 )
 from tests.flows.kit import (
-    LedgerDouble,
     ScriptedTranscriber,
     add_customer,
     exif_jpeg,
@@ -38,7 +38,7 @@ QUOTE = "手术室的器械包和我们现有的灭菌盒尺寸对不上，每�
 
 def harness(tmp_path: Path, db_url: str | None = None) -> tuple[BotHarness, ScriptedTranscriber]:
     transcriber = ScriptedTranscriber()
-    return BotHarness(tmp_path, db_url=db_url, transcriber=transcriber, quotes=LedgerDouble()), transcriber
+    return BotHarness(tmp_path, db_url=db_url, transcriber=transcriber, quotes=QuoteLedger()), transcriber
 
 
 async def planned_visit(
@@ -96,6 +96,9 @@ async def test_planned_end_starts_the_report_and_everything_is_on_time(tmp_path:
         )
         quote = await one(bot, Quote)
         assert (quote.transcript, quote.customer_id, quote.visit_id) == (QUOTE, cid, visit.id)
+        async with bot.session() as s:
+            chain = await verify_chain(s, check_audio=True)
+        assert chain.ok and chain.count == 1 and chain.audio_checked == 1
         demand = await one(bot, Demand)
         assert (demand.quote_id, demand.text, demand.scenario, demand.cluster_key) == (
             quote.id,
