@@ -13,6 +13,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.wecom_callback",
     "bench.dingtalk_stream",
     "bench.speech",
+    "bench.flows",
 )
 
 

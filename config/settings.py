@@ -336,6 +336,46 @@ class OrgSettings(Section):
         return v
 
 
+DEFAULT_COMPETITOR_KEYWORDS = [
+    "再比较",
+    "比较几家",
+    "其他家",
+    "别家",
+    "别的品牌",
+    "其他品牌",
+    "别的厂家",
+    "其他厂家",
+    "对比",
+    "货比三家",
+    "竞品",
+    "竞争对手",
+]
+
+
+class FlowSettings(Section):
+    competitor_keywords: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_COMPETITOR_KEYWORDS),
+        description="Words in a customer's quote that mean they compare vendors; "
+        "any of them starts the competitor analysis.",
+    )
+    duplicate_threshold: float = Field(
+        80.0,
+        ge=50,
+        le=100,
+        description="Name similarity (0–100) from which a new customer counts as a possible twin "
+        "of an existing one and the rep is asked to confirm.",
+    )
+    competitor_analysis_hours: int = Field(
+        24, ge=1, description="A triggered competitor analysis is due this long after the trigger."
+    )
+    default_visit_minutes: int = Field(
+        60, ge=5, description="Visit length assumed when an application gives a start but no end."
+    )
+    brief_updates: int = Field(3, ge=1, le=20, description="Progress updates shown in a visit brief.")
+    brief_demands: int = Field(5, ge=1, le=20, description="Open demands shown in a visit brief.")
+    brief_competitors: int = Field(2, ge=1, le=10, description="Competitor analyses shown in a visit brief.")
+
+
 class ReportSettings(Section):
     font_path: Path | None = Field(
         None, description="TTF/TTC with Chinese glyphs for PDFs; empty = search the usual system fonts."
@@ -378,6 +418,7 @@ class Settings(BaseSettings):
     rebates: RebateSettings = Field(default_factory=RebateSettings)
     org: OrgSettings = Field(default_factory=OrgSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    flows: FlowSettings = Field(default_factory=FlowSettings)
     themes: ThemeSettings = Field(default_factory=ThemeSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
 

@@ -25,6 +25,8 @@ class CustomerField:
         if not matches:
             raise FieldError(f"没有找到“{text}”，请检查名称，或先回复「取消」再「新建客户」")
         names = "、".join(m.customer.name for m in matches[:5])
+        if len(matches) == 1:  # a weak resemblance is not a match
+            raise FieldError(f"没有找到“{text}”。相近的客户：{names}，请输入更完整的名称")
         raise FieldError(f"找到多家相近的客户：{names}。请输入更完整的名称")
 
     def display(self, spec: FieldSpec, value: Any) -> str:

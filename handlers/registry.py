@@ -28,6 +28,13 @@ MODULES: tuple[str, ...] = (
     "handlers.customer_field",
     "handlers.org",
     "handlers.manager",
+    "handlers.customers",
+    "handlers.personality",
+    "handlers.visits",
+    "handlers.visit_report",
+    "handlers.demand",
+    "handlers.competitor",
+    "handlers.trial",
 )
 
 

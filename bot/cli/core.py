@@ -28,6 +28,7 @@ CONFIG_CHECKS: tuple[str, ...] = (
     "bot.cli.wecom:check_wecom",
     "bot.cli.dingtalk:check_dingtalk",
     "speech.checks:check_speech",
+    "domain.fonts:check_report_font",
 )
 
 

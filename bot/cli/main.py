@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.wecom",
     "bot.cli.dingtalk",
     "bot.cli.speech",
+    "bot.cli.customers",
 )
 
 

@@ -265,8 +265,12 @@ class FormEngine:
         context: dict[str, Any] | None = None,
         prefill: dict[str, Any] | None = None,
         turn: Turn | None = None,
+        announce_queue: bool = True,
     ) -> ConversationState:
-        """Open a form for ``user``. If another form is open it is queued and starts afterwards."""
+        """Open a form for ``user``. If another form is open it is queued and starts afterwards.
+
+        ``announce_queue=False`` skips the "queued" notice (e.g. when a completer chains the next form,
+        which starts as soon as the current one closes)."""
         form = self.spec(form_name)
         busy = await self.active(session, user.id)
         state = ConversationState(
@@ -285,8 +289,9 @@ class FormEngine:
         await session.flush()
         run = _Run(session, now, user, state, _Nav(), form, turn)
         if busy:
-            title = self.spec(busy.form).title
-            await self._say(run, Text(text=f"「{form.title}」已排队，完成当前的「{title}」后会开始。"))
+            if announce_queue:
+                title = self.spec(busy.form).title
+                await self._say(run, Text(text=f"「{form.title}」已排队，完成当前的「{title}」后会开始。"))
             state.state = run.nav.dump()
             return state
         await self._ask_next(run, prefix=[form.intro] if form.intro else [])
@@ -369,6 +374,9 @@ class FormEngine:
         try:
             parsed = await field_type.parse(turn, q.spec, dict(state.context))
         except FieldError as exc:
+            if exc.context_update:
+                context = {**state.context, **exc.context_update}
+                state.context = {k: v for k, v in context.items() if v is not None}
             await self._ask_next(run, prefix=[f"{exc.reason}。请重新回答："])
             return
         self._apply(state, run.nav, q, parsed.value)
@@ -456,6 +464,20 @@ class FormEngine:
         state.state = run.nav.dump()
         await turn.session.flush()
         await self._start_queued(turn.session, turn.now, turn.user, turn)
+
+    async def withdraw(
+        self, session: AsyncSession, *, now: datetime, user: User, state: ConversationState, message: str
+    ) -> None:
+        """Close an open or queued form that no longer applies (status ``withdrawn``, not resumable),
+        tell the user why, and start the next queued form."""
+        was_active = state.status == "active"
+        run = _Run(session, now, user, state, _Nav.load(state.state), self.spec(state.form))
+        self._close(state, "withdrawn", now)
+        await self._say(run, Text(text=message))
+        state.state = run.nav.dump()
+        await session.flush()
+        if was_active:
+            await self._start_queued(session, now, user, None)
 
     async def ask_again(self, turn: Turn, state: ConversationState) -> None:
         await self._ask_next(self._run(turn, state))

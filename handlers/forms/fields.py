@@ -15,11 +15,17 @@ from handlers.forms.spec import FieldSpec
 
 
 class FieldError(Exception):
-    """The answer does not fit; ``reason`` is shown to the user before the question is asked again."""
+    """The answer does not fit; ``reason`` is shown to the user before the question is asked again.
 
-    def __init__(self, reason: str) -> None:
+    ``context_update`` is merged into the form's context before the question is asked again (a key
+    set to None is removed): a field type can remember something between attempts, e.g. a name
+    waiting for confirmation or a fresh list of candidates.
+    """
+
+    def __init__(self, reason: str, context_update: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.context_update = context_update or {}
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,10 @@ class Parsed:
 
 
 class FieldType(Protocol):
+    """How a field asks and parses. A type may also define
+    ``ask_in_context(spec, prompt, token, context) -> Message`` to shape its question from the form's
+    context (e.g. options computed when the form started); the engine prefers it when present."""
+
     def ask(self, spec: FieldSpec, prompt: str, token: str) -> Message: ...
 
     async def parse(self, turn: Turn, spec: FieldSpec, state_context: dict[str, Any]) -> Parsed: ...

@@ -1,0 +1,138 @@
+"""Everything a visitor should know about a customer, gathered for the visit brief and `客户 <名称>`."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.profiles import MIN_KEY_PERSONS, active_key_persons
+from storage.models import (
+    CompetitorAnalysis,
+    Customer,
+    Demand,
+    KeyPerson,
+    ProgressUpdate,
+    User,
+)
+
+REVIEWED_OR_PENDING = ("pending_review", "approved", "commented")
+
+
+@dataclass(frozen=True)
+class ContactView:
+    person: KeyPerson
+    days_since_contact: int | None
+    stale: bool
+
+
+@dataclass(frozen=True)
+class TagView:
+    tag: str
+    basis: str
+    author: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class UpdateView:
+    update: ProgressUpdate
+    rep: str
+
+
+@dataclass
+class CustomerView:
+    customer: Customer
+    owner: str
+    contacts: list[ContactView] = field(default_factory=list)
+    tags: list[TagView] = field(default_factory=list)
+    updates: list[UpdateView] = field(default_factory=list)
+    demands: list[Demand] = field(default_factory=list)
+    competitors: list[CompetitorAnalysis] = field(default_factory=list)
+    missing_key_persons: int = 0
+
+
+def contact_view(person: KeyPerson, today: date, stale_days: int) -> ContactView:
+    if person.last_contact_on is None:
+        return ContactView(person, None, True)
+    days = (today - person.last_contact_on).days
+    return ContactView(person, days, days > stale_days)
+
+
+async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    return {uid: name for uid, name in rows}
+
+
+async def gather(
+    session: AsyncSession,
+    customer: Customer,
+    *,
+    today: date,
+    stale_days: int,
+    updates: int = 3,
+    demands: int = 5,
+    competitors: int = 2,
+) -> CustomerView:
+    """The profile, decision chain (stale contacts flagged), tags, latest updates, open demands and
+    the latest competitor notes of one customer."""
+    update_rows = list(
+        (
+            await session.execute(
+                select(ProgressUpdate)
+                .where(ProgressUpdate.customer_id == customer.id, ProgressUpdate.valid.is_(True))
+                .order_by(ProgressUpdate.created_at.desc(), ProgressUpdate.id.desc())
+                .limit(updates)
+            )
+        ).scalars()
+    )
+    demand_rows = list(
+        (
+            await session.execute(
+                select(Demand)
+                .where(Demand.customer_id == customer.id, Demand.status == "open")
+                .order_by(Demand.created_at.desc(), Demand.id.desc())
+                .limit(demands)
+            )
+        ).scalars()
+    )
+    competitor_rows = list(
+        (
+            await session.execute(
+                select(CompetitorAnalysis)
+                .where(
+                    CompetitorAnalysis.customer_id == customer.id,
+                    CompetitorAnalysis.status.in_(REVIEWED_OR_PENDING),
+                )
+                .order_by(CompetitorAnalysis.created_at.desc(), CompetitorAnalysis.id.desc())
+                .limit(competitors)
+            )
+        ).scalars()
+    )
+    people = {u.rep_id for u in update_rows} | {t.author_id for t in customer.tags if t.author_id}
+    if customer.owner_id:
+        people.add(customer.owner_id)
+    names = await _names(session, people)
+
+    # One line per tag: the latest basis wins, earlier ones remain in the audit trail.
+    latest: OrderedDict[str, TagView] = OrderedDict()
+    for tag in sorted(customer.tags, key=lambda t: (t.created_at, t.id)):
+        latest.pop(tag.tag, None)
+        latest[tag.tag] = TagView(tag.tag, tag.basis, names.get(tag.author_id or 0, ""), tag.created_at)
+
+    contacts = [contact_view(p, today, stale_days) for p in active_key_persons(customer)]
+    return CustomerView(
+        customer=customer,
+        owner=names.get(customer.owner_id or 0, ""),
+        contacts=contacts,
+        tags=list(latest.values()),
+        updates=[UpdateView(u, names.get(u.rep_id, "")) for u in update_rows],
+        demands=demand_rows,
+        competitors=competitor_rows,
+        missing_key_persons=max(0, MIN_KEY_PERSONS - len(contacts)),
+    )

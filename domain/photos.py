@@ -1,0 +1,117 @@
+"""Visit photos: EXIF capture time and GPS, and a stamped copy (time, customer, place) as a watermark."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+
+EXIF_IFD = 0x8769
+GPS_IFD = 0x8825
+DATETIME = 306
+DATETIME_ORIGINAL = 36867
+DATETIME_DIGITIZED = 36868
+OFFSET_TIME_ORIGINAL = 36881
+
+
+class NotAnImage(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    taken_at: datetime | None
+    gps_lat: float | None
+    gps_lon: float | None
+    width: int
+    height: int
+
+
+def _offset(text: Any) -> timezone | None:
+    if not isinstance(text, str) or len(text) < 6 or text[0] not in "+-":
+        return None
+    try:
+        hours, minutes = int(text[1:3]), int(text[4:6])
+    except ValueError:
+        return None
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(delta if text[0] == "+" else -delta)
+
+
+def _exif_time(value: Any, offset: Any, tz: ZoneInfo) -> datetime | None:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "ignore")
+    if not isinstance(value, str):
+        return None
+    try:
+        naive = datetime.strptime(value.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S")  # noqa: DTZ007
+    except ValueError:
+        return None
+    return naive.replace(tzinfo=_offset(offset) or tz)
+
+
+def _degrees(dms: Any, ref: Any) -> float | None:
+    try:
+        d, m, s = (float(x) for x in dms)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    value = d + m / 60 + s / 3600
+    if isinstance(ref, bytes):
+        ref = ref.decode("ascii", "ignore")
+    if isinstance(ref, str) and ref.strip().upper() in ("S", "W"):
+        value = -value
+    return round(value, 7)
+
+
+def read_meta(data: bytes, tz: ZoneInfo) -> PhotoMeta:
+    """Capture time (DateTimeOriginal, else DateTime; its offset tag, else ``tz``) and GPS, if present."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            exif = img.getexif()
+            size = img.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise NotAnImage(str(exc)) from exc
+    sub = exif.get_ifd(EXIF_IFD)
+    taken = _exif_time(
+        sub.get(DATETIME_ORIGINAL) or sub.get(DATETIME_DIGITIZED) or exif.get(DATETIME),
+        sub.get(OFFSET_TIME_ORIGINAL),
+        tz,
+    )
+    gps = exif.get_ifd(GPS_IFD)
+    lat = _degrees(gps.get(2), gps.get(1)) if 2 in gps else None
+    lon = _degrees(gps.get(4), gps.get(3)) if 4 in gps else None
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        lat = lon = None
+    return PhotoMeta(taken, lat, lon, size[0], size[1])
+
+
+def stamp(data: bytes, lines: list[str], font_path: Path, *, max_px: int = 1600) -> bytes:
+    """A JPEG copy, upright and at most ``max_px`` on its long side, with ``lines`` on a dark band."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.draft("RGB", (max_px, max_px))  # JPEG: decode at a reduced scale, much faster
+            img = ImageOps.exif_transpose(opened).convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise NotAnImage(str(exc)) from exc
+    img.thumbnail((max_px, max_px))
+    width, height = img.size
+    size = max(12, min(width, height) // 22)
+    font = ImageFont.truetype(str(font_path), size=size, index=0)
+    pad = max(4, size // 3)
+    band = len(lines) * (size + pad) + pad
+    overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    draw.rectangle((0, height - band, width, height), fill=(0, 0, 0, 150))
+    y = height - band + pad
+    for line in lines:
+        draw.text((pad * 2, y), line, font=font, fill=(255, 255, 255, 235))
+        y += size + pad
+    stamped = Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
+    out = io.BytesIO()
+    stamped.save(out, format="JPEG", quality=85)
+    return out.getvalue()

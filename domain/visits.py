@@ -1,0 +1,155 @@
+"""Visits planned by visit applications (OA approvals): creation, status, deadlines, report timing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.settings import AlertSettings
+from domain import deadlines
+from storage.models import Visit
+
+OPEN_STATUSES = ("planned", "approved")
+REPORT_KINDS = ("demand_confirmation", "visit_report")
+
+
+def parse_time(value: str | None, tz: ZoneInfo) -> datetime | None:
+    """An approval time (ISO-8601, with or without offset; naive means ``tz``) or None."""
+    if not value:
+        return None
+    text = value.strip().replace("/", "-")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed
+
+
+def planned_window(
+    fields: dict[str, str], tz: ZoneInfo, default_minutes: int
+) -> tuple[datetime | None, datetime | None]:
+    start = parse_time(fields.get("start"), tz)
+    end = parse_time(fields.get("end"), tz)
+    if end is None and start is not None:
+        end = start + timedelta(minutes=default_minutes)
+    if start is not None and end is not None and end < start:
+        start, end = end, start
+    return start, end
+
+
+async def by_approval(session: AsyncSession, channel: str, approval_id: str) -> Visit | None:
+    stmt = select(Visit).where(Visit.source_channel == channel, Visit.source_approval_id == approval_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    rep_id: int,
+    customer_id: int | None,
+    customer_text: str,
+    source_channel: str,
+    source_approval_id: str | None,
+    purpose: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Visit:
+    visit = Visit(
+        customer_id=customer_id,
+        rep_id=rep_id,
+        status="planned",
+        source_channel=source_channel,
+        source_approval_id=source_approval_id,
+        customer_text=customer_text[:200],
+        purpose=purpose,
+        planned_start=start,
+        planned_end=end,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(visit)
+    await session.flush()
+    return visit
+
+
+def end_of(visit: Visit) -> datetime | None:
+    """When the visit ended: the rep's 拜访完成, else the planned end."""
+    return visit.done_at or visit.planned_end
+
+
+async def schedule_deadlines(
+    session: AsyncSession, *, now: datetime, visit: Visit, alerts: AlertSettings
+) -> None:
+    """Demand confirmation due ``demand_confirmation_minutes`` and the visit report
+    ``visit_report_hours`` after the visit ends (moved when the end moves; kept once done)."""
+    end = end_of(visit)
+    if end is None:
+        return
+    dues = {
+        "demand_confirmation": end + timedelta(minutes=alerts.demand_confirmation_minutes),
+        "visit_report": end + timedelta(hours=alerts.visit_report_hours),
+    }
+    for kind, due in dues.items():
+        await deadlines.schedule(
+            session,
+            now=now,
+            kind=kind,
+            entity_type="visit",
+            entity_id=visit.id,
+            user_id=visit.rep_id,
+            due_at=due,
+        )
+
+
+async def cancel_deadlines(session: AsyncSession, visit: Visit) -> None:
+    for kind in REPORT_KINDS:
+        await deadlines.cancel(session, kind=kind, entity_type="visit", entity_id=visit.id)
+
+
+async def due_for_report(session: AsyncSession, now: datetime, limit: int = 200) -> list[Visit]:
+    """Linked, open visits whose planned end has passed and whose report has not started."""
+    stmt = (
+        select(Visit)
+        .where(
+            Visit.status.in_(OPEN_STATUSES),
+            Visit.planned_end <= now,
+            Visit.report_started_at.is_(None),
+            Visit.customer_id.is_not(None),
+        )
+        .order_by(Visit.planned_end, Visit.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_for_rep(session: AsyncSession, rep_id: int) -> list[Visit]:
+    """The rep's visits still waiting for a report, soonest first."""
+    stmt = (
+        select(Visit)
+        .where(
+            Visit.rep_id == rep_id,
+            Visit.status.in_(OPEN_STATUSES),
+            Visit.report_started_at.is_(None),
+        )
+        .order_by(Visit.planned_start, Visit.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def closest(visits: list[Visit], now: datetime) -> Visit | None:
+    """The visit the rep most likely means by 拜访完成 now: the one whose window is nearest."""
+
+    def distance(v: Visit) -> float:
+        start = v.planned_start or v.created_at
+        end = v.planned_end or start
+        if start <= now <= end:
+            return 0.0
+        return min(abs((now - start).total_seconds()), abs((now - end).total_seconds()))
+
+    return min(visits, key=lambda v: (distance(v), v.id)) if visits else None

@@ -1,0 +1,276 @@
+"""新建客户 / 添加关键人 / 客户 <名称>: customer profiles with their decision chain."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.events import CardActionEvent
+from bot.messages import Choice, Message, Text
+from domain import profiles
+from domain import progress as progress_log
+from domain.access import can_edit
+from domain.audit import snapshot
+from domain.profiles import KeyPersonInput
+from domain.twins import NameIndex, exact_twins, load_index
+from handlers.commands import Command
+from handlers.context import Turn
+from handlers.flowkit import (
+    customer_answer,
+    editable_customer,
+    find_customer,
+    not_found_text,
+    start_form,
+    view_of,
+)
+from handlers.forms.engine import FormResult, ReaskError
+from handlers.forms.fields import ConfirmField, FieldError, Parsed, TextField, register_field_type
+from handlers.forms.spec import FieldSpec
+from handlers.profile_text import profile_text
+from handlers.registry import Registry
+from storage.models import Customer, User
+
+PENDING = "similar_pending"
+CUSTOMER_FIELDS = (
+    "name",
+    "kind",
+    "grade",
+    "region",
+    "owner_id",
+    "shared",
+    "profile_complete",
+    "lead_created_at",
+)
+KEEP, DIFFERENT = "是，另一家，继续新建", "不是，是同一家"
+
+
+async def _owner_names(turn: Turn, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await turn.session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    return {uid: name for uid, name in rows}
+
+
+async def name_index(turn: Turn) -> NameIndex:
+    """All customer names, kept between turns and topped up with customers added since (any process)."""
+    cached = turn.services.extras.get("customer_name_index")
+    index = await load_index(turn.session, since=cached if isinstance(cached, NameIndex) else None)
+    turn.services.extras["customer_name_index"] = index
+    return index
+
+
+class CustomerNameField:
+    """A new customer's name: refuses a certain twin, asks to confirm a probable one."""
+
+    _text = TextField()
+
+    def ask(self, spec: FieldSpec, prompt: str, token: str) -> Message:
+        return Text(text=prompt)
+
+    def ask_in_context(self, spec: FieldSpec, prompt: str, token: str, ctx: dict[str, Any]) -> Message:
+        pending = ctx.get(PENDING)
+        if not pending:
+            return Text(text=prompt)
+        lines = "\n".join(
+            f"· {t['name']}" + (f"（负责人 {t['owner']}）" if t.get("owner") else "")
+            for t in pending["twins"]
+        )
+        return Choice(
+            prompt=f"已有名称相近的客户：\n{lines}\n「{pending['name']}」是另一家新客户吗？",
+            options=[KEEP, DIFFERENT],
+            token=token,
+            note="也可以直接输入其他名称。",
+        )
+
+    @staticmethod
+    def _answer(turn: Turn) -> str:
+        event = turn.event
+        if isinstance(event, CardActionEvent):
+            return event.values[0] if event.values else ""
+        return getattr(event, "text", "").strip()
+
+    async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
+        pending = ctx.get(PENDING)
+        if pending:
+            answer = self._answer(turn).rstrip("。.!！")
+            if answer in {"1", KEEP, pending["name"]} or answer in ConfirmField.YES:
+                return Parsed(pending["name"], f"好的，新建「{pending['name']}」。")
+            if answer in {"2", DIFFERENT} or answer in ConfirmField.NO:
+                raise FieldError(
+                    "好的，不重复建档。可以用「客户 名称」查看已有客户；"
+                    "如要新建别的客户，请输入名称（回复「取消」退出）",
+                    {PENDING: None},
+                )
+        parsed = await self._text.parse(turn, spec, ctx)
+        name = str(parsed.value)
+        exact = await exact_twins(turn.session, name)
+        if exact:
+            twin = exact[0]
+            owner = (await _owner_names(turn, {twin.owner_id} if twin.owner_id else set())).values()
+            who = f"（负责人 {next(iter(owner))}）" if owner else ""
+            visible = await can_edit(turn.session, turn.user, twin)
+            hint = f"可以用「客户 {twin.name}」查看" if visible else "如需跟进，请联系主管共享或转给你"
+            raise FieldError(f"已有客户「{twin.name}」{who}，不能重复建档。{hint}", {PENDING: None})
+        index = await name_index(turn)
+        twins = index.similar(name, turn.services.settings.flows.duplicate_threshold)[:3]
+        if twins:
+            rows = {
+                c.id: c
+                for c in (
+                    await turn.session.execute(
+                        select(Customer).where(Customer.id.in_([t.customer_id for t in twins]))
+                    )
+                ).scalars()
+            }
+            owners = await _owner_names(turn, {c.owner_id for c in rows.values() if c.owner_id})
+            listed = [
+                {
+                    "id": t.customer_id,
+                    "name": t.name,
+                    "owner": owners.get(rows[t.customer_id].owner_id or 0, ""),
+                }
+                for t in twins
+                if t.customer_id in rows
+            ]
+            raise FieldError(
+                "这个名称和已有客户很像，为避免重复建档请确认", {PENDING: {"name": name, "twins": listed}}
+            )
+        return Parsed(name, parsed.echo)
+
+    def display(self, spec: FieldSpec, value: Any) -> str:
+        return str(value)
+
+
+def _key_person(item: dict[str, Any]) -> KeyPersonInput:
+    last = item.get("last_contact")
+    return KeyPersonInput(
+        role_group=str(item.get("role_group", "其他")),
+        name=str(item.get("name", "")),
+        title=str(item.get("title", "")),
+        last_contact_on=date.fromisoformat(last) if last else None,
+    )
+
+
+def incomplete_reminder(customer: Customer) -> str:
+    have = len(profiles.active_key_persons(customer))
+    return (
+        f"⚠️ 「{customer.name}」的决策链至少需要 {profiles.MIN_KEY_PERSONS} 位关键人，目前 {have} 位，"
+        f"档案标记为不完整。请尽快回复「添加关键人 {customer.name}」补充。"
+    )
+
+
+async def complete_customer(turn: Turn, result: FormResult) -> None:
+    answers = result.answers
+    name = str(answers["name"]).strip()
+    if await exact_twins(turn.session, name):  # created meanwhile by someone else
+        raise ReaskError("name", f"刚刚已有人建立了「{name}」，不能重复建档，请换一个名称或回复「取消」")
+    customer = await profiles.create_customer(
+        turn.session,
+        now=turn.now,
+        name=name,
+        owner_id=turn.user.id,
+        kind=str(answers.get("kind", "")),
+        grade=str(answers.get("grade", "")),
+        region=str(answers.get("region", "")),
+        key_persons=[_key_person(item) for item in answers.get("key_persons", [])],
+    )
+    turn.audit("customer.create", "customer", customer.id, after=snapshot(customer, CUSTOMER_FIELDS))
+    for person in customer.key_persons:
+        turn.audit("key_person.add", "key_person", person.id, after=profiles.key_person_snapshot(person))
+    await progress_log.record(
+        turn.session,
+        now=turn.now,
+        customer=customer,
+        rep_id=turn.user.id,
+        kind="profile",
+        note="新建客户档案",
+    )
+    count = len(customer.key_persons)
+    await turn.reply(f"已建立客户档案「{customer.name}」（决策链 {count} 人）。查看：客户 {customer.name}")
+    if not customer.profile_complete:
+        await turn.reply(incomplete_reminder(customer))
+    visit_id = result.context.get("link_visit_id")
+    if visit_id:
+        from handlers.visits import link_visit_by_id
+
+        await link_visit_by_id(turn, int(visit_id), customer)
+
+
+async def complete_key_person(turn: Turn, result: FormResult) -> None:
+    customer = await editable_customer(turn, result.answers.get("customer"))
+    if customer is None:
+        await turn.reply("你没有权限修改这家客户的档案。")
+        return
+    was_complete = customer.profile_complete
+    person = await profiles.add_key_person(
+        turn.session, now=turn.now, customer=customer, person=_key_person(result.answers)
+    )
+    turn.audit("key_person.add", "key_person", person.id, after=profiles.key_person_snapshot(person))
+    if customer.profile_complete != was_complete:
+        turn.audit(
+            "customer.update",
+            "customer",
+            customer.id,
+            before={"profile_complete": was_complete},
+            after={"profile_complete": customer.profile_complete},
+        )
+    await progress_log.record(
+        turn.session,
+        now=turn.now,
+        customer=customer,
+        rep_id=turn.user.id,
+        kind="profile",
+        note=f"新增关键人 {person.role_group} {person.name}",
+    )
+    count = len(profiles.active_key_persons(customer))
+    done = "，档案已完整" if customer.profile_complete and not was_complete else ""
+    await turn.reply(f"已为「{customer.name}」添加关键人 {person.name}（决策链 {count} 人{done}）。")
+    if not customer.profile_complete:
+        await turn.reply(incomplete_reminder(customer))
+
+
+async def new_customer(turn: Turn, args: str) -> None:
+    await start_form(turn, "customer")
+
+
+async def add_key_person(turn: Turn, args: str) -> None:
+    prefill: dict[str, Any] = {}
+    if args:
+        customer, _ = await find_customer(turn, args)
+        if customer is not None:
+            prefill["customer"] = customer_answer(customer)
+    await start_form(turn, "key_person", prefill=prefill)
+
+
+async def lookup(turn: Turn, args: str) -> None:
+    if not args:
+        await turn.reply("用法：客户 <名称>，例如「客户 杭州一院」。")
+        return
+    customer, matches = await find_customer(turn, args)
+    if customer is None:
+        hint = "" if matches else "新客户请回复「新建客户」。"
+        await turn.reply(not_found_text(args, matches) + hint)
+        return
+    view = await view_of(turn.session, turn.services, customer)
+    await turn.reply(profile_text(view, turn.services.tz))
+
+
+def setup(registry: Registry) -> None:
+    register_field_type("customer_name", CustomerNameField())
+    registry.completer("customer_profile", complete_customer)
+    registry.completer("key_person", complete_key_person)
+    group = "客户"
+    registry.command(Command(("新建客户",), new_customer, "建立客户档案和决策链", exact=True, group=group))
+    registry.command(
+        Command(("添加关键人",), add_key_person, "为客户的决策链添加关键人（可跟客户名称）", group=group)
+    )
+    registry.command(
+        Command(("客户",), lookup, "查看客户档案、决策链、个性标签和最近跟进：客户 <名称>", group=group)
+    )
+    # Inside a form a message starting with 客户 is usually an answer (客户说…), so the lookup that
+    # works mid-form has its own name.
+    registry.command(
+        Command(("查客户",), lookup, "填表时也能查看客户档案：查客户 <名称>", in_form=True, group=group)
+    )

@@ -1,0 +1,79 @@
+"""客户个性标签: tags with their basis and the decision-maker's preferences, shown to every later visitor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import progress as progress_log
+from handlers.commands import Command
+from handlers.context import Turn
+from handlers.flowkit import customer_answer, editable_customer, find_customer, start_form
+from handlers.forms.engine import FormResult
+from handlers.registry import Registry
+from storage.models import PersonalityTag
+
+
+async def complete_tags(turn: Turn, result: FormResult) -> None:
+    answers = result.answers
+    customer = await editable_customer(turn, answers.get("customer"))
+    if customer is None:
+        await turn.reply("你没有权限修改这家客户的档案。")
+        return
+    tags = [str(t) for t in answers.get("tags", [])]
+    basis = str(answers.get("basis", "")).strip()
+    for tag in tags:
+        row = PersonalityTag(
+            customer_id=customer.id, tag=tag, basis=basis, author_id=turn.user.id, created_at=turn.now
+        )
+        customer.tags.append(row)
+        turn.session.add(row)
+        await turn.session.flush()
+        turn.audit(
+            "personality_tag.add",
+            "personality_tag",
+            row.id,
+            after={"customer_id": customer.id, "tag": tag, "basis": basis},
+        )
+    preferences = str(answers.get("preferences", "")).strip()
+    if preferences and preferences != customer.preferences:
+        turn.audit(
+            "customer.update",
+            "customer",
+            customer.id,
+            before={"preferences": customer.preferences},
+            after={"preferences": preferences},
+        )
+        customer.preferences = preferences
+    await progress_log.record(
+        turn.session,
+        now=turn.now,
+        customer=customer,
+        rep_id=turn.user.id,
+        kind="profile",
+        note="个性标签：" + "、".join(tags),
+    )
+    text = f"已为「{customer.name}」记录个性标签：{'、'.join(tags)}。之后拜访这家客户的同事都会在简报里看到。"
+    if preferences:
+        text += f"\n决策者偏好：{preferences}"
+    await turn.reply(text)
+
+
+async def start_tags(turn: Turn, args: str) -> None:
+    prefill: dict[str, Any] = {}
+    if args:
+        customer, _ = await find_customer(turn, args)
+        if customer is not None:
+            prefill["customer"] = customer_answer(customer)
+    await start_form(turn, "personality", prefill=prefill)
+
+
+def setup(registry: Registry) -> None:
+    registry.completer("personality_tags", complete_tags)
+    registry.command(
+        Command(
+            ("客户个性标签", "个性标签"),
+            start_tags,
+            "记录决策者的个性标签和偏好（可跟客户名称）",
+            group="客户",
+        )
+    )

@@ -1,0 +1,104 @@
+"""Chinese text for a customer profile (`客户 <名称>`) and the visit brief."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from domain.customer_view import ContactView, CustomerView
+from storage.models import CompetitorAnalysis, Visit
+
+UPDATE_KINDS = {
+    "visit_report": "拜访",
+    "demand": "需求确认",
+    "competitor": "竞对分析",
+    "trial": "试用反馈",
+    "profile": "档案",
+    "note": "备注",
+}
+REVIEW_STATUS = {"pending_review": "待主管审核", "approved": "主管已通过", "commented": "主管已批注"}
+NONE = "  （暂无）"
+
+
+def _day(when: datetime, tz: ZoneInfo) -> str:
+    return when.astimezone(tz).strftime("%m-%d")
+
+
+def _contact(c: ContactView) -> str:
+    p = c.person
+    line = f"  · {p.role_group} {p.name}" + (f"（{p.title}）" if p.title else "")
+    if c.days_since_contact is None:
+        return line + " ⚠️ 未记录最近沟通日期，请先确认联系人是否仍在岗"
+    last = p.last_contact_on.strftime("%m-%d") if p.last_contact_on else ""
+    if c.stale:
+        return line + f" ⚠️ 已 {c.days_since_contact} 天未联系（最近 {last}），可能已换人，请先确认"
+    return line + f" 最近沟通 {last}（{c.days_since_contact} 天前）"
+
+
+def _competitor(row: CompetitorAnalysis) -> str:
+    parts = [
+        f"报价 {row.price}" if row.price else "",
+        f"交付 {row.delivery_cycle}" if row.delivery_cycle else "",
+    ]
+    if row.weaknesses:
+        parts.append(f"短板 {row.weaknesses}")
+    status = REVIEW_STATUS.get(row.status, row.status)
+    if row.review_comment:
+        status += f"：{row.review_comment}"
+    return f"  · {row.competitor or '未填写'}：{'；'.join(p for p in parts if p)}（{status}）"
+
+
+def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
+    c = view.customer
+    facts = " · ".join(x for x in (c.kind, c.grade, c.region) if x)
+    lines = [f"客户：{facts or '未填写类型'}" + (f" · 负责人 {view.owner}" if view.owner else "")]
+    if view.missing_key_persons:
+        lines.append(
+            f"⚠️ 档案不完整：决策链还缺 {view.missing_key_persons} 位关键人（回复「添加关键人 {c.name}」补充）"
+        )
+    lines.append("决策链：")
+    lines += [_contact(x) for x in view.contacts] or [NONE]
+    lines.append("客户个性标签：")
+    lines += [f"  · {t.tag} — {t.basis}" + (f"（{t.author}）" if t.author else "") for t in view.tags] or [
+        NONE
+    ]
+    lines.append(f"决策者偏好：{c.preferences or '（暂无）'}")
+    lines.append("最近跟进：")
+    lines += [
+        f"  · {_day(u.update.created_at, tz)} {u.rep} {UPDATE_KINDS.get(u.update.kind, u.update.kind)}"
+        + (f"：{u.update.progress}" if u.update.progress else "")
+        + (f"（{u.update.note}）" if u.update.note else "")
+        for u in view.updates
+    ] or [NONE]
+    lines.append("开放需求：")
+    lines += [
+        f"  · [{d.scenario or '未分类'}] “{d.text}”"
+        + (f" 已试：{d.tried_solutions}" if d.tried_solutions else "")
+        for d in view.demands
+    ] or [NONE]
+    lines.append("竞品动态：")
+    lines += [_competitor(r) for r in view.competitors] or [NONE]
+    return lines
+
+
+def profile_text(view: CustomerView, tz: ZoneInfo) -> str:
+    return "\n".join([f"【客户档案】{view.customer.name}", *sections(view, tz)])
+
+
+def visit_window(visit: Visit, tz: ZoneInfo) -> str:
+    if visit.planned_start is None:
+        return "未填写"
+    start = visit.planned_start.astimezone(tz)
+    text = start.strftime("%m-%d %H:%M")
+    if visit.planned_end is not None:
+        end = visit.planned_end.astimezone(tz)
+        text += "–" + end.strftime("%H:%M" if end.date() == start.date() else "%m-%d %H:%M")
+    return text
+
+
+def brief_text(view: CustomerView, visit: Visit, tz: ZoneInfo) -> str:
+    head = [f"【拜访简报】{view.customer.name}", f"拜访时间：{visit_window(visit, tz)}"]
+    if visit.purpose:
+        head.append(f"拜访事由：{visit.purpose}")
+    tail = ["", "拜访结束后我会请你填写拜访报告和需求确认单；提前结束可回复「拜访完成」。"]
+    return "\n".join([*head, *sections(view, tz), *tail])

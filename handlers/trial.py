@@ -1,0 +1,173 @@
+"""试用反馈: product code (typed or scanned), pain points, notes → a timestamped PDF for rep and manager."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from bot.messages import File, Message, Text
+from domain import progress as progress_log
+from domain.fonts import FontMissing, find_cjk_font
+from domain.product_codes import extract
+from domain.trial_report import TrialReport, render
+from handlers.commands import Command
+from handlers.context import Turn
+from handlers.flowkit import customer_answer, editable_customer, find_customer, start_form, supervisor_of
+from handlers.forms.engine import FormResult
+from handlers.forms.fields import FieldError, Parsed, _require_text, register_field_type
+from handlers.forms.spec import FieldSpec
+from handlers.registry import Registry
+from storage.models import TrialFeedback
+
+DEFAULT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9\-_/.]{2,39}"
+
+
+class ProductCodeField:
+    """A product code typed by the rep, or the text a scan produced (URL, GS1/UDI, JSON)."""
+
+    def ask(self, spec: FieldSpec, prompt: str, token: str) -> Message:
+        return Text(text=prompt)
+
+    async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
+        found = extract(_require_text(turn, "产品编号或扫码结果"))
+        if not re.fullmatch(spec.pattern or DEFAULT_PATTERN, found.code):
+            raise FieldError(spec.pattern_error or "产品编号应为 3–40 位字母、数字或 - _ / .")
+        value = {"code": found.code, "source": found.source, "lot": found.lot, "expiry": found.expiry}
+        echo = (
+            f"产品编号：{found.code}" + (f"（{found.note}）" if found.note else "")
+            if found.source != "typed"
+            else ""
+        )
+        return Parsed(value, echo)
+
+    def display(self, spec: FieldSpec, value: Any) -> str:
+        return str(value.get("code", "")) if isinstance(value, dict) else str(value)
+
+
+async def complete_trial(turn: Turn, result: FormResult) -> None:
+    answers = result.answers
+    customer = await editable_customer(turn, answers.get("customer"))
+    if customer is None:
+        await turn.reply("你没有权限为这家客户提交试用反馈。")
+        return
+    code = answers.get("product_code")
+    product = code if isinstance(code, dict) else {"code": str(code)}
+    pain_points = [str(p) for p in answers.get("pain_points", [])]
+    notes = str(answers.get("notes", "")).strip()
+    if product.get("lot") or product.get("expiry"):
+        extra = "，".join(
+            x
+            for x in (
+                f"批号 {product.get('lot')}" if product.get("lot") else "",
+                f"有效期 {product.get('expiry')}" if product.get("expiry") else "",
+            )
+            if x
+        )
+        notes = f"{notes}\n（扫码信息：{extra}）".strip()
+    row = TrialFeedback(
+        customer_id=customer.id,
+        rep_id=turn.user.id,
+        product_code=str(product["code"]),
+        pain_points=pain_points,
+        notes=notes,
+        created_at=turn.now,
+    )
+    turn.session.add(row)
+    await turn.session.flush()
+    boss = await supervisor_of(turn.session, turn.user)
+    report = TrialReport(
+        number=row.id,
+        customer=customer.name,
+        region=customer.region,
+        rep=turn.user.name,
+        manager=boss.name if boss else "",
+        product_code=row.product_code,
+        pain_points=pain_points,
+        notes=notes,
+        created_local=turn.local(turn.now),
+    )
+    await progress_log.record(
+        turn.session,
+        now=turn.now,
+        customer=customer,
+        rep_id=turn.user.id,
+        kind="trial",
+        progress=row.product_code,
+        note="、".join(pain_points),
+    )
+    try:
+        font = find_cjk_font(turn.services.settings.reports.font_path)
+        pdf = await asyncio.to_thread(render, report, font)
+    except FontMissing as exc:
+        turn.audit(
+            "trial_feedback.create",
+            "trial_feedback",
+            row.id,
+            after={"product_code": row.product_code, "pdf": None},
+        )
+        await turn.reply(f"试用反馈已保存，但 PDF 没有生成：{exc}。请联系管理员。")
+        return
+    stamp = report.created_local.strftime("%Y%m%d-%H%M")
+    name = f"试用反馈_{customer.name}_{row.product_code}_{stamp}.pdf".replace("/", "-")
+    media = await turn.services.files.record(
+        turn.session,
+        now=turn.now,
+        data=pdf,
+        kind="report",
+        ext="pdf",
+        mime="application/pdf",
+        original_name=name,
+        channel=turn.event.channel,
+    )
+    row.pdf_media_id = media.id
+    turn.audit(
+        "trial_feedback.create",
+        "trial_feedback",
+        row.id,
+        after={
+            "customer_id": customer.id,
+            "product_code": row.product_code,
+            "pain_points": pain_points,
+            "pdf_sha256": media.sha256,
+        },
+    )
+    message = File(
+        path=media.path,
+        name=name,
+        mime="application/pdf",
+        caption=f"试用反馈报告：{customer.name} · {row.product_code}",
+    )
+    await turn.reply(message)
+    if boss is not None:
+        await turn.tell(
+            boss,
+            File(
+                path=media.path,
+                name=name,
+                mime="application/pdf",
+                caption=f"{turn.user.name} 提交了试用反馈：{customer.name} · {row.product_code}",
+            ),
+        )
+        await turn.reply(f"已发给区域经理 {boss.name}。")
+    else:
+        await turn.reply("你还没有设置主管，报告只发给了你。")
+
+
+async def start_trial(turn: Turn, args: str) -> None:
+    prefill: dict[str, Any] = {}
+    if args:
+        customer, _ = await find_customer(turn, args)
+        if customer is not None:
+            prefill["customer"] = customer_answer(customer)
+    await start_form(turn, "trial_feedback", prefill=prefill)
+
+
+def setup(registry: Registry) -> None:
+    register_field_type("product_code", ProductCodeField())
+    registry.completer("trial_feedback", complete_trial)
+    registry.command(
+        Command(
+            ("试用反馈",), start_trial, "产品编号、疼痛点 → 带时间戳的 PDF 报告（可跟客户名称）", group="拜访"
+        )
+    )

@@ -1,0 +1,166 @@
+"""Competitor analysis: triggered by the rep's answer or by the customer's words; the supervisor
+approves or comments by card or by text; the rep hears the outcome; deadlines are kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot.testing import BotHarness
+from speech.ledger import QuoteLedger
+from storage.models import AuditLog, CompetitorAnalysis, Deadline
+from tests.flows.kit import (
+    ScriptedTranscriber,
+    add_customer,
+    one,
+    org,
+    rows,
+    scripted_note,
+    visit_fields,
+)
+
+
+async def report_until_vendors(bot: BotHarness, tmp_path: Path, comparing: str) -> list[str]:
+    await add_customer(bot, "杭州市第一人民医院", "wanglei")
+    await bot.approval("wanglei", "AP-1", "submitted", visit_fields("杭州市第一人民医院"))
+    await bot.advance(timedelta(hours=2))
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (10, 10, 10)).save(tmp_path / "p.jpg")
+    await bot.photo("wanglei", tmp_path / "p.jpg")
+    await bot.send("wanglei", "1")
+    return await bot.send("wanglei", comparing)
+
+
+async def fill_competitor(bot: BotHarness) -> list[str]:
+    await bot.send("wanglei", "美敦力")
+    await bot.send("wanglei", "便宜 15%")
+    await bot.send("wanglei", "4 周")
+    return await bot.send("wanglei", "本地没有售后工程师，报修要等一周")
+
+
+async def test_rep_says_comparing_and_supervisor_approves_by_card(tmp_path: Path) -> None:
+    transcriber = ScriptedTranscriber()
+    async with BotHarness(tmp_path, transcriber=transcriber, quotes=QuoteLedger()) as bot:
+        await org(bot)
+        r = await report_until_vendors(bot, tmp_path, "是")
+        assert "需求确认单" in r[-2] or "需求确认单" in "\n".join(r)
+        draft = await one(bot, CompetitorAnalysis)
+        assert (draft.status, draft.trigger) == ("draft", "rep")
+        due = await one(bot, Deadline, Deadline.kind == "competitor_analysis")
+        assert due.entity_type == "competitor_analysis" and due.due_at == bot.clock.now() + timedelta(
+            hours=24
+        )
+        # The demand confirmation comes first, then the competitor form.
+        await bot.voice("wanglei", scripted_note(tmp_path, transcriber, "c1", "价格还要再谈"))
+        await bot.send("wanglei", "1")
+        r = await bot.send("wanglei", "无")
+        assert "竞对分析" in "\n".join(r) and "竞争对手是哪家" in r[-1]
+        r = await fill_competitor(bot)
+        row = await one(bot, CompetitorAnalysis)
+        assert f"竞对分析 #{row.id} 已提交，等待主管 李强 审核" in r[-1]
+        assert (row.status, row.competitor, row.price, row.delivery_cycle) == (
+            "pending_review",
+            "美敦力",
+            "便宜 15%",
+            "4 周",
+        )
+        card = bot.last_choice("liqiang")
+        assert card is not None and card.token == f"review:{row.id}" and card.options == ["通过", "批注"]
+        assert card.prompt == f"审核竞对分析 #{row.id}" and card.note == "王磊 · 杭州市第一人民医院 · 美敦力"
+        details = bot.texts_to("liqiang")[-2]
+        assert "本地没有售后工程师" in details and f"回复「审核 {row.id} 通过」" in details
+        review_due = await one(bot, Deadline, Deadline.kind == "competitor_review")
+        liqiang = await bot.user("liqiang")
+        assert review_due.user_id == liqiang.id and review_due.due_at == bot.clock.now() + timedelta(hours=24)
+        assert (await one(bot, Deadline, Deadline.kind == "competitor_analysis")).on_time is True
+
+        # 张婷 is not his supervisor: a forged click on the card is refused.
+        bot.console.last_choice["zhangting"] = card
+        r = await bot.click("zhangting", "1")
+        assert "只有这位销售的主管可以审核" in r[-1]
+
+        await bot.click("liqiang", "1")
+        assert f"已通过竞对分析 #{row.id}" in bot.texts_to("liqiang")[-1]
+        assert (
+            bot.texts_to("wanglei")[-1] == f"主管 李强 已通过你对「杭州市第一人民医院」的竞对分析 #{row.id}。"
+        )
+        row = await one(bot, CompetitorAnalysis)
+        assert (row.status, row.reviewer_id) == ("approved", liqiang.id)
+        review_due = await one(bot, Deadline, Deadline.kind == "competitor_review")
+        assert (review_due.status, review_due.on_time) == ("done", True)
+        r = await bot.send("liqiang", f"审核 {row.id} 通过")
+        assert "已经审核通过了" in r[-1]
+        actions = [a.action for a in await rows(bot, AuditLog) if a.entity_type == "competitor_analysis"]
+        assert actions == ["competitor.trigger", "competitor.submit", "competitor.approve"]
+
+
+async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: Path, db_url: str) -> None:
+    transcriber = ScriptedTranscriber()
+    async with BotHarness(tmp_path, db_url=db_url, transcriber=transcriber, quotes=QuoteLedger()) as bot:
+        await org(bot)
+        r = await report_until_vendors(bot, tmp_path, "否")
+        assert await rows(bot, CompetitorAnalysis) == []
+        words = "你们的方案不错，不过我们还要再比较几家，别的品牌报价更低"
+        await bot.voice("wanglei", scripted_note(tmp_path, transcriber, "c2", words))
+        await bot.send("wanglei", "采购成本高")
+        r = await bot.send("wanglei", "无")
+        assert any("客户原话提到「再比较」，请补充竞对分析（24 小时内）" in x for x in r)
+        assert "竞争对手是哪家" in r[-1]
+        row = await one(bot, CompetitorAnalysis)
+        assert (row.trigger, row.trigger_text) == ("quote", words)
+        await fill_competitor(bot)
+        assert f"触发原话：“{words}”" in bot.texts_to("liqiang")[-2]
+
+        r = await bot.send("zhangting", f"批注 {row.id} 不行")
+        assert "只对管理员、经理开放" in r[-1]
+        r = await bot.send("liqiang", f"审核 {row.id}")
+        assert "竞争对手：美敦力" in r[-1] and "状态：待审核" in r[-1]
+        await bot.advance(timedelta(hours=30))  # the supervisor answers late
+        r = await bot.send("liqiang", f"批注 {row.id} 请补充对方的售后条款和违约责任")
+        assert f"已批注竞对分析 #{row.id}" in r[-1]
+        assert bot.texts_to("wanglei")[-1] == (
+            f"主管 李强 批注了你对「杭州市第一人民医院」的竞对分析 #{row.id}：请补充对方的售后条款和违约责任"
+        )
+        row = await one(bot, CompetitorAnalysis)
+        assert (row.status, row.review_comment) == ("commented", "请补充对方的售后条款和违约责任")
+        review_due = await one(bot, Deadline, Deadline.kind == "competitor_review")
+        assert (review_due.status, review_due.on_time) == ("done", False)
+        # The brief of the next visit shows the competitor note with the comment.
+        r = await bot.approval("wanglei", "AP-2", "submitted", {"customer": "杭州市第一人民医院"})
+        assert (
+            "美敦力：报价 便宜 15%；交付 4 周；短板 本地没有售后工程师，报修要等一周（主管已批注：请补充"
+            in r[-1]
+        )
+
+
+async def test_comment_through_the_card_asks_for_the_text(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "浙江省人民医院", "wanglei")
+        r = await bot.send("wanglei", "竞对分析 浙江省人民医院")
+        assert "竞争对手是哪家" in r[-1]
+        await fill_competitor(bot)
+        row = await one(bot, CompetitorAnalysis)
+        r = await bot.click("liqiang", "批注")
+        assert "请输入你对这份竞对分析的批注" in r[-1]
+        r = await bot.send("liqiang", "好")
+        assert "至少需要 2 个字" in r[0]
+        await bot.send("liqiang", "价格不是重点，强调交付")
+        assert "：价格不是重点，强调交付" in bot.texts_to("wanglei")[-1]
+        assert (await one(bot, CompetitorAnalysis)).status == "commented"
+        assert row.visit_id is None
+
+
+async def test_rep_without_supervisor_is_told(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await bot.add_user("loner", "单飞")
+        await add_customer(bot, "浙江省人民医院", "loner")
+        await bot.send("loner", "竞对分析 浙江省人民医院")
+        await bot.send("loner", "美敦力")
+        await bot.send("loner", "便宜 15%")
+        await bot.send("loner", "4 周")
+        r = await bot.send("loner", "售后差")
+        assert "你还没有设置主管" in r[-1]
+        assert (await one(bot, CompetitorAnalysis)).status == "pending_review"
