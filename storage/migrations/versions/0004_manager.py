@@ -1,7 +1,7 @@
 """manager loop: the end hospital of an ERP order (for the rebates' new_hospitals input)
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 """
 
 from collections.abc import Sequence
