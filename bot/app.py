@@ -63,6 +63,7 @@ class Application:
         db: Database | None = None,
         modules: tuple[str, ...] = MODULES,
         scheduler_realtime: bool | None = None,
+        jobs: bool = True,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -78,6 +79,7 @@ class Application:
         self._quotes = quotes
         self._modules = modules
         self._scheduler_realtime = scheduler_realtime
+        self._jobs = jobs
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.locks = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -197,6 +199,8 @@ class Application:
         return run
 
     def _register_jobs(self) -> None:
+        if not self._jobs:
+            return
         if self.settings.org.sync_from:
             from bot.contacts import scheduled_sync
 

@@ -6,7 +6,9 @@
         assert "帮助" in replies[-1]
 
 It runs the real application (real SQLite or PostgreSQL, real migrations, real form engine, real outbox)
-with a ManualClock and the console channel, whose deliveries it records.
+with a ManualClock and the console channel, whose deliveries it records. Scheduled jobs (digests,
+alerts, deadline reminders) run on every ``advance``/``tick`` like in production; ``jobs=False`` leaves
+``scheduler.jobs`` out for tests about something else (form expiry and feature sweeps still run).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class BotHarness:
         transcriber: Transcriber | None = None,
         quotes: QuoteRecorder | None = None,
         extra_channels: Sequence[Channel] = (),
+        jobs: bool = True,
         **sections: dict[str, Any],
     ) -> None:
         self.tmp_path = tmp_path
@@ -87,6 +90,7 @@ class BotHarness:
             quotes=quotes,
             modules=modules,
             scheduler_realtime=False,
+            jobs=jobs,
         )
         self._mark = 0
 

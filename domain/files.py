@@ -18,7 +18,8 @@ class FileStore:
     __slots__ = ("root",)
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        # Absolute, so stored paths stay valid whatever directory a later command runs from.
+        self.root = Path(root).resolve()
 
     def path_for(self, sha256: str, kind: str, ext: str) -> Path:
         ext = ext.lstrip(".").lower() or "bin"

@@ -5,10 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
 from storage.upsert import insert_ignore
+
+
+async def latest_choice(
+    session: AsyncSession, *, channel: str, target: str, since: datetime, look_back: int = 3
+) -> tuple[str, list[str]] | None:
+    """The (token, options) of a card among the last few messages to ``target`` that is not a form
+    question, if it was queued after ``since``."""
+    stmt = (
+        select(OutboxMessage.payload, OutboxMessage.created_at)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.target_kind == "user",
+            OutboxMessage.target == target,
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(look_back)
+    )
+    for payload, created_at in (await session.execute(stmt)).all():
+        token = payload.get("token") or ""
+        if payload.get("kind") == "choice" and token and not token.startswith("f") and created_at >= since:
+            return token, list(payload.get("options", []))
+    return None
 
 
 def as_payload(message: Any) -> dict[str, Any]:

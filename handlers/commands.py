@@ -46,7 +46,12 @@ class CommandSet:
     def __iter__(self) -> Iterator[Command]:
         return iter(self._commands)
 
-    def match(self, text: str) -> tuple[Command, str] | None:
+    def match(self, text: str, *, separated: bool = False) -> tuple[Command, str] | None:
+        """The command ``text`` starts with, and the rest as its argument.
+
+        Chinese names may run straight into their argument (「客户杭州一院」). With ``separated``
+        (used while a form is open) a space or colon must follow the name, so an answer such as
+        「客户说太贵了」 is not taken for the 客户 command."""
         stripped = text.strip()
         for command in self._commands:
             for name in command.names:
@@ -55,7 +60,8 @@ class CommandSet:
                         return command, ""
                 elif stripped == name or stripped.startswith(name):
                     rest = stripped[len(name) :]
-                    if rest and not (rest[0].isspace() or rest[0] in "：:") and name.isascii():
+                    glued = rest and not (rest[0].isspace() or rest[0] in "：:")
+                    if glued and (name.isascii() or separated):
                         continue
                     return command, rest.strip().lstrip("：:").strip()
         return None

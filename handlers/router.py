@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import timedelta
 
 from bot.events import (
     ApprovalEvent,
@@ -14,12 +16,15 @@ from bot.events import (
     TextEvent,
     VoiceEvent,
 )
+from domain.outbox import latest_choice
 from domain.people import ROLE_LABELS
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.registry import Registry
 
 log = logging.getLogger(__name__)
+
+CARD_TEXT_ANSWER_WINDOW = timedelta(hours=24)
 
 
 def allowed(command: Command, turn: Turn) -> bool:
@@ -67,7 +72,7 @@ class Router:
 
         if state is not None:
             if isinstance(event, TextEvent):
-                match = self.registry.commands.match(event.text)
+                match = self.registry.commands.match(event.text, separated=True)
                 if match is not None and match[0].in_form:
                     command, args = match
                     if allowed(command, turn):
@@ -81,6 +86,8 @@ class Router:
             return
 
         if isinstance(event, TextEvent):
+            if await self._answer_last_card(turn, event):
+                return
             await self._command(turn, event.text)
         elif isinstance(event, VoiceEvent):
             if self.registry.voice_handler is not None:
@@ -100,6 +107,36 @@ class Router:
             await turn.reply(f"{turn.user.name}，你好！回复「帮助」查看我能做什么。")
         elif isinstance(event, LocationEvent):
             await turn.reply(f"已收到位置：{event.label or f'{event.latitude:.5f},{event.longitude:.5f}'}")
+
+    async def _answer_last_card(self, turn: Turn, event: TextEvent) -> bool:
+        """A number typed after a card (review request, …) answers that card: the text fallback
+        「回复 1–N」 must work wherever the card could not be clicked."""
+        text = event.text.strip().replace("，", ",")
+        if not text or not all(part.strip().isdigit() for part in text.split(",")):
+            return False
+        choice = await latest_choice(
+            turn.session,
+            channel=event.channel,
+            target=event.sender_id,
+            since=turn.now - CARD_TEXT_ANSWER_WINDOW,
+        )
+        if choice is None:
+            return False
+        token, options = choice
+        handler = next((fn for p, fn in self.registry.card_handlers.items() if token.startswith(p)), None)
+        values = [part.strip() for part in text.split(",")]
+        if handler is None or not all(1 <= int(v) <= len(options) for v in values):
+            return False
+        click = CardActionEvent(
+            channel=event.channel,
+            event_id=event.event_id,
+            sender_id=event.sender_id,
+            sender_name=event.sender_name,
+            card_id=token,
+            values=values,
+        )
+        await handler(replace(turn, event=click))
+        return True
 
     async def _command(self, turn: Turn, text: str) -> None:
         match = self.registry.commands.match(text)

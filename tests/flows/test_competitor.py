@@ -164,3 +164,29 @@ async def test_rep_without_supervisor_is_told(tmp_path: Path) -> None:
         r = await bot.send("loner", "售后差")
         assert "你还没有设置主管" in r[-1]
         assert (await one(bot, CompetitorAnalysis)).status == "pending_review"
+
+
+async def test_supervisor_answers_the_review_card_by_typing_its_number(tmp_path: Path) -> None:
+    """Where a card cannot be clicked, its 「回复 1–2」 fallback works: "1" approves."""
+    transcriber = ScriptedTranscriber()
+    async with BotHarness(tmp_path, transcriber=transcriber, quotes=QuoteLedger()) as bot:
+        await org(bot)
+        await report_until_vendors(bot, tmp_path, "是")
+        await bot.voice("wanglei", scripted_note(tmp_path, transcriber, "c1", "价格还要再谈"))
+        await bot.send("wanglei", "1")
+        await bot.send("wanglei", "无")
+        await fill_competitor(bot)
+        row = await one(bot, CompetitorAnalysis)
+        assert "回复 1–2" in bot.texts_to("liqiang")[-1]
+        r = await bot.send("liqiang", "1")
+        assert f"已通过竞对分析 #{row.id}" in r[-1]
+        assert (await one(bot, CompetitorAnalysis)).status == "approved"
+        r = await bot.send("liqiang", "1")  # the card is answered: a second "1" is not a new approval
+        assert "已经审核通过了" in r[-1]
+
+
+async def test_a_number_with_no_card_waiting_is_not_taken_for_an_answer(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        r = await bot.send("liqiang", "1")
+        assert "没听懂" in r[-1]
