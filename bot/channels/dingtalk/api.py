@@ -256,7 +256,15 @@ class OpenApi:
                     raise ApiError(
                         f"download: HTTP {resp.status}", status=resp.status, transient=resp.status >= 500
                     )
-                data = await resp.content.read(limit + 1)
-                return data, resp.headers.get("Content-Type", "")
+                # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end
+                # (stopping just past the limit, which the caller reports as too large).
+                chunks: list[bytes] = []
+                total = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    chunks.append(chunk)
+                    total += len(chunk)
+                    if total > limit:
+                        break
+                return b"".join(chunks), resp.headers.get("Content-Type", "")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ApiError(f"download: {type(exc).__name__}: {exc}", transient=True) from exc
