@@ -33,7 +33,7 @@ USAGE = {
         "  /approval approve|refuse|withdraw <审批号>   注入审批事件"
     ),
     "advance": "/advance <时长>           快进模拟时钟（如 30m、2h、1d）并执行到期任务",
-    "time": "/time                    显示模拟时间",
+    "time": "/time [时间]              显示模拟时间；给出时间（如 明天 9:00）则快进到那时",
     "tick": "/tick                    立即执行到期的定时任务",
     "help": "/help                    显示本帮助",
     "quit": "/quit                    退出",
@@ -238,6 +238,19 @@ class ConsoleSession:
         self.out(f"（模拟时间：{self._now_text()}）")
 
     async def _cmd_time(self, args: list[str]) -> None:
+        if args:
+            from handlers.forms.fields import FieldError, parse_datetime
+
+            now_local = self.clock.now().astimezone(self.tz)
+            try:
+                when = parse_datetime(" ".join(args), now_local)
+            except FieldError as exc:
+                self.out(f"（{exc.reason}）")
+                raise _Usage from None
+            if when <= now_local:
+                self.out("（模拟时间只能向前走；请给出一个晚于现在的时间）")
+                return
+            self.clock.set(when)
         self.out(f"（模拟时间：{self._now_text()}）")
 
     async def _cmd_tick(self, args: list[str]) -> None:

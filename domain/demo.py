@@ -8,7 +8,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.names import normalize
-from storage.models import Customer, GroupTarget, KeyPerson, PersonalityTag, ProgressUpdate, User, UserRole
+from storage.models import (
+    Customer,
+    Deadline,
+    Demand,
+    GroupTarget,
+    KeyPerson,
+    PersonalityTag,
+    ProgressUpdate,
+    User,
+    UserRole,
+    Visit,
+)
 
 PEOPLE = [
     # console id, name, roles, supervisor console id, team, title
@@ -123,7 +134,9 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
                 created_at=now - timedelta(hours=hours),
             )
         )
-    first = (await session.execute(select(Customer).order_by(Customer.id).limit(1))).scalar_one()
+    customers = list((await session.execute(select(Customer).order_by(Customer.id))).scalars())
+    await _seed_recent_week(session, now, by_handle, customers)
+    first = customers[0]
     session.add(
         PersonalityTag(
             customer_id=first.id,
@@ -134,3 +147,119 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
         )
     )
     return {"users": len(PEOPLE), "customers": len(CUSTOMERS), "groups": 3}
+
+
+# The customers' own words for the demo's recent demands (one recurring need, so the weekly theme alert
+# has something to say, and two others).
+RECENT_DEMANDS = [
+    ("wanglei", "合规风险", "器械包放进我们的灭菌柜总是对不上，每次都得返工"),
+    ("wanglei", "其他", "灭菌以后包装老是破，供应室不敢用"),
+    ("zhangting", "合规风险", "你们的器械盒跟我们的灭菌流程不兼容，能换个材质吗"),
+    ("zhangting", "其他", "最好有耐高温的灭菌标识贴，现在的一蒸就掉"),
+    ("wanglei", "合规风险", "灭菌兼容性的问题不解决，科室不会再用"),
+    ("zhangting", "交付延迟", "上次的货等了快三周，手术都往后排了"),
+    ("wanglei", "采购成本高", "今年耗材预算砍了两成，价格得再谈"),
+]
+
+
+async def _seed_recent_week(
+    session: AsyncSession, now: datetime, by_handle: dict[str, User], customers: list[Customer]
+) -> None:
+    """A week of finished visits (their required actions mostly on time), new leads and demands, so
+    the health metrics, the morning digest and the demand-theme alert have real figures to show."""
+    owned = {h: [c for c in customers if c.owner_id == by_handle[h].id] for h in ("wanglei", "zhangting")}
+    for handle, mine in owned.items():
+        rep = by_handle[handle]
+        for day in range(1, 7):
+            customer = mine[day % len(mine)]
+            end = now - timedelta(days=day, hours=2)
+            visit = Visit(
+                customer_id=customer.id,
+                rep_id=rep.id,
+                status="done",
+                source_channel="console",
+                source_approval_id=f"DEMO-{handle}-{day}",
+                customer_text=customer.name,
+                purpose="例行拜访",
+                planned_start=end - timedelta(hours=1),
+                planned_end=end,
+                done_at=end,
+                report_started_at=end,
+                created_at=end - timedelta(days=1),
+                updated_at=end,
+            )
+            session.add(visit)
+            await session.flush()
+            late = handle == "zhangting" and day == 3  # one late demand confirmation this week
+            for kind, due, done in (
+                (
+                    "demand_confirmation",
+                    end + timedelta(minutes=30),
+                    end + timedelta(minutes=50 if late else 20),
+                ),
+                ("visit_report", end + timedelta(hours=24), end + timedelta(minutes=10)),
+            ):
+                session.add(
+                    Deadline(
+                        kind=kind,
+                        entity_type="visit",
+                        entity_id=visit.id,
+                        user_id=rep.id,
+                        required=True,
+                        due_at=due,
+                        status="done",
+                        done_at=done,
+                        on_time=done <= due,
+                        created_at=end - timedelta(days=1),
+                    )
+                )
+            session.add(
+                ProgressUpdate(
+                    customer_id=customer.id,
+                    rep_id=rep.id,
+                    visit_id=visit.id,
+                    kind="visit_report",
+                    progress="确定预算范围",
+                    note="",
+                    valid=True,
+                    created_at=end + timedelta(minutes=10),
+                )
+            )
+    for i, (handle, scenario, text) in enumerate(RECENT_DEMANDS):
+        customer = owned[handle][i % len(owned[handle])]
+        session.add(
+            Demand(
+                customer_id=customer.id,
+                rep_id=by_handle[handle].id,
+                text=text,
+                scenario=scenario,
+                created_at=now - timedelta(days=i % 6, hours=3),
+            )
+        )
+    # Leads: four new this week (one already ordered), five the week before (one ordered).
+    for i in range(9):
+        this_week = i < 4
+        created = now - timedelta(days=(i + 1) if this_week else (8 + i))
+        ordered = i in (0, 4)
+        owner = by_handle["wanglei" if i % 2 else "zhangting"]
+        name = f"{'杭州' if i % 2 else '绍兴'}第{'一二三四五六七八九'[i]}门诊部"
+        session.add(
+            Customer(
+                name=name,
+                normalized_name=normalize(name),
+                kind="民营医院",
+                grade="C（培育）",
+                region="浙江",
+                owner_id=owner.id,
+                stage="contract" if ordered else "lead",
+                status="active",
+                profile_complete=False,
+                is_valid_lead=True,
+                lead_created_at=created,
+                first_order_at=created + timedelta(days=1) if ordered else None,
+                last_deal_at=created + timedelta(days=1) if ordered else None,
+                last_update_at=created,
+                created_at=created,
+                updated_at=created,
+            )
+        )

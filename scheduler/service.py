@@ -194,6 +194,32 @@ class Scheduler:
                 log.warning("job %s for %s was abandoned; running it again", job, period)
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def skip_current_periods(self) -> list[str]:
+        """Record every job's latest past period as skipped (used when demo data has just been
+        created, so the first tick does not send a burst of reports about the minutes-old data)."""
+        now = self.clock.now()
+        skipped = []
+        for job in self.jobs.values():
+            fire = job.latest_fire(now, self.tz)
+            if fire is None:
+                continue
+            async with self.db.transaction() as session:
+                if await insert_ignore(
+                    session,
+                    JobRun,
+                    {
+                        "job": job.name,
+                        "period": self.period_key(fire),
+                        "status": "skipped",
+                        "holder": self.holder,
+                        "started_at": now,
+                        "finished_at": now,
+                        "error": "",
+                    },
+                ):
+                    skipped.append(job.name)
+        return skipped
+
     async def _finish(self, job: str, period: str, error: str = "") -> None:
         async with self.db.transaction() as session:
             await session.execute(

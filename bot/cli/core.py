@@ -124,6 +124,8 @@ async def _run_console(settings: Settings, args: argparse.Namespace) -> int:
 
                 created = await seed_demo(session, clock.now())
             if created:
+                # Fresh demo data: start from now instead of sending last period's reports at once.
+                await app.scheduler.skip_current_periods()
                 print(
                     f"（已创建演示数据：{created['users']} 位同事，{created['customers']} 家客户）",
                     flush=True,
