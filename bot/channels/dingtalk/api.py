@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -197,18 +197,28 @@ class OpenApi:
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """A new-style API call on ``api_base``; raises :class:`ApiError`."""
-        for attempt in (1, 2):
-            await self.throttle.wait(api)
-            headers = {"x-acs-dingtalk-access-token": await self.token()}
+
+        async def send(token: str) -> tuple[int, dict[str, Any], ApiError | None]:
+            headers = {"x-acs-dingtalk-access-token": token}
             status, data = await self._request(
                 method, f"{self.api_base}{path}", json=json, params=params, headers=headers
             )
+            return status, data, classify(status, data)
+
+        return await self._with_token(api, send)
+
+    async def _with_token(
+        self, api: str, send: Callable[[str], Awaitable[tuple[int, dict[str, Any], ApiError | None]]]
+    ) -> dict[str, Any]:
+        """Send with the cached token; when DingTalk rejects the token, fetch a new one and try once more."""
+        for attempt in (1, 2):
+            await self.throttle.wait(api)
             try:
-                problem = classify(status, data)
+                _status, data, problem = await send(await self.token())
             except _AuthFailed as exc:
                 self.forget_token()
                 if attempt == 2:
-                    raise ApiError(str(exc), status=status, transient=True) from exc
+                    raise ApiError(str(exc), transient=True) from exc
                 continue
             if problem is not None:
                 raise problem
@@ -226,23 +236,15 @@ class OpenApi:
     ) -> dict[str, Any]:
         """An old-style call on ``oapi_base`` (``?access_token=``; errors are ``errcode`` in a 200).
         ``form`` builds a multipart body (once per attempt: a FormData cannot be sent twice)."""
-        for attempt in (1, 2):
-            await self.throttle.wait(api)
-            query = {**(params or {}), "access_token": await self.token()}
+
+        async def send(token: str) -> tuple[int, dict[str, Any], ApiError | None]:
+            query = {**(params or {}), "access_token": token}
             status, body = await self._request(
                 "POST", f"{self.oapi_base}{path}", json=json, data=form() if form else None, params=query
             )
-            try:
-                problem = classify(status, body) if status != 200 else classify_oapi(body)
-            except _AuthFailed as exc:
-                self.forget_token()
-                if attempt == 2:
-                    raise ApiError(str(exc), status=status, transient=True) from exc
-                continue
-            if problem is not None:
-                raise problem
-            return body
-        raise AssertionError("unreachable")
+            return status, body, classify(status, body) if status != 200 else classify_oapi(body)
+
+        return await self._with_token(api, send)
 
     async def post_plain(self, url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST without a token (custom robot webhooks)."""

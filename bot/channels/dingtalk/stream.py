@@ -98,7 +98,9 @@ class _System(SystemHandler):
         return await super().raw_process(system_message)
 
 
-class _Robot(ChatbotHandler):
+class _Watched(CallbackHandler):
+    """A callback handler that counts every frame as a sign of life for the liveness check."""
+
     def __init__(self, inbound: Inbound, liveness: Liveness) -> None:
         super().__init__()
         self.inbound = inbound
@@ -108,6 +110,8 @@ class _Robot(ChatbotHandler):
         self.liveness.touch()
         return await super().raw_process(callback_message)
 
+
+class _Robot(_Watched, ChatbotHandler):
     async def process(self, callback: CallbackMessage) -> tuple[int, str]:
         message_id = callback.headers.message_id or ""
         try:
@@ -121,16 +125,7 @@ class _Robot(ChatbotHandler):
         return AckMessage.STATUS_OK, "OK"
 
 
-class _Card(CallbackHandler):
-    def __init__(self, inbound: Inbound, liveness: Liveness) -> None:
-        super().__init__()
-        self.inbound = inbound
-        self.liveness = liveness
-
-    async def raw_process(self, callback_message: CallbackMessage) -> AckMessage:
-        self.liveness.touch()
-        return await super().raw_process(callback_message)
-
+class _Card(_Watched):
     async def process(self, callback: CallbackMessage) -> tuple[int, Any]:
         message_id = callback.headers.message_id or ""
         try:
