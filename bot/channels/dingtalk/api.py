@@ -198,23 +198,23 @@ class OpenApi:
     ) -> dict[str, Any]:
         """A new-style API call on ``api_base``; raises :class:`ApiError`."""
 
-        async def send(token: str) -> tuple[int, dict[str, Any], ApiError | None]:
+        async def send(token: str) -> tuple[dict[str, Any], ApiError | None]:
             headers = {"x-acs-dingtalk-access-token": token}
             status, data = await self._request(
                 method, f"{self.api_base}{path}", json=json, params=params, headers=headers
             )
-            return status, data, classify(status, data)
+            return data, classify(status, data)
 
         return await self._with_token(api, send)
 
     async def _with_token(
-        self, api: str, send: Callable[[str], Awaitable[tuple[int, dict[str, Any], ApiError | None]]]
+        self, api: str, send: Callable[[str], Awaitable[tuple[dict[str, Any], ApiError | None]]]
     ) -> dict[str, Any]:
         """Send with the cached token; when DingTalk rejects the token, fetch a new one and try once more."""
         for attempt in (1, 2):
             await self.throttle.wait(api)
             try:
-                _status, data, problem = await send(await self.token())
+                data, problem = await send(await self.token())
             except _AuthFailed as exc:
                 self.forget_token()
                 if attempt == 2:
@@ -237,12 +237,12 @@ class OpenApi:
         """An old-style call on ``oapi_base`` (``?access_token=``; errors are ``errcode`` in a 200).
         ``form`` builds a multipart body (once per attempt: a FormData cannot be sent twice)."""
 
-        async def send(token: str) -> tuple[int, dict[str, Any], ApiError | None]:
+        async def send(token: str) -> tuple[dict[str, Any], ApiError | None]:
             query = {**(params or {}), "access_token": token}
             status, body = await self._request(
                 "POST", f"{self.oapi_base}{path}", json=json, data=form() if form else None, params=query
             )
-            return status, body, classify(status, body) if status != 200 else classify_oapi(body)
+            return body, classify(status, body) if status != 200 else classify_oapi(body)
 
         return await self._with_token(api, send)
 
