@@ -108,6 +108,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _run_console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import Application
+    from bot.logging import configure
+
+    if not getattr(args, "log_level", None):
+        # The conversation is on stdout; keep routine log lines from interleaving with it.
+        configure("WARNING", settings.app.log_format)
     from bot.channels.console import ConsoleChannel
     from bot.console import run_console
     from domain.clock import ManualClock
