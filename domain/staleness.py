@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -143,6 +143,17 @@ async def zombie_counts(
     return await _counts(session, zombie_condition(now, days), owner_ids)
 
 
+_ZOMBIE_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.owner_id,
+    Customer.last_deal_at,
+    Customer.lead_created_at,
+    Customer.created_at,
+)
+_UNION_CHUNK = 400  # SQLite allows 500 terms in one compound SELECT
+
+
 async def zombie_customers(
     session: AsyncSession,
     now: datetime,
@@ -153,25 +164,50 @@ async def zombie_customers(
 ) -> list[ZombieCustomer]:
     """Active customers with no deal for ``days`` (never-dealt ones count from lead creation); with
     ``per_owner``, only each owner's longest-idle ones (use zombie_counts for totals)."""
-    stmt = select(
-        Customer.id,
-        Customer.name,
-        Customer.owner_id,
-        Customer.last_deal_at,
-        Customer.lead_created_at,
-        Customer.created_at,
-    ).where(zombie_condition(now, days))
-    if owner_ids is not None:
-        stmt = stmt.where(Customer.owner_id.in_(list(owner_ids)))
-    baseline = func.coalesce(Customer.last_deal_at, Customer.lead_created_at, Customer.created_at)
-    stmt = _first_per_owner(stmt, baseline, per_owner)
+    if per_owner is not None:
+        rows = await _zombies_per_owner(session, now, days, owner_ids, per_owner)
+    else:
+        stmt = select(*_ZOMBIE_COLUMNS).where(zombie_condition(now, days))
+        if owner_ids is not None:
+            stmt = stmt.where(Customer.owner_id.in_(list(owner_ids)))
+        rows = list((await session.execute(stmt)).all())
     out = []
-    rows: list[Any] = list((await session.execute(stmt)).all())
     for cid, name, owner, deal, lead, created in rows:
         since = deal or lead or created
         out.append(ZombieCustomer(cid, name, owner, deal, (now - since).days))
     out.sort(key=lambda z: (-z.days, z.id))
     return out
+
+
+async def _zombies_per_owner(
+    session: AsyncSession, now: datetime, days: int, owner_ids: Collection[int] | None, per_owner: int
+) -> list[Any]:
+    """Each owner's ``per_owner`` longest-idle zombies: one short index range per owner
+    (ix_customers_active_owner_deal_base), instead of ranking every zombie with a window function."""
+    if owner_ids is None:
+        owners_stmt = select(Customer.owner_id).where(Customer.status == "active").distinct()
+        owners: list[int | None] = list((await session.execute(owners_stmt)).scalars())
+    else:
+        owners = list(owner_ids)
+    baseline = func.coalesce(Customer.last_deal_at, Customer.lead_created_at, Customer.created_at)
+    cutoff = now - timedelta(days=days)
+    parts = []
+    for owner in owners:
+        owned = Customer.owner_id.is_(None) if owner is None else Customer.owner_id == owner
+        part = (
+            select(*_ZOMBIE_COLUMNS)
+            .where(Customer.status == "active", owned, baseline < cutoff)
+            .order_by(baseline, Customer.id)
+            .limit(per_owner)
+            .subquery()
+        )
+        parts.append(select(part))
+    rows: list[Any] = []
+    for start in range(0, len(parts), _UNION_CHUNK):
+        chunk = parts[start : start + _UNION_CHUNK]
+        stmt = chunk[0] if len(chunk) == 1 else union_all(*chunk)
+        rows += list((await session.execute(stmt)).all())
+    return rows
 
 
 async def active_customer_counts(

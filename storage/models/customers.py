@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base
@@ -45,7 +45,18 @@ class Customer(Base):
         back_populates="customer", order_by="PersonalityTag.id", lazy="selectin"
     )
 
-    __table_args__ = (Index("ix_customers_status_last_update", "status", "last_update_at"),)
+    __table_args__ = (
+        Index("ix_customers_status_last_update", "status", "last_update_at"),
+        # Zombie scans: per owner, by when the customer last had a deal (else became a lead, else
+        # was created), active customers only.
+        Index(
+            "ix_customers_active_owner_deal_base",
+            "owner_id",
+            text("coalesce(last_deal_at, lead_created_at, created_at)"),
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
 
 
 class KeyPerson(Base):
