@@ -4,7 +4,6 @@ SDK makes blocking HTTP calls on *its* loop; sharing a loop with it deadlocks)."
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -15,6 +14,7 @@ from emulators.dingtalk.contacts import DIRECTORY, Directory
 from emulators.dingtalk.gateway import Gateway
 from emulators.dingtalk.openapi import STATE
 from emulators.dingtalk.state import Clock, EmulatorState, WallClock
+from emulators.loop_thread import LoopThread, serve
 
 T = TypeVar("T")
 
@@ -58,11 +58,8 @@ class EmulatorServer:
         self.directory = Directory()
         self.host = host
         self.port = port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = LoopThread("dingtalk-emulator")
         self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self._redeliver: asyncio.Task[None] | None = None
 
     @property
@@ -86,49 +83,14 @@ class EmulatorServer:
 
     # -- thread ---------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="dingtalk-emulator", daemon=True)
-        self._thread.start()
-        self._ready.wait(15)
-        if self._error is not None:
-            raise RuntimeError("the DingTalk emulator did not start") from self._error
-        if not self._ready.is_set():
-            raise RuntimeError("the DingTalk emulator did not start within 15 s")
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported to start()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+        self._thread.start(self._serve)
 
     async def _serve(self) -> None:
-        self._runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve(self.build_app(), self.host, self.port)
         self.gateway.base_ws = f"ws://{self.host}:{self.port}"
         self._redeliver = asyncio.get_running_loop().create_task(self.gateway.redeliver_loop())
 
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-
         async def shutdown() -> None:
             if self._redeliver is not None:
                 self._redeliver.cancel()
@@ -136,30 +98,16 @@ class EmulatorServer:
             if self._runner is not None:
                 await self._runner.cleanup()
 
-        if loop.is_running():
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(15)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(15)
-        self._thread = None
-        self._loop = None
+        self._thread.stop(shutdown)
 
     # -- calling into the emulator's loop ------------------------------------------
     def on_own_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        return self._thread.on_own_thread()
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 15) -> T:
         """Run ``coro`` on the emulator's loop and wait (from any other thread)."""
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("the emulator is not running")
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("call() from the emulator's own thread would deadlock")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        return self._thread.call(coro, timeout)
 
     async def acall(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on the emulator's loop without blocking the caller's loop."""
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("the emulator is not running")
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+        return await self._thread.acall(coro)

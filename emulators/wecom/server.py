@@ -28,7 +28,6 @@ Behaviour follows ``research/wecom.md`` §4 and §6:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import json
@@ -42,6 +41,8 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
+
+from emulators.loop_thread import LoopThread, serve
 
 MSG_TYPES = {
     "text",
@@ -175,11 +176,8 @@ class WeComEmulator:
         self._state = _State()
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = LoopThread("wecom-emulator")
         self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
 
     # -- lifecycle ----------------------------------------------------------------
     @property
@@ -188,43 +186,21 @@ class WeComEmulator:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> WeComEmulator:
-        self._thread = threading.Thread(target=self._run, name="wecom-emulator", daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if self._error is not None:
-            raise RuntimeError("WeCom emulator failed to start") from self._error
+        self._thread.start(self._serve, timeout=10)
         return self
 
     def stop(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
+        async def shutdown() -> None:
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        self._thread.stop(shutdown, timeout=10)
 
     def __enter__(self) -> WeComEmulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported to start()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.close()
 
     async def _serve(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -244,11 +220,7 @@ class WeComEmulator:
         }
         for (method, path), fn in routes.items():
             app.router.add_route(method, f"/cgi-bin/{path}", self._wrap(path, fn))
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve(app, self.host, self.port)
 
     # -- test hooks ---------------------------------------------------------------
     def expire_tokens(self) -> None:
