@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage import sqlite_inloop
+
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be opened or is locked; the message says what to do."""
@@ -31,7 +33,10 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int, immediate: bool) -> None:
+def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int, *, writer: bool, in_loop: bool) -> None:
+    # An in-loop writer waits for other processes in begin_immediate(), off SQLite's busy handler.
+    waits_in_sqlite = busy_timeout_ms if not (writer and in_loop) else 0
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # We emit BEGIN ourselves (SQLAlchemy's documented recipe), so pysqlite's legacy
@@ -41,7 +46,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int, immediate: 
         for pragma in (
             "journal_mode=WAL",
             "synchronous=NORMAL",
-            f"busy_timeout={int(busy_timeout_ms)}",
+            f"busy_timeout={int(waits_in_sqlite)}",
             "foreign_keys=ON",
         ):
             cur.execute(f"PRAGMA {pragma}")
@@ -49,14 +54,28 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int, immediate: 
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not writer:
+            conn.exec_driver_sql("BEGIN")
+        elif in_loop:
+            sqlite_inloop.begin_immediate(conn.connection.driver_connection, busy_timeout_ms)
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
-    """One engine for writes (``transaction``) and, on SQLite, one for concurrent reads (``read``)."""
+    """One engine for writes (``transaction``) and, on SQLite, one for concurrent reads (``read``).
+
+    SQLite runs on the event loop's thread (:mod:`storage.sqlite_inloop`) unless ``sqlite_in_loop``
+    is False, which keeps aiosqlite's worker threads (the benchmark compares both)."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 5, busy_timeout_ms: int = 5000, echo: bool = False
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        busy_timeout_ms: int = 5000,
+        echo: bool = False,
+        sqlite_in_loop: bool = True,
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
@@ -69,10 +88,11 @@ class Database:
                     "Create it or set database.url."
                 )
             kwargs["pool_size"] = pool_size
-            self.engine = create_async_engine(url, **kwargs)
-            _install_sqlite_hooks(self.engine, busy_timeout_ms, immediate=True)
-            self.read_engine = create_async_engine(url, **kwargs)
-            _install_sqlite_hooks(self.read_engine, busy_timeout_ms, immediate=False)
+            driver_url = sqlite_inloop.url_for(url) if sqlite_in_loop else make_url(url)
+            self.engine = create_async_engine(driver_url, **kwargs)
+            _install_sqlite_hooks(self.engine, busy_timeout_ms, writer=True, in_loop=sqlite_in_loop)
+            self.read_engine = create_async_engine(driver_url, **kwargs)
+            _install_sqlite_hooks(self.read_engine, busy_timeout_ms, writer=False, in_loop=sqlite_in_loop)
         else:
             kwargs.update(pool_size=pool_size, pool_pre_ping=True)
             self.engine = create_async_engine(url, **kwargs)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 
 from storage.db import Database, DatabaseUnavailable
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import Base, Customer, User
+from storage.models import Base, Customer, JobRun, User
 
 
 async def test_migrations_build_the_whole_schema(db_url: str) -> None:
@@ -85,7 +85,10 @@ async def test_sqlite_runs_wal_with_immediate_write_transactions(tmp_path: Path)
             mode = (await s.execute(text("PRAGMA journal_mode"))).scalar_one()
             sync = (await s.execute(text("PRAGMA synchronous"))).scalar_one()
             busy = (await s.execute(text("PRAGMA busy_timeout"))).scalar_one()
-        assert (mode, sync, busy) == ("wal", 1, 4321)
+        async with db.read() as s:
+            read_busy = (await s.execute(text("PRAGMA busy_timeout"))).scalar_one()
+        # Writers wait for other processes in begin_immediate() (off the loop), readers in SQLite.
+        assert (mode, sync, busy, read_busy) == ("wal", 1, 0, 4321)
         # A write transaction holds the write lock from its start: a second writer waits, then times out.
         await upgrade(db)
         other = sqlite3.connect(tmp_path / "w.db", timeout=0.1, isolation_level=None)
@@ -97,6 +100,41 @@ async def test_sqlite_runs_wal_with_immediate_write_transactions(tmp_path: Path)
         other.execute("ROLLBACK")
         other.close()
     finally:
+        await db.dispose()
+
+
+async def test_waiting_for_another_writer_keeps_the_loop_serving(tmp_path: Path) -> None:
+    """SQLite runs on the loop's thread, so a writer waiting for another process's lock must wait with
+    asyncio.sleep, not inside SQLite: other coroutines keep running, and the write goes through once
+    the lock is released."""
+    path = tmp_path / "busy.db"
+    db = Database(f"sqlite+aiosqlite:///{path}", busy_timeout_ms=5000)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        await upgrade(db)
+        holder.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0)
+                ticks += 1
+                if ticks == 50:
+                    holder.execute("ROLLBACK")  # the other process finishes after we started waiting
+
+        async def write() -> None:
+            async with db.transaction() as s:
+                s.add(JobRun(job="x", period="p", started_at=datetime(2026, 1, 1, tzinfo=UTC)))
+
+        task = asyncio.create_task(ticker())
+        await asyncio.wait_for(write(), 5)
+        task.cancel()
+        assert ticks >= 50  # the loop ran while the write waited
+        async with db.read() as s:
+            assert (await s.execute(text("SELECT count(*) FROM job_runs"))).scalar_one() == 1
+    finally:
+        holder.close()
         await db.dispose()
 
 
