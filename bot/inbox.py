@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Event, event_from_dict, event_to_dict
@@ -15,6 +15,13 @@ from domain.clock import Clock
 from storage.db import Database
 from storage.models import InboundEvent
 from storage.upsert import insert_ignore
+
+_INBOX: Table = InboundEvent.__table__  # type: ignore[assignment]
+_MARK_DONE = (
+    update(_INBOX)
+    .where(_INBOX.c.channel == bindparam("ch"), _INBOX.c.event_id == bindparam("eid"))
+    .values(status="done", processed_at=bindparam("at"))
+)
 
 
 class Inbox:
@@ -95,11 +102,7 @@ class Inbox:
 
     @staticmethod
     async def mark_done(session: AsyncSession, event: Event, now: datetime) -> None:
-        await session.execute(
-            update(InboundEvent)
-            .where(InboundEvent.channel == event.channel, InboundEvent.event_id == event.event_id)
-            .values(status="done", processed_at=now)
-        )
+        await session.execute(_MARK_DONE, {"ch": event.channel, "eid": event.event_id, "at": now})
 
     async def mark_failed(self, event: Event, error: str) -> None:
         async with self.db.transaction() as session:

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, and_, exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
 
 from bot.channel import Channel, PermanentSendError, Target, TransientSendError
 from bot.messages import Markdown, Message, Text, message_from_dict
@@ -25,6 +24,7 @@ from storage.db import Database
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -71,6 +71,8 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(concurrency)
         self._round = asyncio.Lock()  # one round at a time per process, so drain() sees settled state
+        self._busy = False  # the last round claimed something: claim again without looking first
+        self._build_statements()
 
     def wake(self) -> None:
         self._wake.set()
@@ -99,64 +101,66 @@ class OutboxSender:
         jitter = (row_id * 7919 % 100) / 1000  # deterministic 0–10 %
         return timedelta(seconds=delay * (1 + jitter))
 
-    def _due_ids(self, now: datetime) -> tuple[Select[int], Select[int]]:
-        """Pending rows that are due (partial index) and rows whose sending lease expired (crash)."""
-        earlier = aliased(OutboxMessage)
+    def _build_statements(self) -> None:
+        """The claim's statements, built once: constructing them costs more than running them."""
+        t = _OUTBOX
+        earlier = t.alias("earlier")
+        now = bindparam("now")
         waiting = exists().where(
-            earlier.channel == OutboxMessage.channel,
-            earlier.target_kind == OutboxMessage.target_kind,
-            earlier.target == OutboxMessage.target,
-            earlier.status.in_(("pending", "sending")),
-            earlier.id < OutboxMessage.id,
+            earlier.c.channel == t.c.channel,
+            earlier.c.target_kind == t.c.target_kind,
+            earlier.c.target == t.c.target,
+            earlier.c.status.in_(("pending", "sending")),
+            earlier.c.id < t.c.id,
             or_(
-                and_(earlier.status == "pending", earlier.next_attempt_at > now),
-                and_(earlier.status == "sending", earlier.locked_until >= now),
+                and_(earlier.c.status == "pending", earlier.c.next_attempt_at > now),
+                and_(earlier.c.status == "sending", earlier.c.locked_until >= now),
             ),
         )
+        limit = self.settings.batch_size
+        # Pending rows that are due (partial index), and rows whose sending lease expired (a crash).
         pending = (
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, ~waiting)
-            .order_by(OutboxMessage.id)
-            .limit(self.settings.batch_size)
+            select(t.c.id)
+            .where(t.c.status == "pending", t.c.next_attempt_at <= now, ~waiting)
+            .order_by(t.c.id)
+            .limit(limit)
         )
         stuck = (
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status == "sending", OutboxMessage.locked_until < now)
-            .order_by(OutboxMessage.id)
-            .limit(self.settings.batch_size)
+            select(t.c.id)
+            .where(t.c.status == "sending", t.c.locked_until < now)
+            .order_by(t.c.id)
+            .limit(limit)
         )
-        return pending, stuck
+        if not self.db.is_sqlite:  # SQLite's write lock already keeps other senders out
+            pending = pending.with_for_update(skip_locked=True)
+            stuck = stuck.with_for_update(skip_locked=True)
+        due = or_(t.c.id.in_(pending), t.c.id.in_(stuck))
+        self._any_due = select(t.c.id).where(due).limit(1)
+        columns = (
+            t.c.id,
+            t.c.idempotency_key,
+            t.c.channel,
+            t.c.target_kind,
+            t.c.target,
+            t.c.payload,
+            t.c.attempts,
+        )
+        self._claim_due = (
+            update(t).where(due).values(status="sending", locked_until=bindparam("lease")).returning(*columns)
+        )
 
     async def _claim(self, now: datetime) -> list[_Row]:
-        pending, stuck = self._due_ids(now)
-        # Look first without the write lock: most rounds find nothing to do.
-        async with self.db.read() as session:
-            ids = list((await session.execute(pending)).scalars()) + list(
-                (await session.execute(stuck)).scalars()
-            )
-        if not ids:
-            return []
-        ids = sorted(set(ids))[: self.settings.batch_size]
-        claimable = or_(
-            and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-            and_(OutboxMessage.status == "sending", OutboxMessage.locked_until < now),
-        )
-        stmt = select(OutboxMessage).where(OutboxMessage.id.in_(ids), claimable).order_by(OutboxMessage.id)
-        if not self.db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
+        if not self._busy:
+            # Idle polling looks first without the write lock: most such rounds find nothing to do.
+            async with self.db.read() as session:
+                if (await session.execute(self._any_due, {"now": now})).first() is None:
+                    return []
         lease = now + timedelta(seconds=self.settings.lease_s)
         async with self.db.transaction() as session:
-            rows = list((await session.execute(stmt)).scalars())
-            if rows:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_([r.id for r in rows]))
-                    .values(status="sending", locked_until=lease)
-                )
-            return [
-                _Row(r.id, r.idempotency_key, r.channel, r.target_kind, r.target, dict(r.payload), r.attempts)
-                for r in rows
-            ]
+            result = await session.execute(self._claim_due, {"now": now, "lease": lease})
+            rows = sorted((_Row(*r) for r in result.all()), key=lambda r: r.id)
+        self._busy = bool(rows)
+        return rows
 
     async def run_once(self) -> int:
         async with self._round:
@@ -283,24 +287,28 @@ class OutboxSender:
                 out.retry[member.id] = (when, member.attempts, "")
 
     async def _record(self, out: _Outcome, now: datetime) -> None:
+        t = _OUTBOX
+        by_id = t.c.id == bindparam("rid")
         async with self.db.transaction() as session:
             if out.sent:
                 await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(out.sent))
+                    update(t)
+                    .where(t.c.id.in_(out.sent))
                     .values(status="sent", sent_at=now, locked_until=None)
                 )
-            for row_id, lead in out.merged.items():
+            if out.merged:
                 await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row_id)
-                    .values(status="sent", sent_at=now, locked_until=None, merged_into_id=lead)
+                    update(t)
+                    .where(by_id)
+                    .values(status="sent", sent_at=now, locked_until=None, merged_into_id=bindparam("lead")),
+                    [{"rid": row_id, "lead": lead} for row_id, lead in out.merged.items()],
                 )
-            for row_id, error in out.dead.items():
+            if out.dead:
                 await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row_id)
-                    .values(status="dead", last_error=error[:2000], locked_until=None)
+                    update(t)
+                    .where(by_id)
+                    .values(status="dead", last_error=bindparam("err"), locked_until=None),
+                    [{"rid": row_id, "err": error[:2000]} for row_id, error in out.dead.items()],
                 )
             for row_id, (when, attempts, error) in out.retry.items():
                 values: dict[str, Any] = {
@@ -311,8 +319,6 @@ class OutboxSender:
                 }
                 if error:
                     values["last_error"] = error[:2000]
-                await session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
-                )
+                await session.execute(update(t).where(t.c.id == row_id).values(**values))
         for row_id, error in out.dead.items():
             log.error("outbox message %s is dead: %s", row_id, error)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -13,14 +13,18 @@ _COLUMN = {
     "wecom": User.wecom_userid,
     "console": User.console_id,
 }
+# Built once: every event looks its sender up, and building the query cost more than running it.
+_BY_PLATFORM_ID = {
+    channel: select(User).options(joinedload(User.role_rows)).where(column == bindparam("pid"))
+    for channel, column in _COLUMN.items()
+}
 
 
 async def find_by_platform_id(session: AsyncSession, channel: str, platform_id: str) -> User | None:
-    column = _COLUMN.get(channel)
-    if column is None or not platform_id:
+    stmt = _BY_PLATFORM_ID.get(channel)
+    if stmt is None or not platform_id:
         return None
-    stmt = select(User).options(joinedload(User.role_rows)).where(column == platform_id)
-    return (await session.execute(stmt)).unique().scalar_one_or_none()
+    return (await session.execute(stmt, {"pid": platform_id})).unique().scalar_one_or_none()
 
 
 async def with_role(session: AsyncSession, role: str) -> list[User]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
+
+
+@cache
+def _statement(table: Table, dialect: str) -> Insert:
+    # Built once per table: the values travel as parameters, so the compiled form is cached too.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
 
 
 async def insert_ignore(
@@ -16,7 +24,5 @@ async def insert_ignore(
     """Insert one row unless it conflicts with a unique key. True when the row was inserted."""
     table: Table = model if isinstance(model, Table) else model.__table__  # type: ignore[assignment]
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing()
-    result = await session.execute(stmt)
+    result = await session.execute(_statement(table, dialect), values)
     return bool(result.rowcount)  # type: ignore[attr-defined]

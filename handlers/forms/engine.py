@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, NameNotDefined
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import CardActionEvent, TextEvent
@@ -158,6 +158,11 @@ def active_answers(form: FormSpec, answers: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_ACTIVE = select(ConversationState).where(  # every message asks this: built once
+    ConversationState.user_id == bindparam("uid"), ConversationState.status == "active"
+)
+
+
 @dataclass
 class _Run:
     """One form run being advanced: the row, its navigation, and who/when."""
@@ -193,10 +198,7 @@ class FormEngine:
 
     # -- queries ------------------------------------------------------------------
     async def active(self, session: AsyncSession, user_id: int) -> ConversationState | None:
-        stmt = select(ConversationState).where(
-            ConversationState.user_id == user_id, ConversationState.status == "active"
-        )
-        return (await session.execute(stmt)).scalar_one_or_none()
+        return (await session.execute(_ACTIVE, {"uid": user_id})).scalar_one_or_none()
 
     # -- sending ------------------------------------------------------------------
     async def _say(self, run: _Run, msg: Message) -> None:

@@ -1,5 +1,5 @@
-"""Inbox dedupe, the durable outbox (retries, crash recovery, rate limits, digests, dead letters) and
-per-user serialisation. The failing channel below is a test double for a platform that errors; the real
+"""Inbox dedupe, the durable outbox (retries, crash recovery, rate limits, digests, dead letters; on
+SQLite and PostgreSQL) and per-user serialisation. The failing channel below is a test double for a platform that errors; the real
 platform failure modes are exercised against the emulators in tests/dingtalk and tests/wecom."""
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ class FlakyChannel(Channel):
         return target.kind == "group"
 
 
-async def _db(tmp_path: Path) -> Database:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")
+async def _db(url: str) -> Database:
+    db = Database(url)
     await upgrade(db)
     return db
 
@@ -83,8 +83,8 @@ async def _statuses(db: Database) -> dict[str, int]:
         return dict(rows.all())  # type: ignore[arg-type]
 
 
-async def test_failing_sender_that_later_succeeds_delivers_exactly_once(tmp_path: Path) -> None:
-    db, clock = await _db(tmp_path), ManualClock()
+async def test_failing_sender_that_later_succeeds_delivers_exactly_once(db_url: str) -> None:
+    db, clock = await _db(db_url), ManualClock()
     channel = FlakyChannel(failures=3)
     sender = OutboxSender(db, clock, {"flaky": channel}, OutboxSettings(backoff_base_s=2, backoff_cap_s=60))
     await _queue(db, clock, "u1", ["你好"])
@@ -98,8 +98,8 @@ async def test_failing_sender_that_later_succeeds_delivers_exactly_once(tmp_path
     await db.dispose()
 
 
-async def test_backoff_grows_and_order_is_kept_per_target(tmp_path: Path) -> None:
-    db, clock = await _db(tmp_path), ManualClock()
+async def test_backoff_grows_and_order_is_kept_per_target(db_url: str) -> None:
+    db, clock = await _db(db_url), ManualClock()
     channel = FlakyChannel(failures=2)
     sender = OutboxSender(db, clock, {"flaky": channel}, OutboxSettings(backoff_base_s=10, backoff_cap_s=600))
     await _queue(db, clock, "u1", ["第一条", "第二条"])
@@ -120,8 +120,8 @@ async def test_backoff_grows_and_order_is_kept_per_target(tmp_path: Path) -> Non
     await db.dispose()
 
 
-async def test_process_killed_between_commit_and_send_delivers_after_restart(tmp_path: Path) -> None:
-    db, clock = await _db(tmp_path), ManualClock()
+async def test_process_killed_between_commit_and_send_delivers_after_restart(db_url: str) -> None:
+    db, clock = await _db(db_url), ManualClock()
     await _queue(db, clock, "u1", ["提醒：拜访报告"])
     # A first process claimed the row and died before sending (it stays 'sending' with a lease).
     dead_channel = FlakyChannel()
@@ -130,7 +130,7 @@ async def test_process_killed_between_commit_and_send_delivers_after_restart(tmp
     assert len(claimed) == 1 and await _statuses(db) == {"sending": 1}
     await db.dispose()
 
-    db2 = Database(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")  # the restarted process
+    db2 = Database(db_url)  # the restarted process
     channel = FlakyChannel()
     sender = OutboxSender(db2, clock, {"flaky": channel}, OutboxSettings(lease_s=60))
     await sender.drain()
@@ -143,8 +143,8 @@ async def test_process_killed_between_commit_and_send_delivers_after_restart(tmp
     await db2.dispose()
 
 
-async def test_throttled_group_backlog_becomes_a_digest_nothing_lost_nothing_twice(tmp_path: Path) -> None:
-    db, clock = await _db(tmp_path), ManualClock()
+async def test_throttled_group_backlog_becomes_a_digest_nothing_lost_nothing_twice(db_url: str) -> None:
+    db, clock = await _db(db_url), ManualClock()
     channel = FlakyChannel(limit=RateLimit("webhook:managers", calls=20, per_s=60))
     sender = OutboxSender(db, clock, {"flaky": channel}, OutboxSettings())
     texts = [f"告警 {i}" for i in range(60)]
@@ -173,8 +173,8 @@ async def test_throttled_group_backlog_becomes_a_digest_nothing_lost_nothing_twi
     await db.dispose()
 
 
-async def test_permanent_failure_is_dead_lettered_and_does_not_block_others(tmp_path: Path) -> None:
-    db, clock = await _db(tmp_path), ManualClock()
+async def test_permanent_failure_is_dead_lettered_and_does_not_block_others(db_url: str) -> None:
+    db, clock = await _db(db_url), ManualClock()
     channel = FlakyChannel(permanent_for="ghost")
     sender = OutboxSender(db, clock, {"flaky": channel}, OutboxSettings())
     await _queue(db, clock, "ghost", ["没人收"])
@@ -188,8 +188,8 @@ async def test_permanent_failure_is_dead_lettered_and_does_not_block_others(tmp_
     await db.dispose()
 
 
-async def test_gives_up_after_max_attempts(tmp_path: Path) -> None:
-    db, clock = await _db(tmp_path), ManualClock()
+async def test_gives_up_after_max_attempts(db_url: str) -> None:
+    db, clock = await _db(db_url), ManualClock()
     channel = FlakyChannel(failures=100)
     sender = OutboxSender(db, clock, {"flaky": channel}, OutboxSettings(max_attempts=3, backoff_cap_s=5))
     await _queue(db, clock, "u1", ["x"])
