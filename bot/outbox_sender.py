@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
+from sqlalchemy import BindParameter, Table, and_, bindparam, exists, or_, select, update
 
 from bot.channel import Channel, PermanentSendError, Target, TransientSendError
 from bot.messages import Markdown, Message, Text, message_from_dict
@@ -105,7 +105,7 @@ class OutboxSender:
         """The claim's statements, built once: constructing them costs more than running them."""
         t = _OUTBOX
         earlier = t.alias("earlier")
-        now = bindparam("now")
+        now: BindParameter[datetime] = bindparam("now")
         waiting = exists().where(
             earlier.c.channel == t.c.channel,
             earlier.c.target_kind == t.c.target_kind,
