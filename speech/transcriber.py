@@ -9,7 +9,6 @@ OpenCC t2s. The ``segments`` generator is consumed inside the worker: iterating 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import sys
@@ -27,6 +26,7 @@ import numpy as np
 from config.settings import SpeechSettings
 from handlers.context import Transcript, TranscriptionRejected
 from speech.audio import SAMPLE_RATE, DecodedAudio, decode_file
+from speech.memory import limit_arenas, release_free_memory
 from speech.model import ModelNotFound, ModelSource, resolve, weights_sha256
 from speech.text import clean_segments, join_segments
 
@@ -44,23 +44,6 @@ def speech_only(samples: np.ndarray) -> np.ndarray:
 
     chunks = get_speech_timestamps(samples, VadOptions())
     return np.concatenate(collect_chunks(samples, chunks)[0]) if chunks else np.zeros(0, np.float32)
-
-
-def _malloc_trim() -> Callable[[int], object] | None:
-    try:
-        trim: Callable[[int], object] = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-    return trim
-
-
-_TRIM = _malloc_trim() if sys.platform.startswith("linux") else None
-
-
-def release_free_memory() -> None:
-    """Hand memory freed by a finished note back to the OS (glibc keeps it otherwise: ~0.1 GB a note)."""
-    if _TRIM is not None:
-        _TRIM(0)
 
 
 class TranscriptionTimeout(Exception):
@@ -165,6 +148,7 @@ class WhisperTranscriber:
         self.settings = settings
         self._source = source
         self.grace_s = grace_s
+        limit_arenas(settings.malloc_arenas)  # before the pool's threads exist (speech/memory.py)
         self._pool = ThreadPoolExecutor(
             max_workers=settings.num_workers, thread_name_prefix="speech", initializer=self._init_worker
         )
