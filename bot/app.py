@@ -67,12 +67,7 @@ class Application:
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.db = db or Database(
-            settings.database.url,
-            pool_size=settings.database.pool_size,
-            busy_timeout_ms=settings.database.busy_timeout_ms,
-            echo=settings.database.echo,
-        )
+        self.db = db or Database.from_settings(settings.database)
         self._explicit_channels = channels
         self.channels: dict[str, Channel] = {}
         self._transcriber = transcriber

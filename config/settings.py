@@ -64,6 +64,11 @@ class DatabaseSettings(Section):
     busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy timeout in milliseconds.")
     echo: bool = Field(False, description="Log every SQL statement (debugging only).")
     migrate_on_start: bool = Field(True, description="Apply pending migrations when the bot starts.")
+    sqlite_in_loop: bool = Field(
+        True,
+        description="Run SQLite calls on the event loop's thread (fast: no thread hand-offs per statement; "
+        "see storage/sqlite_inloop.py). false = aiosqlite's worker thread.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from config.settings import DatabaseSettings
 from storage import sqlite_inloop
 
 
@@ -102,6 +103,16 @@ class Database:
         # letting them spin in SQLite's busy handler; other processes still meet busy_timeout.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: DatabaseSettings) -> Database:
+        return cls(
+            settings.url,
+            pool_size=settings.pool_size,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            echo=settings.echo,
+            sqlite_in_loop=settings.sqlite_in_loop,
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -153,7 +153,7 @@ async def _seed(settings: Settings) -> dict[str, int]:
     from domain.demo import seed_demo
     from storage.migrate import upgrade
 
-    db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    db = Database.from_settings(settings.database)
     try:
         await db.check()
         await upgrade(db)
@@ -250,7 +250,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     async def go() -> int:
         from storage.migrate import current_revision, upgrade
 
-        db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+        db = Database.from_settings(settings.database)
         try:
             await db.check()
             await upgrade(db, args.revision)
@@ -268,7 +268,7 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     async def go() -> int:
         from storage.migrate import current_revision, head_revision
 
-        db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+        db = Database.from_settings(settings.database)
         try:
             await db.check()
             current = await current_revision(db)

@@ -111,7 +111,7 @@ async def import_customers(settings: Settings, args: argparse.Namespace) -> int:
     clock = SystemClock()
     now = clock.now()
     today = now.astimezone(ZoneInfo(settings.app.timezone)).date()
-    db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    db = Database.from_settings(settings.database)
     try:
         await db.check()
         await upgrade(db)

@@ -95,7 +95,7 @@ def check_schedules(settings: Settings) -> list[str]:
 
 # -- helpers -----------------------------------------------------------------------
 def _database(settings: Settings) -> Database:
-    return Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    return Database.from_settings(settings.database)
 
 
 class _CliApp:

@@ -92,7 +92,7 @@ def register_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 @asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[Database]:
-    db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+    db = Database.from_settings(settings.database)
     try:
         await db.check()
         await upgrade(db)

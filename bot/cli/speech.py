@@ -125,7 +125,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         from speech.ledger import verify_chain
         from storage.db import Database, safe_url
 
-        db = Database(settings.database.url, busy_timeout_ms=settings.database.busy_timeout_ms)
+        db = Database.from_settings(settings.database)
         try:
             await db.check()
             async with db.read() as session:
