@@ -26,7 +26,7 @@ import numpy as np
 from config.settings import SpeechSettings
 from handlers.context import Transcript, TranscriptionRejected
 from speech.audio import SAMPLE_RATE, DecodedAudio, decode_file
-from speech.memory import limit_arenas, release_free_memory
+from speech.memory import keep_heaps_small, release_free_memory
 from speech.model import ModelNotFound, ModelSource, resolve, weights_sha256
 from speech.text import clean_segments, join_segments
 
@@ -148,7 +148,7 @@ class WhisperTranscriber:
         self.settings = settings
         self._source = source
         self.grace_s = grace_s
-        limit_arenas(settings.malloc_arenas)  # before the pool's threads exist (speech/memory.py)
+        keep_heaps_small(settings.malloc_arenas)  # before the pool's threads exist (speech/memory.py)
         self._pool = ThreadPoolExecutor(
             max_workers=settings.num_workers, thread_name_prefix="speech", initializer=self._init_worker
         )

@@ -16,7 +16,9 @@ What could block the loop, and how it is kept short:
   loop for their duration; they already held the single write lock that every step needs, so steps
   waited for them before this driver too.
 
-The URL stays ``sqlite+aiosqlite://…``; :class:`storage.db.Database` picks this driver for it.
+The URL stays ``sqlite+aiosqlite://…``; :class:`storage.db.Database` picks this driver for it (unless
+``database.sqlite_in_loop`` is false). Use it through ``AsyncSession`` or ``run_sync``: SQLAlchemy's
+``AsyncConnection.execute`` demands that the driver really awaited and raises ``AwaitRequired`` here.
 """
 
 from __future__ import annotations
