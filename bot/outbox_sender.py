@@ -118,7 +118,8 @@ class OutboxSender:
             ),
         )
         limit = self.settings.batch_size
-        # Pending rows that are due (partial index), and rows whose sending lease expired (a crash).
+        # Pending rows that are due (partial index), and rows whose sending lease expired (a crash):
+        # up to batch_size of each, so a round after a crash may claim twice the batch.
         pending = (
             select(t.c.id)
             .where(t.c.status == "pending", t.c.next_attempt_at <= now, ~waiting)

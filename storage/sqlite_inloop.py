@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import pool
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import ConnectArgsType
 from sqlalchemy.util import await_only
 
@@ -86,8 +86,6 @@ def begin_immediate(dbapi_conn: Any, busy_timeout_ms: int) -> None:
 
 def url_for(url: str | URL) -> URL:
     """The same database, opened with this driver."""
-    from sqlalchemy.engine import make_url
-
     return make_url(url).set(drivername=DRIVER)
 
 
