@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from config.settings import SpeechSettings
@@ -57,6 +58,22 @@ async def test_english_stays_english(transcriber: WhisperTranscriber, audio: Pat
     lowered = text.lower()
     for word in ("sterilization", "tuesday", "price list", "friday"):
         assert word in lowered, f"{word!r} missing from {text!r}"
+
+
+async def test_a_long_note_keeps_every_sentence_including_ones_said_twice(
+    transcriber: WhisperTranscriber, audio: Path, tmp_path: Path
+) -> None:
+    # About 45 s (two decoding windows): the four sentences, then all four again. A quote is verbatim, so
+    # what the customer repeats must come out twice, not garbled (a repeat ban of 3 tokens did that).
+    pause = silence(1.5)
+    parts = [read_wav(audio / f"sample{i}.wav") for i in (1, 2, 3, 4)]
+    note = write_wav(tmp_path / "long.wav", np.concatenate([x for p in parts + parts for x in (p, pause)]))
+    report = await transcriber.transcribe_report(note)
+    text = report.transcript.text
+    assert report.transcript.duration_s > 40 and is_simplified(text)
+    for phrases in KEY_PHRASES.values():
+        for phrase in phrases:
+            assert text.count(phrase) == 2, f"{phrase!r} should appear twice in {text!r}"
 
 
 async def test_amr_note_with_dtx_frames_transcribes(transcriber: WhisperTranscriber, audio: Path) -> None:
