@@ -185,13 +185,6 @@ class SpeechSettings(Section):
     num_workers: int = Field(2, ge=1, description="Concurrent transcriptions.")
     language: str = Field("", description="Pin a language (zh, en); empty = detect first.")
     beam_size: int = Field(5, ge=1, le=10, description="Beam size.")
-    batch_size: int = Field(
-        1,
-        ge=1,
-        le=16,
-        description="Windows of up to 30 s decoded together (faster-whisper's batched pipeline); 2 was "
-        "5-10 % faster on a 60 s note on 2 cores but two notes at once peaked 800 instead of 610 MB.",
-    )
     no_repeat_ngram_size: int = Field(
         0,
         ge=0,

