@@ -7,7 +7,9 @@ VAD is cut at pauses into windows of at most 30 s (what faster-whisper's batched
 window is encoded once, and the same encoder output is used to detect the language and to decode the
 text. The detection rule is faster-whisper's ``detect_language(language_detection_segments=3)``: the first
 of up to three windows whose top language is more likely than 0.5 decides, otherwise the language most
-windows voted for.
+windows voted for. Each window may decode to a number of tokens in proportion to its length
+(:func:`token_budget`): with temperature 0 there are no retries, and this bounds what a decoder that
+loops on a short note can cost.
 
 Measured on 2 cores against the batched pipeline plus a separate detection step: the same text, a
 10 s note ≈ 1 s faster (docs/speech.md).
@@ -26,6 +28,18 @@ DETECT_WINDOWS = 3
 DETECT_THRESHOLD = 0.5
 # Pauses this long may end a window; faster-whisper's batched pipeline uses the same.
 MIN_PAUSE_MS = 160
+# Tokens a window may decode to: speech here ran at 3.5–6 tokens a second (Mandarin and English), so
+# 25 a second plus 20 leaves room for fast talkers while a decoder stuck repeating itself on a short
+# note stops after about a second of extra work instead of running to Whisper's 448-token limit.
+TOKENS_PER_SECOND = 25
+TOKEN_MARGIN = 20
+SAMPLE_RATE = 16_000
+
+
+def token_budget(samples: int, prompt_tokens: int, model_max: int) -> int:
+    """``max_length`` for one window: its prompt plus what its duration can plausibly hold."""
+    text = int(TOKENS_PER_SECOND * samples / SAMPLE_RATE) + TOKEN_MARGIN
+    return min(model_max, prompt_tokens + text)
 
 
 @dataclass(frozen=True)
@@ -86,7 +100,7 @@ class WindowDecoder:
         token, probability = self.model.model.detect_language(encoded)[0][0]  # ("<|zh|>", 0.97)
         return str(token)[2:-2], float(probability)
 
-    def _decode(self, encoded: Any, language: str, options: DecodeOptions) -> str:
+    def _decode(self, encoded: Any, samples: int, language: str, options: DecodeOptions) -> str:
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
@@ -102,7 +116,7 @@ class WindowDecoder:
             encoded,
             [prompt],
             beam_size=options.beam_size,
-            max_length=model.max_length,
+            max_length=token_budget(samples, len(prompt), model.max_length),
             suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
             no_repeat_ngram_size=options.no_repeat_ngram_size,
@@ -122,14 +136,14 @@ class WindowDecoder:
         language to the one to decode in. ``check`` runs between windows and may raise to give up."""
         texts: list[str] = []
         language, detected, probability = pinned, "", 1.0
-        waiting: list[Any] = []  # encoder outputs of windows seen before the language was decided
+        waiting: list[tuple[Any, int]] = []  # windows encoded before the language was decided
         votes: list[tuple[str, float]] = []
         for window in windows:
             check()
             encoded = self.model.encode(self._features(window))
             if not language:
                 top, top_probability = self._detect(encoded)
-                waiting.append(encoded)
+                waiting.append((encoded, len(window)))
                 if top_probability > DETECT_THRESHOLD:
                     detected, probability = top, top_probability
                 else:
@@ -138,10 +152,10 @@ class WindowDecoder:
                         continue
                     detected, probability = _vote(votes)
                 language = choose(detected)
-                for earlier in waiting:
-                    texts.append(self._decode(earlier, language, options_for(language)))
+                for earlier, length in waiting:
+                    texts.append(self._decode(earlier, length, language, options_for(language)))
                     check()
                 waiting.clear()
                 continue
-            texts.append(self._decode(encoded, language, options_for(language)))
+            texts.append(self._decode(encoded, len(window), language, options_for(language)))
         return Decoded(language, detected, probability, texts)

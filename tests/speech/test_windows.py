@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from speech import windows as windows_module
 from speech.transcriber import WhisperTranscriber, language_rule
 from speech.windows import DecodeOptions, WindowDecoder, _vote, speech_windows
 from tests.speech.audio_tools import read_wav, silence
@@ -56,6 +57,25 @@ def test_an_unsure_first_window_waits_for_the_next_and_both_are_decoded(
     assert (decoded.language, decoded.detected, decoded.probability) == ("zh", "zh", 0.9)
     assert len(decoded.texts) == 2 and decoder.answers == []
     assert "最头疼" in decoded.texts[0] and "响应时间" in decoded.texts[1]  # in the order spoken
+
+
+def test_a_window_decodes_to_at_most_its_token_budget(
+    transcriber: WhisperTranscriber, audio: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoder = WindowDecoder(transcriber.load().model)
+    windows = speech_windows(read_wav(audio / "sample4.wav").astype(np.float32) / 32768.0)
+
+    def text() -> str:
+        options = DecodeOptions(beam_size=5, initial_prompt=PROMPT)
+        return "".join(
+            decoder.run(windows, pinned="zh", choose=language_rule, options_for=lambda _: options).texts
+        )
+
+    assert "响应时间不太满意" in text()  # 3.6 s of speech: 18 tokens, well inside 25 a second + 20
+    monkeypatch.setattr(windows_module, "TOKENS_PER_SECOND", 1)
+    monkeypatch.setattr(windows_module, "TOKEN_MARGIN", 0)
+    cut = text()  # a budget of 3 tokens
+    assert 0 < len(cut) <= 4 and "满意" not in cut
 
 
 def test_when_no_window_is_sure_the_most_named_language_wins() -> None:
