@@ -20,6 +20,8 @@ def setup(registry: Registry) -> None:
         )
 
     async def done(turn: Turn, result: FormResult) -> None:
+        # Chain the next run the way the product's flows chain forms (handlers/flowkit.py): queued
+        # behind the one completing, started as soon as it closes, without a "queued" notice.
         await turn.services.forms.start(
             turn.session,
             now=turn.now,
@@ -27,6 +29,7 @@ def setup(registry: Registry) -> None:
             form_name="note",
             channel=turn.event.channel,
             turn=turn,
+            announce_queue=False,
         )
 
     registry.command(Command(("开始",), start, "start the bench form"))
