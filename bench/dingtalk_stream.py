@@ -185,10 +185,8 @@ async def bot_on(design: str, users: int) -> AsyncIterator[tuple[RemoteEmulator,
         settings = make_settings(tmp, dingtalk=dingtalk)
         kind = SameLoopChannel if design == "same loop" else DingTalkChannel
         channel = kind(settings.dingtalk, clock=clock, data_dir=settings.app.data_dir)
-        modules = ("handlers.basic", "handlers.customer_field")
-        async with BotHarness(
-            tmp, settings=settings, clock=clock, extra_channels=[channel], modules=modules
-        ) as bot:
+        # The whole bot, as deployed: the default forms file needs the field types the feature modules add.
+        async with BotHarness(tmp, settings=settings, clock=clock, extra_channels=[channel]) as bot:
             for n in range(users):
                 await bot.add_user(f"u{n}", dingtalk_staff_id=f"s{n}", preferred_channel="dingtalk")
             await emu.wait_connected()
