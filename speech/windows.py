@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from speech.audio import SAMPLE_RATE
+
 WINDOW_S = 30
 DETECT_WINDOWS = 3
 DETECT_THRESHOLD = 0.5
@@ -33,7 +35,6 @@ MIN_PAUSE_MS = 160
 # note stops after about a second of extra work instead of running to Whisper's 448-token limit.
 TOKENS_PER_SECOND = 25
 TOKEN_MARGIN = 20
-SAMPLE_RATE = 16_000
 
 
 def token_budget(samples: int, prompt_tokens: int, model_max: int) -> int:
