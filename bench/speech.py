@@ -2,7 +2,7 @@
 two concurrent notes, and other users' event latency (through the bot harness) while notes are
 transcribed, against idle.
 
-    python -m bench.speech [--runs-10 5] [--runs-60 3] [--rate 20] [--burst 6]
+    python -m bench.speech [--runs-10 5] [--runs-60 3] [--rate 40] [--burst 6] [--rounds 3]
 
 Clips are built from the Mandarin samples in tests/data/audio joined by 0.9 s silences. Prints tables;
 docs/benchmarks.md records a run.
@@ -188,7 +188,14 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     r["rss_peak_two"] = sampler.peak / 1e6
 
     sampler.reset()
-    busy, busy_wall = await event_latency(t, tmp, [clip60, clip60b], rate=args.rate, events=0)
+    # p99 of one round's ~300 events is its 4th-worst and swings 1.3-3x between runs on a shared host;
+    # pooling rounds makes it a figure worth comparing. Idle gets the same number of events.
+    busy: list[float] = []
+    busy_wall = 0.0
+    for _ in range(args.rounds):
+        lat, wall = await event_latency(t, tmp, [clip60, clip60b], rate=args.rate, events=0)
+        busy += lat
+        busy_wall += wall
     idle, _ = await event_latency(t, tmp, [], rate=args.rate, events=len(busy))
     burst, burst_wall = await event_latency(t, tmp, [clip10] * args.burst, rate=args.rate, events=0)
     r.update(
@@ -224,6 +231,9 @@ def main() -> None:
     parser.add_argument("--runs-60", type=int, default=3)
     parser.add_argument("--rate", type=float, default=40.0, help="other users' events per second")
     parser.add_argument("--burst", type=int, default=6, help="10 s notes sent at once in the burst case")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of two 60 s notes pooled for other users' latency"
+    )
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))[:2]
     os.sched_setaffinity(0, cpus)  # the project's machine kind has 2 cores; pin to 2 wherever we run
@@ -263,7 +273,8 @@ def main() -> None:
     idle = f"{r['idle_p50']:.1f} / {r['idle_p99']:.1f} ms"
     print(f"| other users' 帮助 at {args.rate:g}/s, idle: p50 / p99 | {idle} | |")
     print(
-        f"| … while two 60 s notes are transcribed ({r['busy_wall']:.1f} s, {r['busy_n']:.0f} events): "
+        f"| … while two 60 s notes are transcribed ({args.rounds} rounds, {r['busy_wall']:.1f} s, "
+        f"{r['busy_n']:.0f} events): "
         "p50 / p99 | "
         f"{r['busy_p50']:.1f} / {r['busy_p99']:.1f} ms | p99 ≤ 2× idle: "
         f"{ok[r['busy_p99'] <= 2 * r['idle_p99']]} |"
