@@ -58,7 +58,9 @@ def raw_sqlite_rate(path: Path, n: int = 5000) -> float:
     return n / elapsed
 
 
-async def run(events: int, users: int, *, in_loop: bool = True, form: bool = True) -> dict[str, float]:
+async def run(
+    events: int, users: int, *, in_loop: bool = True, form: bool = True, open_events: int = 2000
+) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="af-bench-"))
     forms = tmp / "forms.toml"
     forms.write_text(FORMS, encoding="utf-8")
@@ -117,8 +119,7 @@ async def run(events: int, users: int, *, in_loop: bool = True, form: bool = Tru
 
         app.dispatcher.process = timed2  # type: ignore[method-assign]
         start = time.perf_counter()
-        n_open = 2000
-        for i in range(n_open):
+        for i in range(open_events):
             due = start + i / rate
             now = time.perf_counter()
             if due > now:
@@ -149,10 +150,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--open-events", type=int, default=2000, help="events sent at 400/s for latency")
     args = parser.parse_args()
-    shipped = asyncio.run(run(args.events, args.users, in_loop=True))
-    threads = asyncio.run(run(args.events, args.users, in_loop=False))
-    command = asyncio.run(run(args.events, args.users, in_loop=True, form=False))
+    shipped = asyncio.run(run(args.events, args.users, in_loop=True, open_events=args.open_events))
+    threads = asyncio.run(run(args.events, args.users, in_loop=False, open_events=args.open_events))
+    command = asyncio.run(
+        run(args.events, args.users, in_loop=True, form=False, open_events=args.open_events)
+    )
     raw = raw_sqlite_rate(Path(tempfile.mkdtemp(prefix="af-bench-raw-")) / "raw.db")
     both = (shipped, threads, command)
 

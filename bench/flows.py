@@ -356,18 +356,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--updates", type=int, default=100000)
+    parser.add_argument("--twin-sizes", default="1000,10000,100000", help="customer counts for the lookup")
+    parser.add_argument("--import-customers", type=int, default=10000)
+    parser.add_argument("--import-rows", type=int, default=1000, help="one in 20 is a typed variant")
     args = parser.parse_args()
+    rows, variants = args.import_rows, args.import_rows // 20
 
     print("### Twin-name lookup (new customer name, import rows)\n")
     print("| customers | index build ms | lookup p50 ms | naive scan p50 ms | speed-up |")
     print("|---|---|---|---|---|")
-    for row in twin_lookup((1000, 10000, 100000)):
+    for row in twin_lookup(tuple(int(n) for n in args.twin_sizes.split(","))):
         print("| " + " | ".join(row) + " |")
-    took, good, bad, caught = import_plan(10000, 1000, 50)
+    took, good, bad, caught = import_plan(args.import_customers, rows, variants)
     print(
-        f"\nImport validation: 1,000 rows (50 of them typed variants of existing names) against 10,000 "
-        f"existing customers in {took:.2f} s: {good} good, {bad} flagged as possible twins, "
-        f"{caught} of the 50 variants caught\n"
+        f"\nImport validation: {rows:,} rows ({variants} of them typed variants of existing names) against "
+        f"{args.import_customers:,} existing customers in {took:.2f} s: {good} good, {bad} flagged as "
+        f"possible twins, {caught} of the {variants} variants caught\n"
     )
 
     result = asyncio.run(approvals(args.customers, args.updates))
