@@ -4,7 +4,7 @@ the raw SQLite insert rate measured in the same run for comparison. A third run 
 form answers (the same path with a command reply instead of a form step) to show what the form step
 costs.
 
-    python -m bench.core_events [--events 5000] [--users 200]
+    python -m bench.core_events [--events 5000] [--users 200] [--open-events 2000]
 
 Prints a table; docs/benchmarks.md records a run.
 """
