@@ -41,6 +41,13 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * RATE), dtype=np.int16)
 
 
+def spoken(audio: Path, order: tuple[int, ...], pause_s: float) -> np.ndarray:
+    """The samples ``sample<i>.wav`` in ``order``, each followed by ``pause_s`` of silence (int16)."""
+    samples = {i: read_wav(audio / f"sample{i}.wav") for i in set(order)}
+    pause = silence(pause_s)
+    return np.concatenate([x for i in order for x in (samples[i], pause)])
+
+
 def encode(source: Path, dest_dir: Path, kind: str) -> Path:
     """Encode a 16 kHz mono WAV as ``kind`` (a key of FORMATS)."""
     container_format, codec, suffix = FORMATS[kind]

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from config.settings import SpeechSettings
 from handlers.context import Transcriber, TranscriptionRejected
 from speech.text import to_simplified
 from speech.transcriber import TIMEOUT, WhisperTranscriber
-from tests.speech.audio_tools import encode, read_wav, silence, write_wav
+from tests.speech.audio_tools import encode, read_wav, silence, spoken, write_wav
 from tests.speech.conftest import cer, references, sha256_of
 
 pytestmark = pytest.mark.slow
@@ -68,9 +67,7 @@ async def test_a_long_note_keeps_every_sentence_including_repeated_ones(
     # long-form decoder, used before, kept only about half of this note and repeated some of it; a ban on
     # repeated 3-token runs garbled the second saying of a sentence.
     order = (3, 1, 4, 2, 2, 4, 1, 3, 1, 2, 3, 4)
-    samples = {i: read_wav(audio / f"sample{i}.wav") for i in set(order)}
-    pause = silence(0.7)
-    note = write_wav(tmp_path / "long.wav", np.concatenate([x for i in order for x in (samples[i], pause)]))
+    note = write_wav(tmp_path / "long.wav", spoken(audio, order, 0.7))
     report = await transcriber.transcribe_report(note)
     text = report.transcript.text
     assert report.transcript.duration_s > 50 and is_simplified(text)

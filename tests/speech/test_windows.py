@@ -12,7 +12,7 @@ import pytest
 from speech import windows as windows_module
 from speech.transcriber import WhisperTranscriber, language_rule
 from speech.windows import DecodeOptions, WindowDecoder, _vote, speech_windows
-from tests.speech.audio_tools import read_wav, silence
+from tests.speech.audio_tools import read_wav, spoken
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +21,7 @@ PROMPT = "以下是普通话的句子，使用简体中文。"
 
 def long_note(audio: Path) -> np.ndarray:
     """About 45 s: the four samples twice, 1.5 s apart, as float32 like decode_file returns."""
-    parts = [read_wav(audio / f"sample{i}.wav") for i in (1, 2, 3, 4)]
-    pause = silence(1.5)
-    joined = np.concatenate([x for p in parts + parts for x in (p, pause)])
-    return joined.astype(np.float32) / 32768.0
+    return spoken(audio, (1, 2, 3, 4, 1, 2, 3, 4), 1.5).astype(np.float32) / 32768.0
 
 
 def test_speech_is_cut_into_windows_of_at_most_30_seconds(audio: Path) -> None:
