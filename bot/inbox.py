@@ -102,7 +102,8 @@ class Inbox:
 
     @staticmethod
     async def mark_done(session: AsyncSession, event: Event, now: datetime) -> None:
-        await session.execute(_MARK_DONE, {"ch": event.channel, "eid": event.event_id, "at": now})
+        with session.no_autoflush:  # the step's own changes are written once, when it commits
+            await session.execute(_MARK_DONE, {"ch": event.channel, "eid": event.event_id, "at": now})
 
     async def mark_failed(self, event: Event, error: str) -> None:
         async with self.db.transaction() as session:

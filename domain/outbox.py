@@ -69,4 +69,5 @@ async def enqueue(
             "last_error": "",
             "created_at": now,
         },
+        autoflush=False,  # the outbox references nothing: the step's changes flush once, at commit
     )

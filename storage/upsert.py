@@ -19,10 +19,23 @@ def _statement(table: Table, dialect: str) -> Insert:
 
 
 async def insert_ignore(
-    session: AsyncSession, model: type[DeclarativeBase] | Table, values: dict[str, Any]
+    session: AsyncSession,
+    model: type[DeclarativeBase] | Table,
+    values: dict[str, Any],
+    *,
+    autoflush: bool = True,
 ) -> bool:
-    """Insert one row unless it conflicts with a unique key. True when the row was inserted."""
+    """Insert one row unless it conflicts with a unique key. True when the row was inserted.
+
+    ``autoflush=False`` leaves the session's pending changes unflushed (SQLAlchemy otherwise flushes
+    them before every Core statement). Use it for rows that reference nothing the session may hold,
+    such as outbox messages: a step's entity changes are then written in one flush, at commit,
+    instead of one flush per message queued."""
     table: Table = model if isinstance(model, Table) else model.__table__  # type: ignore[assignment]
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    result = await session.execute(_statement(table, dialect), values)
+    if autoflush:
+        result = await session.execute(_statement(table, dialect), values)
+    else:
+        with session.no_autoflush:
+            result = await session.execute(_statement(table, dialect), values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
