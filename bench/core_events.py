@@ -2,7 +2,9 @@
 DB → outbox, with SQLite on the event loop's thread (shipped) and through aiosqlite's worker thread, and
 the raw SQLite insert rate measured in the same run for comparison. A third run sends 帮助 instead of
 form answers (the same path with a command reply instead of a form step) to show what the form step
-costs.
+costs. A fourth runs the statements one form answer makes (claim, sender and form lookups, form
+update, outbox row, done mark, delivery) by hand with ``sqlite3`` on the same migrated schema: what
+the database itself allows, without the bot's framework.
 
     python -m bench.core_events [--events 5000] [--users 200] [--open-events 2000]
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sqlite3
 import statistics
 import tempfile
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from bot.events import TextEvent
 from bot.testing import BotHarness, make_settings
+from domain.clock import SystemClock
 
 FORMS = """
 [forms.note]
@@ -56,6 +60,141 @@ def raw_sqlite_rate(path: Path, n: int = 5000) -> float:
     elapsed = time.perf_counter() - start
     conn.close()
     return n / elapsed
+
+
+_CLAIM = (
+    "INSERT INTO inbound_events (channel, event_id, kind, user_key, payload, status, attempts, error, "
+    "received_at) VALUES (?, ?, 'text', ?, ?, 'received', 0, '', ?) ON CONFLICT DO NOTHING"
+)
+_SENDER = (
+    "SELECT users.*, user_roles.role FROM users LEFT JOIN user_roles ON user_roles.user_id = users.id "
+    "WHERE users.console_id = ?"
+)
+_ACTIVE = "SELECT id, answers, state FROM conversation_states WHERE user_id = ? AND status = 'active'"
+_OPEN = (
+    "INSERT INTO conversation_states (user_id, form, status, answers, state, context, channel, "
+    "started_at, updated_at, expires_at) VALUES (?, 'note', 'active', '{}', ?, '{}', 'console', ?, ?, ?)"
+)
+_ANSWER = "UPDATE conversation_states SET answers = ?, state = ?, updated_at = ?, expires_at = ? WHERE id = ?"
+_CLOSE = "UPDATE conversation_states SET status = 'completed', answers = ?, closed_at = ? WHERE id = ?"
+_QUEUE = (
+    "INSERT INTO outbox (idempotency_key, channel, target_kind, target, payload, status, attempts, "
+    "next_attempt_at, last_error, created_at) VALUES (?, 'console', 'user', ?, ?, 'pending', 0, ?, '', ?) "
+    "ON CONFLICT DO NOTHING"
+)
+_DONE = (
+    "UPDATE inbound_events SET status = 'done', processed_at = ? WHERE channel = 'console' AND event_id = ?"
+)
+_DUE = (
+    "UPDATE outbox SET status = 'sending', locked_until = ? WHERE id IN (SELECT id FROM outbox "
+    "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT 200) RETURNING id, target, payload"
+)
+
+
+_ASKED_FIRST = json.dumps({"seq": 1})
+
+
+async def raw_floor(events: int, users: int) -> dict[str, float]:
+    """The statements of the shipped path's form answers, written by hand with ``sqlite3`` on the
+    same migrated schema (indexes included), under the same asyncio write lock, with a delivery loop
+    claiming and marking outbox rows. No framework: what SQLite itself allows for this work."""
+    tmp = Path(tempfile.mkdtemp(prefix="af-bench-floor-"))
+    async with BotHarness(tmp, settings=make_settings(tmp)) as bot:  # migrates; adds the senders
+        for i in range(users):
+            await bot.add_user(f"u{i:03d}")
+    conn = sqlite3.connect(tmp / "bot.db", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    clock = SystemClock()
+    lock = asyncio.Lock()
+    delivered = 0
+
+    def stamp() -> str:
+        return clock.now().replace(tzinfo=None).isoformat(" ")
+
+    def open_form(user_id: int, at: str) -> int:
+        state_id = conn.execute(_OPEN, (user_id, _ASKED_FIRST, at, at, at)).lastrowid
+        assert state_id is not None
+        return state_id
+
+    def ask(state_id: int, seq: int, target: str, at: str) -> None:
+        message = {"kind": "text", "text": "第二项？" if seq % 2 else "第一项？"}
+        conn.execute(_QUEUE, (f"form:{state_id}:{seq}", target, json.dumps(message), at, at))
+
+    async def claim(event_id: str, handle: str, text: str) -> None:
+        payload = json.dumps({"kind": "text", "channel": "console", "event_id": event_id, "text": text})
+        async with lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(_CLAIM, ("console", event_id, f"console:{handle}", payload, stamp()))
+            conn.execute("COMMIT")
+
+    async def step(event_id: str, handle: str, text: str) -> None:
+        async with lock:
+            at = stamp()
+            conn.execute("BEGIN IMMEDIATE")
+            user_id = conn.execute(_SENDER, (handle,)).fetchall()[0][0]
+            row = conn.execute(_ACTIVE, (user_id,)).fetchone()
+            if row is None:  # 开始: open the form and ask its first field
+                state_id = open_form(user_id, at)
+                ask(state_id, 1, handle, at)
+            else:
+                state_id, answers, nav = row[0], json.loads(row[1]), json.loads(row[2])
+                answers["a" if not answers else "b"] = text
+                seq = int(nav.get("seq", 0)) + 1
+                if len(answers) < 2:
+                    conn.execute(_ANSWER, (json.dumps(answers), json.dumps({"seq": seq}), at, at, state_id))
+                    ask(state_id, seq, handle, at)
+                else:  # complete, and chain the next run
+                    conn.execute(_CLOSE, (json.dumps(answers), at, state_id))
+                    state_id = open_form(user_id, at)
+                    ask(state_id, 1, handle, at)
+            conn.execute(_DONE, (at, event_id))
+            conn.execute("COMMIT")
+
+    async def deliver(stop: asyncio.Event) -> None:
+        nonlocal delivered
+        while True:
+            await asyncio.sleep(0.002)
+            async with lock:
+                at = stamp()
+                conn.execute("BEGIN IMMEDIATE")
+                rows = conn.execute(_DUE, (at, at)).fetchall()
+                conn.execute("COMMIT")
+            if not rows:
+                if stop.is_set():
+                    return
+                continue
+            for _, _, payload in rows:
+                json.loads(payload)
+            async with lock:
+                conn.execute("BEGIN IMMEDIATE")
+                marks = ",".join("?" * len(rows))
+                conn.execute(
+                    f"UPDATE outbox SET status = 'sent', sent_at = ? WHERE id IN ({marks})",
+                    (stamp(), *(r[0] for r in rows)),
+                )
+                conn.execute("COMMIT")
+            delivered += len(rows)
+
+    per_user = events // users
+    total = per_user * users
+    texts = ["开始", *[f"回答{i}" for i in range(per_user - 1)]]
+
+    async def user_loop(handle: str) -> None:
+        for i, text in enumerate(texts):
+            event_id = f"{handle}-{i}"
+            await claim(event_id, handle, text)
+            await step(event_id, handle, text)
+
+    stop = asyncio.Event()
+    sender = asyncio.create_task(deliver(stop))
+    t0 = time.perf_counter()
+    await asyncio.gather(*(user_loop(f"u{i:03d}") for i in range(users)))
+    stop.set()
+    await sender
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return {"events": total, "events_per_s": total / elapsed, "delivered": delivered}
 
 
 async def run(
@@ -157,6 +296,7 @@ def main() -> None:
     command = asyncio.run(
         run(args.events, args.users, in_loop=True, form=False, open_events=args.open_events)
     )
+    floor = asyncio.run(raw_floor(args.events, args.users))
     raw = raw_sqlite_rate(Path(tempfile.mkdtemp(prefix="af-bench-raw-")) / "raw.db")
     both = (shipped, threads, command)
 
@@ -189,6 +329,11 @@ def main() -> None:
     print(f"| ratio shipped / aiosqlite throughput | {speedup:.2f}× | | |")
     ratio = command["events_per_s"] / shipped["events_per_s"]
     print(f"| ratio 帮助 / form answers throughput | {ratio:.2f}× | | |")
+    print(
+        f"| the same statements by hand with sqlite3 (no framework), {floor['events']:.0f} events "
+        f"| {floor['events_per_s']:.0f} events/s | | |"
+    )
+    print(f"| ratio by hand / shipped | {floor['events_per_s'] / shipped['events_per_s']:.1f}× | | |")
     print(f"| raw sqlite3 single-row transactions | {raw:.0f} tx/s | | |")
     print(f"| ratio raw transactions / shipped events | {raw / shipped['events_per_s']:.0f}× | | |")
 
