@@ -199,11 +199,11 @@ class Scheduler:
         created, so the first tick does not send a burst of reports about the minutes-old data)."""
         now = self.clock.now()
         skipped = []
-        for job in self.jobs.values():
-            fire = job.latest_fire(now, self.tz)
-            if fire is None:
-                continue
-            async with self.db.transaction() as session:
+        async with self.db.transaction() as session:
+            for job in self.jobs.values():
+                fire = job.latest_fire(now, self.tz)
+                if fire is None:
+                    continue
                 if await insert_ignore(
                     session,
                     JobRun,

@@ -3,35 +3,24 @@ a person meets it, with the real speech model and a real PDF."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.console_demo import ROOT, run_demo_console
 from tests.speech.conftest import model_dir
 
 __all__ = ["model_dir"]
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def test_the_console_demo_runs_every_flow(tmp_path: Path, model_dir: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIONFLOW_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        ACTIONFLOW_DATABASE__URL=f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
-        ACTIONFLOW_APP__DATA_DIR=str(tmp_path / "data"),
-        ACTIONFLOW_SPEECH__MODELS_DIR=str(model_dir.parent),
-    )
-    script = (ROOT / "docs" / "demo.txt").read_text(encoding="utf-8")
-    r = subprocess.run(
-        [sys.executable, "-m", "bot", "--log-level", "WARNING", "run", "--demo"],
-        input=script,
-        capture_output=True,
-        text=True,
-        env=env,
+    r = run_demo_console(
+        (ROOT / "docs" / "demo.txt").read_text(encoding="utf-8"),
         cwd=ROOT,
+        settings={
+            "ACTIONFLOW_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+            "ACTIONFLOW_APP__DATA_DIR": str(tmp_path / "data"),
+            "ACTIONFLOW_SPEECH__MODELS_DIR": str(model_dir.parent),
+        },
         timeout=300,
     )
     out = r.stdout

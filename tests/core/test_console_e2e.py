@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.console_demo import run_demo_console
 
 SCRIPT = """\
 帮助
@@ -23,17 +20,7 @@ SCRIPT = """\
 
 
 def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIONFLOW_")}
-    env["PYTHONPATH"] = str(ROOT)
-    r = subprocess.run(
-        [sys.executable, "-m", "bot", "--log-level", "WARNING", "run", "--demo"],
-        input=SCRIPT,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    r = run_demo_console(SCRIPT, cwd=tmp_path)
     out = r.stdout
     assert r.returncode == 0, out + r.stderr
     assert "已创建演示数据：6 位同事，12 家客户" in out
@@ -46,13 +33,5 @@ def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
     assert "模拟时间" in out
     assert (tmp_path / "actionflow.db").exists()
     # A second run on the same database keeps the data and does not seed twice.
-    r2 = subprocess.run(
-        [sys.executable, "-m", "bot", "--log-level", "WARNING", "run", "--demo"],
-        input="帮助\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    r2 = run_demo_console("帮助\n", cwd=tmp_path)
     assert r2.returncode == 0 and "已创建演示数据" not in r2.stdout and "我能帮你做这些" in r2.stdout
