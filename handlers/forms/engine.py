@@ -176,12 +176,23 @@ class _Run:
     turn: Turn | None = None
 
 
+@dataclass
+class _Chain:
+    """Forms started by a completer: they follow the completing form directly."""
+
+    completing: ConversationState
+    started: list[tuple[ConversationState, FormSpec, bool]] = field(default_factory=list)  # + announce
+
+
 class FormEngine:
     def __init__(self, forms: dict[str, FormSpec], *, expire_hours: float, notifier: Notifier) -> None:
         self.forms = forms
         self.expire_hours = expire_hours
         self.notifier = notifier
         self.completers: dict[str, Completer] = {}
+        # Per user, the form whose completer is running and the forms that completer starts. Steps are
+        # serialised per user, so one entry per user is enough.
+        self._completing: dict[int, _Chain] = {}
 
     # -- registry -----------------------------------------------------------------
     def register_completer(self, name: str, completer: Completer) -> None:
@@ -271,10 +282,15 @@ class FormEngine:
     ) -> ConversationState:
         """Open a form for ``user``. If another form is open it is queued and starts afterwards.
 
-        ``announce_queue=False`` skips the "queued" notice (e.g. when a completer chains the next form,
-        which starts as soon as the current one closes)."""
+        ``announce_queue=False`` skips the "queued" notice.
+
+        Called from a completer (the user's form is completing), the new form is chained: it starts
+        right after the completing form closes, in the same step, ahead of forms queued earlier. A
+        second form the completer starts is queued behind the first. The rows are written, and get
+        their ``id``, when the completing form closes."""
         form = self.spec(form_name)
-        busy = await self.active(session, user.id)
+        chain = self._completing.get(user.id)
+        busy = chain.completing if chain is not None else await self.active(session, user.id)
         state = ConversationState(
             user_id=user.id,
             form=form_name,
@@ -287,6 +303,9 @@ class FormEngine:
             updated_at=now,
             expires_at=now + self._ttl(form),
         )
+        if chain is not None:
+            chain.started.append((state, form, announce_queue))
+            return state
         session.add(state)
         await session.flush()
         run = _Run(session, now, user, state, _Nav(), form, turn)
@@ -329,20 +348,43 @@ class FormEngine:
         completer = self.completers.get(form.on_complete or "")
         if form.on_complete and completer is None:
             log.error("form %s: no completer named %s is registered", form.name, form.on_complete)
+        chain = _Chain(state)
         if completer is not None and run.turn is not None:
+            self._completing[state.user_id] = chain
             try:
                 await completer(run.turn, result)
             except ReaskError as exc:
+                # The form stays open; forms the completer started are dropped (it runs again).
                 self._forget(state, run.nav, exc.path)
                 await self._ask_next(run, prefix=[exc.reason])
                 return
+            finally:
+                del self._completing[state.user_id]
         state.state = run.nav.dump()
         self._close(state, "completed", run.now)
         if completer is None or form.done_message:
             await self._say(run, Text(text=form.done_message or f"「{form.title}」已提交。"))
             state.state = run.nav.dump()
+        if not chain.started:
+            await run.session.flush()
+            await self._start_queued(run.session, run.now, run.user, run.turn)
+            return
+        # One flush closes this form and writes the chained ones (updates go before inserts, so the
+        # one-active-form index holds); the first chained form then asks its first question.
+        (first, first_form, _), *rest = chain.started
+        first.status = "active"
+        run.session.add_all([first, *(queued for queued, _, _ in rest)])
         await run.session.flush()
-        await self._start_queued(run.session, run.now, run.user, run.turn)
+        for queued, queued_form, announce in rest:
+            nav = _Nav()
+            if announce:
+                notice = f"「{queued_form.title}」已排队，完成当前的「{first_form.title}」后会开始。"
+                await self._say(
+                    _Run(run.session, run.now, run.user, queued, nav, queued_form), Text(text=notice)
+                )
+            queued.state = nav.dump()
+        nxt = _Run(run.session, run.now, run.user, first, _Nav(), first_form, run.turn)
+        await self._ask_next(nxt, prefix=[first_form.intro] if first_form.intro else [])
 
     def _run(self, turn: Turn, state: ConversationState) -> _Run:
         return _Run(

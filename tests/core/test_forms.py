@@ -225,6 +225,79 @@ async def test_second_form_is_queued_until_the_first_closes(tmp_path: Path) -> N
         assert "开始测试" in r[1] and "类型？" in r[2]
 
 
+async def active_and_queued(bot: BotHarness) -> list[tuple[str, str]]:
+    async with bot.session() as s:
+        rows = await s.execute(
+            select(ConversationState.form, ConversationState.status)
+            .where(ConversationState.status.in_(("active", "queued")))
+            .order_by(ConversationState.id)
+        )
+        return [(form, status) for form, status in rows]
+
+
+async def test_form_started_by_a_completer_follows_at_once(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "短表单")
+        await bot.send("rep", "连续")
+        r = await bot.send("rep", "第二个答案")
+        assert "客户原话？" in r[-1]
+        r = await bot.send("rep", "跳过")
+        assert r[0].startswith("完成：") and "第一题？" in r[-1]
+        assert not [t for t in r if "已排队" in t]
+        assert await active_and_queued(bot) == [("short", "active")]
+        r = await bot.send("rep", "新一轮")  # the chained form takes the next answer
+        assert "第二题？" in r[-1]
+
+
+async def test_second_form_a_completer_starts_is_queued_behind_the_first(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "短表单")
+        await bot.send("rep", "连续两个")
+        await bot.send("rep", "b")
+        r = await bot.send("rep", "跳过")
+        assert "「短表单」已排队，完成当前的「短表单」后会开始。" in r
+        assert "第一题？" in r[-1]
+        assert await active_and_queued(bot) == [("short", "active"), ("short", "queued")]
+        r = await bot.send("rep", "取消")
+        assert "已取消" in r[0] and "第一题？" in r[-1]
+        assert await active_and_queued(bot) == [("short", "active")]
+
+
+async def test_chained_form_goes_ahead_of_one_queued_earlier(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "短表单")
+        user = await bot.user("rep")
+        async with bot.session() as s:
+            from storage.models import User
+
+            u = await s.get(User, user.id)
+            assert u is not None
+            await bot.app.services.forms.start(s, now=bot.clock.now(), user=u, form_name="alltypes")
+        await bot.settle()
+        await bot.send("rep", "连续")
+        await bot.send("rep", "b")
+        r = await bot.send("rep", "跳过")
+        assert "第一题？" in r[-1]
+        assert await active_and_queued(bot) == [("alltypes", "queued"), ("short", "active")]
+
+
+async def test_completer_asking_again_drops_the_form_it_started(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "短表单")
+        await bot.send("rep", "重问")
+        await bot.send("rep", "b")
+        r = await bot.send("rep", "跳过")
+        assert r[-2] == "第一题请换个说法" and "第一题？" in r[-1]
+        assert await active_and_queued(bot) == [("short", "active")]
+        r = await bot.send("rep", "正常")  # the other answers were kept: this completes the form
+        assert r == ['完成：{"a": "正常", "b": "b"}']
+        assert await active_and_queued(bot) == []
+
+
 async def test_card_click_answers_and_stale_card_is_refused(tmp_path: Path) -> None:
     async with harness(tmp_path) as bot:
         await bot.add_user("rep")
