@@ -26,8 +26,8 @@ async def start_form(
     prefill: dict[str, Any] | None = None,
     chained: bool = False,
 ) -> ConversationState:
-    """Open ``form`` for the turn's user. ``chained``: started by a completer, so it follows the
-    current form without a "queued" notice."""
+    """Open ``form`` for the turn's user. Started from a completer it follows the completing form
+    directly (see ``FormEngine.start``); ``chained`` drops the "queued" notice when it has to wait."""
     return await turn.services.forms.start(
         turn.session,
         now=turn.now,

@@ -34,6 +34,7 @@ def setup(registry: Registry) -> None:
     registry.command(Command(("短表单",), start_short, "start the short form"))
     registry.command(Command(("查询",), lookup, "a lookup allowed inside forms", in_form=True))
     registry.command(Command(("经理命令",), lookup, "manager only", roles=frozenset({"manager"})))
+
     async def short_done(turn: Turn, result: FormResult) -> None:
         """A first answer of 连续 chains another short form; 连续两个 chains two (the second announced);
         重问 chains one and then asks the first field again, which must drop the chained form."""
