@@ -4,7 +4,9 @@ the raw SQLite insert rate measured in the same run for comparison. A third run 
 form answers (the same path with a command reply instead of a form step) to show what the form step
 costs. A fourth runs the statements one form answer makes (claim, sender and form lookups, form
 update, outbox row, done mark, delivery) by hand with ``sqlite3`` on the same migrated schema: what
-the database itself allows, without the bot's framework.
+the database itself allows, without the bot's framework. A fifth runs those statements as SQLAlchemy
+Core through the shipped database layer (no ORM): what a hot path rewritten to Core statements would
+pay before any of the bot's own work.
 
     python -m bench.core_events [--events 5000] [--users 200] [--open-events 2000]
 
@@ -20,11 +22,18 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import TextClause
+from sqlalchemy import text as sql_text
 
 from bot.events import TextEvent
 from bot.testing import BotHarness, make_settings
 from domain.clock import SystemClock
+from storage.db import Database
 
 FORMS = """
 [forms.note]
@@ -62,118 +71,166 @@ def raw_sqlite_rate(path: Path, n: int = 5000) -> float:
     return n / elapsed
 
 
+# The statements one form answer makes, with named parameters (both sqlite3 and SQLAlchemy's text()
+# take them).
 _CLAIM = (
     "INSERT INTO inbound_events (channel, event_id, kind, user_key, payload, status, attempts, error, "
-    "received_at) VALUES (?, ?, 'text', ?, ?, 'received', 0, '', ?) ON CONFLICT DO NOTHING"
+    "received_at) VALUES ('console', :eid, 'text', :key, :payload, 'received', 0, '', :at) "
+    "ON CONFLICT DO NOTHING"
 )
 _SENDER = (
     "SELECT users.*, user_roles.role FROM users LEFT JOIN user_roles ON user_roles.user_id = users.id "
-    "WHERE users.console_id = ?"
+    "WHERE users.console_id = :handle"
 )
-_ACTIVE = "SELECT id, answers, state FROM conversation_states WHERE user_id = ? AND status = 'active'"
+_ACTIVE = "SELECT id, answers, state FROM conversation_states WHERE user_id = :uid AND status = 'active'"
 _OPEN = (
     "INSERT INTO conversation_states (user_id, form, status, answers, state, context, channel, "
-    "started_at, updated_at, expires_at) VALUES (?, 'note', 'active', '{}', ?, '{}', 'console', ?, ?, ?)"
+    "started_at, updated_at, expires_at) VALUES (:uid, 'note', 'active', '{}', :nav, '{}', 'console', "
+    ":at, :at, :at)"
 )
-_ANSWER = "UPDATE conversation_states SET answers = ?, state = ?, updated_at = ?, expires_at = ? WHERE id = ?"
-_CLOSE = "UPDATE conversation_states SET status = 'completed', answers = ?, closed_at = ? WHERE id = ?"
+_ANSWER = (
+    "UPDATE conversation_states SET answers = :answers, state = :nav, updated_at = :at, expires_at = :at "
+    "WHERE id = :sid"
+)
+_CLOSE = (
+    "UPDATE conversation_states SET status = 'completed', answers = :answers, closed_at = :at WHERE id = :sid"
+)
 _QUEUE = (
     "INSERT INTO outbox (idempotency_key, channel, target_kind, target, payload, status, attempts, "
-    "next_attempt_at, last_error, created_at) VALUES (?, 'console', 'user', ?, ?, 'pending', 0, ?, '', ?) "
-    "ON CONFLICT DO NOTHING"
+    "next_attempt_at, last_error, created_at) VALUES (:key, 'console', 'user', :handle, :payload, "
+    "'pending', 0, :at, '', :at) ON CONFLICT DO NOTHING"
 )
 _DONE = (
-    "UPDATE inbound_events SET status = 'done', processed_at = ? WHERE channel = 'console' AND event_id = ?"
+    "UPDATE inbound_events SET status = 'done', processed_at = :at "
+    "WHERE channel = 'console' AND event_id = :eid"
 )
 _DUE = (
-    "UPDATE outbox SET status = 'sending', locked_until = ? WHERE id IN (SELECT id FROM outbox "
-    "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT 200) RETURNING id, target, payload"
+    "UPDATE outbox SET status = 'sending', locked_until = :at WHERE id IN (SELECT id FROM outbox "
+    "WHERE status = 'pending' AND next_attempt_at <= :at ORDER BY id LIMIT 200) RETURNING id, target, payload"
 )
-
+_SENT = "UPDATE outbox SET status = 'sent', sent_at = :at WHERE id IN ({marks})"
 
 _ASKED_FIRST = json.dumps({"seq": 1})
 
+Execute = Callable[[str, dict[str, Any]], Awaitable[Any]]
+Transaction = Callable[[], AbstractAsyncContextManager[Execute]]
 
-async def raw_floor(events: int, users: int) -> dict[str, float]:
-    """The statements of the shipped path's form answers, written by hand with ``sqlite3`` on the
-    same migrated schema (indexes included), under the same asyncio write lock, with a delivery loop
-    claiming and marking outbox rows. No framework: what SQLite itself allows for this work."""
+
+def _by_hand(path: Path) -> tuple[Transaction, Callable[[], Awaitable[None]]]:
+    """Transactions on one ``sqlite3`` connection, queued on an asyncio lock as the bot queues writers."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    lock = asyncio.Lock()
+
+    async def execute(sql: str, params: dict[str, Any]) -> sqlite3.Cursor:
+        return conn.execute(sql, params)
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[Execute]:
+        async with lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield execute
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    async def close() -> None:
+        conn.close()
+
+    return transaction, close
+
+
+def _through_core(path: Path) -> tuple[Transaction, Callable[[], Awaitable[None]]]:
+    """The shipped :class:`Database` (SQLite on the loop's thread, AsyncSession), Core statements only."""
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    compiled: dict[str, TextClause] = {}
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[Execute]:
+        async with db.transaction() as session:
+
+            async def execute(sql: str, params: dict[str, Any]) -> Any:
+                stmt = compiled.get(sql)
+                if stmt is None:
+                    stmt = compiled[sql] = sql_text(sql)
+                return await session.execute(stmt, params)
+
+            yield execute
+
+    return transaction, db.dispose
+
+
+async def raw_floor(events: int, users: int, *, via: str = "sqlite3") -> dict[str, float]:
+    """The statements of the shipped path's form answers, written out by hand on the same migrated
+    schema (indexes included), with a delivery loop claiming and marking outbox rows: what the
+    database allows for this work without the bot's framework. ``via="sqlite3"`` runs them on a
+    ``sqlite3`` connection; ``via="core"`` through the shipped :class:`Database` as SQLAlchemy Core
+    statements on an ``AsyncSession`` (no ORM), which is what a hot path rewritten to Core would pay."""
     tmp = Path(tempfile.mkdtemp(prefix="af-bench-floor-"))
     async with BotHarness(tmp, settings=make_settings(tmp)) as bot:  # migrates; adds the senders
         for i in range(users):
             await bot.add_user(f"u{i:03d}")
-    conn = sqlite3.connect(tmp / "bot.db", isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-        conn.execute(f"PRAGMA {pragma}")
+    transaction, close = (_by_hand if via == "sqlite3" else _through_core)(tmp / "bot.db")
     clock = SystemClock()
-    lock = asyncio.Lock()
     delivered = 0
 
     def stamp() -> str:
         return clock.now().replace(tzinfo=None).isoformat(" ")
 
-    def open_form(user_id: int, at: str) -> int:
-        state_id = conn.execute(_OPEN, (user_id, _ASKED_FIRST, at, at, at)).lastrowid
-        assert state_id is not None
+    async def open_form(ex: Execute, uid: int, at: str) -> int:
+        state_id: int = (await ex(_OPEN, {"uid": uid, "nav": _ASKED_FIRST, "at": at})).lastrowid
         return state_id
 
-    def ask(state_id: int, seq: int, target: str, at: str) -> None:
+    async def ask(ex: Execute, state_id: int, seq: int, handle: str, at: str) -> None:
         message = {"kind": "text", "text": "第二项？" if seq % 2 else "第一项？"}
-        conn.execute(_QUEUE, (f"form:{state_id}:{seq}", target, json.dumps(message), at, at))
+        key = f"form:{state_id}:{seq}"
+        await ex(_QUEUE, {"key": key, "handle": handle, "payload": json.dumps(message), "at": at})
 
     async def claim(event_id: str, handle: str, text: str) -> None:
         payload = json.dumps({"kind": "text", "channel": "console", "event_id": event_id, "text": text})
-        async with lock:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(_CLAIM, ("console", event_id, f"console:{handle}", payload, stamp()))
-            conn.execute("COMMIT")
+        async with transaction() as ex:
+            await ex(_CLAIM, {"eid": event_id, "key": f"console:{handle}", "payload": payload, "at": stamp()})
 
     async def step(event_id: str, handle: str, text: str) -> None:
-        async with lock:
+        async with transaction() as ex:
             at = stamp()
-            conn.execute("BEGIN IMMEDIATE")
-            user_id = conn.execute(_SENDER, (handle,)).fetchall()[0][0]
-            row = conn.execute(_ACTIVE, (user_id,)).fetchone()
+            uid = (await ex(_SENDER, {"handle": handle})).fetchall()[0][0]
+            row = (await ex(_ACTIVE, {"uid": uid})).fetchone()
             if row is None:  # 开始: open the form and ask its first field
-                state_id = open_form(user_id, at)
-                ask(state_id, 1, handle, at)
+                state_id = await open_form(ex, uid, at)
+                await ask(ex, state_id, 1, handle, at)
             else:
                 state_id, answers, nav = row[0], json.loads(row[1]), json.loads(row[2])
                 answers["a" if not answers else "b"] = text
                 seq = int(nav.get("seq", 0)) + 1
                 if len(answers) < 2:
-                    conn.execute(_ANSWER, (json.dumps(answers), json.dumps({"seq": seq}), at, at, state_id))
-                    ask(state_id, seq, handle, at)
+                    values = {"answers": json.dumps(answers), "nav": json.dumps({"seq": seq}), "at": at}
+                    await ex(_ANSWER, {**values, "sid": state_id})
+                    await ask(ex, state_id, seq, handle, at)
                 else:  # complete, and chain the next run
-                    conn.execute(_CLOSE, (json.dumps(answers), at, state_id))
-                    state_id = open_form(user_id, at)
-                    ask(state_id, 1, handle, at)
-            conn.execute(_DONE, (at, event_id))
-            conn.execute("COMMIT")
+                    await ex(_CLOSE, {"answers": json.dumps(answers), "at": at, "sid": state_id})
+                    state_id = await open_form(ex, uid, at)
+                    await ask(ex, state_id, 1, handle, at)
+            await ex(_DONE, {"at": at, "eid": event_id})
 
     async def deliver(stop: asyncio.Event) -> None:
         nonlocal delivered
         while True:
             await asyncio.sleep(0.002)
-            async with lock:
-                at = stamp()
-                conn.execute("BEGIN IMMEDIATE")
-                rows = conn.execute(_DUE, (at, at)).fetchall()
-                conn.execute("COMMIT")
+            async with transaction() as ex:
+                rows = (await ex(_DUE, {"at": stamp()})).fetchall()
             if not rows:
                 if stop.is_set():
                     return
                 continue
             for _, _, payload in rows:
                 json.loads(payload)
-            async with lock:
-                conn.execute("BEGIN IMMEDIATE")
-                marks = ",".join("?" * len(rows))
-                conn.execute(
-                    f"UPDATE outbox SET status = 'sent', sent_at = ? WHERE id IN ({marks})",
-                    (stamp(), *(r[0] for r in rows)),
-                )
-                conn.execute("COMMIT")
+            ids = {f"r{i}": row[0] for i, row in enumerate(rows)}
+            async with transaction() as ex:
+                await ex(_SENT.format(marks=",".join(f":{k}" for k in ids)), {"at": stamp(), **ids})
             delivered += len(rows)
 
     per_user = events // users
@@ -193,7 +250,9 @@ async def raw_floor(events: int, users: int) -> dict[str, float]:
     stop.set()
     await sender
     elapsed = time.perf_counter() - t0
-    conn.close()
+    await close()
+    if delivered != total:
+        raise RuntimeError(f"the {via} floor delivered {delivered} of {total} messages")
     return {"events": total, "events_per_s": total / elapsed, "delivered": delivered}
 
 
@@ -297,6 +356,7 @@ def main() -> None:
         run(args.events, args.users, in_loop=True, form=False, open_events=args.open_events)
     )
     floor = asyncio.run(raw_floor(args.events, args.users))
+    core = asyncio.run(raw_floor(args.events, args.users, via="core"))
     raw = raw_sqlite_rate(Path(tempfile.mkdtemp(prefix="af-bench-raw-")) / "raw.db")
     both = (shipped, threads, command)
 
@@ -334,6 +394,11 @@ def main() -> None:
         f"| {floor['events_per_s']:.0f} events/s | | |"
     )
     print(f"| ratio by hand / shipped | {floor['events_per_s'] / shipped['events_per_s']:.1f}× | | |")
+    print(
+        "| the same statements as SQLAlchemy Core on the shipped database (AsyncSession, no ORM) "
+        f"| {core['events_per_s']:.0f} events/s | | |"
+    )
+    print(f"| ratio Core / shipped | {core['events_per_s'] / shipped['events_per_s']:.1f}× | | |")
     print(f"| raw sqlite3 single-row transactions | {raw:.0f} tx/s | | |")
     print(f"| ratio raw transactions / shipped events | {raw / shipped['events_per_s']:.0f}× | | |")
 
