@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.dingtalk",
     "bot.cli.speech",
     "bot.cli.customers",
+    "bot.cli.ops",
 )
 
 
