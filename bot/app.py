@@ -21,7 +21,7 @@ from config.settings import Settings
 from domain.clock import Clock, SystemClock
 from domain.files import FileStore
 from domain.notify import Notifier
-from handlers.context import QuoteRecorder, Services, Transcriber
+from handlers.context import QuoteRecorder, Services, Transcriber, TranscriberLoad
 from handlers.forms.engine import FormEngine
 from handlers.forms.spec import load_forms
 from handlers.registry import MODULES, Registry, SweepHandler, build_registry
@@ -135,6 +135,7 @@ class Application:
             files=FileStore(settings.app.data_dir),
             forms=engine,
             quotes=quotes,
+            speech_load=transcriber if isinstance(transcriber, TranscriberLoad) else None,
         )
         self.inbox = Inbox(self.db, self.clock)
         self.outbox = OutboxSender(self.db, self.clock, self.channels, settings.outbox)

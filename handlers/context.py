@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +56,20 @@ class Transcriber(Protocol):
     ) -> Transcript: ...
 
 
+@runtime_checkable
+class TranscriberLoad(Protocol):
+    """How busy the transcriber is (the admins' 系统状态 shows it)."""
+
+    @property
+    def queue_depth(self) -> int: ...  # notes waiting for a worker
+
+    @property
+    def in_progress(self) -> int: ...
+
+    last_wait_s: float  # how long the last note waited for a worker
+    notes_done: int
+
+
 class QuoteRecorder(Protocol):
     """Appends a verbatim quote to the ledger (implemented by speech.ledger)."""
 
@@ -81,6 +95,7 @@ class Services:
     files: FileStore
     forms: FormEngine
     quotes: QuoteRecorder | None = None
+    speech_load: TranscriberLoad | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -8,9 +8,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.cli.common import EXIT_OK, fail, run, settings_from
-from bot.health import Health, requeue_dead, requeue_failed, snapshot
 from config.settings import Settings
 from domain.clock import SystemClock
+from domain.health import Health, requeue_dead, requeue_failed, snapshot
 from storage.db import Database
 from storage.migrate import upgrade
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.commands import Command
-from handlers.org import approve, groups, people_admin, person_field
+from handlers.org import approve, groups, people_admin, person_field, system
 from handlers.registry import Registry
 
 ADMIN = frozenset({"admin"})
@@ -28,5 +28,6 @@ def setup(registry: Registry) -> None:
         (("设置群",), groups.set_group, "设置提醒群：设置群 <名称> <渠道> <地址>"),
         (("群列表",), groups.list_groups, "查看提醒群和提醒路由"),
         (("删除群",), groups.delete_group, "删除在聊天中设置的群：删除群 <名称>"),
+        (("系统状态",), system.show, "发送失败的消息、处理出错的消息、定时任务和语音转写的状态"),
     ):
         registry.command(Command(names, fn, help_, roles=ADMIN, group=GROUP))

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli.main import main
-from bot.health import requeue_dead, requeue_failed, snapshot
 from bot.outbox_sender import OutboxSender
 from bot.testing import MODULES, BotHarness, make_settings
 from config.settings import OutboxSettings
 from domain.clock import ManualClock, SystemClock
+from domain.health import requeue_dead, requeue_failed, snapshot
 from domain.outbox import enqueue
 from storage.db import Database
 from storage.migrate import upgrade
@@ -179,3 +179,27 @@ async def test_snapshot_and_requeue_on_every_backend(db_url: str) -> None:
         assert again is not None and (again.attempts, again.next_attempt_at) == (0, now)
     finally:
         await db.dispose()
+
+
+async def test_admin_sees_system_status_in_chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(crashkit.BROKEN, "on", True)
+    async with BotHarness(tmp_path, modules=CRASH_MODULES) as bot:
+        await bot.add_user("admin", "管理员", roles=("admin",))
+        await bot.add_user("rep")
+        r = await bot.send("admin", "系统状态")
+        assert "处理出错 0 条" in r[0] and "一切正常。" in r[0]
+        assert "语音转写：排队 0 条，正在转写 0 条" in r[0]  # the real transcriber, idle
+
+        await bot.send("rep", "崩溃")
+        await _dead_letter(bot.app.db, bot.clock)
+        async with bot.session() as s:
+            event = (
+                await s.execute(select(InboundEvent).where(InboundEvent.status == "failed"))
+            ).scalar_one()
+        text = (await bot.send("admin", "系统状态"))[0]
+        assert "发送失败 1 条" in text and "→ flaky ghost：no such user" in text
+        assert "处理出错 1 条" in text and f"出错 console:{event.event_id}（来自 console:rep）" in text
+        assert "RuntimeError: boom" in text and "actionflow outbox retry --all" in text
+
+        r = await bot.send("rep", "系统状态")
+        assert "只对" in r[0] and "发送失败" not in r[0]
