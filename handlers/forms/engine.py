@@ -184,15 +184,20 @@ class _Chain:
     started: list[tuple[ConversationState, FormSpec, bool]] = field(default_factory=list)  # + announce
 
 
+def _chains(session: AsyncSession) -> dict[int, _Chain]:
+    """Per user, the form completing in this session's step and the forms its completer starts. Kept
+    on the session, so work in another transaction (a sweep, the same person on another channel)
+    never joins a chain it is not part of."""
+    chains: dict[int, _Chain] = session.info.setdefault("form_chains", {})
+    return chains
+
+
 class FormEngine:
     def __init__(self, forms: dict[str, FormSpec], *, expire_hours: float, notifier: Notifier) -> None:
         self.forms = forms
         self.expire_hours = expire_hours
         self.notifier = notifier
         self.completers: dict[str, Completer] = {}
-        # Per user, the form whose completer is running and the forms that completer starts. Steps are
-        # serialised per user, so one entry per user is enough.
-        self._completing: dict[int, _Chain] = {}
 
     # -- registry -----------------------------------------------------------------
     def register_completer(self, name: str, completer: Completer) -> None:
@@ -289,7 +294,7 @@ class FormEngine:
         second form the completer starts is queued behind the first. The rows are written, and get
         their ``id``, when the completing form closes."""
         form = self.spec(form_name)
-        chain = self._completing.get(user.id)
+        chain = _chains(session).get(user.id)
         busy = chain.completing if chain is not None else await self.active(session, user.id)
         state = ConversationState(
             user_id=user.id,
@@ -349,8 +354,9 @@ class FormEngine:
         if form.on_complete and completer is None:
             log.error("form %s: no completer named %s is registered", form.name, form.on_complete)
         chain = _Chain(state)
+        chains = _chains(run.session)
         if completer is not None and run.turn is not None:
-            self._completing[state.user_id] = chain
+            chains[state.user_id] = chain
             try:
                 await completer(run.turn, result)
             except ReaskError as exc:
@@ -359,7 +365,7 @@ class FormEngine:
                 await self._ask_next(run, prefix=[exc.reason])
                 return
             finally:
-                del self._completing[state.user_id]
+                chains.pop(state.user_id, None)
         state.state = run.nav.dump()
         self._close(state, "completed", run.now)
         if completer is None or form.done_message:
