@@ -291,10 +291,11 @@ async def run(
         async def user_loop(handle: str) -> None:
             for i, text in enumerate(texts):
                 event_id = f"{handle}-{i}"
-                waiters[event_id] = asyncio.get_running_loop().create_future()
+                # Keep our own reference: the step may finish (and drop the waiter) before submit returns.
+                waiter = waiters[event_id] = asyncio.get_running_loop().create_future()
                 submitted[event_id] = time.perf_counter()
                 await app.submit(TextEvent(channel="console", event_id=event_id, sender_id=handle, text=text))
-                await waiters[event_id]  # closed loop: next message after the previous one is handled
+                await waiter  # closed loop: next message after the previous one is handled
 
         # Closed-loop throughput: 200 users each sending as soon as the previous step is handled.
         t0 = time.perf_counter()
