@@ -4,6 +4,7 @@ events back in line once the cause is fixed (``actionflow status``, ``outbox ret
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,15 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InboundEvent, JobRun, OutboxMessage
+
+# Webhook addresses carry their secret in the query (DingTalk ``access_token``, WeCom ``key``); an error
+# that quotes one must not put it on a screen or into a chat.
+_SECRET_QUERY = re.compile(r"(?i)\b(access_token|key|secret|sign|signature|token)=([^&\s'\"]+)")
+
+
+def redact(error: str) -> str:
+    """``error`` with secret query values masked (``access_token=***``)."""
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", error)
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,9 @@ async def snapshot(session: AsyncSession, now: datetime, *, limit: int = 5) -> H
             select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
         ),
         dead=[
-            DeadMessage(m.id, m.channel, m.target_kind, m.target, m.attempts, m.last_error, m.created_at)
+            DeadMessage(
+                m.id, m.channel, m.target_kind, m.target, m.attempts, redact(m.last_error), m.created_at
+            )
             for m in dead.scalars()
         ],
         events=await _counts(session, InboundEvent.status),
@@ -128,11 +140,11 @@ async def snapshot(session: AsyncSession, now: datetime, *, limit: int = 5) -> H
             select(func.min(InboundEvent.received_at)).where(InboundEvent.status == "received")
         ),
         failed=[
-            FailedEvent(e.channel, e.event_id, e.kind, e.user_key, e.attempts, e.error, e.received_at)
+            FailedEvent(e.channel, e.event_id, e.kind, e.user_key, e.attempts, redact(e.error), e.received_at)
             for e in failed.scalars()
         ],
         jobs=[
-            JobState(j.job, j.period, j.status, j.started_at, j.finished_at, j.error)
+            JobState(j.job, j.period, j.status, j.started_at, j.finished_at, redact(j.error))
             for j in dict((j.job, j) for j in jobs.scalars()).values()  # one per job, even on a tie
         ],
     )

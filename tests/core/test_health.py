@@ -132,7 +132,9 @@ async def test_snapshot_and_requeue_on_every_backend(db_url: str) -> None:
                         status="dead" if i else "pending",
                         attempts=12 if i else 0,
                         next_attempt_at=now,
-                        last_error=f"error {i}",
+                        last_error=f"error {i}"
+                        if i < 2
+                        else "404 for url https://x/robot/send?access_token=s3cret&a=1",
                         created_at=now + timedelta(minutes=i),
                     )
                 )
@@ -163,7 +165,10 @@ async def test_snapshot_and_requeue_on_every_backend(db_url: str) -> None:
         async with db.read() as session:
             health = await snapshot(session, now, limit=1)
         assert health.outbox == {"pending": 1, "dead": 2} and health.oldest_pending == now
-        assert [(d.target, d.error) for d in health.dead] == [("u2", "error 2")]  # newest, limit 1
+        # The newest (limit 1), with the webhook's secret masked.
+        assert [(d.target, d.error) for d in health.dead] == [
+            ("u2", "404 for url https://x/robot/send?access_token=***&a=1")
+        ]
         assert health.events == {"failed": 2} and [f.event_id for f in health.failed] == ["e1"]
         assert [(j.job, j.period, j.status, j.error) for j in health.jobs] == [
             ("daily-stale", "2026-11-23", "failed", "scan broke")
