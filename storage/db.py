@@ -27,7 +27,8 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other backends and in-memory databases)."""
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
@@ -82,7 +83,7 @@ class Database:
         self.dialect = make_url(url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
-            path = _sqlite_path(url)
+            path = sqlite_path(url)
             if path is not None and not path.parent.exists():
                 raise DatabaseUnavailable(
                     f"cannot open the SQLite database {path}: the folder {path.parent} does not exist. "

@@ -11,7 +11,7 @@ from bot.cli.common import EXIT_OK, fail, run, settings_from
 from config.settings import Settings
 from domain.clock import SystemClock
 from domain.health import Health, requeue_dead, requeue_failed, snapshot
-from storage.db import Database
+from storage.db import Database, sqlite_path
 from storage.migrate import upgrade
 
 EXIT_ATTENTION = 3  # `status`: dead messages, failed events or a failed job run
@@ -59,6 +59,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _open(settings: Settings) -> Database:
+    path = sqlite_path(settings.database.url)
+    if path is not None and not path.exists():
+        # Creating an empty database here would report "nothing needs attention" for a wrong path.
+        fail(f"there is no database at {path}: check database.url (the bot creates it when it first starts)")
     db = Database.from_settings(settings.database)
     try:
         await db.check()

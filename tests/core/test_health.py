@@ -113,6 +113,11 @@ def test_retry_commands_refuse_unclear_input(tmp_path: Path, capsys: pytest.Capt
         main(["--config", config, "outbox", "retry"])
     assert exc.value.code == 2
     assert "one of the arguments ID --all is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # a wrong path is not reported as a healthy empty database
+        main(["--config", config, "status"])
+    assert exc.value.code == 1
+    assert f"there is no database at {tmp_path / 'bot.db'}" in capsys.readouterr().err
+    assert not (tmp_path / "bot.db").exists()
 
 
 async def test_snapshot_and_requeue_on_every_backend(db_url: str) -> None:
