@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bot.channel import Channel
 from bot.events import ApprovalEvent, Event, FileEvent, ImageEvent, VoiceEvent
-from bot.inbox import Inbox
+from bot.inbox import AlreadyHandled, Inbox
 from bot.messages import Text
 from domain.audio import sniff_audio_format
 from domain.directory import find_by_platform_id
@@ -92,6 +92,8 @@ class Dispatcher:
         outcome = "ok"
         try:
             outcome = await self._process(event)
+        except AlreadyHandled:
+            outcome = "already-handled"  # rolled back: the other worker's result stands
         except Exception as exc:
             outcome = "error"
             log.exception("event failed", extra={"channel": event.channel, "event_id": event.event_id})
@@ -128,6 +130,11 @@ class Dispatcher:
                 await session.execute(
                     text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": event.user_key}
                 )
+                # Another instance may have handled it while we waited (after its restart, each
+                # instance re-runs every unprocessed event). SQLite needs no look: it has one writer,
+                # and the done mark below refuses an event handled meanwhile.
+                if not await Inbox.waiting(session, event):
+                    return "already-handled"
             user = await find_by_platform_id(session, event.channel, event.sender_id)
             if user is None or user.status != "active":
                 inactive = user is not None and user.status == "inactive"

@@ -17,11 +17,19 @@ from storage.models import InboundEvent
 from storage.upsert import insert_ignore
 
 _INBOX: Table = InboundEvent.__table__  # type: ignore[assignment]
+_THIS = (_INBOX.c.channel == bindparam("ch")) & (_INBOX.c.event_id == bindparam("eid"))
+# Only an event still waiting is marked done: if another worker finished it first, nothing matches.
 _MARK_DONE = (
     update(_INBOX)
-    .where(_INBOX.c.channel == bindparam("ch"), _INBOX.c.event_id == bindparam("eid"))
+    .where(_THIS, _INBOX.c.status == "received")
     .values(status="done", processed_at=bindparam("at"))
 )
+_STATUS = select(_INBOX.c.status).where(_THIS)
+
+
+class AlreadyHandled(Exception):
+    """Another worker finished this event first (another instance re-ran its unprocessed events at
+    start while this one was still working through them). The step must roll back."""
 
 
 class Inbox:
@@ -101,9 +109,20 @@ class Inbox:
             return [event_from_dict(p) for p in (await session.execute(stmt)).scalars()]
 
     @staticmethod
+    async def waiting(session: AsyncSession, event: Event) -> bool:
+        """True while the event is still to be handled (checked under the user's lock)."""
+        status = await session.scalar(_STATUS, {"ch": event.channel, "eid": event.event_id})
+        return status == "received"
+
+    @staticmethod
     async def mark_done(session: AsyncSession, event: Event, now: datetime) -> None:
+        """Mark the event handled, in the step's transaction; :class:`AlreadyHandled` if it was."""
         with session.no_autoflush:  # the step's own changes are written once, when it commits
-            await session.execute(_MARK_DONE, {"ch": event.channel, "eid": event.event_id, "at": now})
+            result = await session.execute(
+                _MARK_DONE, {"ch": event.channel, "eid": event.event_id, "at": now}
+            )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise AlreadyHandled(f"{event.channel}:{event.event_id} was already handled")
 
     async def mark_failed(self, event: Event, error: str) -> None:
         async with self.db.transaction() as session:

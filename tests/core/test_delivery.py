@@ -20,7 +20,7 @@ from domain.clock import ManualClock
 from domain.outbox import enqueue
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import InboundEvent, OutboxMessage
+from storage.models import ConversationState, InboundEvent, OutboxMessage
 
 
 class FlakyChannel(Channel):
@@ -220,6 +220,31 @@ async def test_racing_duplicates_are_claimed_once(tmp_path: Path) -> None:
         await bot.settle()
         assert sorted(results) == [False, False, False, False, True]
         assert len(bot.texts_to("rep")) == 1
+
+
+async def test_event_another_instance_finished_is_not_handled_again(tmp_path: Path, db_url: str) -> None:
+    # After a restart each instance re-runs every unprocessed event, including ones another instance
+    # claimed and is still working through: the second run must not apply the answer again (it would
+    # become the answer to the next question).
+    async with BotHarness(tmp_path, db_url=db_url) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "新建客户")
+        before = len(bot.texts_to("rep"))
+        event = TextEvent(channel="console", event_id="evt-twice", sender_id="rep", text="杭州测试医院")
+        assert await bot.app.inbox.claim(event)  # claimed, not yet handled here
+        await bot.app.dispatcher.process(event)  # the other instance, just restarted, handles it
+        await bot.settle()
+        once = bot.texts_to("rep")[before:]
+        await bot.app.dispatcher.process(event)  # then this instance's own run comes
+        await bot.settle()
+        assert bot.texts_to("rep")[before:] == once  # nothing more: no second answer, no apology
+        async with bot.session() as s:
+            row = await s.get(InboundEvent, ("console", "evt-twice"))
+            assert row is not None and row.status == "done" and row.error == ""
+            state = (
+                await s.execute(select(ConversationState).where(ConversationState.status == "active"))
+            ).scalar_one()
+            assert list(state.answers.values()) == ["杭州测试医院"]
 
 
 async def test_one_user_is_served_one_step_at_a_time_in_order(tmp_path: Path) -> None:
