@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.channel import Channel, GroupAddress, GroupLookup
@@ -32,6 +32,9 @@ from storage.migrate import upgrade
 from storage.models import GroupTarget
 
 log = logging.getLogger(__name__)
+
+# An event still unprocessed this long after its claim is run again by the scheduler's sweep.
+RERUN_UNFINISHED_AFTER = timedelta(minutes=2)
 
 MAX_STEPS_IN_FLIGHT = 4
 
@@ -78,6 +81,7 @@ class Application:
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.locks = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[tuple[str, str]] = set()  # (channel, event id) queued or running here
         self._stop = asyncio.Event()
         self._accepting = True
         self._slots = asyncio.Semaphore(MAX_STEPS_IN_FLIGHT)
@@ -184,6 +188,17 @@ class Application:
                 return await engine.expire_due(session, now)
 
         self.scheduler.add_sweep("form-expiry", expire_forms)
+
+        async def rerun_unfinished(now: datetime) -> int:
+            # Events still waiting a while after their claim: a processing task that died, events put
+            # back by `actionflow events retry`, or another instance's that it never finished. Running
+            # one twice is safe: the late step finds it done and rolls back (bot/inbox.py).
+            events = await self.inbox.unprocessed(before=now - RERUN_UNFINISHED_AFTER)
+            for event in events:
+                self._spawn(event)
+            return len(events)
+
+        self.scheduler.add_sweep("inbox-rerun", rerun_unfinished)
         for name, fn in self.registry.sweeps.items():
             self.scheduler.add_sweep(name, self._sweep_in_transaction(fn))
 
@@ -221,9 +236,18 @@ class Application:
         return True
 
     def _spawn(self, event: Event) -> None:
+        key = (event.channel, event.event_id)
+        if key in self._in_flight:  # already queued or running here
+            return
+        self._in_flight.add(key)
         task = asyncio.create_task(self._run_serialised(event), name=f"event-{event.event_id}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._in_flight.discard(key)
+
+        task.add_done_callback(done)
 
     async def _run_serialised(self, event: Event) -> None:
         # The user's lock first (so one person's queue waits idle), then a processing slot: a few

@@ -97,14 +97,17 @@ class Inbox:
         async with self.db.transaction() as session:
             return [await insert_ignore(session, InboundEvent, row) for row in rows]
 
-    async def unprocessed(self, limit: int = 500) -> list[Event]:
-        """Events claimed but not finished (e.g. the process died after the ACK), oldest first."""
+    async def unprocessed(self, limit: int = 500, *, before: datetime | None = None) -> list[Event]:
+        """Events claimed but not finished (e.g. the process died after the ACK), oldest first; with
+        ``before``, only those claimed before then."""
         stmt = (
             select(InboundEvent.payload)
             .where(InboundEvent.status == "received")
             .order_by(InboundEvent.received_at)
             .limit(limit)
         )
+        if before is not None:
+            stmt = stmt.where(InboundEvent.received_at < before)
         async with self.db.read() as session:
             return [event_from_dict(p) for p in (await session.execute(stmt)).scalars()]
 

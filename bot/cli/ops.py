@@ -48,9 +48,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=lambda args, p=p: (p.print_help(), 2)[1])
     retry = events.add_parser(
         "retry",
-        help="handle failed events again at the bot's next start (after fixing the cause)",
+        help="handle failed events again (after fixing the cause)",
         description="Events whose handling failed (see `actionflow status`) are marked unprocessed; "
-        "the bot handles them at its next start, like events a crash left unfinished.",
+        "the running bot's sweep handles them within a few minutes, or the next start does, like "
+        "events a crash left unfinished.",
     )
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("keys", nargs="*", default=[], metavar="CHANNEL:EVENT_ID", help="failed events")
@@ -135,8 +136,8 @@ def status_text(health: Health, tz: ZoneInfo) -> str:
         "Events: "
         + ", ".join(f"{ev.get(s, 0)} {s}" for s in ("done", "received", "failed"))
         + (
-            f"; unfinished since {_when(health.oldest_unprocessed, tz)} (handled at the next start"
-            " if the bot is not running)"
+            f"; unfinished since {_when(health.oldest_unprocessed, tz)} (the running bot retries"
+            " those older than 2 minutes at each sweep)"
             if health.oldest_unprocessed
             else ""
         )
@@ -196,7 +197,10 @@ def cmd_events_retry(args: argparse.Namespace) -> int:
                 count = await requeue_failed(session, keys)
         finally:
             await db.dispose()
-        print(f"{count} failed event(s) will be handled again at the bot's next start.")
+        print(
+            f"{count} failed event(s) will be handled again: by the running bot within a few minutes "
+            "(its sweep), or at its next start."
+        )
         if keys is not None and count < len(set(keys)):
             print(f"{len(set(keys)) - count} of the events given have not failed (see `actionflow status`).")
         return EXIT_OK

@@ -55,7 +55,7 @@ def status_text(health: Health, speech: TranscriberLoad | None, now_label: str) 
     if health.needs_attention:
         lines.append(
             "处理方法：修复原因后，在服务器上运行 actionflow outbox retry --all 重发失败的消息，"
-            "actionflow events retry --all 重新处理出错的消息（下次启动时处理）。"
+            "actionflow events retry --all 重新处理出错的消息（几分钟内自动处理）。"
         )
     else:
         lines.append("一切正常。")

@@ -247,6 +247,20 @@ async def test_event_another_instance_finished_is_not_handled_again(tmp_path: Pa
             assert list(state.answers.values()) == ["杭州测试医院"]
 
 
+async def test_event_left_unprocessed_is_run_again_by_the_sweep(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await bot.add_user("rep")
+        event = TextEvent(channel="console", event_id="evt-stuck", sender_id="rep", text="帮助")
+        assert await bot.app.inbox.claim(event)  # claimed, but its processing task never ran
+        texts = await bot.advance(timedelta(minutes=1))  # too recent: another worker may have it
+        assert not [t for t in texts if "我能帮你做这些" in t]
+        texts = await bot.advance(timedelta(minutes=2))
+        assert [t for t in texts if "我能帮你做这些" in t] != []
+        async with bot.session() as s:
+            row = await s.get(InboundEvent, ("console", "evt-stuck"))
+            assert row is not None and row.status == "done"
+
+
 async def test_one_user_is_served_one_step_at_a_time_in_order(tmp_path: Path) -> None:
     from bot.testing import make_settings
     from tests.core.formkit import FORMKIT_MODULES

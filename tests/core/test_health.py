@@ -213,3 +213,9 @@ async def test_admin_sees_system_status_in_chat(tmp_path: Path, monkeypatch: pyt
 
         r = await bot.send("rep", "系统状态")
         assert "只对" in r[0] and "发送失败" not in r[0]
+
+        # Fixed and put back while the bot runs: its sweep handles the event within minutes.
+        monkeypatch.setitem(crashkit.BROKEN, "on", False)
+        async with bot.app.db.transaction() as s:
+            assert await requeue_failed(s) == 1
+        assert "这次处理好了" in await bot.advance(timedelta(minutes=3))
