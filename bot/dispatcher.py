@@ -130,9 +130,9 @@ class Dispatcher:
                 await session.execute(
                     text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": event.user_key}
                 )
-                # Another instance may have handled it while we waited (after its restart, each
-                # instance re-runs every unprocessed event). SQLite needs no look: it has one writer,
-                # and the done mark below refuses an event handled meanwhile.
+                # Another instance may have handled it while we waited (instances re-run unprocessed
+                # events at start and in their sweep). SQLite needs no look: it has one writer, and
+                # the done mark below refuses an event handled meanwhile.
                 if not await Inbox.waiting(session, event):
                     return "already-handled"
             user = await find_by_platform_id(session, event.channel, event.sender_id)

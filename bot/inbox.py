@@ -28,8 +28,9 @@ _STATUS = select(_INBOX.c.status).where(_THIS)
 
 
 class AlreadyHandled(Exception):
-    """Another worker finished this event first (another instance re-ran its unprocessed events at
-    start while this one was still working through them). The step must roll back."""
+    """Another worker finished this event first: an instance re-runs unprocessed events at its start
+    and in its sweep, and another instance may still have been working through them. The step must
+    roll back."""
 
 
 class Inbox:
