@@ -25,6 +25,12 @@ def redact(error: str) -> str:
     return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", error)
 
 
+def one_line(text: str, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters (for listing errors)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
 @dataclass(frozen=True)
 class DeadMessage:
     id: int

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.cli.common import EXIT_OK, fail, run, settings_from
 from config.settings import Settings
 from domain.clock import SystemClock
-from domain.health import Health, requeue_dead, requeue_failed, snapshot
+from domain.health import Health, one_line, requeue_dead, requeue_failed, snapshot
 from storage.db import Database, sqlite_path
 from storage.migrate import upgrade
 
@@ -106,11 +106,6 @@ def _age(value: datetime, now: datetime) -> str:
     return f"{minutes // 1440} days"
 
 
-def _one_line(text: str, width: int = 100) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
 def status_text(health: Health, tz: ZoneInfo) -> str:
     """The status report in plain words, one section each for the outbox, the inbox and the jobs."""
     out = health.outbox
@@ -127,7 +122,7 @@ def status_text(health: Health, tz: ZoneInfo) -> str:
     for m in health.dead:
         lines.append(
             f"  dead #{m.id} to {m.channel} {m.target_kind} {m.target}, queued {_when(m.created_at, tz)}, "
-            f"{m.attempts} attempts: {_one_line(m.error) or '(no error recorded)'}"
+            f"{m.attempts} attempts: {one_line(m.error, 100) or '(no error recorded)'}"
         )
     if out.get("dead"):
         lines.append("  send them again once fixed: actionflow outbox retry --all (or the ids)")
@@ -145,13 +140,13 @@ def status_text(health: Health, tz: ZoneInfo) -> str:
     for e in health.failed:
         lines.append(
             f"  failed {e.channel}:{e.event_id} ({e.kind} from {e.user_key}, {_when(e.received_at, tz)}): "
-            f"{_one_line(e.error) or '(no error recorded)'}"
+            f"{one_line(e.error, 100) or '(no error recorded)'}"
         )
     if ev.get("failed"):
         lines.append("  handle them again once fixed: actionflow events retry --all (or CHANNEL:EVENT_ID)")
     lines.append("Scheduled jobs (last run):" if health.jobs else "Scheduled jobs: none has run yet")
     for j in health.jobs:
-        error = f": {_one_line(j.error)}" if j.status == "failed" and j.error else ""
+        error = f": {one_line(j.error, 100)}" if j.status == "failed" and j.error else ""
         lines.append(f"  {j.job} {j.period}: {j.status}, started {_when(j.started_at, tz)}{error}")
     lines.append("Needs attention." if health.needs_attention else "Nothing needs attention.")
     return "\n".join(lines)

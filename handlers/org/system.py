@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.health import Health, snapshot
+from domain.health import Health, one_line, snapshot
 from handlers.context import TranscriberLoad, Turn
 
 SHOWN = 3  # newest dead messages and failed events listed in chat
-
-
-def _short(text: str, width: int = 80) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _ago(value: datetime, now: datetime) -> str:
@@ -35,16 +30,16 @@ def status_text(health: Health, speech: TranscriberLoad | None, now_label: str) 
         f"发送失败 {out.get('dead', 0)} 条"
     )
     for m in health.dead:
-        lines.append(f"· 失败 #{m.id} → {m.channel} {m.target}：{_short(m.error) or '无错误信息'}")
+        lines.append(f"· 失败 #{m.id} → {m.channel} {m.target}：{one_line(m.error, 80) or '无错误信息'}")
     lines.append(f"消息处理：已完成 {ev.get('done', 0)} 条，处理出错 {ev.get('failed', 0)} 条")
     if health.oldest_unprocessed is not None:
         lines.append(f"· 有消息自 {_ago(health.oldest_unprocessed, health.now)}起尚未处理完")
     for e in health.failed:
         lines.append(
-            f"· 出错 {e.channel}:{e.event_id}（来自 {e.user_key}）：{_short(e.error) or '无错误信息'}"
+            f"· 出错 {e.channel}:{e.event_id}（来自 {e.user_key}）：{one_line(e.error, 80) or '无错误信息'}"
         )
     for j in health.failed_jobs:
-        lines.append(f"定时任务「{j.job}」{j.period} 失败：{_short(j.error) or '无错误信息'}")
+        lines.append(f"定时任务「{j.job}」{j.period} 失败：{one_line(j.error, 80) or '无错误信息'}")
     if speech is not None:
         lines.append(
             f"语音转写：排队 {speech.queue_depth} 条，正在转写 {speech.in_progress} 条，"

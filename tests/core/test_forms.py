@@ -207,18 +207,23 @@ async def test_abandoned_form_expires_with_notice_and_keeps_answers(tmp_path: Pa
         assert "第二题？" in r[-1]
 
 
+async def start_outside_a_turn(bot: BotHarness, form: str) -> None:
+    """Open ``form`` for rep the way a sweep or an approval does, not from rep's own message."""
+    user = await bot.user("rep")
+    async with bot.session() as s:
+        from storage.models import User
+
+        u = await s.get(User, user.id)
+        assert u is not None
+        await bot.app.services.forms.start(s, now=bot.clock.now(), user=u, form_name=form)
+    await bot.settle()
+
+
 async def test_second_form_is_queued_until_the_first_closes(tmp_path: Path) -> None:
     async with harness(tmp_path) as bot:
         await bot.add_user("rep")
         await bot.send("rep", "短表单")
-        user = await bot.user("rep")
-        async with bot.session() as s:
-            from storage.models import User
-
-            u = await s.get(User, user.id)
-            assert u is not None
-            await bot.app.services.forms.start(s, now=bot.clock.now(), user=u, form_name="alltypes")
-        await bot.settle()
+        await start_outside_a_turn(bot, "alltypes")
         assert any("已排队" in t for t in bot.texts_to("rep"))
         r = await bot.send("rep", "取消")
         assert "已取消" in r[0]
@@ -271,14 +276,7 @@ async def test_chained_form_goes_ahead_of_one_queued_earlier(tmp_path: Path) -> 
     async with harness(tmp_path) as bot:
         await bot.add_user("rep")
         await bot.send("rep", "短表单")
-        user = await bot.user("rep")
-        async with bot.session() as s:
-            from storage.models import User
-
-            u = await s.get(User, user.id)
-            assert u is not None
-            await bot.app.services.forms.start(s, now=bot.clock.now(), user=u, form_name="alltypes")
-        await bot.settle()
+        await start_outside_a_turn(bot, "alltypes")
         await bot.send("rep", "连续")
         await bot.send("rep", "b")
         r = await bot.send("rep", "跳过")
