@@ -30,7 +30,7 @@ USAGE = {
     "click": "/click <编号>[,<编号>]    点击最近一张选择卡片",
     "approval": (
         "/approval submit 客户=<名称> 开始=<时间> 结束=<时间> [事由=<文字>] [编号=<审批号>]\n"
-        "  /approval approve|refuse|withdraw <审批号>   注入审批事件"
+        "  /approval approve|refuse|withdraw <审批号>   注入审批结果（发给提交人，谁来输入都一样）"
     ),
     "advance": "/advance <时长>           快进模拟时钟（如 30m、2h、1d）并执行到期任务",
     "time": "/time [时间]              显示模拟时间；给出时间（如 明天 9:00）则快进到那时",
@@ -59,6 +59,9 @@ class ConsoleSession:
         self.user = user
         self._approvals = 0
         self._approval_fields: dict[str, dict[str, str]] = {}
+        # Who submitted each application: a decision event carries the applicant, as on the
+        # platforms, whoever types the /approval command (usually the approving manager).
+        self._applicants: dict[str, str] = {}
 
     @property
     def tz(self) -> ZoneInfo:
@@ -207,6 +210,7 @@ class ConsoleSession:
             self._approvals += 1
             approval_id = approval_id or f"A{self._approvals:03d}"
             self._approval_fields[approval_id] = fields
+            self._applicants[approval_id] = self.user
             self.out(f"（审批单 {approval_id} 已提交）")
             await self.channel.approval(self.user, approval_id, "submitted", fields)
             return
@@ -215,7 +219,8 @@ class ConsoleSession:
             raise _Usage
         approval_id = args[1]
         fields = self._approval_fields.get(approval_id, {})
-        await self.channel.approval(self.user, approval_id, statuses[action], fields)  # type: ignore[arg-type]
+        applicant = self._applicants.get(approval_id, self.user)
+        await self.channel.approval(applicant, approval_id, statuses[action], fields)  # type: ignore[arg-type]
 
     def _normalise_time(self, value: str) -> str:
         """Approval times are local wall-clock strings; send them as ISO with the zone."""

@@ -20,6 +20,7 @@ from bot.messages import Text
 from domain.audio import sniff_audio_format
 from domain.directory import find_by_platform_id
 from domain.outbox import enqueue
+from domain.photos import is_image
 from handlers.context import Services, Transcriber, Transcript, TranscriptionRejected, Turn
 from handlers.router import Router
 from handlers.unknown import handle_unknown
@@ -172,9 +173,10 @@ class Dispatcher:
             return _Prepared(error=f"文件太大（{len(data) // 1048576} MB），上限 25 MB")
         if isinstance(event, VoiceEvent) and not event.format:  # the platform did not say: look at the bytes
             event = event.model_copy(update={"format": sniff_audio_format(data)})
-        kind = (
-            "audio" if isinstance(event, VoiceEvent) else "photo" if isinstance(event, ImageEvent) else "file"
-        )
+        if isinstance(event, VoiceEvent):
+            kind = "audio"
+        else:  # a "picture" that is not one is kept as a file; a photo field then asks again
+            kind = "photo" if isinstance(event, ImageEvent) and is_image(data) else "file"
         now = self.services.clock.now()
         async with self.db.transaction() as session:
             media = await self.services.files.record(

@@ -142,9 +142,15 @@ async def resolve(session: AsyncSession, ref: str, *, statuses: Iterable[str] = 
 
 
 async def resolve_one(
-    session: AsyncSession, ref: str, *, statuses: Iterable[str] = ("active",), what: str = "同事"
+    session: AsyncSession,
+    ref: str,
+    *,
+    statuses: Iterable[str] = ("active",),
+    what: str = "同事",
+    hint: str = "回复「人员列表」查看全部人员。",
 ) -> User:
-    """Exactly one person, or :class:`PeopleError` saying none or which ones."""
+    """Exactly one person, or :class:`PeopleError` saying none or which ones. ``hint`` follows
+    "not found" (inside a form, where 人员列表 cannot be sent, the caller says what to answer)."""
     found = await resolve(session, ref, statuses=statuses)
     if not found:
         elsewhere = await resolve(session, ref, statuses=STATUSES)
@@ -152,7 +158,7 @@ async def resolve_one(
             u = elsewhere[0]
             state = STATUS_LABELS.get(u.status, u.status)
             raise PeopleError(f"{u.name}（#{u.id}）目前是{state}状态，这里用不了。")
-        raise PeopleError(f"没有找到{what}“{ref}”。回复「人员列表」查看全部人员。")
+        raise PeopleError(f"没有找到{what}“{ref}”。{hint}")
     if len(found) > 1:
         options = "；".join(label(u) for u in found)
         raise PeopleError(f"有 {len(found)} 位“{ref}”：{options}。请用编号指明，如 #{found[0].id}。")

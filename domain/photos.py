@@ -68,6 +68,15 @@ def _degrees(dms: Any, ref: Any) -> float | None:
     return round(value, 7)
 
 
+def is_image(data: bytes) -> bool:
+    """Whether Pillow recognises the bytes as a picture (it reads the header only)."""
+    try:
+        with Image.open(io.BytesIO(data)):
+            return True
+    except (UnidentifiedImageError, OSError):
+        return False
+
+
 def read_meta(data: bytes, tz: ZoneInfo) -> PhotoMeta:
     """Capture time (DateTimeOriginal, else DateTime; its offset tag, else ``tz``) and GPS, if present."""
     try:

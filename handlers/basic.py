@@ -28,14 +28,19 @@ def setup(registry: Registry) -> None:
         await turn.reply(_help_text(turn, registry))
 
     async def resume(turn: Turn, args: str) -> None:
-        if not await turn.services.forms.resume(turn):
+        forms = turn.services.forms
+        state = await forms.active(turn.session, turn.user.id)
+        if state is not None:  # already filling one: the router asks its question again
+            await turn.reply(f"继续填写「{forms.spec(state.form).title}」：")
+            return
+        if not await forms.resume(turn):
             await turn.reply("没有可以继续的表单。")
 
     async def cancel(turn: Turn, args: str) -> None:
         await turn.reply("当前没有进行中的表单。")
 
     registry.command(Command(("帮助", "help", "?", "？"), help_, "查看可用命令", in_form=True, exact=True))
-    registry.command(Command(("继续",), resume, "继续填写上次未完成的表单", exact=True))
+    registry.command(Command(("继续",), resume, "继续填写上次未完成的表单", in_form=True, exact=True))
     registry.command(
         Command(("取消", "跳过", "返回"), cancel, "退出/跳过/返回（填表时）", exact=True, hidden=True)
     )

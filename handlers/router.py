@@ -71,6 +71,7 @@ class Router:
             return
 
         if state is not None:
+            looks_like = ""
             if isinstance(event, TextEvent):
                 match = self.registry.commands.match(event.text, separated=True)
                 if match is not None and match[0].in_form:
@@ -82,7 +83,9 @@ class Router:
                     if await engine.active(turn.session, turn.user.id) is state:
                         await engine.ask_again(turn, state)
                     return
-            await engine.handle(turn, state)
+                if match is not None and not match[0].hidden and allowed(match[0], turn):
+                    looks_like = match[0].names[0]
+            await engine.handle(turn, state, command=looks_like)
             return
 
         if isinstance(event, TextEvent):

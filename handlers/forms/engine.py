@@ -71,6 +71,16 @@ class Question:
 _CONFIRM = ConfirmField()
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending in one full stop (or its own question or exclamation mark)."""
+    return text if text.endswith(("。", "！", "？", "!", "?")) else f"{text}。"
+
+
+def _closed_notice(head: str, state: ConversationState) -> str:
+    saved = "已填写的内容已保存，" if state.answers else ""
+    return f"{head}{saved}回复「继续」可接着填。"
+
+
 def _applicable(spec: FieldSpec, names: dict[str, Any]) -> bool:
     if not spec.when:
         return True
@@ -398,8 +408,10 @@ class FormEngine:
         )
 
     # -- input --------------------------------------------------------------------
-    async def handle(self, turn: Turn, state: ConversationState) -> None:
-        """Apply the user's message to the open form and ask what comes next."""
+    async def handle(self, turn: Turn, state: ConversationState, *, command: str = "") -> None:
+        """Apply the user's message to the open form and ask what comes next. ``command``: the
+        command the message looks like (one that does not work inside a form); if the field does not
+        take the message, the user is told how to reach that command."""
         run = self._run(turn, state)
         if state.channel != turn.event.channel:
             state.channel = turn.event.channel
@@ -427,7 +439,12 @@ class FormEngine:
             if exc.context_update:
                 context = {**state.context, **exc.context_update}
                 state.context = {k: v for k, v in context.items() if v is not None}
-            await self._ask_next(run, prefix=[f"{exc.reason}。请重新回答："])
+            prefix = [_sentence(exc.reason)]
+            if command:
+                prefix.append(
+                    f"（正在填写「{run.form.title}」，「{command}」请在填完或回复「取消」后再发。）"
+                )
+            await self._ask_next(run, prefix=["\n".join(prefix) + "请重新回答："])
             return
         self._apply(state, run.nav, q, parsed.value)
         await self._ask_next(run, prefix=[parsed.echo] if parsed.echo else [])
@@ -508,9 +525,7 @@ class FormEngine:
     async def cancel(self, turn: Turn, state: ConversationState) -> None:
         run = self._run(turn, state)
         self._close(state, "cancelled", turn.now)
-        await self._say(
-            run, Text(text=f"已取消「{run.form.title}」。已填写的内容已保存，回复「继续」可接着填。")
-        )
+        await self._say(run, Text(text=_closed_notice(f"已取消「{run.form.title}」。", state)))
         state.state = run.nav.dump()
         await turn.session.flush()
         await self._start_queued(turn.session, turn.now, turn.user, turn)
@@ -569,9 +584,7 @@ class FormEngine:
             run = _Run(session, now, user, state, _Nav.load(state.state), form)
             await self._say(
                 run,
-                Text(
-                    text=f"「{form.title}」长时间未填写，已自动关闭。已填写的内容已保存，回复「继续」可接着填。"
-                ),
+                Text(text=_closed_notice(f"「{form.title}」长时间未填写，已自动关闭。", state)),
             )
             state.state = run.nav.dump()
             await session.flush()

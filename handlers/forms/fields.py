@@ -292,6 +292,8 @@ class PhotoField:
     async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
         if not isinstance(turn.event, ImageEvent) or turn.media is None:
             raise FieldError("这里需要发送一张照片")
+        if turn.media.kind != "photo":
+            raise FieldError("收到的文件不是可识别的图片（支持 JPG、PNG 等常见格式），请重新拍一张发送")
         return Parsed({"media_id": turn.media.id, "sha256": turn.media.sha256})
 
     def display(self, spec: FieldSpec, value: Any) -> str:

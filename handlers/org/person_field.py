@@ -68,9 +68,10 @@ class PersonField:
                 raise FieldError("这位同事已不在职，请另选一位")
         else:
             try:
-                user = await resolve_one(turn.session, answer)
+                hint = "请回复上面的编号或同事的姓名" if offered else "请回复同事的姓名"
+                user = await resolve_one(turn.session, answer, hint=hint)
             except PeopleError as exc:
-                raise FieldError(str(exc).rstrip("。")) from exc
+                raise FieldError(str(exc)) from exc
         roles = ctx.get("people_roles", {}).get(spec.key, [])
         if roles and not (user.roles & set(roles)):
             wanted = "或".join(ROLE_LABELS.get(r, r) for r in roles)

@@ -8,10 +8,12 @@ from tests.console_demo import run_demo_console
 
 SCRIPT = """\
 帮助
+/approval submit 客户=杭州一院 开始="明天 10:00" 结束="明天 11:00"
 /as stranger
 你好
 /as liqiang
 /whoami
+/approval approve A001
 /bogus
 /click x
 /advance 2h
@@ -28,6 +30,10 @@ def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
     assert "stranger> 你好" in out and "还没有开通" in out
     assert "[机器人 → 周敏(admin)]" in out and "新用户请求使用" in out
     assert "当前用户：李强" in out
+    # The manager types the decision; the event is the applicant's, as on the platforms.
+    assert "【拜访简报】杭州市第一人民医院" in out
+    assert "[机器人 → 王磊(wanglei)]\n  拜访申请已通过：杭州市第一人民医院" in out, out
+    assert "[机器人 → 李强(liqiang)]\n  拜访申请已通过" not in out
     assert "未知的控制台命令 /bogus" in out
     assert "用法：/click" in out
     assert "模拟时间" in out

@@ -169,6 +169,16 @@ async def test_cancel_keeps_answers_and_continue_resumes(tmp_path: Path) -> None
     assert answers == {"a": "答案一", "b": "答案二"}
 
 
+async def test_cancel_before_any_answer_does_not_claim_anything_was_kept(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "短表单")
+        r = await bot.send("rep", "取消")
+        assert r == ["已取消「短表单」。回复「继续」可接着填。"]
+        r = await bot.send("rep", "继续")
+        assert "第一题？" in r[-1]
+
+
 async def test_text_is_refused_for_a_voice_quote(tmp_path: Path) -> None:
     async with harness(tmp_path) as bot:
         await bot.add_user("rep")
@@ -324,6 +334,22 @@ async def test_commands_inside_a_form_and_role_refusal(tmp_path: Path) -> None:
         await bot.send("rep", "取消")
         r = await bot.send("rep", "经理命令")
         assert "只对经理开放" in r[0]
+
+
+async def test_a_command_sent_inside_a_form_is_explained_and_continue_asks_again(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "测试表单")
+        r = await bot.send("rep", "短表单")  # a command that does not work inside a form
+        assert "不是可选项" in r[0] and "正在填写「全类型测试」" in r[0], r
+        assert "「短表单」请在填完或回复「取消」后再发" in r[0] and "类型？" in r[-1]
+        r = await bot.send("rep", "经理命令")  # not hers to use: not suggested
+        assert "不是可选项" in r[0] and "经理命令" not in r[0].split("不是可选项", 1)[1]
+        r = await bot.send("rep", "继续")
+        assert r[0] == "继续填写「全类型测试」：" and "类型？" in r[-1]
+        await bot.send("rep", "2")
+        r = await bot.send("rep", "短表单")  # still the first form's second question
+        assert "正在填写「全类型测试」" in r[0]
 
 
 def test_broken_forms_file_names_form_and_field(tmp_path: Path) -> None:

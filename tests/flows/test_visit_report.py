@@ -66,6 +66,10 @@ async def test_planned_end_starts_the_report_and_everything_is_on_time(tmp_path:
         assert "请上传现场照片" in r[-1]
         r = await bot.send("wanglei", "我在医院门口")
         assert "这里需要发送一张照片" in r[0]
+        not_a_picture = tmp_path / "scan.jpg"
+        not_a_picture.write_bytes(b"%PDF-1.4 not a picture" * 50)
+        r = await bot.photo("wanglei", not_a_picture)
+        assert "不是可识别的图片" in r[0] and "请上传现场照片" in r[-1], r
         photo_path = exif_jpeg(tmp_path / "door.jpg")
         r = await bot.photo("wanglei", photo_path)
         assert "本次核心进展" in r[-1]
