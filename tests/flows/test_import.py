@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,6 +157,26 @@ def test_xlsx_with_default_owner_and_the_shipped_example(
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "line 2: 杭州市第一人民医院 already exists; skipped" in out and "imported 2 customer(s)" in out
+
+
+def test_the_command_works_in_a_fresh_process(tmp_path: Path) -> None:
+    """The field types of the forms file are registered by the feature modules: a process that has
+    not imported them (every real run of the command) must register them itself. In-process calls
+    above cannot show this, as the test session has imported every module."""
+    config = setup_db(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIONFLOW_")}
+    env["PYTHONPATH"] = str(ROOT)
+    example = ROOT / "docs" / "examples" / "customers.csv"
+    command = ["--log-level", "WARNING", "--config", str(config), "import", "customers", "--dry-run"]
+    r = subprocess.run(
+        [sys.executable, "-m", "bot", *command, str(example)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "dry run: 2 customer(s) would be imported" in r.stdout
 
 
 def test_unreadable_files_are_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
