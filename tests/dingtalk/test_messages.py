@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from bot.app import Application
@@ -95,15 +97,18 @@ async def test_voice_note_reaches_speech_with_bytes_format_and_dingtalks_recogni
 
 async def test_pictures_files_and_rich_text_are_stored(tmp_path: Path, data_dir: Path) -> None:
     photo = (data_dir / "photo.jpg").read_bytes()
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(buffer, "PNG")
+    inline = buffer.getvalue()
     async with dingtalk_bot(tmp_path) as rig:
         await add_rep(rig)
         await rig.deliver(rig.emu.push_picture(STAFF, photo))
         await rig.deliver(rig.emu.push_file(STAFF, b"%PDF-1.4 trial report", "试用报告.pdf"))
-        await rig.deliver(rig.emu.push_rich_text(STAFF, ["现场照片如下：", photo[:400]]))
+        await rig.deliver(rig.emu.push_rich_text(STAFF, ["现场照片如下：", inline]))
         rows = await _media_rows(rig)
         kinds = sorted((r.kind, r.original_name) for r in rows)
         assert kinds == [("file", "试用报告.pdf"), ("photo", ""), ("photo", "")]
-        assert {hashlib.sha256(photo).hexdigest(), hashlib.sha256(photo[:400]).hexdigest()} <= {
+        assert {hashlib.sha256(photo).hexdigest(), hashlib.sha256(inline).hexdigest()} <= {
             r.sha256 for r in rows
         }
         texts = rig.texts(STAFF)
