@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from domain import audit
+from domain.wording import quoted
 from storage.models import (
     ROLES,
     AuditLog,
@@ -158,10 +159,10 @@ async def resolve_one(
             u = elsewhere[0]
             state = STATUS_LABELS.get(u.status, u.status)
             raise PeopleError(f"{u.name}（#{u.id}）目前是{state}状态，这里用不了。")
-        raise PeopleError(f"没有找到{what}“{ref}”。{hint}")
+        raise PeopleError(f"没有找到{what}{quoted(ref)}。{hint}")
     if len(found) > 1:
         options = "；".join(label(u) for u in found)
-        raise PeopleError(f"有 {len(found)} 位“{ref}”：{options}。请用编号指明，如 #{found[0].id}。")
+        raise PeopleError(f"有 {len(found)} 位{quoted(ref)}：{options}。请用编号指明，如 #{found[0].id}。")
     return found[0]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.messages import Message, Text
 from domain.customers import pick, search
+from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.fields import FieldError, Parsed, _require_text, register_field_type
 from handlers.forms.spec import FieldSpec
@@ -23,10 +24,10 @@ class CustomerField:
         if customer is not None:
             return Parsed({"customer_id": customer.id, "name": customer.name}, f"客户：{customer.name}")
         if not matches:
-            raise FieldError(f"没有找到“{text}”，请检查名称，或先回复「取消」再「新建客户」")
+            raise FieldError(f"没有找到{quoted(text)}，请检查名称，或先回复「取消」再「新建客户」")
         names = "、".join(m.customer.name for m in matches[:5])
         if len(matches) == 1:  # a weak resemblance is not a match
-            raise FieldError(f"没有找到“{text}”。相近的客户：{names}，请输入更完整的名称")
+            raise FieldError(f"没有找到{quoted(text)}。相近的客户：{names}，请输入更完整的名称")
         raise FieldError(f"找到多家相近的客户：{names}。请输入更完整的名称")
 
     def display(self, spec: FieldSpec, value: Any) -> str:

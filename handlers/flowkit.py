@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import customer_view
 from domain.access import can_edit
 from domain.customers import Match, pick, search
+from domain.wording import quoted
 from handlers.context import Services, Turn
 from storage.models import ConversationState, Customer, Deadline, User
 
@@ -90,9 +91,10 @@ def candidates_text(matches: list[Match], limit: int = 5) -> str:
 
 def not_found_text(text: str, matches: list[Match]) -> str:
     """Why ``text`` named no single customer the user may see, with the near misses."""
+    head = f"没有找到你可以查看的客户{quoted(text)}。"
     if not matches:
-        return f"没有找到你可以查看的客户“{text}”。"
-    return f"没有找到你可以查看的客户“{text}”。相近的客户：{candidates_text(matches)}，请输入更完整的名称。"
+        return head
+    return f"{head}相近的客户：{candidates_text(matches)}，请输入更完整的名称。"
 
 
 def due_note(row: Deadline | None, tz: Any) -> str:

@@ -13,6 +13,7 @@ from domain import visits
 from domain.access import can_edit
 from domain.audit import snapshot
 from domain.customers import Match, pick, search
+from domain.wording import quoted
 from handlers.context import Turn
 from handlers.flowkit import start_form, view_of
 from handlers.forms.engine import FormResult
@@ -71,7 +72,7 @@ class VisitCustomerField:
                 )
             if n == len(candidates) + 1:
                 return Parsed({"new": True})
-            raise FieldError(f"“{answer}”不是可选项，请回复 1–{len(candidates) + 1} 中的编号")
+            raise FieldError(f"{quoted(answer)}不是可选项，请回复 1–{len(candidates) + 1} 中的编号")
         if answer in NEW_WORDS:
             return Parsed({"new": True})
         for chosen in candidates:
@@ -84,8 +85,8 @@ class VisitCustomerField:
         if customer is not None:
             return Parsed({"customer_id": customer.id, "name": customer.name}, f"客户：{customer.name}")
         if matches:
-            raise FieldError(f"“{answer}”对应多家客户，请选择", {"candidates": _candidates(matches)})
-        raise FieldError(f"没有找到你可以查看的客户“{answer}”", {"candidates": []})
+            raise FieldError(f"{quoted(answer)}对应多家客户，请选择", {"candidates": _candidates(matches)})
+        raise FieldError(f"没有找到你可以查看的客户{quoted(answer)}", {"candidates": []})
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return NEW if value.get("new") else str(value.get("name", ""))

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Protocol
 
 from bot.events import CardActionEvent, ImageEvent, TextEvent, VoiceEvent
 from bot.messages import Choice, Message, Text
+from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.spec import FieldSpec
 
@@ -127,7 +128,7 @@ class ChoiceField:
         for tok in tokens:
             idx = _option_index(spec.options, tok)
             if idx is None:
-                raise FieldError(f"“{tok}”不是可选项，请回复 1–{n} 中的编号")
+                raise FieldError(f"{quoted(tok)}不是可选项，请回复 1–{n} 中的编号")
             if idx not in picked:
                 picked.append(idx)
         if not self.multi:

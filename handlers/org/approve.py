@@ -26,6 +26,7 @@ from domain.people import (
     set_supervisor,
     snapshot,
 )
+from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.engine import FormResult, ReaskError
 from handlers.org.person_field import offer
@@ -61,12 +62,12 @@ async def find_pending(
     open_hits = [p for p in hits if p.status in statuses]
     if not open_hits:
         if any(p.status == "approved" for p in hits):
-            await turn.reply(f"“{ref}”的申请已经批准过了。")
+            await turn.reply(f"{quoted(ref)}的申请已经批准过了。")
         else:
-            await turn.reply(f"没有找到“{ref}”的待审核申请。回复「待审核」查看全部申请。")
+            await turn.reply(f"没有找到{quoted(ref)}的待审核申请。回复「待审核」查看全部申请。")
         return None
     if len(open_hits) > 1:
-        lines = [f"有 {len(open_hits)} 个“{ref}”的申请，请用账号指明："]
+        lines = [f"有 {len(open_hits)} 个{quoted(ref)}的申请，请用账号指明："]
         lines += [f"· {p.display_name}（{_where(p)}）：“{p.first_text[:30]}”" for p in open_hits]
         first = open_hits[0]
         lines.append(f"例如「{verb} {first.channel}:{first.platform_id} …」")

@@ -13,6 +13,7 @@ from typing import Any
 from bot.events import CardActionEvent
 from bot.messages import Choice, Message, Text
 from domain.people import ROLE_LABELS, PeopleError, resolve_one
+from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.fields import FieldError, Parsed, _require_text, register_field_type
 from handlers.forms.spec import FieldSpec
@@ -62,7 +63,7 @@ class PersonField:
         if answer.isdigit() and offered:
             n = int(answer)
             if not 1 <= n <= len(offered):
-                raise FieldError(f"“{answer}”不是可选项，请回复 1–{len(offered)} 中的编号或姓名")
+                raise FieldError(f"{quoted(answer)}不是可选项，请回复 1–{len(offered)} 中的编号或姓名")
             user = await turn.session.get(User, int(offered[n - 1]["id"]))
             if user is None or user.status != "active":
                 raise FieldError("这位同事已不在职，请另选一位")

@@ -102,6 +102,16 @@ async def test_invalid_answers_are_reasked_with_the_reason(
         assert question not in again[-1]  # accepted: the next question follows
 
 
+async def test_a_pasted_paragraph_is_not_echoed_back_whole(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "测试表单")
+        paragraph = "客户说" + "预算今年砍了两成" * 40
+        r = await bot.send("rep", paragraph)
+        assert r[0].startswith(f"“{paragraph[:30]}…”不是可选项"), r[0]
+        assert len(r[0]) < 80
+
+
 async def test_conditional_field_and_back_undo(tmp_path: Path) -> None:
     async with harness(tmp_path) as bot:
         await bot.add_user("rep")
