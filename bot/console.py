@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.app import Application
 from bot.channels.console import ConsoleChannel
+from domain import visits
 from domain.clock import ManualClock, parse_duration
 from storage.models import User
 
@@ -207,8 +208,11 @@ class ConsoleSession:
             if "customer" not in fields:
                 self.out("缺少字段：客户=<名称>")
                 return
-            self._approvals += 1
-            approval_id = approval_id or f"A{self._approvals:03d}"
+            if not approval_id:
+                approval_id = await self._next_approval_id()
+            elif await self._applicant(approval_id) is not None:
+                self.out(f"（审批单 {approval_id} 已经提交过了：换一个编号，或发送它的审批结果）")
+                return
             self._approval_fields[approval_id] = fields
             self._applicants[approval_id] = self.user
             self.out(f"（审批单 {approval_id} 已提交）")
@@ -218,9 +222,35 @@ class ConsoleSession:
         if action not in statuses or len(args) != 2:
             raise _Usage
         approval_id = args[1]
+        applicant = await self._applicant(approval_id)
+        if applicant is None:
+            self.out(f"（没有找到审批单 {approval_id}：先用 /approval submit 提交）")
+            return
         fields = self._approval_fields.get(approval_id, {})
-        applicant = self._applicants.get(approval_id, self.user)
-        await self.channel.approval(applicant, approval_id, statuses[action], fields)  # type: ignore[arg-type]
+        if not await self.channel.approval(applicant, approval_id, statuses[action], fields):  # type: ignore[arg-type]
+            self.out(f"（审批单 {approval_id} 的这个结果已经发送过了）")
+
+    async def _applicant(self, approval_id: str) -> str | None:
+        """Who submitted the application: remembered from this run, else its visit in the database
+        (an application submitted before a restart)."""
+        if approval_id in self._applicants:
+            return self._applicants[approval_id]
+        async with self.app.db.read() as session:
+            visit = await visits.by_approval(session, self.channel.name, approval_id)
+            rep = await session.get(User, visit.rep_id) if visit is not None else None
+        return rep.console_id if rep is not None and rep.console_id else None
+
+    async def _next_approval_id(self) -> str:
+        """A001, A002, …: numbering goes on from applications already in the database, so a restarted
+        console never reuses a number (its events would be taken for ones already handled)."""
+        while True:
+            self._approvals += 1
+            approval_id = f"A{self._approvals:03d}"
+            if approval_id in self._applicants:
+                continue
+            async with self.app.db.read() as session:
+                if await visits.by_approval(session, self.channel.name, approval_id) is None:
+                    return approval_id
 
     def _normalise_time(self, value: str) -> str:
         """Approval times are local wall-clock strings; send them as ISO with the zone."""

@@ -38,6 +38,23 @@ def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
     assert "用法：/click" in out
     assert "模拟时间" in out
     assert (tmp_path / "actionflow.db").exists()
-    # A second run on the same database keeps the data and does not seed twice.
-    r2 = run_demo_console("帮助\n", cwd=tmp_path)
-    assert r2.returncode == 0 and "已创建演示数据" not in r2.stdout and "我能帮你做这些" in r2.stdout
+    # A second run on the same database keeps the data and does not seed twice. Its applications are
+    # numbered on from the first run's (a reused number would be taken for an event already handled),
+    # and it can decide an application submitted before the restart.
+    again = """\
+帮助
+/approval submit 客户=浙江省人民医院 开始="明天 14:00" 结束="明天 15:00"
+/approval submit 客户=浙江省人民医院 开始="明天 16:00" 结束="明天 17:00" 编号=A001
+/as liqiang
+/approval refuse A001
+/approval refuse A001
+/approval approve A404
+"""
+    r2 = run_demo_console(again, cwd=tmp_path)
+    out2 = r2.stdout
+    assert r2.returncode == 0 and "已创建演示数据" not in out2 and "我能帮你做这些" in out2
+    assert "（审批单 A002 已提交）" in out2 and "【拜访简报】浙江省人民医院" in out2, out2
+    assert "（审批单 A001 已经提交过了" in out2
+    assert "[机器人 → 王磊(wanglei)]\n  拜访申请被拒绝：杭州市第一人民医院" in out2
+    assert "（审批单 A001 的这个结果已经发送过了）" in out2
+    assert "（没有找到审批单 A404" in out2
