@@ -58,6 +58,10 @@ class FileStore:
             await session.execute(select(MediaFile).where(MediaFile.sha256 == sha))
         ).scalar_one_or_none()
         if existing is not None:
+            if existing.kind == "file" and kind != "file":
+                # The same bytes came as a plain file before (a photo sent as an attachment): they
+                # are what this message says they are now, e.g. a picture a photo field can take.
+                existing.kind = kind
             return existing
         row = MediaFile(
             sha256=sha,
