@@ -18,7 +18,7 @@ from domain.twins import NameIndex, exact_twins, load_index
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import (
-    customer_answer,
+    customer_prefill,
     editable_customer,
     find_customer,
     not_found_text,
@@ -236,12 +236,7 @@ async def new_customer(turn: Turn, args: str) -> None:
 
 
 async def add_key_person(turn: Turn, args: str) -> None:
-    prefill: dict[str, Any] = {}
-    if args:
-        customer, _ = await find_customer(turn, args)
-        if customer is not None:
-            prefill["customer"] = customer_answer(customer)
-    await start_form(turn, "key_person", prefill=prefill)
+    await start_form(turn, "key_person", prefill=await customer_prefill(turn, args))
 
 
 async def lookup(turn: Turn, args: str) -> None:

@@ -68,6 +68,19 @@ def customer_answer(customer: Customer) -> dict[str, Any]:
     return {"customer_id": customer.id, "name": customer.name}
 
 
+async def customer_prefill(turn: Turn, args: str) -> dict[str, Any]:
+    """The ``customer`` answer a command's argument names (「试用反馈 杭州一院」), to prefill its form.
+    An argument that names no single customer is answered with why (and the near misses) before the
+    form asks for the customer itself."""
+    if not args.strip():
+        return {}
+    customer, matches = await find_customer(turn, args)
+    if customer is None:
+        await turn.reply(not_found_text(args, matches))
+        return {}
+    return {"customer": customer_answer(customer)}
+
+
 async def editable_customer(turn: Turn, value: Any) -> Customer | None:
     """The customer a ``customer`` answer names, if the user may still change it."""
     if not isinstance(value, dict) or "customer_id" not in value:

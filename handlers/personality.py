@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from domain import progress as progress_log
 from handlers.commands import Command
 from handlers.context import Turn
-from handlers.flowkit import customer_answer, editable_customer, find_customer, start_form
+from handlers.flowkit import customer_prefill, editable_customer, start_form
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
 from storage.models import PersonalityTag
@@ -59,12 +57,7 @@ async def complete_tags(turn: Turn, result: FormResult) -> None:
 
 
 async def start_tags(turn: Turn, args: str) -> None:
-    prefill: dict[str, Any] = {}
-    if args:
-        customer, _ = await find_customer(turn, args)
-        if customer is not None:
-            prefill["customer"] = customer_answer(customer)
-    await start_form(turn, "personality", prefill=prefill)
+    await start_form(turn, "personality", prefill=await customer_prefill(turn, args))
 
 
 def setup(registry: Registry) -> None:

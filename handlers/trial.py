@@ -13,7 +13,7 @@ from domain.product_codes import extract
 from domain.trial_report import TrialReport, render
 from handlers.commands import Command
 from handlers.context import Turn
-from handlers.flowkit import customer_answer, editable_customer, find_customer, start_form, supervisor_of
+from handlers.flowkit import customer_prefill, editable_customer, start_form, supervisor_of
 from handlers.forms.engine import FormResult
 from handlers.forms.fields import FieldError, Parsed, _require_text, register_field_type
 from handlers.forms.spec import FieldSpec
@@ -155,12 +155,7 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
 
 
 async def start_trial(turn: Turn, args: str) -> None:
-    prefill: dict[str, Any] = {}
-    if args:
-        customer, _ = await find_customer(turn, args)
-        if customer is not None:
-            prefill["customer"] = customer_answer(customer)
-    await start_form(turn, "trial_feedback", prefill=prefill)
+    await start_form(turn, "trial_feedback", prefill=await customer_prefill(turn, args))
 
 
 def setup(registry: Registry) -> None:

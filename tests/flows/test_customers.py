@@ -147,6 +147,22 @@ async def test_lookup_shows_the_profile(tmp_path: Path) -> None:
         assert "· 审核 " in r[-1] and "· 批注 " in r[-1]
 
 
+async def test_a_command_argument_that_names_no_customer_is_explained(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await add_customer(bot, "绍兴第九门诊部", "zhangting")
+        for command in ("试用反馈", "客户个性标签", "添加关键人"):
+            # Another rep's customer is not hers to see: she is told, then asked which customer.
+            r = await bot.send("wanglei", f"{command} 绍兴第九门诊部")
+            assert r[0] == "没有找到你可以查看的客户“绍兴第九门诊部”。", (command, r)
+            assert "哪家客户" in r[-1]
+            await bot.send("wanglei", "取消")
+            r = await bot.send("wanglei", f"{command} 杭州一院")  # one that names her customer is taken
+            assert not any("没有找到" in x for x in r) and "哪家客户" not in r[-1], (command, r)
+            await bot.send("wanglei", "取消")
+
+
 async def test_lookup_works_inside_a_form_with_its_own_name(tmp_path: Path) -> None:
     async with BotHarness(tmp_path) as bot:
         await org(bot)
