@@ -19,12 +19,19 @@ POST /_emulator/open_latency ``{"seconds"}``: slow down ``connections/open`` (th
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from aiohttp import web
 
 from emulators.dingtalk.contacts import Department, Person
 from emulators.dingtalk.emulator import DingTalkEmulator
+
+
+def _readable(value: Any) -> str:
+    if isinstance(value, list):
+        return "[\n" + ",\n".join(json.dumps(v, ensure_ascii=False) for v in value) + "\n]\n"
+    return json.dumps(value, ensure_ascii=False)
 
 
 class ControlledEmulator(DingTalkEmulator):
@@ -107,7 +114,8 @@ class ControlledEmulator(DingTalkEmulator):
             [
                 {"api": s.api, "to": s.to, "msg_key": s.msg_key, "text": s.text, "at": s.at.isoformat()}
                 for s in self.messages_to(to)
-            ]
+            ],
+            dumps=_readable,  # people read this with curl: Chinese as Chinese, one message per line
         )
 
     async def _status(self, request: web.Request) -> web.Response:

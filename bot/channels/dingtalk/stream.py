@@ -39,8 +39,10 @@ sdk_log = logging.getLogger("actionflow.dingtalk.sdk")
 
 
 class _QuietWhileStopping(logging.Filter):
-    """0.24.3 logs our own cancellation as ``[start] network exception`` at ERROR, and every connection
-    ticket at INFO (``endpoint is {…'ticket': …}``); drop both (we log connections ourselves)."""
+    """0.24.3 logs our own cancellation as ``[start] network exception`` at ERROR, every connection
+    ticket at INFO (``endpoint is {…'ticket': …}``), and every ``ping`` health check the service sends
+    as ``unknown message topic`` at WARNING (it answers them all the same); drop all three (we log
+    connections ourselves, and a dead connection shows as a liveness timeout)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,7 +50,7 @@ class _QuietWhileStopping(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if message.startswith("endpoint is"):
+        if message.startswith(("endpoint is", "unknown message topic, topic=ping,")):
             return False
         return not (self.stopping and "network exception" in message)
 
