@@ -231,7 +231,10 @@ async def comment_command(turn: Turn, args: str) -> None:
 async def complete_comment(turn: Turn, result: FormResult) -> None:
     row = await _load_for_review(turn, str(result.context.get("competitor_id", "")))
     if row is not None:
-        await _decide(turn, row, approve=False, comment=str(result.answers.get("comment", "")).strip())
+        comment = str(result.answers.get("comment", "")).strip()
+        # Asked for the comment, a reviewer often types the whole command again (「批注 12 …」).
+        retyped = re.sub(rf"^批注\s*#?{row.id}(?!\d)\s*", "", comment)
+        await _decide(turn, row, approve=False, comment=retyped or comment)
 
 
 async def manual_start(turn: Turn, args: str) -> None:

@@ -146,8 +146,8 @@ async def test_comment_through_the_card_asks_for_the_text(tmp_path: Path) -> Non
         assert "请输入你对这份竞对分析的批注" in r[-1]
         r = await bot.send("liqiang", "好")
         assert "至少需要 2 个字" in r[0]
-        await bot.send("liqiang", "价格不是重点，强调交付")
-        assert "：价格不是重点，强调交付" in bot.texts_to("wanglei")[-1]
+        await bot.send("liqiang", f"批注 {row.id} 价格不是重点，强调交付")  # the whole command, retyped
+        assert bot.texts_to("wanglei")[-1].endswith(f"的竞对分析 #{row.id}：价格不是重点，强调交付")
         assert (await one(bot, CompetitorAnalysis)).status == "commented"
         assert row.visit_id is None
 
