@@ -19,7 +19,7 @@ from bot.app import Application
 from bot.channels.console import ConsoleChannel
 from domain import visits
 from domain.clock import ManualClock, parse_duration
-from storage.models import User
+from storage.models import User, Visit
 
 USAGE = {
     "as": "/as <姓名或ID>            切换当前用户（未知 ID 以陌生人身份发送）",
@@ -243,14 +243,14 @@ class ConsoleSession:
     async def _next_approval_id(self) -> str:
         """A001, A002, …: numbering goes on from applications already in the database, so a restarted
         console never reuses a number (its events would be taken for ones already handled)."""
+        stmt = select(Visit.source_approval_id).where(Visit.source_channel == self.channel.name)
+        async with self.app.db.read() as session:
+            taken = set((await session.execute(stmt)).scalars()) | self._applicants.keys()
         while True:
             self._approvals += 1
             approval_id = f"A{self._approvals:03d}"
-            if approval_id in self._applicants:
-                continue
-            async with self.app.db.read() as session:
-                if await visits.by_approval(session, self.channel.name, approval_id) is None:
-                    return approval_id
+            if approval_id not in taken:
+                return approval_id
 
     def _normalise_time(self, value: str) -> str:
         """Approval times are local wall-clock strings; send them as ISO with the zone."""
