@@ -30,9 +30,9 @@ from typing import Any
 from sqlalchemy import TextClause
 from sqlalchemy import text as sql_text
 
-from bot.events import TextEvent
 from bot.testing import BotHarness, make_settings
-from domain.clock import SystemClock
+from core.clock import SystemClock
+from core.events import TextEvent
 from storage.db import Database
 
 FORMS = """

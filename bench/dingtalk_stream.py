@@ -34,13 +34,13 @@ from typing import Any
 
 import aiohttp
 
-from bot.channel import EventSink
 from bot.channels.dingtalk import DingTalkChannel
 from bot.channels.dingtalk.inbound import Inbound
 from bot.channels.dingtalk.stream import StreamRunner, point_sdk_at
-from bot.events import TextEvent
 from bot.testing import DEFAULT_START, BotHarness, make_settings
-from domain.clock import ManualClock
+from core.channel import EventSink
+from core.clock import ManualClock
+from core.events import TextEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_ID, CLIENT_SECRET = "dingbenchapp", "bench-secret"

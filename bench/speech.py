@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from bot.events import TextEvent
 from bot.testing import BotHarness, make_settings
 from config.settings import SpeechSettings
+from core.events import TextEvent
 from speech.ledger import QuoteLedger
 from speech.model import resolve
 from speech.transcriber import WhisperTranscriber

@@ -38,7 +38,7 @@ from bot.channels.wecom import WeComChannel
 from bot.channels.wecom.crypto import CallbackCrypto
 from bot.channels.wecom.parse import load_xml
 from bot.testing import BotHarness, make_settings
-from domain.clock import ManualClock
+from core.clock import ManualClock
 from emulators.wecom import CallbackSender, WeComEmulator, samples
 
 CORP_ID, AGENT_ID, SECRET = "ww5823bf96d3bd56c7", 1000002, "bench-secret"

@@ -11,17 +11,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.channel import Channel, GroupAddress, GroupLookup
 from bot.dispatcher import Dispatcher
-from bot.events import Event
 from bot.inbox import Inbox
 from bot.locks import KeyedLocks
 from bot.outbox_sender import OutboxSender
+from bot.web import WEB_MODULES
+from bot.web.server import WebServer
 from config.settings import Settings
-from domain.clock import Clock, SystemClock
+from core.channel import Channel, GroupAddress, GroupLookup
+from core.clock import Clock, SystemClock
+from core.events import Event
+from core.speech import Transcriber, TranscriberLoad
 from domain.files import FileStore
 from domain.notify import Notifier
-from handlers.context import QuoteRecorder, Services, Transcriber, TranscriberLoad
+from handlers.context import QuoteRecorder, Services
 from handlers.forms.engine import FormEngine
 from handlers.forms.spec import load_forms
 from handlers.registry import MODULES, Registry, SweepHandler, build_registry
@@ -67,6 +70,7 @@ class Application:
         modules: tuple[str, ...] = MODULES,
         scheduler_realtime: bool | None = None,
         jobs: bool = True,
+        web_modules: tuple[str, ...] = WEB_MODULES,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -78,6 +82,8 @@ class Application:
         self._modules = modules
         self._scheduler_realtime = scheduler_realtime
         self._jobs = jobs
+        self._web_modules = web_modules
+        self.web: WebServer | None = None
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.locks = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -170,6 +176,9 @@ class Application:
         if receive:
             for channel in channels:
                 await channel.start(self)
+        if settings.web.listen:
+            self.web = WebServer(settings.web, self, self._web_modules)
+            await self.web.start()
         log.info("started", extra={"channels": ",".join(self.channels), "instance": self.instance})
 
     def _group_lookup(self, channel: str) -> GroupLookup:
@@ -292,6 +301,9 @@ class Application:
             await asyncio.wait_for(self.outbox.drain(max_rounds=20), timeout=10)
         except Exception:
             log.warning("outbox not fully drained at stop; the rest is sent after the next start")
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         for channel in self.channels.values():
             try:
                 await channel.stop()

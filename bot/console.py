@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from bot.app import Application
 from bot.channels.console import ConsoleChannel
+from core.clock import ManualClock, parse_duration
 from domain import visits
-from domain.clock import ManualClock, parse_duration
 from storage.models import User, Visit
 
 USAGE = {

@@ -13,15 +13,16 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.channel import Channel
-from bot.events import ApprovalEvent, Event, FileEvent, ImageEvent, VoiceEvent
 from bot.inbox import AlreadyHandled, Inbox
-from bot.messages import Text
+from core.channel import Channel
+from core.events import ApprovalEvent, Event, FileEvent, ImageEvent, VoiceEvent
+from core.messages import Text
+from core.speech import Transcriber, Transcript, TranscriptionRejected
 from domain.audio import sniff_audio_format
 from domain.directory import find_by_platform_id
 from domain.outbox import enqueue
 from domain.photos import is_image
-from handlers.context import Services, Transcriber, Transcript, TranscriptionRejected, Turn
+from handlers.context import Services, Turn
 from handlers.router import Router
 from handlers.unknown import handle_unknown
 from storage.db import Database

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.events import Event, event_from_dict, event_to_dict
-from domain.clock import Clock
+from core.clock import Clock
+from core.events import Event, event_from_dict, event_to_dict
 from storage.db import Database
 from storage.models import InboundEvent
 from storage.upsert import insert_ignore

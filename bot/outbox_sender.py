@@ -15,11 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import BindParameter, Table, and_, bindparam, exists, or_, select, update
 
-from bot.channel import Channel, PermanentSendError, Target, TransientSendError
-from bot.messages import Markdown, Message, Text, message_from_dict
 from bot.ratelimit import RateLimiter
 from config.settings import OutboxSettings
-from domain.clock import Clock
+from core.channel import Channel, PermanentSendError, Target, TransientSendError
+from core.clock import Clock
+from core.messages import Markdown, Message, Text, message_from_dict
 from storage.db import Database
 from storage.models import OutboxMessage
 

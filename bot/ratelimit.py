@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
-from domain.clock import Clock
+from core.clock import Clock
 
 
 class RateLimiter:

@@ -24,13 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Application
-from bot.channel import Channel, Target
 from bot.channels.console import ConsoleChannel
-from bot.events import ApprovalStatus, Event
-from bot.messages import Choice, Message, render_text
 from config.settings import Settings
-from domain.clock import ManualClock
-from handlers.context import QuoteRecorder, Transcriber
+from core.channel import Channel, Target
+from core.clock import ManualClock
+from core.events import ApprovalStatus, Event
+from core.messages import Choice, Message, render_text
+from core.speech import Transcriber
+from handlers.context import QuoteRecorder
 from handlers.registry import MODULES
 from storage.models import User, UserRole
 

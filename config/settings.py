@@ -411,6 +411,18 @@ class OutboxSettings(Section):
     batch_size: int = Field(50, ge=1, description="Messages claimed per round.")
 
 
+class WebSettings(Section):
+    listen: str = Field(
+        "",
+        description="host:port of the bot's HTTP server (the board, /healthz, /metrics); empty turns it off.",
+    )
+    public_url: str = Field(
+        "",
+        description="The address people open, as seen from their phones (https://board.example.com); "
+        "links in chat use it. Empty: the local address of `listen`.",
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration. Load it with :func:`load_settings`."""
 
@@ -438,6 +450,7 @@ class Settings(BaseSettings):
     flows: FlowSettings = Field(default_factory=FlowSettings)
     themes: ThemeSettings = Field(default_factory=ThemeSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @model_validator(mode="after")
     def _channels_have_secrets(self) -> Settings:

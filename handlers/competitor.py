@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.events import CardActionEvent
-from bot.messages import Choice
+from core.events import CardActionEvent
+from core.messages import Choice
 from domain import competitors
 from domain import progress as progress_log
 from domain.audit import snapshot

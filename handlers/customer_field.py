@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import Message, Text
+from core.messages import Message, Text
 from domain.customers import pick, search
 from domain.wording import quoted
 from handlers.context import Turn

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.events import CardActionEvent
-from bot.messages import Choice, Message, Text
+from core.events import CardActionEvent
+from core.messages import Choice, Message, Text
 from domain import profiles
 from domain import progress as progress_log
 from domain.access import can_edit

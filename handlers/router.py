@@ -6,7 +6,7 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.events import (
+from core.events import (
     ApprovalEvent,
     CardActionEvent,
     EnterEvent,

@@ -6,7 +6,7 @@ import asyncio
 import re
 from typing import Any
 
-from bot.messages import File, Message, Text
+from core.messages import File, Message, Text
 from domain import progress as progress_log
 from domain.fonts import FontMissing, find_cjk_font
 from domain.product_codes import extract

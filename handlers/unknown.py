@@ -6,8 +6,8 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.events import ApprovalEvent, Event, TextEvent
-from bot.messages import Text
+from core.events import ApprovalEvent, Event, TextEvent
+from core.messages import Text
 from domain import directory
 from domain.outbox import enqueue
 from handlers.context import Services

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Text
+from core.messages import Text
 from domain import audit, deadlines, visits
 from domain import progress as progress_log
 from domain.audit import snapshot

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.events import ApprovalEvent, CardActionEvent, TextEvent
-from bot.messages import Choice, Message, Text
+from core.events import ApprovalEvent, CardActionEvent, TextEvent
+from core.messages import Choice, Message, Text
 from domain import visits
 from domain.access import can_edit
 from domain.audit import snapshot

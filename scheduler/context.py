@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Markdown
 from config.settings import Settings
-from domain.clock import Clock
+from core.clock import Clock
+from core.messages import Markdown
 from domain.notify import Notifier
 from storage.db import Database
 from storage.models import User

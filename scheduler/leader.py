@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import update
 
-from domain.clock import Clock
+from core.clock import Clock
 from storage.db import Database
 from storage.models import SchedulerLease
 from storage.upsert import insert_ignore

@@ -12,7 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import update
 
-from domain.clock import Clock
+from core.clock import Clock
 from storage.db import Database
 from storage.models import JobRun
 from storage.upsert import insert_ignore

@@ -17,7 +17,7 @@ import av
 import numpy as np
 from av.audio.codeccontext import AudioCodecContext
 
-from handlers.context import TranscriptionRejected
+from core.speech import TranscriptionRejected
 
 SAMPLE_RATE = 16_000
 

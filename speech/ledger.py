@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.context import Transcript
+from core.speech import Transcript
 from storage.models import Quote, QuoteAnnotation
 
 GENESIS = "0" * 64

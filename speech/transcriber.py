@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import SpeechSettings
-from handlers.context import Transcript, TranscriptionRejected
+from core.speech import Transcript, TranscriptionRejected
 from speech.audio import DecodedAudio, decode_file
 from speech.memory import keep_heaps_small, release_free_memory
 from speech.model import ModelNotFound, ModelSource, resolve, weights_sha256

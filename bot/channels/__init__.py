@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.channel import Channel
 from config.settings import Settings
-from domain.clock import Clock
+from core.channel import Channel
+from core.clock import Clock
 
 
 def build_channels(settings: Settings, clock: Clock) -> list[Channel]:

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.channel import Channel, EventSink, PermanentSendError, Target
-from bot.events import (
+from core.channel import Channel, EventSink, PermanentSendError, Target
+from core.events import (
     ApprovalEvent,
     ApprovalStatus,
     CardActionEvent,
@@ -19,7 +19,7 @@ from bot.events import (
     TextEvent,
     VoiceEvent,
 )
-from bot.messages import Choice, File, Markdown, Message, render_text
+from core.messages import Choice, File, Markdown, Message, render_text
 
 AUDIO_FORMATS = {".amr": "amr", ".wav": "wav", ".ogg": "ogg", ".opus": "ogg", ".mp3": "mp3", ".m4a": "m4a"}
 

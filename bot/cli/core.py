@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot.channel import Channel
 from bot.cli.common import EXIT_CONFIG, EXIT_ERROR, describe_validation_error, run, settings_from
 from config.settings import ConfigFileMissing, Settings, load_settings, resolve_config_path
-from domain.clock import Clock
+from core.channel import Channel
+from core.clock import Clock
 from storage.db import Database, DatabaseUnavailable, safe_url
 
 # Extra configuration checks contributed by feature modules: "module:function", each
@@ -115,7 +115,7 @@ async def _run_console(settings: Settings, args: argparse.Namespace) -> int:
         configure("WARNING", settings.app.log_format)
     from bot.channels.console import ConsoleChannel
     from bot.console import run_console
-    from domain.clock import ManualClock
+    from core.clock import ManualClock
 
     clock = ManualClock()
     channel = ConsoleChannel(show_all=settings.console.show_alerts)
@@ -149,7 +149,7 @@ def _platform_channels(settings: Settings, clock: Clock) -> list[Channel]:
 
 # -- demo --------------------------------------------------------------------------
 async def _seed(settings: Settings) -> dict[str, int]:
-    from domain.clock import SystemClock
+    from core.clock import SystemClock
     from domain.demo import seed_demo
     from storage.migrate import upgrade
 

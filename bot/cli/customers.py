@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli.common import EXIT_CONFIG, EXIT_ERROR, run, settings_from
-from bot.messages import Text
 from config.settings import Settings
-from domain.clock import SystemClock
+from core.clock import SystemClock
+from core.messages import Text
 from domain.customer_import import (
     ImportFileError,
     ImportPlan,

@@ -103,7 +103,7 @@ class _CliApp:
 
     def __init__(self, settings: Settings, db: Database) -> None:
         from bot.app import group_channels
-        from domain.clock import SystemClock
+        from core.clock import SystemClock
         from domain.notify import Notifier
 
         channels = tuple(
@@ -132,7 +132,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     async def go() -> int:
         from zoneinfo import ZoneInfo
 
-        from domain.clock import SystemClock
+        from core.clock import SystemClock
         from domain.digest_text import metrics_text
         from domain.metrics import compute
         from storage.migrate import upgrade

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cli.common import EXIT_OK, fail, run, settings_from
 from config.settings import Settings
-from domain.clock import SystemClock
+from core.clock import SystemClock
 from domain.health import Health, one_line, requeue_dead, requeue_failed, snapshot
 from storage.db import Database, sqlite_path
 from storage.migrate import upgrade

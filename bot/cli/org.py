@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.cli.common import EXIT_ERROR, run, settings_from
 from config.settings import Settings
-from domain.clock import SystemClock
+from core.clock import SystemClock
 from domain.person_changes import Change
 from domain.roster.files import RosterFileError, read_roster, write_roster
 from domain.roster.importer import ImportResult, RosterInvalid, export_rows, import_roster

@@ -86,7 +86,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 async def _transcribe_all(transcriber: WhisperTranscriber, files: list[Path]) -> int:
-    from handlers.context import TranscriptionRejected
+    from core.speech import TranscriptionRejected
 
     started = time.perf_counter()
     loaded = await asyncio.to_thread(transcriber.load)

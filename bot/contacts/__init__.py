@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from config.settings import Settings
-from domain.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock
 from domain.contacts import ContactsError, ContactSource, SyncOptions, SyncReport, plan_and_apply
 from storage.db import Database
 

@@ -7,7 +7,7 @@ import re
 from bot.channels.dingtalk.api import ApiError, OpenApi
 from bot.channels.dingtalk.contacts import fetch_directory
 from config.settings import DingTalkSettings
-from domain.clock import Clock
+from core.clock import Clock
 from domain.contacts import ContactsError, Department, Directory, Member, Platform
 
 # 60011 no permission, 60020 the server's IP is not on the app's whitelist, 88 / 60121-type scope errors

@@ -19,7 +19,7 @@ from typing import Any
 from bot.channels.dingtalk import DingTalkChannel
 from bot.testing import DEFAULT_START, BotHarness, make_settings
 from config.settings import DingTalkSettings, Settings
-from domain.clock import ManualClock
+from core.clock import ManualClock
 from emulators.dingtalk.emulator import DingTalkEmulator
 
 

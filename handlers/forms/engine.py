@@ -21,8 +21,8 @@ from simpleeval import EvalWithCompoundTypes, NameNotDefined
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.events import CardActionEvent, TextEvent
-from bot.messages import Message, Text
+from core.events import CardActionEvent, TextEvent
+from core.messages import Message, Text
 from domain.notify import Notifier
 from handlers.context import Turn
 from handlers.forms.fields import FIELD_TYPES, ConfirmField, FieldError

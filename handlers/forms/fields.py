@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Protocol
 
-from bot.events import CardActionEvent, ImageEvent, TextEvent, VoiceEvent
-from bot.messages import Choice, Message, Text
+from core.events import CardActionEvent, ImageEvent, TextEvent, VoiceEvent
+from core.messages import Choice, Message, Text
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.spec import FieldSpec

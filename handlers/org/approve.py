@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.messages import Text
+from core.messages import Text
 from domain.directory import find_by_platform_id, with_role
 from domain.outbox import enqueue
 from domain.people import (

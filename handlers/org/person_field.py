@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.events import CardActionEvent
-from bot.messages import Choice, Message, Text
+from core.events import CardActionEvent
+from core.messages import Choice, Message, Text
 from domain.people import ROLE_LABELS, PeopleError, resolve_one
 from domain.wording import quoted
 from handlers.context import Turn

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.speech import TranscriberLoad
 from domain.health import Health, one_line, snapshot
-from handlers.context import TranscriberLoad, Turn
+from handlers.context import Turn
 
 SHOWN = 3  # newest dead messages and failed events listed in chat
 

@@ -12,8 +12,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.messages import Choice, render_text
 from bot.testing import BotHarness
+from core.messages import Choice, render_text
 
 
 class ProviderSession(ABC):
@@ -52,7 +52,7 @@ class ConsoleSession(ProviderSession):
         await self.bot.add_user(handle, name, roles=roles)
 
     async def user_says(self, handle: str, text: str, *, redeliver: bool = False) -> None:
-        from bot.events import TextEvent
+        from core.events import TextEvent
 
         event = TextEvent(
             channel="console", event_id=f"{handle}-{len(self.bot.sent)}-{text}", sender_id=handle, text=text

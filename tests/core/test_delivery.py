@@ -10,13 +10,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
-from bot.events import TextEvent
-from bot.messages import Message, Text, render_text
 from bot.outbox_sender import OutboxSender
 from bot.testing import BotHarness
 from config.settings import OutboxSettings
-from domain.clock import ManualClock
+from core.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
+from core.clock import ManualClock
+from core.events import TextEvent
+from core.messages import Message, Text, render_text
 from domain.outbox import enqueue
 from storage.db import Database
 from storage.migrate import upgrade

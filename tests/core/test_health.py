@@ -15,7 +15,7 @@ from bot.cli.main import main
 from bot.outbox_sender import OutboxSender
 from bot.testing import MODULES, BotHarness, make_settings
 from config.settings import OutboxSettings
-from domain.clock import ManualClock, SystemClock
+from core.clock import ManualClock, SystemClock
 from domain.health import requeue_dead, requeue_failed, snapshot
 from domain.outbox import enqueue
 from storage.db import Database

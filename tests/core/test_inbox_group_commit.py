@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.events import TextEvent
 from bot.inbox import Inbox
-from domain.clock import ManualClock
+from core.clock import ManualClock
+from core.events import TextEvent
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import InboundEvent

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from domain.clock import ManualClock
+from core.clock import ManualClock
 from scheduler.service import RunContext, Scheduler, validate_cron
 from storage.db import Database
 from storage.migrate import upgrade

@@ -169,7 +169,7 @@ async def test_unreachable_postgres_gives_a_clear_error() -> None:
 
 
 def test_now_is_aware() -> None:
-    from domain.clock import ManualClock, SystemClock
+    from core.clock import ManualClock, SystemClock
 
     assert SystemClock().now().tzinfo is UTC
     with pytest.raises(ValueError, match="aware"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.events import ApprovalEvent
+from core.events import ApprovalEvent
 from handlers.context import Turn
 from handlers.registry import Registry
 

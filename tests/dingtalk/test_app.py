@@ -8,7 +8,7 @@ from bot.app import Application
 from bot.channels import build_channels
 from bot.channels.dingtalk import DingTalkChannel
 from bot.testing import make_settings
-from domain.clock import ManualClock
+from core.clock import ManualClock
 from emulators.dingtalk import DingTalkEmulator
 from emulators.dingtalk.rig import dingtalk_settings
 from storage.models import User, UserRole

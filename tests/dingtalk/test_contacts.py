@@ -7,7 +7,7 @@ import pytest
 from bot.channels.dingtalk.api import ApiError, OpenApi
 from bot.channels.dingtalk.contacts import fetch_directory
 from config.settings import DingTalkSettings
-from domain.clock import SystemClock
+from core.clock import SystemClock
 from emulators.dingtalk import Department, DingTalkEmulator, Person
 
 

@@ -13,8 +13,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.app import Application
+from core.speech import Transcript
 from emulators.dingtalk.rig import DingTalkRig, dingtalk_bot
-from handlers.context import Transcript
 from storage.models import MediaFile
 from tests.dingtalk.helpers import STAFF, add_rep
 

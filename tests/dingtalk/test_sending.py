@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.messages import File, Markdown, Text
+from core.messages import File, Markdown, Text
 from domain.outbox import enqueue
 from emulators.dingtalk.rig import DingTalkRig, dingtalk_bot
 from storage.models import OutboxMessage

@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.channel import PermanentSendError, TransientSendError
 from bot.channels.dingtalk import approvals, cards, parse, webhook
 from bot.channels.dingtalk.api import ApiError, classify, classify_oapi
-from bot.events import TextEvent, VoiceEvent
-from bot.messages import Choice
 from config.settings import ApprovalMapping
+from core.channel import PermanentSendError, TransientSendError
+from core.events import TextEvent, VoiceEvent
+from core.messages import Choice
 from domain.audio import sniff_audio_format
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -20,8 +20,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from bot.testing import BotHarness
+from core.speech import Transcript
 from domain.names import normalize
-from handlers.context import Transcript
 from storage.base import Base
 from storage.models import AuditLog, Customer, KeyPerson, PersonalityTag, ProgressUpdate
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from bot.messages import File
 from bot.testing import BotHarness
+from core.messages import File
 from domain.fonts import FontMissing, find_cjk_font
 from storage.models import AuditLog, MediaFile, ProgressUpdate, TrialFeedback
 from tests.flows.kit import add_customer, one, org

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.messages import Text
 from bot.testing import BotHarness
+from core.messages import Text
 from storage.models import AuditLog, Customer, GroupTarget
 
 

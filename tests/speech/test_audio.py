@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.context import TranscriptionRejected
+from core.speech import TranscriptionRejected
 from speech.audio import decode_file, sniff
 from tests.speech.audio_tools import FORMATS, encode, silence, write_wav
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from handlers.context import Transcript
+from core.speech import Transcript
 from speech.ledger import GENESIS, QuoteLedger, annotate, compute_hash, verify_chain
 from storage.db import Database
 from storage.migrate import upgrade

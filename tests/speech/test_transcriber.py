@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import SpeechSettings
-from handlers.context import Transcriber, TranscriptionRejected
+from core.speech import Transcriber, TranscriptionRejected
 from speech.text import to_simplified
 from speech.transcriber import TIMEOUT, WhisperTranscriber
 from tests.speech.audio_tools import encode, read_wav, silence, spoken, write_wav

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.events import ApprovalEvent
-from bot.messages import File, Markdown
+from core.events import ApprovalEvent
+from core.messages import File, Markdown
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.registry import Registry

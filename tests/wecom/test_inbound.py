@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Application
+from core.speech import Transcript
 from emulators.wecom import samples
-from handlers.context import Transcript
 from storage.models import InboundEvent, MediaFile
 from tests.wecom.feature import MODULES
 from tests.wecom.world import AGENT_ID, CORP_ID, read, wecom_world

@@ -16,7 +16,7 @@ from bot.channels.wecom.parse import (
     parse,
     selected_options,
 )
-from bot.events import CardActionEvent, EnterEvent, LocationEvent, TextEvent, VoiceEvent
+from core.events import CardActionEvent, EnterEvent, LocationEvent, TextEvent, VoiceEvent
 from emulators.wecom import samples
 
 CORP, AGENT = "ww5823bf96d3bd56c7", 1000002

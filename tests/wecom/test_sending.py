@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.channel import PermanentSendError, Target, TransientSendError
-from bot.messages import Markdown, Text
+from core.channel import PermanentSendError, Target, TransientSendError
+from core.messages import Markdown, Text
 from domain.outbox import enqueue
 from storage.models import OutboxMessage
 from tests.wecom.feature import MODULES, REPORT

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from config.settings import DingTalkSettings
-from domain.clock import Clock
+from core.clock import Clock
 
 log = logging.getLogger("actionflow.dingtalk.api")
 

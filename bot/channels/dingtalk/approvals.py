@@ -16,8 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.channels.dingtalk.parse import CHANNEL, Malformed
-from bot.events import ApprovalEvent, ApprovalStatus
 from config.settings import ApprovalMapping
+from core.events import ApprovalEvent, ApprovalStatus
 
 log = logging.getLogger("actionflow.dingtalk.approvals")
 

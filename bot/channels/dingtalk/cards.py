@@ -26,7 +26,7 @@ import hashlib
 import json
 from typing import Any
 
-from bot.messages import Choice, choice_hint, render_text
+from core.messages import Choice, choice_hint, render_text
 
 SEP = "~"
 

@@ -9,17 +9,17 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
-from bot.channel import Channel, EventSink, RateLimit, Target
 from bot.channels.dingtalk import webhook
 from bot.channels.dingtalk.api import OpenApi
 from bot.channels.dingtalk.inbound import Inbound
 from bot.channels.dingtalk.media import download
 from bot.channels.dingtalk.outgoing import Outgoing
 from bot.channels.dingtalk.stream import StreamRunner, point_sdk_at
-from bot.events import MediaRef
-from bot.messages import Message
 from config.settings import DingTalkGroup, DingTalkSettings
-from domain.clock import Clock
+from core.channel import Channel, EventSink, RateLimit, Target
+from core.clock import Clock
+from core.events import MediaRef
+from core.messages import Message
 
 log = logging.getLogger("actionflow.dingtalk")
 

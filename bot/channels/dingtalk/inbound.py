@@ -14,12 +14,12 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.channel import EventSink
 from bot.channels.dingtalk import approvals, cards, parse
 from bot.channels.dingtalk.api import ApiError, OpenApi
 from bot.channels.dingtalk.parse import Malformed
-from bot.events import Event
 from config.settings import DingTalkSettings
+from core.channel import EventSink
+from core.events import Event
 
 log = logging.getLogger("actionflow.dingtalk.inbound")
 

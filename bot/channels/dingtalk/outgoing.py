@@ -11,11 +11,11 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from bot.channel import PermanentSendError, SendError, Target, TransientSendError
 from bot.channels.dingtalk import cards, media, webhook
 from bot.channels.dingtalk.api import ApiError, OpenApi
-from bot.messages import Choice, File, Markdown, Message, Text, render_text
 from config.settings import DingTalkGroup, DingTalkSettings
+from core.channel import PermanentSendError, SendError, Target, TransientSendError
+from core.messages import Choice, File, Markdown, Message, Text, render_text
 
 log = logging.getLogger("actionflow.dingtalk.send")
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.channels.dingtalk.cards import card_id_from, chosen_values
-from bot.events import CardActionEvent, Event, FileEvent, ImageEvent, MediaRef, TextEvent, VoiceEvent
+from core.events import CardActionEvent, Event, FileEvent, ImageEvent, MediaRef, TextEvent, VoiceEvent
 
 CHANNEL = "dingtalk"
 

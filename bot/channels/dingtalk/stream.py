@@ -32,7 +32,7 @@ from websockets.protocol import State
 
 from bot.channels.dingtalk.inbound import Inbound
 from bot.channels.dingtalk.parse import Malformed
-from domain.clock import Clock
+from core.clock import Clock
 
 log = logging.getLogger("actionflow.dingtalk.stream")
 sdk_log = logging.getLogger("actionflow.dingtalk.sdk")

@@ -13,8 +13,8 @@ import time
 from typing import Any
 from urllib.parse import quote_plus
 
-from bot.channel import PermanentSendError, TransientSendError
-from bot.messages import Choice, File, Markdown, Message, Text, render_text
+from core.channel import PermanentSendError, TransientSendError
+from core.messages import Choice, File, Markdown, Message, Text, render_text
 
 SEND_TOO_FAST = 130101
 BLOCK_S = 600.0

@@ -1,4 +1,4 @@
-"""``oa/getapprovaldetail`` → :class:`bot.events.ApprovalEvent` for the configured visit templates.
+"""``oa/getapprovaldetail`` → :class:`core.events.ApprovalEvent` for the configured visit templates.
 
 Controls are matched by their title (config ``wecom.approval_fields``) and read by their ``control``
 type, never by "the key that is not empty": real answers carry empty arrays for every unrelated key
@@ -14,8 +14,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.events import ApprovalEvent, ApprovalStatus
 from config.settings import ApprovalMapping
+from core.events import ApprovalEvent, ApprovalStatus
 
 log = logging.getLogger(__name__)
 

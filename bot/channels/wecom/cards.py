@@ -1,4 +1,4 @@
-"""Template cards for :class:`bot.messages.Choice`, and the ``task_id`` that carries its token.
+"""Template cards for :class:`core.messages.Choice`, and the ``task_id`` that carries its token.
 
 * single choice, ≤ 6 options → ``button_interaction`` (button key = option number);
 * multiple choice, or more than 6 options → ``vote_interaction`` (checkbox ids = option numbers;
@@ -20,7 +20,7 @@ import hashlib
 import string
 from typing import Any
 
-from bot.messages import Choice, choice_hint
+from core.messages import Choice, choice_hint
 
 KEEP = frozenset(string.ascii_letters + string.digits + "-")
 TASK_ID_MAX = 128

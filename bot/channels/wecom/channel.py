@@ -17,7 +17,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
 from bot.channels.wecom.approvals import CHINA
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.crypto import CallbackCrypto
@@ -27,10 +26,11 @@ from bot.channels.wecom.outbound import Outbound
 from bot.channels.wecom.server import CallbackServer
 from bot.channels.wecom.store import ChannelStore
 from bot.channels.wecom.webhook import WebhookClient, limit_key
-from bot.events import MediaRef
-from bot.messages import Message
 from config.settings import WeComGroup, WeComSettings
-from domain.clock import Clock
+from core.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
+from core.clock import Clock
+from core.events import MediaRef
+from core.messages import Message
 
 log = logging.getLogger(__name__)
 

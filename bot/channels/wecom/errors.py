@@ -10,7 +10,7 @@ from __future__ import annotations
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from bot.channel import PermanentSendError, SendError, TransientSendError
+from core.channel import PermanentSendError, SendError, TransientSendError
 
 RATE_LIMITED = 45009  # 接口调用超过限制
 RATE_LIMIT_WAIT_S = 60.0

@@ -17,7 +17,6 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from bot.channel import EventSink
 from bot.channels.wecom import cards
 from bot.channels.wecom.approvals import approval_event
 from bot.channels.wecom.client import WeComClient
@@ -34,7 +33,8 @@ from bot.channels.wecom.parse import (
 )
 from bot.channels.wecom.store import ChannelStore, PendingApproval
 from config.settings import WeComSettings
-from domain.clock import Clock
+from core.channel import EventSink
+from core.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bot.channel import PermanentSendError, SendError
 from bot.channels.wecom import cards
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.errors import classify
 from bot.channels.wecom.store import CardRecord, ChannelStore
 from bot.channels.wecom.webhook import WebhookClient
-from bot.messages import Choice, File, Markdown, Message, Text, render_text
-from domain.clock import Clock
+from core.channel import PermanentSendError, SendError
+from core.clock import Clock
+from core.messages import Choice, File, Markdown, Message, Text, render_text
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 import xmltodict
 from defusedxml import ElementTree as SafeET
 
-from bot.events import (
+from core.events import (
     CardActionEvent,
     EnterEvent,
     Event,

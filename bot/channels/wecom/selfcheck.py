@@ -27,9 +27,9 @@ from bot.channels.wecom.crypto import CallbackCrypto, key_problems
 from bot.channels.wecom.inbound import Inbound
 from bot.channels.wecom.server import CallbackServer
 from bot.channels.wecom.store import ChannelStore
-from bot.events import Event, TextEvent
 from config.settings import WeComSettings
-from domain.clock import SystemClock
+from core.clock import SystemClock
+from core.events import Event, TextEvent
 
 CORP_ID = re.compile(r"^w[wx][0-9a-zA-Z]{16}$")
 TOKEN = re.compile(r"^[0-9A-Za-z]{1,32}$")

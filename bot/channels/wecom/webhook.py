@@ -17,8 +17,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.channel import PermanentSendError, TransientSendError
-from domain.clock import Clock
+from core.channel import PermanentSendError, TransientSendError
+from core.clock import Clock
 
 log = logging.getLogger(__name__)
 

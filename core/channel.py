@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
-from bot.events import Event, MediaRef
-from bot.messages import Message
+from core.events import Event, MediaRef
+from core.messages import Message
 
 TargetKind = Literal["user", "group", "conversation"]
 

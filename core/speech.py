@@ -1,0 +1,52 @@
+"""The speech port: audio file in, transcript out. ``speech/`` implements it; handlers use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A transcription result, as the speech port returns it."""
+
+    text: str
+    language: str
+    duration_s: float
+    model_name: str
+    model_version: str
+    audio_path: str
+    audio_sha256: str
+    audio_format: str
+    platform_recognition: str | None = None
+
+
+class TranscriptionRejected(Exception):
+    """The audio cannot be transcribed; ``user_message`` (Chinese) tells the rep why."""
+
+    def __init__(self, user_message: str, detail: str = "") -> None:
+        super().__init__(detail or user_message)
+        self.user_message = user_message
+
+
+class Transcriber(Protocol):
+    """The speech port (implemented by ``speech``): audio file in, transcript out, off the event loop."""
+
+    async def transcribe(
+        self, path: Path, *, audio_format: str = "", platform_recognition: str | None = None
+    ) -> Transcript: ...
+
+
+@runtime_checkable
+class TranscriberLoad(Protocol):
+    """How busy the transcriber is (the admins' 系统状态 shows it)."""
+
+    @property
+    def queue_depth(self) -> int: ...  # notes waiting for a worker
+
+    @property
+    def in_progress(self) -> int: ...
+
+    last_wait_s: float  # how long the last note waited for a worker
+    notes_done: int
