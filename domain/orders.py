@@ -6,19 +6,27 @@ Columns (header names in English or Chinese; order does not matter; extra column
 |---|---|---|---|
 | order_no | 订单号 | yes | the ERP's order id; re-importing the same id updates the row |
 | customer | 客户名称 | yes | the paying customer, as named in ActionFlow (matched by normalised name) |
-| order_date | 订单日期 | yes | YYYY-MM-DD (also YYYY/MM/DD, or an Excel date cell) |
-| amount | 金额 | yes | yuan, at most 2 decimals; negative for a credit note |
+| order_date | 订单日期 | yes | YYYY-MM-DD (also YYYY/MM/DD, YYYY.MM.DD, 2026年11月3日, an Excel date) |
+| amount | 金额 | yes | yuan, at most 2 decimals, not negative (a credit note corrects the order's amount) |
 | signed | 已签约 | no | yes/no, 是/否, 1/0, true/false; default yes. Only signed orders count |
 | hospital | 终端医院 | no | the end hospital the goods are for (a dealer's customer); default: the customer |
+
+A date that starts with the day or month (11/3/2026) is refused as ambiguous. Every problem of a
+file (unreadable cells, an order number used twice, customers ActionFlow does not know) is reported
+in one round, each with its line; nothing is stored from a file with a problem.
+:func:`import_orders` is the one path every source takes (``actionflow import orders``, ``rebates run
+--orders``, the nightly ERP pull): it stores the orders and records each signed one as a deal
+(domain/outcomes.py).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -26,7 +34,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import audit
+from domain.audit import snapshot
 from domain.names import normalize, similarity
+from domain.outcomes import OUTCOME_FIELDS, Outcome, apply_deal, order_moment
+from domain.stages import Stages
 from storage.models import Customer, Order
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -55,9 +67,11 @@ class OrderRow:
 
 @dataclass
 class OrderProblems(Exception):
-    """Every problem found, each naming its file and line; nothing was applied."""
+    """Every problem found, each naming its file and line; nothing was applied. ``rows`` are the rows
+    that did parse, so later checks (the customers) can report their problems in the same round."""
 
     problems: list[str]
+    rows: list[OrderRow] = field(default_factory=list)
 
     def __str__(self) -> str:
         return "; ".join(self.problems)
@@ -74,13 +88,26 @@ def _header_map(header: Sequence[Any]) -> tuple[dict[str, int], list[str]]:
     return index, missing
 
 
+_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+_DAY_FIRST = re.compile(r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?:\s.*)?$")
+
+
+class AmbiguousDate(ValueError):
+    """11/3/2026: 3 November or 11 March? Refused rather than guessed."""
+
+
 def _parse_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    text = str(value).strip().replace("/", "-").replace(".", "-")
-    return date.fromisoformat("-".join(p.zfill(2) for p in text.split(" ")[0].split("-")))
+    text = str(value).strip()
+    m = _YMD.match(text)
+    if m:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if _DAY_FIRST.match(text):
+        raise AmbiguousDate(text)
+    raise ValueError(text)
 
 
 def _parse_amount(value: Any) -> Decimal:
@@ -125,6 +152,10 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[Any]]], source: str) -> list[O
             row_problems.append("customer is empty")
         try:
             order_date = _parse_date(cell("order_date"))
+        except AmbiguousDate:
+            row_problems.append(
+                f"order_date {cell('order_date')!r} is ambiguous (day or month first?); use YYYY-MM-DD"
+            )
         except (ValueError, TypeError):
             row_problems.append(f"order_date {cell('order_date')!r} is not a date (use YYYY-MM-DD)")
         try:
@@ -146,21 +177,20 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[Any]]], source: str) -> list[O
             signed_raw not in _FALSE,
             str(cell("hospital") or "").strip() or customer,
         )
-        earlier = seen.get(order_no)
-        if earlier is not None and (earlier.customer, earlier.order_date, earlier.amount, earlier.signed) != (
-            row.customer,
-            row.order_date,
-            row.amount,
-            row.signed,
-        ):
+        if row.amount < 0:
             problems.append(
-                f"{where}: order_no {order_no} appears again with different values ({earlier.source})"
+                f"{where}: amount {cell('amount')!r} is negative "
+                "(for a credit note, correct the order's amount)"
             )
+            continue
+        earlier = seen.get(order_no)
+        if earlier is not None:
+            problems.append(f"{where}: order_no {order_no} appears twice (also {earlier.source})")
             continue
         seen[order_no] = row
         out.append(row)
     if problems:
-        raise OrderProblems(problems)
+        raise OrderProblems(problems, out)
     return out
 
 
@@ -211,18 +241,28 @@ def read_file(path: Path) -> list[OrderRow]:
     raise OrderProblems([f"{path.name}: unsupported file type (use .csv or .xlsx)"])
 
 
+def read_lenient(path: Path) -> tuple[list[OrderRow], list[str]]:
+    """The rows of ``path`` that parse and the problems of the others (to report with the customers')."""
+    try:
+        return read_file(path), []
+    except OrderProblems as exc:
+        return exc.rows, exc.problems
+
+
 def read_folder(folder: Path) -> list[OrderRow]:
     """Every CSV/XLSX in ``folder`` by name; a later file's row replaces an earlier one's (same order_no)."""
     problems: list[str] = []
     rows: dict[str, OrderRow] = {}
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".xlsx", ".xlsm")):
         try:
-            for row in read_file(path):
-                rows[row.order_no] = row
+            parsed = read_file(path)
         except OrderProblems as exc:
             problems.extend(exc.problems)
+            parsed = exc.rows
+        for row in parsed:
+            rows[row.order_no] = row
     if problems:
-        raise OrderProblems(problems)
+        raise OrderProblems(problems, list(rows.values()))
     return list(rows.values())
 
 
@@ -259,10 +299,13 @@ async def read_sql(url: str, query: str) -> list[OrderRow]:
     return parse_rows(rows, "ERP query row")
 
 
-async def resolve_customers(session: AsyncSession, rows: Sequence[OrderRow]) -> dict[str, Customer]:
-    """Customer by order-file name (normalised exact match, else one confident fuzzy match).
+async def match_customers(
+    session: AsyncSession, rows: Sequence[OrderRow]
+) -> tuple[dict[str, Customer], list[str]]:
+    """The customer each order-file name means, and a problem line for each name that means none.
 
-    Raises OrderProblems naming the lines whose customer is unknown or ambiguous."""
+    The one place orders are matched to customers (normalised exact match, else one confident fuzzy
+    match); an identity resolver replaces the body of this function and nothing else."""
     customers = list((await session.execute(select(Customer))).scalars())
     by_norm: dict[str, list[Customer]] = {}
     for c in customers:
@@ -282,14 +325,100 @@ async def resolve_customers(session: AsyncSession, rows: Sequence[OrderRow]) -> 
             continue
         reason = "matches several customers" if len(exact) > 1 else "is not a customer in ActionFlow"
         problems.append(f"{row.source}: customer {row.customer!r} {reason} (import it or fix the name)")
+    return found, problems
+
+
+async def resolve_customers(session: AsyncSession, rows: Sequence[OrderRow]) -> dict[str, Customer]:
+    """Customer by order-file name. Raises OrderProblems naming the lines whose customer is unknown or
+    ambiguous."""
+    found, problems = await match_customers(session, rows)
     if problems:
         raise OrderProblems(problems)
     return found
 
 
-async def upsert(session: AsyncSession, rows: Sequence[OrderRow], now: datetime) -> tuple[int, int]:
+_LINE = re.compile(r"^(.*?) line (\d+)")
+
+
+def _by_line(problem: str) -> tuple[str, int, str]:
+    m = _LINE.match(problem)
+    return (m.group(1), int(m.group(2)), problem) if m else (problem, 0, problem)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    inserted: int
+    updated: int
+    signed: int  # signed orders in the input
+    deals: list[Outcome]  # customers whose deal dates or stage changed
+
+    @property
+    def moved_to_won(self) -> list[Customer]:
+        return [d.customer for d in self.deals if d.stage_moved]
+
+
+async def import_orders(
+    session: AsyncSession,
+    rows: Sequence[OrderRow],
+    *,
+    now: datetime,
+    stages: Stages,
+    tz: tzinfo,
+    source: str,
+    problems: Sequence[str] = (),
+    actor_id: int | None = None,
+) -> ImportResult:
+    """Store ``rows`` and record every signed order as a deal of its customer, all in the caller's
+    transaction. ``problems`` found while reading are reported together with the unknown customers:
+    raises OrderProblems (every problem, by line) and changes nothing when there is any."""
+    customers, unknown = await match_customers(session, rows)
+    everything = sorted([*problems, *unknown], key=_by_line)
+    if everything:
+        raise OrderProblems(everything)
+    inserted, updated = await upsert(session, rows, now, customers=customers)
+    latest: dict[int, tuple[datetime, datetime, list[str]]] = {}
+    for row in rows:
+        if not row.signed:
+            continue
+        customer = customers[row.customer]
+        moment = order_moment(row.order_date, tz, now)
+        first, last, numbers = latest.get(customer.id, (moment, moment, []))
+        latest[customer.id] = (min(first, moment), max(last, moment), [*numbers, row.order_no])
+    by_id = {c.id: c for c in customers.values()}
+    deals: list[Outcome] = []
+    for customer_id, (first, last, numbers) in latest.items():
+        customer = by_id[customer_id]
+        before = snapshot(customer, OUTCOME_FIELDS)
+        apply_deal(customer, first, stages, now)
+        outcome = apply_deal(customer, last, stages, now)
+        if outcome.after == before:
+            continue
+        audit.record(
+            session,
+            now=now,
+            actor_id=actor_id,
+            action="deal.record",
+            entity_type="customer",
+            entity_id=customer.id,
+            before=before,
+            after={**outcome.after, "orders": numbers[:20], "order_count": len(numbers)},
+            source_event=source,
+        )
+        deals.append(Outcome(customer, before, outcome.after))
+    await session.flush()
+    return ImportResult(inserted, updated, sum(1 for r in rows if r.signed), deals)
+
+
+async def upsert(
+    session: AsyncSession,
+    rows: Sequence[OrderRow],
+    now: datetime,
+    *,
+    customers: dict[str, Customer] | None = None,
+) -> tuple[int, int]:
     """Insert new orders, update changed ones (by order_no). Returns (inserted, updated)."""
-    customers = await resolve_customers(session, rows)
+    if customers is None:
+        customers = await resolve_customers(session, rows)
     existing = {
         o.external_id: o
         for o in (

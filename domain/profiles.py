@@ -71,9 +71,33 @@ async def create_customer(
     return customer
 
 
-async def add_key_person(
+def same_person(customer: Customer, name: str) -> KeyPerson | None:
+    """The customer's key person of that name (an active one first), if recorded."""
+    wanted = normalize(name)
+    found = [p for p in customer.key_persons if normalize(p.name) == wanted]
+    found.sort(key=lambda p: (p.status != "active", -p.id))
+    return found[0] if found else None
+
+
+async def upsert_key_person(
     session: AsyncSession, *, now: datetime, customer: Customer, person: KeyPersonInput
-) -> KeyPerson:
+) -> tuple[KeyPerson, bool]:
+    """Add ``person`` to the chain, or update the entry of the same name (adding someone again
+    refreshes their role, title, phone and contact date, and makes them active). Returns (row, created)."""
+    row = same_person(customer, person.name)
+    if row is not None:
+        row.role_group = person.role_group or row.role_group
+        row.title = person.title.strip() or row.title
+        row.phone = person.phone.strip() or row.phone
+        if person.last_contact_on and (
+            row.last_contact_on is None or person.last_contact_on > row.last_contact_on
+        ):
+            row.last_contact_on = person.last_contact_on
+        row.status, row.replaced_by_id, row.updated_at = "active", None, now
+        customer.profile_complete = missing_key_persons(customer) == 0
+        customer.updated_at = now
+        await session.flush()
+        return row, False
     row = KeyPerson(
         customer_id=customer.id,
         role_group=person.role_group,
@@ -90,7 +114,22 @@ async def add_key_person(
     customer.profile_complete = missing_key_persons(customer) == 0
     customer.updated_at = now
     await session.flush()
+    return row, True
+
+
+async def add_key_person(
+    session: AsyncSession, *, now: datetime, customer: Customer, person: KeyPersonInput
+) -> KeyPerson:
+    row, _ = await upsert_key_person(session, now=now, customer=customer, person=person)
     return row
+
+
+def mark_contacted(person: KeyPerson, day: date, now: datetime) -> bool:
+    """Record a contact on ``day`` (never moves the date back). Returns whether it changed."""
+    if person.last_contact_on is not None and person.last_contact_on >= day:
+        return False
+    person.last_contact_on, person.updated_at = day, now
+    return True
 
 
 def key_person_snapshot(person: KeyPerson) -> dict[str, object]:
@@ -99,4 +138,7 @@ def key_person_snapshot(person: KeyPerson) -> dict[str, object]:
         "name": person.name,
         "title": person.title,
         "last_contact_on": person.last_contact_on,
+        "phone": person.phone,
+        "status": person.status,
+        "replaced_by_id": person.replaced_by_id,
     }

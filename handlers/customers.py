@@ -150,6 +150,7 @@ def _key_person(item: dict[str, Any]) -> KeyPersonInput:
         name=str(item.get("name", "")),
         title=str(item.get("title", "")),
         last_contact_on=date.fromisoformat(last) if last else None,
+        phone=str(item.get("phone") or ""),
     )
 
 
@@ -204,10 +205,18 @@ async def complete_key_person(turn: Turn, result: FormResult) -> None:
         await turn.reply("你没有权限修改这家客户的档案。")
         return
     was_complete = customer.profile_complete
-    person = await profiles.add_key_person(
+    existing = profiles.same_person(customer, str(result.answers.get("name", "")))
+    before = profiles.key_person_snapshot(existing) if existing is not None else None
+    person, created = await profiles.upsert_key_person(
         turn.session, now=turn.now, customer=customer, person=_key_person(result.answers)
     )
-    turn.audit("key_person.add", "key_person", person.id, after=profiles.key_person_snapshot(person))
+    turn.audit(
+        "key_person.add" if created else "key_person.update",
+        "key_person",
+        person.id,
+        before=before,
+        after=profiles.key_person_snapshot(person),
+    )
     if customer.profile_complete != was_complete:
         turn.audit(
             "customer.update",
@@ -216,17 +225,23 @@ async def complete_key_person(turn: Turn, result: FormResult) -> None:
             before={"profile_complete": was_complete},
             after={"profile_complete": customer.profile_complete},
         )
+    what = "新增关键人" if created else "更新关键人"
     await progress_log.record(
         turn.session,
         now=turn.now,
         customer=customer,
         rep_id=turn.user.id,
         kind="profile",
-        note=f"新增关键人 {person.role_group} {person.name}",
+        note=f"{what} {person.role_group} {person.name}",
     )
     count = len(profiles.active_key_persons(customer))
     done = "，档案已完整" if customer.profile_complete and not was_complete else ""
-    await turn.reply(f"已为「{customer.name}」添加关键人 {person.name}（决策链 {count} 人{done}）。")
+    if created:
+        await turn.reply(f"已为「{customer.name}」添加关键人 {person.name}（决策链 {count} 人{done}）。")
+    else:
+        await turn.reply(
+            f"「{customer.name}」已有关键人 {person.name}，已更新他的信息（决策链 {count} 人{done}）。"
+        )
     if not customer.profile_complete:
         await turn.reply(incomplete_reminder(customer))
 

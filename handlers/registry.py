@@ -35,6 +35,8 @@ MODULES: tuple[str, ...] = (
     "handlers.demand",
     "handlers.competitor",
     "handlers.trial",
+    "handlers.outcomes",
+    "handlers.key_persons",
 )
 
 

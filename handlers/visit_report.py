@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.messages import Text
-from domain import audit, deadlines, visits
+from domain import audit, deadlines, outcomes, visits
 from domain import progress as progress_log
 from domain.audit import snapshot
 from handlers.commands import Command
@@ -15,6 +15,8 @@ from handlers.competitor import start_competitor
 from handlers.context import Services, Turn
 from handlers.flowkit import due_note, find_customer, not_found_text, start_form
 from handlers.forms.engine import FormResult
+from handlers.key_persons import MET_KEY, chain_context, record_met
+from handlers.outcomes import stages_of
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
 from storage.models import Customer, User, Visit
@@ -73,7 +75,8 @@ async def begin_report(
             after=snapshot(visit, VISIT_FIELDS),
             source_event="sweep:visit-report",
         )
-    context = {"visit_id": visit.id, "customer_id": visit.customer_id, "customer_name": name}
+    chain = chain_context(customer) if customer is not None else []
+    context = {"visit_id": visit.id, "customer_id": visit.customer_id, "customer_name": name, MET_KEY: chain}
     await services.forms.start(
         session,
         now=now,
@@ -81,6 +84,7 @@ async def begin_report(
         form_name="visit_report",
         channel=channel or (turn.event.channel if turn else ""),
         context=context,
+        prefill=None if chain else {"met": []},  # nobody on the chain to ask about
         turn=turn,
     )
 
@@ -183,6 +187,23 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
         turn.session, now=turn.now, kind="visit_report", entity_type="visit", entity_id=visit.id
     )
     lines.insert(0, f"拜访报告已提交{due_note(row, turn.services.tz)}。")
+    met = await record_met(turn, customer, [int(i) for i in answers.get("met") or []])
+    if met:
+        lines.append(f"已更新 {'、'.join(met)} 的最近沟通日期。")
+    stages = stages_of(turn.services)
+    target = outcomes.stage_for_progress(stages, customer, progress)
+    if target is not None:
+        old_stage = customer.stage
+        outcomes.set_stage(
+            turn.session,
+            customer,
+            target,
+            now=turn.now,
+            actor_id=turn.user.id,
+            source=turn.source,
+            reason=f"拜访进展：{progress}",
+        )
+        lines.append(f"客户阶段：{stages.label(old_stage)} → {stages.label(target)}。")
     await turn.reply("\n".join(lines))
     context = {"visit_id": visit.id, "customer_id": customer.id, "customer_name": customer.name}
     await start_form(turn, "demand_confirmation", context=context, chained=True)

@@ -53,6 +53,85 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=_usage(p))
 
 
+ORDERS_EPILOG = """\
+Columns (first row; Chinese or English header names, any order; CSV in UTF-8 or GBK, or XLSX):
+  订单号/order_no, 客户名称/customer, 订单日期/order_date (2026-11-03 or 2026/11/03; 11/3/2026 is
+  refused as ambiguous), 金额/amount (yuan, not negative), 已签约/signed (是/否, default 是),
+  终端医院/hospital (optional). Each signed order sets the customer's first and last deal dates and
+  moves a lead or prospect to the won stage ([stages] in the forms file). See docs/manager.md.
+"""
+
+
+def register_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "orders",
+        help="import signed orders (ERP export) from CSV/XLSX; records each customer's deals",
+        description="Validate every row first and report each bad one with its line number (unknown "
+        "customers, repeated order numbers, bad dates and amounts) in one round; import nothing from "
+        "a file with errors. Re-importing an order number updates it.",
+        epilog=ORDERS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", type=Path, help="a .csv (UTF-8 or GBK) or .xlsx file")
+    p.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
+    p.set_defaults(func=cmd_import_orders)
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll a dry run back."""
+
+
+def cmd_import_orders(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    from domain import orders as erp
+
+    path: Path = args.file
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
+        return EXIT_ERROR
+
+    async def go() -> int:
+        from scheduler.rebate_job import import_into
+        from storage.migrate import upgrade
+
+        db = _database(settings)
+        app = _CliApp(settings, db)
+        rows, problems = erp.read_lenient(path)
+        now = app.clock.now()
+        try:
+            await db.check()
+            await upgrade(db)
+            try:
+                async with db.transaction() as session:
+                    result = await import_into(
+                        app, session, rows, now, problems=problems, source=f"cli:import orders {path.name}"
+                    )
+                    if args.dry_run:
+                        raise _DryRun
+            except _DryRun:
+                pass
+            except erp.OrderProblems as exc:
+                print(f"{len(exc.problems)} problem(s) in {path.name}; nothing imported:", file=sys.stderr)
+                for problem in exc.problems:
+                    print(f"  - {problem}", file=sys.stderr)
+                return EXIT_ERROR
+        finally:
+            await db.dispose()
+        verb = "would import" if args.dry_run else "imported"
+        won = result.moved_to_won
+        print(
+            f"{'dry run: ' if args.dry_run else ''}{verb} {len(rows)} order(s) "
+            f"({result.inserted} new, {result.updated} changed, {result.signed} signed); "
+            f"deal dates changed for {len(result.deals)} customer(s), "
+            f"{len(won)} moved to the won stage"
+        )
+        for customer in won[:20]:
+            print(f"  won: {customer.name}")
+        return 0
+
+    return run(go())
+
+
 def _usage(parser: argparse.ArgumentParser) -> Any:
     def show(args: argparse.Namespace) -> int:
         parser.print_help()
@@ -230,8 +309,12 @@ def cmd_rebates_run(args: argparse.Namespace) -> int:
             await db.check()
             await upgrade(db)
             try:
-                rows = erp.read_file(Path(args.orders)) if args.orders else await load_orders(app)
-                result = await import_and_run(app, rows or [], period.key, app.clock.now())
+                loaded = erp.read_lenient(Path(args.orders)) if args.orders else await load_orders(app)
+                rows, problems = loaded or ([], [])
+                source = f"cli:rebates run {Path(args.orders).name if args.orders else 'erp'}"
+                result = await import_and_run(
+                    app, rows, period.key, app.clock.now(), problems=problems, source=source
+                )
             except erp.OrderProblems as exc:
                 print(f"{len(exc.problems)} problem(s) in the orders; nothing was changed:", file=sys.stderr)
                 for problem in exc.problems:

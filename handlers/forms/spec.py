@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from simpleeval import EvalWithCompoundTypes, NameNotDefined
 
+from domain.stages import StagesError, parse_stages
+
 KNOWN_TYPES = {
     "choice",
     "multi",
@@ -146,9 +148,13 @@ def parse_forms(data: dict[str, Any], path: Path) -> dict[str, FormSpec]:
     raw_forms = data.get("forms")
     if not isinstance(raw_forms, dict) or not raw_forms:
         raise FormsFileError(path, ["no [forms.<name>] tables found"])
-    unknown_top = set(data) - {"forms"}
+    unknown_top = set(data) - {"forms", "stages"}
     if unknown_top:
         problems.append(f"unknown top-level keys: {', '.join(sorted(unknown_top))}")
+    try:
+        parse_stages(data.get("stages"))
+    except StagesError as exc:
+        problems.extend(exc.problems)
     for name, body in raw_forms.items():
         if not isinstance(body, dict):
             problems.append(f"form {name}: must be a table")

@@ -90,6 +90,7 @@ async def test_after_the_visit_a_real_voice_note_becomes_the_quote(
         Image.new("RGB", (64, 48), (90, 90, 90)).save(tmp_path / "door.jpg")
         await rig.deliver(rig.emu.push_picture("0423", (tmp_path / "door.jpg").read_bytes()))
         await rig.say("0423", "2")
+        await rig.say("0423", "无")
         r = await rig.say("0423", "否")
         assert "发送一段语音" in r[-1]
         note = (audio / "sample2.wav").read_bytes()

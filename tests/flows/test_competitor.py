@@ -29,6 +29,7 @@ async def report_until_vendors(bot: BotHarness, tmp_path: Path, comparing: str) 
     Image.new("RGB", (64, 48), (10, 10, 10)).save(tmp_path / "p.jpg")
     await bot.photo("wanglei", tmp_path / "p.jpg")
     await bot.send("wanglei", "1")
+    await bot.send("wanglei", "无")  # no key person met
     return await bot.send("wanglei", comparing)
 
 

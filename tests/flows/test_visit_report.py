@@ -76,6 +76,8 @@ async def test_planned_end_starts_the_report_and_everything_is_on_time(tmp_path:
         r = await bot.photo("wanglei", photo_path)  # the same bytes as a picture are the photo
         assert "本次核心进展" in r[-1]
         await bot.send("wanglei", "确定预算范围")
+        r = await bot.send("wanglei", "1,2")  # the two key persons on the chain were met
+        assert "这次拜访时客户是否提到" in r[-1] or "比较其他厂家" in r[-1]
         r = await bot.send("wanglei", "否")
         assert "拜访报告已提交（按时完成）" in r[0] and "照片已保存、已加水印、含拍摄时间、含位置" in r[0]
         assert "需求确认单" in r[1] and "发送一段语音" in r[-1]
@@ -153,6 +155,7 @@ async def test_late_report_is_recorded_as_late(tmp_path: Path) -> None:
         await bot.photo("wanglei", tmp_path / "plain.jpg")
         await bot.send("wanglei", "其他")
         await bot.send("wanglei", "了解了科室排班")
+        await bot.send("wanglei", "无")
         r = await bot.send("wanglei", "否")
         assert (
             "拜访报告已提交（按时完成）" in r[0]

@@ -33,6 +33,7 @@ async def test_voice_note_becomes_the_demands_quote(
         await bot.advance(timedelta(hours=2))
         await bot.photo("wanglei", small_photo(tmp_path / "p.jpg"))
         await bot.send("wanglei", "确定预算范围")
+        await bot.send("wanglei", "无")
         r = await bot.send("wanglei", "否")
         assert "发送一段语音" in r[-1]
         r = await bot.voice("wanglei", audio / "sample2.wav")
@@ -68,6 +69,7 @@ async def test_the_whole_visit_through_wecom_with_a_real_voice_note(
         await w.wecom.image("wanglei", w.emulator.add_media(photo, "door.jpg", "image/jpeg"))
         await w.settle()
         await w.say("wanglei", "2")
+        await w.say("wanglei", "无")
         await w.say("wanglei", "否")
         assert "发送一段语音" in w.received("wanglei")[-1]
         amr = read(audio / "sample3.amr")  # a real WeCom-style AMR note, with DTX silence frames

@@ -157,11 +157,13 @@ def test_rebates_run_matches_hand_computed_and_is_idempotent(
     err = capsys.readouterr().err
     assert "bad.csv line 3: order_date '2026-13-01' is not a date" in err
     assert "bad.csv line 5: amount '12.345'" in err
+    # …and the unknown customer in the same round, not after the others are fixed.
+    assert "bad.csv line 4: customer '不存在的医院' is not a customer in ActionFlow" in err
     results_after, orders_after = asyncio.run(_read(db))
     e1 = next(o for o in orders_after if o.external_id == "E-1")
     assert [r.amount for r in results_after] == [r.amount for r in results] and len(orders_after) == 7
     assert e1.amount == Decimal("300000.00")
-    # The unknown customer is found once the dates and amounts are fixed.
+    # Alone, the unknown customer is still refused.
     fixed = write_csv(tmp_path / "fixed.csv", ["E-8,不存在的医院,2026-01-02,100,是,"])
     assert (
         main(["--config", str(config), "rebates", "run", "--period", "2026Q1", "--orders", str(fixed)]) == 1
