@@ -287,6 +287,12 @@ class MetricsSettings(Section):
     conversion_lift_target: float = Field(
         0.18, description="Healthy lead-conversion change against the previous window."
     )
+    conversion_days: int = Field(
+        90,
+        ge=1,
+        description="Lead conversion counts a lead as converted when its first signed order came within "
+        "this many days of the lead's creation.",
+    )
     freshness_target_hours: float = Field(3.2, gt=0, description="Healthy median data freshness.")
 
 

@@ -15,6 +15,7 @@ from storage.models import (
     Customer,
     Demand,
     KeyPerson,
+    Order,
     ProgressUpdate,
     User,
 )
@@ -53,6 +54,8 @@ class CustomerView:
     demands: list[Demand] = field(default_factory=list)
     competitors: list[CompetitorAnalysis] = field(default_factory=list)
     missing_key_persons: int = 0
+    orders: list[Order] = field(default_factory=list)  # latest signed orders, newest first
+    stage_label: str = ""
 
 
 def contact_view(person: KeyPerson, today: date, stale_days: int) -> ContactView:
@@ -78,6 +81,8 @@ async def gather(
     updates: int = 3,
     demands: int = 5,
     competitors: int = 2,
+    orders: int = 3,
+    stage_labels: dict[str, str] | None = None,
 ) -> CustomerView:
     """The profile, decision chain (stale contacts flagged), tags, latest updates, open demands and
     the latest competitor notes of one customer."""
@@ -114,6 +119,16 @@ async def gather(
             )
         ).scalars()
     )
+    order_rows = list(
+        (
+            await session.execute(
+                select(Order)
+                .where(Order.customer_id == customer.id, Order.signed.is_(True))
+                .order_by(Order.order_date.desc(), Order.id.desc())
+                .limit(orders)
+            )
+        ).scalars()
+    )
     people = {u.rep_id for u in update_rows} | {t.author_id for t in customer.tags if t.author_id}
     if customer.owner_id:
         people.add(customer.owner_id)
@@ -135,4 +150,6 @@ async def gather(
         demands=demand_rows,
         competitors=competitor_rows,
         missing_key_persons=max(0, MIN_KEY_PERSONS - len(contacts)),
+        orders=order_rows,
+        stage_label=(stage_labels or {}).get(customer.stage, customer.stage),
     )

@@ -13,6 +13,7 @@ STAGE_NAMES = {
     "diagnosis": "需求诊断",
     "proposal": "方案呈现",
     "objection": "异议处理",
+    "trial": "试用",
     "contract": "签约回款",
     "repurchase": "复购激活",
 }
@@ -126,6 +127,14 @@ def key_person_lines(items: Sequence[KeyPersonAlert]) -> list[str]:
     return lines
 
 
+def key_person_hint(example: KeyPersonAlert) -> str:
+    """What the rep can do about a key-person alert: the command, with a real example."""
+    return (
+        f"联系过、换了人或已离职，都请回复「更新关键人 <客户> <姓名>」记录，"
+        f"例如「更新关键人 {example.customer_name} {example.name}」。"
+    )
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
@@ -140,9 +149,12 @@ def metrics_lines(m: Metrics) -> list[str]:
     lines = [
         f"动作规范率：{_pct(m.compliance)}（{m.compliance_on_time}/{m.compliance_due} 按时完成，"
         f"健康 ≥{m.compliance_target:.0%}）{_mark(m.compliance_healthy)}",
-        f"线索转化率：{_pct(m.conversion)}（{m.converted}/{m.leads}），较上期 {change}"
-        f"（上期 {_pct(m.previous_conversion)}，健康 ≥{m.conversion_lift_target:+.0%}）"
+        f"线索转化率：{_pct(m.conversion)}（近 {m.window_days} 天新增线索 {m.leads} 条，"
+        f"{m.converted} 条在 {m.conversion_days} 天内签下首单），较上期 {change}"
         f"{_mark(m.conversion_healthy)}",
+        f"  较上期 = 与上期转化率相比的相对变化，健康 ≥{m.conversion_lift_target:+.0%}；"
+        f"上期 = 再往前 {m.window_days} 天的新增线索：{_pct(m.previous_conversion)}"
+        f"（{m.previous_converted}/{m.previous_leads}）",
         f"过程数据鲜度：中位 {fresh}（{m.reps} 名销售，健康 ≤{m.freshness_target_hours:g} 小时）"
         f"{_mark(m.freshness_healthy)}",
     ]

@@ -3,9 +3,11 @@
 * **Action compliance (动作规范率)** = required deadlines done on time / required deadlines that fell
   due in the window (``due_at`` in (now − window, now]; cancelled ones excluded; still-pending ones count
   as missed).
-* **Lead conversion (线索转化率)** = valid leads created in the window that reached a first signed order
-  by the window's end / valid leads created in the window; compared (relative change) with the previous
-  window measured the same way.
+* **Lead conversion (线索转化率)**, a cohort: of the valid leads created in the window, the share whose
+  first signed order (``first_order_at``, set only by imported orders and 成交 in chat) came within
+  ``metrics.conversion_days`` (default 90) of the lead's creation and by now. A customer whose first
+  order is more than a day older than its lead record was never a lead and is left out. Compared with
+  the previous window (the ``window_days`` before) as a relative change: (current − previous) / previous.
 * **Data freshness (过程数据鲜度)** = median over active reps of the hours since their latest valid
   customer update (a rep who never recorded one counts as infinitely stale).
 """
@@ -41,6 +43,7 @@ class Metrics:
     previous_leads: int
     conversion_change: float | None  # relative: (current − previous) / previous
     conversion_lift_target: float
+    conversion_days: int
     freshness_hours: float | None
     reps: int
     reps_without_updates: int
@@ -82,16 +85,27 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime) -> t
     return int(done or 0), int(due or 0)
 
 
-async def conversion(session: AsyncSession, start: datetime, end: datetime) -> tuple[int, int]:
-    """(converted, leads) for valid leads created in [start, end), converted before ``end``."""
-    converted = func.sum(
-        case((Customer.first_order_at.is_not(None) & (Customer.first_order_at < end), 1), else_=0)
-    )
-    stmt = select(func.count(), converted).where(
+async def conversion(
+    session: AsyncSession, start: datetime, end: datetime, days: int, now: datetime
+) -> tuple[int, int]:
+    """(converted, leads) for the cohort of valid leads created in [start, end): converted = a first
+    signed order within ``days`` of the lead's creation, no later than ``now``."""
+    stmt = select(Customer.lead_created_at, Customer.first_order_at).where(
         Customer.is_valid_lead.is_(True), Customer.lead_created_at >= start, Customer.lead_created_at < end
     )
-    leads, done = (await session.execute(stmt)).one()
-    return int(done or 0), int(leads or 0)
+    leads = converted = 0
+    rows = (await session.execute(stmt)).all()
+    for row in rows:
+        created: datetime | None = row[0]
+        first: datetime | None = row[1]
+        if created is None:
+            continue
+        if first is not None and first < created - timedelta(days=1):
+            continue  # already a customer before it was recorded as a lead
+        leads += 1
+        if first is not None and first <= min(created + timedelta(days=days), now):
+            converted += 1
+    return converted, leads
 
 
 async def active_reps(session: AsyncSession) -> list[User]:
@@ -151,8 +165,9 @@ def _rate(done: int, total: int) -> float | None:
 async def compute(session: AsyncSession, now: datetime, settings: MetricsSettings) -> Metrics:
     window = timedelta(days=settings.window_days)
     on_time, due = await compliance(session, now - window, now)
-    converted, leads = await conversion(session, now - window, now)
-    prev_converted, prev_leads = await conversion(session, now - 2 * window, now - window)
+    days = settings.conversion_days
+    converted, leads = await conversion(session, now - window, now, days, now)
+    prev_converted, prev_leads = await conversion(session, now - 2 * window, now - window, days, now)
     current, previous = _rate(converted, leads), _rate(prev_converted, prev_leads)
     change = (current - previous) / previous if current is not None and previous else None
     reps = await active_reps(session)
@@ -173,6 +188,7 @@ async def compute(session: AsyncSession, now: datetime, settings: MetricsSetting
         previous_leads=prev_leads,
         conversion_change=change,
         conversion_lift_target=settings.conversion_lift_target,
+        conversion_days=settings.conversion_days,
         freshness_hours=_median(hours),
         reps=len(reps),
         reps_without_updates=sum(1 for r in reps if r.id not in latest),

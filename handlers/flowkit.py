@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import customer_view
 from domain.access import can_edit
 from domain.customers import Match, pick, search
+from domain.stages import Stages, load_stages
 from domain.wording import quoted
 from handlers.context import Services, Turn
 from storage.models import ConversationState, Customer, Deadline, User
@@ -54,7 +55,18 @@ async def view_of(
         updates=flows.brief_updates,
         demands=flows.brief_demands,
         competitors=flows.brief_competitors,
+        stage_labels=stages_of(services).labels,
     )
+
+
+def stages_of(services: Services) -> Stages:
+    """The ``[stages]`` of the forms file, read once per process."""
+    cached = services.extras.get("stages")
+    if isinstance(cached, Stages):
+        return cached
+    stages = load_stages(services.settings.forms.path)
+    services.extras["stages"] = stages
+    return stages
 
 
 async def find_customer(turn: Turn, text: str) -> tuple[Customer | None, list[Match]]:

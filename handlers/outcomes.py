@@ -10,25 +10,14 @@ from domain import outcomes
 from domain import progress as progress_log
 from domain.access import can_edit
 from domain.digest_text import age
-from domain.stages import Stages, load_stages
 from handlers.commands import Command
-from handlers.context import Services, Turn
-from handlers.flowkit import find_customer, not_found_text
+from handlers.context import Turn
+from handlers.flowkit import find_customer, not_found_text, stages_of
 from handlers.forms.fields import FieldError, parse_amount
 from handlers.registry import Registry
 from storage.models import Customer
 
 MY_CUSTOMERS_SHOWN = 30
-
-
-def stages_of(services: Services) -> Stages:
-    """The ``[stages]`` of the forms file, read once per process."""
-    cached = services.extras.get("stages")
-    if isinstance(cached, Stages):
-        return cached
-    stages = load_stages(services.settings.forms.path)
-    services.extras["stages"] = stages
-    return stages
 
 
 async def customer_named(turn: Turn, text: str) -> Customer | None:

@@ -15,6 +15,8 @@ UPDATE_KINDS = {
     "trial": "试用反馈",
     "profile": "档案",
     "note": "备注",
+    "deal": "成交",
+    "stage": "阶段",
 }
 REVIEW_STATUS = {"pending_review": "待主管审核", "approved": "主管已通过", "commented": "主管已批注"}
 NONE = "  （暂无）"
@@ -24,14 +26,17 @@ def _day(when: datetime, tz: ZoneInfo) -> str:
     return when.astimezone(tz).strftime("%m-%d")
 
 
-def _contact(c: ContactView) -> str:
+def _contact(c: ContactView, customer: str) -> str:
     p = c.person
     line = f"  · {p.role_group} {p.name}" + (f"（{p.title}）" if p.title else "")
+    update = f"更新：更新关键人 {customer} {p.name}"
     if c.days_since_contact is None:
-        return line + " ⚠️ 未记录最近沟通日期，请先确认联系人是否仍在岗"
+        return line + f" ⚠️ 未记录最近沟通日期，请先确认联系人是否仍在岗（{update}）"
     last = p.last_contact_on.strftime("%m-%d") if p.last_contact_on else ""
     if c.stale:
-        return line + f" ⚠️ 已 {c.days_since_contact} 天未联系（最近 {last}），可能已换人，请先确认"
+        return (
+            line + f" ⚠️ 已 {c.days_since_contact} 天未联系（最近 {last}），可能已换人，请先确认（{update}）"
+        )
     return line + f" 最近沟通 {last}（{c.days_since_contact} 天前）"
 
 
@@ -52,12 +57,14 @@ def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
     c = view.customer
     facts = " · ".join(x for x in (c.kind, c.grade, c.region) if x)
     lines = [f"客户：{facts or '未填写类型'}" + (f" · 负责人 {view.owner}" if view.owner else "")]
+    deal = f" · 最近成交 {_day(c.last_deal_at, tz)}" if c.last_deal_at else " · 尚未成交"
+    lines.append(f"阶段：{view.stage_label or c.stage}{deal}")
     if view.missing_key_persons:
         lines.append(
             f"⚠️ 档案不完整：决策链还缺 {view.missing_key_persons} 位关键人（回复「添加关键人 {c.name}」补充）"
         )
     lines.append("决策链：")
-    lines += [_contact(x) for x in view.contacts] or [NONE]
+    lines += [_contact(x, c.name) for x in view.contacts] or [NONE]
     lines.append("客户个性标签：")
     lines += [f"  · {t.tag} — {t.basis}" + (f"（{t.author}）" if t.author else "") for t in view.tags] or [
         NONE
@@ -70,6 +77,13 @@ def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
         + (f"（{u.update.note}）" if u.update.note else "")
         for u in view.updates
     ] or [NONE]
+    if view.orders:
+        lines.append("成交记录：")
+        lines += [
+            f"  · {o.order_date:%m-%d} ¥{o.amount:,.2f}（订单 {o.external_id}）"
+            + (f" 终端 {o.hospital}" if o.hospital and o.hospital != o.customer_name else "")
+            for o in view.orders
+        ]
     lines.append("开放需求：")
     lines += [
         f"  · [{d.scenario or '未分类'}] “{d.text}”"

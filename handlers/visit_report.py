@@ -13,10 +13,9 @@ from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.competitor import start_competitor
 from handlers.context import Services, Turn
-from handlers.flowkit import due_note, find_customer, not_found_text, start_form
+from handlers.flowkit import due_note, find_customer, not_found_text, stages_of, start_form
 from handlers.forms.engine import FormResult
 from handlers.key_persons import MET_KEY, chain_context, record_met
-from handlers.outcomes import stages_of
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
 from storage.models import Customer, User, Visit

@@ -141,7 +141,7 @@ async def key_person_job(app: AppLike, ctx: RunContext) -> None:
             if user is None:
                 continue
             head = f"以下决策链关键人需要关注（超过 {alerts.key_person_stale_days} 天未联系或已更换）："
-            body = "\n".join([head, *text.key_person_lines(mine), "联系后请更新客户档案里的最近沟通日期。"])
+            body = "\n".join([head, *text.key_person_lines(mine), text.key_person_hint(mine[0])])
             await post.to_user(user, "关键人提醒", body, f"user:{owner_id}")
 
 

@@ -46,7 +46,8 @@ async def build(bot: BotHarness) -> None:
     await deadline(bot, "visit_report", "visit", 901, u["wanglei"], now - timedelta(days=9))  # outside window
     await deadline(bot, "visit_report", "visit", 902, u["wanglei"], now + timedelta(hours=1))  # not yet due
     await deadline(bot, "visit_report", "visit", 903, u["wanglei"], now - timedelta(days=1), required=False)
-    # Conversion: valid leads created in the window that reached a first order before its end.
+    # Conversion: the cohort of valid leads created in the window that reached a first order within
+    # metrics.conversion_days (90) of becoming a lead.
     leads = [  # (lead days ago, first order days ago or None, valid)
         (1, 0.5, True),
         (2, None, True),
@@ -56,7 +57,8 @@ async def build(bot: BotHarness) -> None:
         (8, 7.5, True),
         (9, None, True),
         (10, None, True),
-        (12, 3, True),  # previous: 1/4 (the 3-day one is late)
+        (12, 3, True),  # previous: 2/4 (a cohort: ordered 9 days after it became a lead)
+        (4, 30, True),  # ordered 30 days ago, a lead record only since 4: never a lead, left out
     ]
     for i, (lead, order, valid) in enumerate(leads):
         await customer(
@@ -83,10 +85,22 @@ async def test_metrics_on_hand_built_data(tmp_path: Path) -> None:
     assert (m.compliance_on_time, m.compliance_due, m.compliance) == (3, 5, 0.6)
     assert m.compliance_healthy is False
     assert (m.converted, m.leads, m.conversion) == (2, 4, 0.5)
-    assert (m.previous_converted, m.previous_leads, m.previous_conversion) == (1, 4, 0.25)
-    assert m.conversion_change == pytest.approx(1.0) and m.conversion_healthy is True
+    assert (m.previous_converted, m.previous_leads, m.previous_conversion) == (2, 4, 0.5)
+    assert m.conversion_change == pytest.approx(0.0) and m.conversion_healthy is False
+    assert m.conversion_days == 90
     assert m.freshness_hours == pytest.approx(5.0) and m.reps == 3 and m.reps_without_updates == 1
     assert m.freshness_healthy is False
+
+
+
+async def test_lead_conversion_counts_only_orders_within_the_cohort_days(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, start=MONDAY_8, metrics={"conversion_days": 5}) as bot:
+        await build(bot)
+        async with bot.app.db.read() as s:
+            m = await compute(s, bot.clock.now(), bot.settings.metrics)
+    # The lead of 12 days ago ordered 9 days later: beyond 5 days, not converted.
+    assert (m.previous_converted, m.previous_leads) == (1, 4)
+    assert (m.converted, m.leads) == (2, 4) and m.conversion_change == pytest.approx(1.0)
 
 
 def test_metrics_cli_json(
