@@ -106,6 +106,7 @@ def cmd_import_orders(args: argparse.Namespace) -> int:
                     result = await import_into(
                         app, session, rows, now, problems=problems, source=f"cli:import orders {path.name}"
                     )
+                    won = [c.name for c in result.moved_to_won]  # read while the session is open
                     if args.dry_run:
                         raise _DryRun
             except _DryRun:
@@ -118,15 +119,14 @@ def cmd_import_orders(args: argparse.Namespace) -> int:
         finally:
             await db.dispose()
         verb = "would import" if args.dry_run else "imported"
-        won = result.moved_to_won
         print(
             f"{'dry run: ' if args.dry_run else ''}{verb} {len(rows)} order(s) "
             f"({result.inserted} new, {result.updated} changed, {result.signed} signed); "
             f"deal dates changed for {len(result.deals)} customer(s), "
             f"{len(won)} moved to the won stage"
         )
-        for customer in won[:20]:
-            print(f"  won: {customer.name}")
+        for name in won[:20]:
+            print(f"  won: {name}")
         return 0
 
     return run(go())

@@ -62,8 +62,8 @@ def day(bot: BotHarness, days_ago: int = 0) -> str:
     return (bot.clock.now().astimezone(bot.app.services.tz).date() - timedelta(days=days_ago)).isoformat()
 
 
-async def test_manager_numbers_come_from_imports_and_chat_only(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path, jobs=False) as bot:
+async def test_manager_numbers_come_from_imports_and_chat_only(tmp_path: Path, db_url: str) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, jobs=False) as bot:
         await org(bot)
         (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV, encoding="utf-8")
         await import_customers(bot, tmp_path / "customers.csv")

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from bot.cli.main import main
 from bot.testing import BotHarness
 from domain.rebate_formula import FormulaError, parse_formula
-from storage.models import Order, RebateResult
+from storage.models import Customer, Order, RebateResult
 from tests.manager.helpers import MONDAY_8, customer, get, team
 
 SEED = "contract_amount * 0.03 + target_increment * 0.008 + new_hospitals * 5000"
@@ -195,6 +195,10 @@ async def test_nightly_run_reads_the_drop_folder_and_tells_finance(tmp_path: Pat
         assert "客户 1 家，返利合计 ¥5,300.00" in summaries[-1] and "较上次计算 +¥0.00" in summaries[-1]
         (result,) = await get(bot, RebateResult)
         assert result.period == "2026Q4" and result.amount == Decimal("5300.00")
+        # The nightly pull imports through the same path as `import orders`: the order is a deal.
+        (yuhang,) = await get(bot, Customer)
+        assert yuhang.stage == "contract" and yuhang.first_order_at is not None
+        assert yuhang.first_order_at.astimezone(bot.app.services.tz).date().isoformat() == "2026-10-08"
         (folder / "late.csv").write_text(
             "order_no,customer,order_date,amount\nX-2,余杭区人民医院,2026-11-40,1\n"
         )
