@@ -92,7 +92,6 @@ async def test_metrics_on_hand_built_data(tmp_path: Path) -> None:
     assert m.freshness_healthy is False
 
 
-
 async def test_lead_conversion_counts_only_orders_within_the_cohort_days(tmp_path: Path) -> None:
     async with BotHarness(tmp_path, start=MONDAY_8, metrics={"conversion_days": 5}) as bot:
         await build(bot)
