@@ -240,7 +240,8 @@ async def complete_key_person(turn: Turn, result: FormResult) -> None:
         await turn.reply(f"已为「{customer.name}」添加关键人 {person.name}（决策链 {count} 人{done}）。")
     else:
         await turn.reply(
-            f"「{customer.name}」已有关键人 {person.name}，已更新他的信息（决策链 {count} 人{done}）。"
+            f"「{customer.name}」已有关键人 {person.name}，已更新其信息，"
+            f"没有重复添加（决策链 {count} 人{done}）。"
         )
     if not customer.profile_complete:
         await turn.reply(incomplete_reminder(customer))
