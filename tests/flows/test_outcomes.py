@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.cli.customers import _options
@@ -188,3 +189,41 @@ async def test_visit_report_progress_moves_the_stage_and_records_who_was_met(tmp
         assert by_name["孙丽"] == today and by_name["刘建国"] != today
         actions = [a.action for a in await rows(bot, AuditLog)]
         assert "customer.stage" in actions and "key_person.contact" in actions
+
+
+def test_stages_are_data_and_a_broken_stages_table_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.main import main
+    from config.settings import PACKAGE_DIR
+    from domain.stages import StagesError, load_stages, parse_stages
+
+    stages = load_stages(PACKAGE_DIR / "forms.toml")
+    assert stages.won == "contract" and stages.from_progress == {"签署试用协议": "trial"}
+    assert (
+        stages.find("试用") == "trial"
+        and stages.find("contract") == "contract"
+        and stages.find("报价") is None
+    )
+    assert stages.before_won("trial") and not stages.before_won("repurchase")
+    renamed = parse_stages({"labels": {"lead": "新线索", "won": "已签约"}, "won": "won", "from_progress": {}})
+    assert renamed.options_text() == "新线索、已签约"
+    with pytest.raises(StagesError) as exc:
+        parse_stages(
+            {"labels": {"lead": "线索"}, "won": "contract", "from_progress": {"签署试用协议": "trial"}}
+        )
+    assert exc.value.problems == [
+        "stages.won: 'contract' is not a key of stages.labels",
+        "stages.from_progress.签署试用协议: 'trial' is not a key of stages.labels",
+    ]
+    forms = tmp_path / "forms.toml"
+    text = (PACKAGE_DIR / "forms.toml").read_text(encoding="utf-8")
+    forms.write_text(text.replace('won = "contract"', 'won = "signed"'), encoding="utf-8")
+    config = tmp_path / "actionflow.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "x.db"}"\n[forms]\npath = "{forms}"\n'
+        f'[app]\ndata_dir = "{tmp_path / "data"}"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "check-config"]) == 2
+    assert "stages.won: 'signed' is not a key of stages.labels" in capsys.readouterr().out
