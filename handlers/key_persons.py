@@ -21,6 +21,7 @@ from handlers.outcomes import customer_named
 from handlers.registry import Registry
 from storage.models import Customer, KeyPerson
 
+CHANGES = ("today", "date", "title", "phone", "replaced", "left")
 MET_KEY = "key_persons"  # form context: [{"id", "label"}] of the chain when the visit report started
 NONE_MET = "都没见到"
 _NONE_WORDS = {NONE_MET, "无", "没有", "都没有", "没见到", "否", "不", "0"}
@@ -141,22 +142,26 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
         return
     before = profiles.key_person_snapshot(person)
     change = str(answers.get("change", ""))
+    options = turn.services.forms.spec("key_person_update").field("change").options
+    # The options mean, in this order: contacted today, on a date, new title, new phone, replaced, left
+    # (a company may reword them in the forms file; the order is what counts).
+    action = CHANGES[options.index(change)] if change in options[: len(CHANGES)] else ""
     now = turn.now
     reply = ""
-    if change == "今天联系过":
+    if action == "today":
         profiles.mark_contacted(person, today(turn.services), now)
         reply = f"已记录今天和 {person.name} 沟通过。"
-    elif change == "记录沟通日期":
+    elif action == "date":
         day = date.fromisoformat(str(answers["contact_date"]))
         profiles.mark_contacted(person, day, now)
         reply = f"已记录 {day:%m-%d} 和 {person.name} 沟通过。"
-    elif change == "改职务":
+    elif action == "title":
         person.title, person.updated_at = str(answers.get("title", "")).strip(), now
         reply = f"{person.name} 的职务已改为「{person.title}」。"
-    elif change == "改电话":
+    elif action == "phone":
         person.phone, person.updated_at = str(answers.get("phone", "")).strip(), now
         reply = f"{person.name} 的电话已更新。"
-    elif change == "已换人":
+    elif action == "replaced":
         successor_name = str(answers.get("successor", "")).strip()
         if profiles.same_person(customer, successor_name) is person:
             await turn.reply("接任者和原关键人同名，未保存。")
@@ -177,7 +182,7 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
             )
         person.status, person.replaced_by_id, person.updated_at = "replaced", successor.id, now
         reply = f"已记录 {person.name} 由 {successor.name} 接任。记得尽快和 {successor.name} 建立联系。"
-    elif change == "已离职":
+    elif action == "left":
         person.status, person.updated_at = "left", now
         reply = f"已记录 {person.name} 离职，决策链不再显示。"
     else:
