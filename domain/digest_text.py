@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from domain.metrics import Metrics
+from domain.stages import DEFAULT_LABELS
 from domain.staleness import KeyPersonAlert, StaleCustomer, ZombieCustomer
 
-STAGE_NAMES = {
-    "lead": "线索",
-    "diagnosis": "需求诊断",
-    "proposal": "方案呈现",
-    "objection": "异议处理",
-    "trial": "试用",
-    "contract": "签约回款",
-    "repurchase": "复购激活",
-}
+STAGE_NAMES: Mapping[str, str] = DEFAULT_LABELS  # callers pass the forms file's [stages] labels
 WEEKDAYS = "一二三四五六日"
 
 
@@ -39,9 +32,14 @@ def _more(total: int, shown: int) -> list[str]:
     return [f"  …另有 {total - shown} 家"] if total > shown else []
 
 
-def stale_lines(items: Sequence[StaleCustomer], max_items: int, total: int | None = None) -> list[str]:
+def stale_lines(
+    items: Sequence[StaleCustomer],
+    max_items: int,
+    total: int | None = None,
+    labels: Mapping[str, str] = STAGE_NAMES,
+) -> list[str]:
     lines = [
-        f"· {s.name}（{STAGE_NAMES.get(s.stage, s.stage)}，"
+        f"· {s.name}（{labels.get(s.stage, s.stage)}，"
         f"{age(s.hours)}未更新{'，从未记录进展' if s.last_update_at is None else ''}）"
         for s in items[:max_items]
     ]
@@ -49,17 +47,25 @@ def stale_lines(items: Sequence[StaleCustomer], max_items: int, total: int | Non
 
 
 def stale_for_rep(
-    items: Sequence[StaleCustomer], hours: float, max_items: int, total: int | None = None
+    items: Sequence[StaleCustomer],
+    hours: float,
+    max_items: int,
+    total: int | None = None,
+    labels: Mapping[str, str] = STAGE_NAMES,
 ) -> str:
     n = len(items) if total is None else total
     if not n:
         return f"你名下没有超过 {hours_label(hours)}未更新的客户，保持得很好！"
     head = f"你有 {n} 家客户超过 {hours_label(hours)}没有更新进展，请尽快跟进："
-    return "\n".join([head, *stale_lines(items, max_items, n)])
+    return "\n".join([head, *stale_lines(items, max_items, n, labels)])
 
 
 def stale_by_rep(
-    groups: Sequence[tuple[str, Sequence[StaleCustomer], int]], hours: float, max_items: int, title: str
+    groups: Sequence[tuple[str, Sequence[StaleCustomer], int]],
+    hours: float,
+    max_items: int,
+    title: str,
+    labels: Mapping[str, str] = STAGE_NAMES,
 ) -> str:
     """``groups``: (rep name, their first stale customers, how many they have in all)."""
     total = sum(n for _, _, n in groups)
@@ -70,7 +76,7 @@ def stale_by_rep(
     for rep, items, n in groups:
         if n:
             lines.append(f"\n{rep}（{n} 家）")
-            lines += stale_lines(items, max_items, n)
+            lines += stale_lines(items, max_items, n, labels)
     return "\n".join(lines)
 
 

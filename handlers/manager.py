@@ -21,6 +21,7 @@ from domain.staleness import (
 )
 from handlers.commands import Command
 from handlers.context import Turn
+from handlers.flowkit import stages_of
 from handlers.registry import Registry
 
 MANAGERS = frozenset({"manager", "admin"})
@@ -58,7 +59,9 @@ async def stale_by_rep(turn: Turn, args: str) -> None:
         grouped[item.owner_id].append(item)
     order = sorted(totals, key=lambda o: (-totals[o], o or 0))
     groups = [(scopes.name(o), grouped[o], totals[o]) for o in order]
-    await turn.reply(text.stale_by_rep(groups, hours, most, "超时未跟进客户（按销售）"))
+    await turn.reply(
+        text.stale_by_rep(groups, hours, most, "超时未跟进客户（按销售）", stages_of(turn.services).labels)
+    )
 
 
 async def my_stale(turn: Turn, args: str) -> None:
@@ -69,7 +72,7 @@ async def my_stale(turn: Turn, args: str) -> None:
         return
     by_stage = alerts.stale_hours_by_stage if not args.strip() else {}
     items = await stale_customers(turn.session, turn.now, hours, by_stage=by_stage, owner_ids={turn.user.id})
-    await turn.reply(text.stale_for_rep(items, hours, 50))
+    await turn.reply(text.stale_for_rep(items, hours, 50, labels=stages_of(turn.services).labels))
 
 
 async def zombies(turn: Turn, args: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import digest_text as text
 from domain.audience import Scopes, manager_scopes
 from domain.metrics import active_reps, compute, valid_updates_by_rep
+from domain.stages import load_stages
 from domain.staleness import (
     KeyPersonAlert,
     StaleCustomer,
@@ -49,6 +50,7 @@ def _orphans(scopes: Scopes, owners: Sequence[int | None]) -> list[int | None]:
 async def stale_job(app: AppLike, ctx: RunContext) -> None:
     alerts = app.settings.alerts
     hours, most, by_stage = alerts.stale_hours, alerts.digest_max_items, alerts.stale_hours_by_stage
+    labels = load_stages(app.settings.forms.path).labels
     async with app.db.transaction() as session:
         totals = await stale_counts(session, ctx.now, hours, by_stage=by_stage)
         if not totals:
@@ -60,18 +62,18 @@ async def stale_job(app: AppLike, ctx: RunContext) -> None:
         for owner_id, mine in by_owner.items():
             user = scopes.users.get(owner_id) if owner_id is not None else None
             if user is not None:
-                body = text.stale_for_rep(mine, hours, most, totals[owner_id])
+                body = text.stale_for_rep(mine, hours, most, totals[owner_id], labels)
                 await post.to_user(user, "超时未跟进客户提醒", body, f"user:{owner_id}")
         title = f"超时未跟进客户（{text.local_day(ctx.scheduled_for, tz(app))}）"
         for manager, below in scopes.managers:
             groups = [(scopes.name(o), by_owner[o], totals[o]) for o in sorted(below) if o in by_owner]
             if groups:
-                body = text.stale_by_rep(groups, hours, most, "")
+                body = text.stale_by_rep(groups, hours, most, "", labels)
                 await post.to_user(manager, title, body, f"manager:{manager.id}")
         orphans = _orphans(scopes, list(by_owner))
         if orphans:
             groups = [(scopes.name(o), by_owner[o], totals[o]) for o in orphans]
-            await post.to_route("managers", title, text.stale_by_rep(groups, hours, most, ""))
+            await post.to_route("managers", title, text.stale_by_rep(groups, hours, most, "", labels))
 
 
 async def zombie_job(app: AppLike, ctx: RunContext) -> None:
