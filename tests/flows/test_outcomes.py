@@ -227,3 +227,21 @@ def test_stages_are_data_and_a_broken_stages_table_is_named(
     )
     assert main(["--config", str(config), "check-config"]) == 2
     assert "stages.won: 'signed' is not a key of stages.labels" in capsys.readouterr().out
+
+
+async def test_visit_report_skips_the_key_person_question_without_a_chain(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.flows.kit import add_customer, visit_fields
+
+    async with BotHarness(tmp_path, jobs=False) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei", persons=())
+        await bot.approval("wanglei", "AP-1", "submitted", visit_fields("杭州市第一人民医院"))
+        await bot.advance(timedelta(hours=2))
+        Image.new("RGB", (64, 48), (10, 10, 10)).save(tmp_path / "p.jpg")
+        await bot.photo("wanglei", tmp_path / "p.jpg")
+        r = await bot.send("wanglei", "确定预算范围")
+        assert "比较其他厂家" in r[-1] and not any("关键人" in x for x in r)
+        r = await bot.send("wanglei", "否")
+        assert r[0].startswith("拜访报告已提交") and "客户阶段" not in r[0]
