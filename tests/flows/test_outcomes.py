@@ -63,9 +63,26 @@ def day(bot: BotHarness, days_ago: int = 0) -> str:
     return (bot.clock.now().astimezone(bot.app.services.tz).date() - timedelta(days=days_ago)).isoformat()
 
 
+ROSTER_CSV = """name,roles,supervisor,team,console_id,status
+李强,manager,,杭州一组,liqiang,active
+王磊,rep,李强,杭州一组,wanglei,active
+张婷,rep,李强,杭州一组,zhangting,active
+"""
+
+
+async def import_people(bot: BotHarness, path: Path) -> None:
+    """What `actionflow import users FILE` does."""
+    from domain.roster.files import read_roster
+    from domain.roster.importer import import_roster
+
+    async with bot.session() as session:
+        await import_roster(session, read_roster(path), now=bot.clock.now(), source="test:import users")
+
+
 async def test_manager_numbers_come_from_imports_and_chat_only(tmp_path: Path, db_url: str) -> None:
     async with BotHarness(tmp_path, db_url=db_url, jobs=False) as bot:
-        await org(bot)
+        (tmp_path / "users.csv").write_text(ROSTER_CSV, encoding="utf-8")
+        await import_people(bot, tmp_path / "users.csv")
         (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV, encoding="utf-8")
         await import_customers(bot, tmp_path / "customers.csv")
         await bot.advance(timedelta(days=100))
