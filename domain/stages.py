@@ -41,7 +41,8 @@ class Stages:
         return self.labels.get(key, key)
 
     def find(self, text: str) -> str | None:
-        """The stage key ``text`` names (its label or key, or a 1-based number), else None."""
+        """The stage key ``text`` names (its label or key, a 1-based number, or two or more characters of
+        exactly one label), else None."""
         wanted = text.strip().strip("「」\"'").lower()
         keys = list(self.labels)
         if wanted.isdigit() and 1 <= int(wanted) <= len(keys):
@@ -49,7 +50,8 @@ class Stages:
         for key, label in self.labels.items():
             if wanted in (key.lower(), label.lower()):
                 return key
-        return None
+        partial = [key for key, label in self.labels.items() if len(wanted) >= 2 and wanted in label]
+        return partial[0] if len(partial) == 1 else None  # 签约 → 签约回款
 
     def rank(self, key: str) -> int:
         keys = list(self.labels)

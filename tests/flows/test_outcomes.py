@@ -223,6 +223,7 @@ def test_stages_are_data_and_a_broken_stages_table_is_named(
         and stages.find("报价") is None
     )
     assert stages.before_won("trial") and not stages.before_won("repurchase")
+    assert stages.find("签约") == "contract" and stages.find("4") == "trial" and stages.find("线") is None
     renamed = parse_stages({"labels": {"lead": "新线索", "won": "已签约"}, "won": "won", "from_progress": {}})
     assert renamed.options_text() == "新线索、已签约"
     with pytest.raises(StagesError) as exc:
