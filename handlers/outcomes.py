@@ -82,7 +82,6 @@ async def deal(turn: Turn, args: str) -> None:
         customer=customer,
         rep_id=turn.user.id,
         kind="deal",
-        progress="成交",
         note=money,
     )
     moved = (
