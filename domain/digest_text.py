@@ -102,7 +102,8 @@ def zombie_for_rep(
         f"僵尸客户周报：你有 {n} 家客户超过 {days} 天无成交，"
         f"占你名下客户的 {share(n, active)}（{n}/{active}）。建议激活或调整跟进策略："
     )
-    return "\n".join([head, *zombie_lines(items, max_items, n)])
+    hint = "已经成交但没有订单记录的，请回复「成交 <客户> [金额]」补记。"
+    return "\n".join([head, *zombie_lines(items, max_items, n), hint])
 
 
 def zombie_by_rep(

@@ -112,6 +112,7 @@ async def test_weekly_zombie_list_with_share(tmp_path: Path) -> None:
         assert "2 家客户超过 90 天无成交" in rep[0] and "50%（2/4）" in rep[0]
         assert "建德市第一人民医院（400 天无成交）" in rep[0] and "杭州和睦医院（从未成交）" in rep[0]
         assert "新线索医院" not in rep[0]
+        assert rep[0].endswith("请回复「成交 <客户> [金额]」补记。")  # what the rep can do
         assert not [t for t in bot.texts_to("zhangting") if "僵尸客户周报" in t]
         manager = [t for t in bot.texts_to("liqiang") if "僵尸客户周报" in t]
         assert len(manager) == 1 and "王磊：2/4，占 50%" in manager[0] and "张婷：0/1，占 0%" in manager[0]
