@@ -376,18 +376,21 @@ async def import_orders(
     if everything:
         raise OrderProblems(everything)
     inserted, updated = await upsert(session, rows, now, customers=customers)
-    latest: dict[int, tuple[datetime, datetime, list[str]]] = {}
+    latest: dict[int, tuple[datetime, datetime]] = {}
+    order_numbers: dict[int, list[str]] = {}
     for row in rows:
         if not row.signed:
             continue
         customer = customers[row.customer]
         moment = order_moment(row.order_date, tz, now)
-        first, last, numbers = latest.get(customer.id, (moment, moment, []))
-        latest[customer.id] = (min(first, moment), max(last, moment), [*numbers, row.order_no])
+        first, last = latest.get(customer.id, (moment, moment))
+        latest[customer.id] = (min(first, moment), max(last, moment))
+        order_numbers.setdefault(customer.id, []).append(row.order_no)
     by_id = {c.id: c for c in customers.values()}
     deals: list[Outcome] = []
-    for customer_id, (first, last, numbers) in latest.items():
+    for customer_id, (first, last) in latest.items():
         customer = by_id[customer_id]
+        numbers = order_numbers[customer_id]
         before = snapshot(customer, OUTCOME_FIELDS)
         apply_deal(customer, first, stages, now)
         outcome = apply_deal(customer, last, stages, now)
