@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from core.events import CardActionEvent
 from core.messages import Choice
 from domain import competitors
@@ -192,8 +194,37 @@ async def review_card(turn: Turn) -> None:
         await turn.reply("请选择「通过」或「批注」。")
 
 
+PENDING_SHOWN = 10
+
+
+async def list_pending(turn: Turn) -> None:
+    """审核 alone: the analyses waiting for this reviewer, oldest first."""
+    rows = (
+        await turn.session.execute(
+            select(CompetitorAnalysis)
+            .where(CompetitorAnalysis.status == "pending_review")
+            .order_by(CompetitorAnalysis.created_at, CompetitorAnalysis.id)
+        )
+    ).scalars()
+    mine = [row for row in rows if await competitors.may_review(turn.session, turn.user, row.rep_id)]
+    if not mine:
+        await turn.reply("目前没有待你审核的竞对分析。")
+        return
+    lines = [f"待你审核的竞对分析（{len(mine)} 份）："]
+    for row in mine[:PENDING_SHOWN]:
+        customer_name, rep_name = await _names(turn, row)
+        lines.append(f"· #{row.id} {rep_name} · {customer_name}：{row.competitor or '未填写竞争对手'}")
+    if len(mine) > PENDING_SHOWN:
+        lines.append(f"另有 {len(mine) - PENDING_SHOWN} 份未列出。")
+    lines.append("回复「审核 <编号>」查看详情，「审核 <编号> 通过」直接通过。")
+    await turn.reply("\n".join(lines))
+
+
 async def review_command(turn: Turn, args: str) -> None:
-    """审核 <编号> [通过]: approve, or show the analysis with how to answer."""
+    """审核 alone lists what waits; 审核 <编号> [通过]: approve, or show the analysis with how to answer."""
+    if not args.strip():
+        await list_pending(turn)
+        return
     m = re.fullmatch(r"#?(\d+)\s*(通过|同意|ok)?", args.strip(), re.IGNORECASE)
     if not m:
         await turn.reply("用法：审核 <编号> 通过，或 批注 <编号> <意见>。")
@@ -265,7 +296,13 @@ def setup(registry: Registry) -> None:
         )
     )
     registry.command(
-        Command(("审核",), review_command, "审核竞对分析：审核 <编号> [通过]", roles=reviewers, group="主管")
+        Command(
+            ("审核",),
+            review_command,
+            "审核竞对分析：审核（列出待审核）或 审核 <编号> [通过]",
+            roles=reviewers,
+            group="主管",
+        )
     )
     registry.command(
         Command(("批注",), comment_command, "批注竞对分析：批注 <编号> <意见>", roles=reviewers, group="主管")

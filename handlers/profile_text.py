@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.customer_view import ContactView, CustomerView
+from domain.wording import days_ago
 from storage.models import CompetitorAnalysis, Visit
 
 UPDATE_KINDS = {
@@ -32,7 +33,7 @@ def _contact(c: ContactView) -> str:
     last = p.last_contact_on.strftime("%m-%d") if p.last_contact_on else ""
     if c.stale:
         return line + f" ⚠️ 已 {c.days_since_contact} 天未联系（最近 {last}），可能已换人，请先确认"
-    return line + f" 最近沟通 {last}（{c.days_since_contact} 天前）"
+    return line + f" 最近沟通 {last}（{days_ago(c.days_since_contact)}）"
 
 
 def _competitor(row: CompetitorAnalysis) -> str:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.wording import duration
 from scheduler.context import AppLike, postman
 from storage.models import CompetitorAnalysis, Customer, Deadline, User, Visit
 
@@ -71,6 +72,17 @@ def _what(d: Deadline, customer: str, rep_name: str) -> str:
     return f"「{customer}」的{name}"
 
 
+def _what_next(items: list[Deadline]) -> str:
+    """How to act on the reminded items: forms are resumed with 继续, reviews answered with 审核."""
+    reviews = any(d.kind == "competitor_review" for d in items)
+    forms = any(d.kind != "competitor_review" for d in items)
+    if reviews and forms:
+        return "请尽快完成：回复「继续」接着填写表单，回复「审核」查看待审核的竞对分析。"
+    if reviews:
+        return "请尽快处理：回复「审核」查看待审核的竞对分析。"
+    return "请尽快完成：回复「继续」接着填写未完成的表单。"
+
+
 async def sweep(app: AppLike, now: datetime) -> int:
     """Remind and escalate what is due; returns how many deadlines were handled."""
     delay = timedelta(minutes=app.settings.alerts.overdue_supervisor_delay_minutes)
@@ -119,7 +131,7 @@ async def sweep(app: AppLike, now: datetime) -> int:
             if user is None:
                 continue
             body = [f"· {line(d)}（截止 {d.due_at.astimezone(zone):%m-%d %H:%M}，已到期）" for d in items]
-            body.append("请尽快完成；回复「继续」可以接着填写未完成的表单。")
+            body.append(_what_next(items))
             await post.to_user(
                 user, "⏰ 待办提醒", "\n".join(body), f"remind:{user_id}:{_ids_key([d.id for d in items])}"
             )
@@ -127,8 +139,8 @@ async def sweep(app: AppLike, now: datetime) -> int:
             body = []
             for d in items:
                 actor = users.get(d.user_id) if d.user_id is not None else None
-                late = int((now - d.due_at).total_seconds() // 60)
-                body.append(f"· {actor.name if actor else '（无人）'}：{line(d)}，已逾期 {late} 分钟")
+                late = duration(int((now - d.due_at).total_seconds() // 60))
+                body.append(f"· {actor.name if actor else '（无人）'}：{line(d)}，已逾期 {late}")
             key = f"escalate:{supervisor_id}:{_ids_key([d.id for d in items])}"
             supervisor = users.get(supervisor_id) if supervisor_id is not None else None
             text = "\n".join([*body, "请督促尽快完成。"])

@@ -114,6 +114,9 @@ async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: 
 
         r = await bot.send("zhangting", f"批注 {row.id} 不行")
         assert "只对管理员、经理开放" in r[-1]
+        r = await bot.send("liqiang", "审核")
+        assert "待你审核的竞对分析（1 份）" in r[-1]
+        assert f"#{row.id} 王磊 · 杭州市第一人民医院：美敦力" in r[-1]
         r = await bot.send("liqiang", f"审核 {row.id}")
         assert "竞争对手：美敦力" in r[-1] and "状态：待审核" in r[-1]
         await bot.advance(timedelta(hours=30))  # the supervisor answers late
@@ -124,6 +127,7 @@ async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: 
         )
         row = await one(bot, CompetitorAnalysis)
         assert (row.status, row.review_comment) == ("commented", "请补充对方的售后条款和违约责任")
+        assert (await bot.send("liqiang", "审核"))[-1] == "目前没有待你审核的竞对分析。"
         review_due = await one(bot, Deadline, Deadline.kind == "competitor_review")
         assert (review_due.status, review_due.on_time) == ("done", False)
         # The brief of the next visit shows the competitor note with the comment.
