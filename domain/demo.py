@@ -146,7 +146,9 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
             created_at=now,
         )
     )
-    return {"users": len(PEOPLE), "customers": len(CUSTOMERS), "groups": 3}
+    await session.flush()
+    total = await session.scalar(select(func.count()).select_from(Customer))
+    return {"users": len(PEOPLE), "hospitals": len(CUSTOMERS), "customers": int(total or 0), "groups": 3}
 
 
 # The customers' own words for the demo's recent demands (one recurring need, so the weekly theme alert

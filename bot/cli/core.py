@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
-        "demo", help="seed a demo organisation (manager, reps, product, finance) and 12 customers"
+        "demo", help="seed a demo organisation (manager, reps, product, finance), 12 hospitals and 9 new leads"
     )
     p.set_defaults(func=cmd_demo)
 
@@ -132,7 +132,9 @@ async def _run_console(settings: Settings, args: argparse.Namespace) -> int:
                 # Fresh demo data: start from now instead of sending last period's reports at once.
                 await app.scheduler.skip_current_periods()
                 print(
-                    f"（已创建演示数据：{created['users']} 位同事，{created['customers']} 家客户）",
+                    f"（已创建演示数据：{created['users']} 位同事，{created['customers']} 家客户，"
+                    f"其中医院 {created['hospitals']} 家、新线索 "
+                    f"{created['customers'] - created['hospitals']} 家）",
                     flush=True,
                 )
         await run_console(app, channel, clock, user=args.user)
@@ -172,8 +174,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("The database already has people in it; demo data was not added.")
         else:
             print(
-                f"Demo data added: {created['users']} people, {created['customers']} customers, "
-                f"{created['groups']} group targets. Try: actionflow run"
+                f"Demo data added: {created['users']} people, {created['customers']} customers "
+                f"({created['hospitals']} hospitals and {created['customers'] - created['hospitals']} "
+                f"new leads), {created['groups']} group targets. Try: actionflow run"
             )
         return 0
 
