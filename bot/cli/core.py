@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
-        "demo", help="seed a demo organisation (manager, reps, product, finance), 12 hospitals and 9 new leads"
+        "demo", help="seed a demo organisation (manager, reps, product, finance), 12 hospitals, 9 new leads"
     )
     p.set_defaults(func=cmd_demo)
 
