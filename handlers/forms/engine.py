@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, NameNotDefined
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import CardActionEvent, TextEvent
@@ -547,20 +547,31 @@ class FormEngine:
     async def ask_again(self, turn: Turn, state: ConversationState) -> None:
         await self._ask_next(self._run(turn, state))
 
-    async def resume(self, turn: Turn) -> bool:
-        """「继续」: reopen the most recent cancelled or expired form with its answers."""
-        if await self.active(turn.session, turn.user.id) is not None:
-            return False
-        stmt = (
+    @staticmethod
+    def _resumable(user_id: int) -> Select[ConversationState]:
+        return (
             select(ConversationState)
             .where(
-                ConversationState.user_id == turn.user.id,
+                ConversationState.user_id == user_id,
                 ConversationState.status.in_(("cancelled", "expired")),
             )
             .order_by(ConversationState.updated_at.desc(), ConversationState.id.desc())
             .limit(1)
         )
-        state = (await turn.session.execute(stmt)).scalar_one_or_none()
+
+    async def resumable(self, session: AsyncSession, user_id: int) -> str | None:
+        """The title of the form 「继续」 would open: the active one, else the last one paused."""
+        state = await self.active(session, user_id)
+        if state is None:
+            state = (await session.execute(self._resumable(user_id))).scalar_one_or_none()
+        form = self.forms.get(state.form) if state is not None else None
+        return form.title if form is not None else None
+
+    async def resume(self, turn: Turn) -> bool:
+        """「继续」: reopen the most recent cancelled or expired form with its answers."""
+        if await self.active(turn.session, turn.user.id) is not None:
+            return False
+        state = (await turn.session.execute(self._resumable(turn.user.id))).scalar_one_or_none()
         if state is None:
             return False
         state.status = "active"
