@@ -30,3 +30,19 @@ async def test_a_paused_form_is_offered_first(tmp_path: Path) -> None:
         r = await bot.send("wanglei", "你好")
         lines = r[0].splitlines()
         assert lines[1] == "· 回复「继续」接着填写「新建客户」", r[0]
+
+
+async def test_product_and_finance_get_their_own_help(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await bot.add_user("chenchen", "陈晨", roles=("product",))
+        await bot.add_user("zhaofang", "赵芳", roles=("finance",))
+        await org(bot)
+        product = (await bot.send("chenchen", "帮助"))[0]
+        assert "需求主题" in product and "新建客户" not in product and "拜访完成" not in product
+        assert "需求达到提醒条件时，我会主动发给你" in product and "「帮助 全部」" in product
+        finance = (await bot.send("zhaofang", "帮助"))[0]
+        assert "返利结果算好后，我会主动发给你" in finance and "竞对分析" not in finance
+        everything = (await bot.send("zhaofang", "帮助 全部"))[0]
+        assert "新建客户" in everything and "拜访完成" in everything
+        rep = (await bot.send("wanglei", "帮助"))[0]
+        assert "新建客户" in rep and "帮助 全部" not in rep
