@@ -92,7 +92,7 @@ def zombie_for_rep(
     if not n:
         return f"你名下没有超过 {days} 天无成交的僵尸客户。"
     head = (
-        f"僵尸客户周报：你有 {n} 家客户超过 {days} 天无成交，"
+        f"你有 {n} 家客户超过 {days} 天无成交，"
         f"占你名下客户的 {share(n, active)}（{n}/{active}）。建议激活或调整跟进策略："
     )
     return "\n".join([head, *zombie_lines(items, max_items, n)])
