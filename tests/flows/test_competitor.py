@@ -194,3 +194,23 @@ async def test_a_number_with_no_card_waiting_is_not_taken_for_an_answer(tmp_path
         await org(bot)
         r = await bot.send("liqiang", "1")
         assert "没听懂" in r[-1]
+
+
+async def test_a_bare_number_with_two_review_cards_open_asks_which(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        for name in ("杭州市第一人民医院", "浙江省人民医院"):
+            await add_customer(bot, name, "wanglei")
+            r = await bot.send("wanglei", f"竞对分析 {name}")
+            assert "竞争对手是哪家" in r[-1], r
+            r = await fill_competitor(bot)
+            assert "已提交，等待主管 李强 审核" in r[-1]
+        r = await bot.send("liqiang", "1")
+        assert "最近有 2 张卡片在等你回复" in r[-1] and "审核竞对分析 #" in r[-1]
+        assert [row.status for row in await rows(bot, CompetitorAnalysis)] == ["pending_review"] * 2
+        first, second = await rows(bot, CompetitorAnalysis)
+        r = await bot.send("liqiang", f"审核 {second.id} 通过")
+        assert f"已通过竞对分析 #{second.id}" in r[-1]
+        assert (
+            await one(bot, CompetitorAnalysis, CompetitorAnalysis.id == first.id)
+        ).status == "pending_review"
