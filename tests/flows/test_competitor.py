@@ -214,3 +214,14 @@ async def test_a_bare_number_with_two_review_cards_open_asks_which(tmp_path: Pat
         assert (
             await one(bot, CompetitorAnalysis, CompetitorAnalysis.id == first.id)
         ).status == "pending_review"
+
+
+async def test_a_bare_number_answers_the_one_open_review_card(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await bot.send("wanglei", "竞对分析 杭州市第一人民医院")
+        await fill_competitor(bot)
+        r = await bot.send("liqiang", "1")
+        row = await one(bot, CompetitorAnalysis)
+        assert f"已通过竞对分析 #{row.id}" in r[-1] and row.status == "approved"
