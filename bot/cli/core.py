@@ -8,6 +8,7 @@ import importlib
 import signal
 import sys
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -137,6 +138,15 @@ async def _run_console(settings: Settings, args: argparse.Namespace) -> int:
                     f"{created['customers'] - created['hospitals']} 家）",
                     flush=True,
                 )
+        async with app.db.read() as session:
+            from domain.demo import last_recorded_time
+
+            resume_at = await last_recorded_time(session)
+        if resume_at is not None and resume_at > clock.now():
+            # The simulated clock was moved forward in an earlier run: go on from there.
+            clock.set(resume_at)
+            local = resume_at.astimezone(ZoneInfo(settings.app.timezone))
+            print(f"（模拟时间接着上次的进度：{local:%Y-%m-%d %H:%M}）", flush=True)
         await run_console(app, channel, clock, user=args.user)
     finally:
         await app.stop()

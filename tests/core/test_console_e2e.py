@@ -54,6 +54,9 @@ def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
     r2 = run_demo_console(again, cwd=tmp_path)
     out2 = r2.stdout
     assert r2.returncode == 0 and "已创建演示数据" not in out2 and "我能帮你做这些" in out2
+    # The first run moved the simulated clock 2 hours ahead: the second goes on from there, so the
+    # first run's records are not in its future.
+    assert "（模拟时间接着上次的进度：" in out2
     assert "（审批单 A002 已提交）" in out2 and "【拜访简报】浙江省人民医院" in out2, out2
     assert "（审批单 A001 已经提交过了" in out2
     assert "[机器人 → 王磊(wanglei)]\n  拜访申请被拒绝：杭州市第一人民医院" in out2
