@@ -143,7 +143,7 @@ async def test_planned_end_starts_the_report_and_everything_is_on_time(tmp_path:
 
 
 async def test_late_report_is_recorded_as_late(tmp_path: Path) -> None:
-    bot, _ = harness(tmp_path)
+    bot, transcriber = harness(tmp_path)
     async with bot:
         await org(bot)
         await planned_visit(bot)
