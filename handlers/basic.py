@@ -99,9 +99,14 @@ def setup(registry: Registry) -> None:
     async def cancel(turn: Turn, args: str) -> None:
         await turn.reply("当前没有进行中的表单。")
 
+    async def discard(turn: Turn, args: str) -> None:
+        if not await turn.services.forms.discard_paused(turn):
+            await turn.reply("没有暂停中的表单可以放弃。")
+
     registry.command(Command(("帮助", "help", "?", "？"), help_, "查看可用命令", in_form=True))
     registry.command(Command(GREETINGS, greet, "打招呼", exact=True, hidden=True))
     registry.command(Command(("继续",), resume, "继续填写上次未完成的表单", in_form=True, exact=True))
     registry.command(
         Command(("取消", "跳过", "返回"), cancel, "退出/跳过/返回（填表时）", exact=True, hidden=True)
     )
+    registry.command(Command(("放弃",), discard, "放弃暂停中的表单，不再提醒", exact=True, hidden=True))

@@ -16,7 +16,7 @@ from handlers.context import Turn
 from handlers.flowkit import find_customer, not_found_text, start_form, supervisor_of
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
-from storage.models import CompetitorAnalysis, Customer, User
+from storage.models import CompetitorAnalysis, ConversationState, Customer, User
 
 FIELDS = ("status", "competitor", "price", "delivery_cycle", "weaknesses", "reviewer_id", "review_comment")
 APPROVE, COMMENT = "通过", "批注"
@@ -277,13 +277,30 @@ async def manual_start(turn: Turn, args: str) -> None:
     if customer is None:
         await turn.reply(not_found_text(args, matches))
         return
+    open_draft = await competitors.open_draft(turn.session, rep_id=turn.user.id, customer_id=customer.id)
+    if open_draft is not None:  # one open analysis per customer: finish or give up the first
+        await turn.reply(
+            f"「{customer.name}」已有一份没填完的竞对分析（#{open_draft.id}）："
+            "回复「继续」接着填，或回复「放弃」后再重新发起。"
+        )
+        return
     await start_competitor(
         turn, customer=customer, visit_id=None, source="rep", text="销售主动发起", chained=False
     )
 
 
+async def discard_competitor(turn: Turn, state: ConversationState) -> None:
+    """放弃 on the competitor form: the draft is withdrawn and its deadline ends (no overdue count)."""
+    row = await turn.session.get(CompetitorAnalysis, int(state.context.get("competitor_id", 0)))
+    if row is None or row.status != "draft":
+        return
+    await competitors.withdraw(turn.session, row)
+    turn.audit("competitor.withdraw", "competitor_analysis", row.id, after={"status": row.status})
+
+
 def setup(registry: Registry) -> None:
     registry.completer("competitor_analysis", complete_competitor)
+    registry.discarder("competitor", discard_competitor)
     registry.completer("competitor_comment", complete_comment)
     registry.card("review:", review_card)
     reviewers = frozenset({"manager", "admin"})

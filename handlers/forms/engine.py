@@ -31,12 +31,15 @@ from storage.models import ConversationState, User
 
 log = logging.getLogger(__name__)
 
-CANCEL_WORDS = {"取消", "退出", "cancel"}
+CANCEL_WORDS = {"取消", "退出", "暂停", "cancel"}
+DISCARD_WORDS = {"放弃", "不填了", "作废"}
 SKIP_WORDS = {"跳过", "skip", "略过"}
 BACK_WORDS = {"返回", "上一步", "back"}
 MORE = "__more__"
 
 Completer = Callable[[Turn, "FormResult"], Awaitable[None]]
+# Runs when a form is given up (放弃): ends what the form was for (its deadline, its draft row).
+Discarder = Callable[[Turn, ConversationState], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,8 @@ def _sentence(text: str) -> str:
 
 
 def _closed_notice(head: str, state: ConversationState) -> str:
-    saved = "已填写的内容已保存，" if state.answers else ""
-    return f"{head}{saved}回复「继续」可接着填。"
+    saved = "填好的内容都保存着，" if state.answers else ""
+    return f"{head}{saved}回复「继续」接着填；不再需要的话回复「放弃」。"
 
 
 def _applicable(spec: FieldSpec, names: dict[str, Any]) -> bool:
@@ -208,10 +211,14 @@ class FormEngine:
         self.expire_hours = expire_hours
         self.notifier = notifier
         self.completers: dict[str, Completer] = {}
+        self.discarders: dict[str, Discarder] = {}
 
     # -- registry -----------------------------------------------------------------
     def register_completer(self, name: str, completer: Completer) -> None:
         self.completers[name] = completer
+
+    def register_discarder(self, form: str, discarder: Discarder) -> None:
+        self.discarders[form] = discarder
 
     def spec(self, name: str) -> FormSpec:
         try:
@@ -419,6 +426,9 @@ class FormEngine:
         if word in CANCEL_WORDS:
             await self.cancel(turn, state)
             return
+        if word in DISCARD_WORDS:
+            await self.discard(turn, state)
+            return
         if word in BACK_WORDS:
             await self._back(run)
             return
@@ -525,10 +535,32 @@ class FormEngine:
     async def cancel(self, turn: Turn, state: ConversationState) -> None:
         run = self._run(turn, state)
         self._close(state, "cancelled", turn.now)
-        await self._say(run, Text(text=_closed_notice(f"已取消「{run.form.title}」。", state)))
+        await self._say(run, Text(text=_closed_notice(f"已暂停「{run.form.title}」：", state)))
         state.state = run.nav.dump()
         await turn.session.flush()
         await self._start_queued(turn.session, turn.now, turn.user, turn)
+
+    async def discard(self, turn: Turn, state: ConversationState) -> None:
+        """放弃: close the form for good (not resumable) and end what it was for."""
+        was_active = state.status == "active"
+        run = self._run(turn, state)
+        self._close(state, "withdrawn", turn.now)
+        hook = self.discarders.get(state.form)
+        if hook is not None:
+            await hook(turn, state)
+        await self._say(run, Text(text=f"已放弃「{run.form.title}」，不会再提醒你填写。"))
+        state.state = run.nav.dump()
+        await turn.session.flush()
+        if was_active:
+            await self._start_queued(turn.session, turn.now, turn.user, turn)
+
+    async def discard_paused(self, turn: Turn) -> bool:
+        """放弃 outside a form: give up the form 「继续」 would reopen."""
+        state = (await turn.session.execute(self._resumable(turn.user.id))).scalar_one_or_none()
+        if state is None:
+            return False
+        await self.discard(turn, state)
+        return True
 
     async def withdraw(
         self, session: AsyncSession, *, now: datetime, user: User, state: ConversationState, message: str

@@ -225,3 +225,30 @@ async def test_a_bare_number_answers_the_one_open_review_card(tmp_path: Path) ->
         r = await bot.send("liqiang", "1")
         row = await one(bot, CompetitorAnalysis)
         assert f"已通过竞对分析 #{row.id}" in r[-1] and row.status == "approved"
+
+
+async def test_a_given_up_analysis_ends_its_deadline_and_one_stays_open_per_customer(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await bot.send("wanglei", "竞对分析 杭州市第一人民医院")
+        await bot.send("wanglei", "美敦力")
+        r = await bot.send("wanglei", "取消")
+        assert "已暂停「竞对分析」" in r[-1] and "回复「放弃」" in r[-1]
+        # A second start for the same customer points at the open one instead of making another.
+        r = await bot.send("wanglei", "竞对分析 杭州一院")
+        assert "已有一份没填完的竞对分析" in r[-1] and "回复「继续」接着填" in r[-1]
+        assert len(await rows(bot, CompetitorAnalysis)) == 1
+        r = await bot.send("wanglei", "放弃")
+        assert "已放弃「竞对分析」" in r[-1]
+        row = await one(bot, CompetitorAnalysis)
+        due = await one(bot, Deadline, Deadline.kind == "competitor_analysis")
+        assert row.status == "withdrawn" and due.status == "cancelled"
+        await bot.advance(timedelta(hours=30))  # past the 24 h deadline: nothing is overdue
+        assert not [t for t in bot.texts_to("wanglei") if "竞对分析" in t and "已到期" in t]
+        assert (await bot.send("wanglei", "继续"))[-1] == "没有可以继续的表单。"
+        actions = [a.action for a in await rows(bot, AuditLog) if a.entity_type == "competitor_analysis"]
+        assert actions == ["competitor.trigger", "competitor.withdraw"]
+        # Now a new one can be started.
+        r = await bot.send("wanglei", "竞对分析 杭州一院")
+        assert "竞争对手是哪家" in r[-1] and len(await rows(bot, CompetitorAnalysis)) == 2
