@@ -14,7 +14,7 @@ from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import find_customer, not_found_text, start_form, supervisor_of
-from handlers.forms.engine import FormResult
+from handlers.forms.engine import RETYPED_COMMAND, FormResult
 from handlers.registry import Registry
 from storage.models import CompetitorAnalysis, ConversationState, Customer, User
 
@@ -175,7 +175,7 @@ async def _decide(turn: Turn, row: CompetitorAnalysis, *, approve: bool, comment
 
 
 async def _ask_comment(turn: Turn, row: CompetitorAnalysis) -> None:
-    await start_form(turn, "competitor_comment", context={"competitor_id": row.id})
+    await start_form(turn, "competitor_comment", context={"competitor_id": row.id, RETYPED_COMMAND: "批注"})
 
 
 async def review_card(turn: Turn) -> None:

@@ -85,7 +85,9 @@ class Router:
                     return
                 if match is not None and not match[0].hidden and allowed(match[0], turn):
                     looks_like = match[0].names[0]
-            await engine.handle(turn, state, command=looks_like)
+            command_text = await engine.handle(turn, state, command=looks_like)
+            if command_text:  # the user chose the command over answering: the form is paused
+                await self._command(turn, command_text)
             return
 
         if isinstance(event, TextEvent):

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.events import CardActionEvent, TextEvent
 from core.messages import Message, Text
 from domain.notify import Notifier
+from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.fields import FIELD_TYPES, ConfirmField, FieldError
 from handlers.forms.spec import FieldSpec, FormSpec
@@ -33,6 +34,11 @@ log = logging.getLogger(__name__)
 
 CANCEL_WORDS = {"取消", "退出", "暂停", "cancel"}
 DISCARD_WORDS = {"放弃", "不填了", "作废"}
+# Context key of an answer held back because it read like a command (the user is asked which it was).
+COMMAND_OR_ANSWER = "_command_or_answer"
+# Context key naming the command a form's answers often repeat (「批注 12 …」 in the comment form it
+# opened): that command typed in the form is taken as the answer without asking.
+RETYPED_COMMAND = "_retyped_command"
 SKIP_WORDS = {"跳过", "skip", "略过"}
 BACK_WORDS = {"返回", "上一步", "back"}
 MORE = "__more__"
@@ -415,33 +421,45 @@ class FormEngine:
         )
 
     # -- input --------------------------------------------------------------------
-    async def handle(self, turn: Turn, state: ConversationState, *, command: str = "") -> None:
+    async def handle(self, turn: Turn, state: ConversationState, *, command: str = "") -> str | None:
         """Apply the user's message to the open form and ask what comes next. ``command``: the
         command the message looks like (one that does not work inside a form); if the field does not
-        take the message, the user is told how to reach that command."""
+        take the message, the user is told how to reach that command, and if it does, the user is
+        asked which was meant. Returns a message to run as a command once the form is paused (the
+        user chose the command), else None."""
         run = self._run(turn, state)
         if state.channel != turn.event.channel:
             state.channel = turn.event.channel
         word = turn.event.text.strip() if isinstance(turn.event, TextEvent) else ""
         if word in CANCEL_WORDS:
             await self.cancel(turn, state)
-            return
+            return None
         if word in DISCARD_WORDS:
             await self.discard(turn, state)
-            return
+            return None
         if word in BACK_WORDS:
             await self._back(run)
-            return
+            return None
         q = next_question(run.form, dict(state.answers), run.nav)
         if q is None:  # nothing left (e.g. the forms file changed): finish
             await self._complete(run)
-            return
+            return None
+        pending = state.context.get(COMMAND_OR_ANSWER)
+        if pending is not None:
+            state.context = {k: v for k, v in state.context.items() if k != COMMAND_OR_ANSWER}
+            if word == "1" and pending.get("path") == q.path:
+                self._apply(state, run.nav, q, pending["value"])
+                await self._ask_next(run)
+                return None
+            if word == "2":
+                await self.cancel(turn, state)
+                return str(pending["text"])
         if isinstance(turn.event, CardActionEvent) and turn.event.card_id != state.state.get("token"):
             await self._ask_next(run, prefix=["这张卡片已过期，请回答下面这个问题。"])
-            return
+            return None
         if word in SKIP_WORDS:
             await self._skip(run, q)
-            return
+            return None
         field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
         try:
             parsed = await field_type.parse(turn, q.spec, dict(state.context))
@@ -455,9 +473,28 @@ class FormEngine:
                     f"（正在填写「{run.form.title}」，「{command}」请在填完或回复「取消」后再发。）"
                 )
             await self._ask_next(run, prefix=["\n".join(prefix) + "请重新回答："])
-            return
+            return None
+        free_text = not q.is_more and q.spec.type == "text"
+        retyped = command == state.context.get(RETYPED_COMMAND)
+        if free_text and command and not retyped and isinstance(turn.event, TextEvent):
+            # A free-text field takes anything, but this reads like a command: ask rather than guess.
+            state.context = {
+                **state.context,
+                COMMAND_OR_ANSWER: {"text": turn.event.text, "path": q.path, "value": parsed.value},
+            }
+            await self._say(
+                run,
+                Text(
+                    text=f"{quoted(turn.event.text)}像是「{command}」命令。是要把它填为这一项的答案，"
+                    f"还是要执行「{command}」？回复「1」填为答案；回复「2」先暂停「{run.form.title}」，"
+                    f"再执行「{command}」。"
+                ),
+            )
+            state.state = run.nav.dump()  # the message numbering goes on from here
+            return None
         self._apply(state, run.nav, q, parsed.value)
         await self._ask_next(run, prefix=[parsed.echo] if parsed.echo else [])
+        return None
 
     async def _skip(self, run: _Run, q: Question) -> None:
         if q.is_more:

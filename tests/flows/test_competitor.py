@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.testing import BotHarness
 from speech.ledger import QuoteLedger
-from storage.models import AuditLog, CompetitorAnalysis, Deadline
+from storage.models import AuditLog, CompetitorAnalysis, ConversationState, Deadline
 from tests.flows.kit import (
     ScriptedTranscriber,
     add_customer,
@@ -252,3 +254,32 @@ async def test_a_given_up_analysis_ends_its_deadline_and_one_stays_open_per_cust
         # Now a new one can be started.
         r = await bot.send("wanglei", "竞对分析 杭州一院")
         assert "竞争对手是哪家" in r[-1] and len(await rows(bot, CompetitorAnalysis)) == 2
+
+
+async def test_a_command_typed_at_a_free_text_question_is_asked_about_not_saved(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await add_customer(bot, "富阳区人民医院", "wanglei")
+        await bot.send("wanglei", "竞对分析 杭州市第一人民医院")
+        r = await bot.send("wanglei", "试用反馈 富阳区人民医院")
+        assert "像是「试用反馈」命令" in r[-1] and "回复「1」填为答案" in r[-1]
+        assert (await one(bot, CompetitorAnalysis)).competitor == ""
+        # 2: the form is paused and the command runs.
+        r = await bot.send("wanglei", "2")
+        assert any("已暂停「竞对分析」" in x for x in r) and "产品编号" in r[-1], r
+        await bot.send("wanglei", "放弃")  # the trial feedback was not needed after all
+        r = await bot.send("wanglei", "继续")
+        assert "竞争对手是哪家" in r[-1]
+        # A command name glued to other words is an answer, not a command.
+        r = await bot.send("wanglei", "试用反馈里的那家，美敦力")
+        assert "像是" not in r[-1] and "报价" in r[-1]
+        # 1: it was meant as the answer after all.
+        r = await bot.send("wanglei", "竞对分析 美敦力")
+        assert "像是「竞对分析」命令" in r[-1]
+        r = await bot.send("wanglei", "1")
+        assert "交付周期" in r[-1], r
+        async with bot.session() as s:
+            state = (await s.execute(select(ConversationState))).scalars().all()
+        answers = next(x.answers for x in state if x.form == "competitor")
+        assert answers["competitor"] == "试用反馈里的那家，美敦力" and answers["price"] == "竞对分析 美敦力"
