@@ -137,6 +137,8 @@ class Application:
         engine = FormEngine(forms, expire_hours=settings.forms.expire_hours, notifier=notifier)
         for name, completer in self.registry.completers.items():
             engine.register_completer(name, completer)
+        for name, discarder in self.registry.discarders.items():
+            engine.register_discarder(name, discarder)
         transcriber, quotes = self._build_speech()
         self.services = Services(
             settings=settings,

@@ -236,6 +236,12 @@ class AlertSettings(Section):
     demand_confirmation_minutes: int = Field(
         30, ge=1, description="The demand confirmation is due this long after a visit ends."
     )
+    demand_confirmation_nudge_minutes: int = Field(
+        20,
+        ge=0,
+        description="Nudge the rep this long after a visit ends while the demand confirmation is still "
+        "open (before it is due); 0 turns the nudge off. Must be less than demand_confirmation_minutes.",
+    )
     visit_report_hours: int = Field(
         24, ge=1, description="The visit report is due this long after the visit."
     )
@@ -271,6 +277,15 @@ class AlertSettings(Section):
         default_factory=lambda: {"managers": "managers", "product": "product", "finance": "finance"},
         description="Alert audience → named group target.",
     )
+
+    @model_validator(mode="after")
+    def _nudge_before_due(self) -> AlertSettings:
+        if self.demand_confirmation_nudge_minutes >= self.demand_confirmation_minutes:
+            raise ValueError(
+                "alerts.demand_confirmation_nudge_minutes must be less than demand_confirmation_minutes "
+                "(the nudge comes before the deadline); 0 turns it off"
+            )
+        return self
 
     @field_validator("morning_digest_time")
     @classmethod

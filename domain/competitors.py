@@ -32,6 +32,27 @@ async def for_visit(session: AsyncSession, visit_id: int) -> CompetitorAnalysis 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def open_draft(session: AsyncSession, *, rep_id: int, customer_id: int) -> CompetitorAnalysis | None:
+    """The rep's analysis of this customer still being filled in, if any."""
+    stmt = (
+        select(CompetitorAnalysis)
+        .where(
+            CompetitorAnalysis.rep_id == rep_id,
+            CompetitorAnalysis.customer_id == customer_id,
+            CompetitorAnalysis.status == "draft",
+        )
+        .order_by(CompetitorAnalysis.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def withdraw(session: AsyncSession, row: CompetitorAnalysis) -> None:
+    """The rep gave the draft up: it is kept as ``withdrawn`` and its deadline no longer counts."""
+    row.status = "withdrawn"
+    await deadlines.cancel(session, kind="competitor_analysis", entity_type=ENTITY, entity_id=row.id)
+
+
 async def trigger(
     session: AsyncSession,
     *,

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.names import normalize
 from storage.models import (
+    AuditLog,
     Customer,
     Deadline,
     Demand,
     GroupTarget,
+    InboundEvent,
+    JobRun,
     KeyPerson,
+    OutboxMessage,
     PersonalityTag,
     ProgressUpdate,
     User,
     UserRole,
     Visit,
 )
+from storage.types import UTCDateTime
 
 PEOPLE = [
     # console id, name, roles, supervisor console id, team, title
@@ -146,7 +151,9 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
             created_at=now,
         )
     )
-    return {"users": len(PEOPLE), "customers": len(CUSTOMERS), "groups": 3}
+    await session.flush()
+    total = await session.scalar(select(func.count()).select_from(Customer))
+    return {"users": len(PEOPLE), "hospitals": len(CUSTOMERS), "customers": int(total or 0), "groups": 3}
 
 
 # The customers' own words for the demo's recent demands (one recurring need, so the weekly theme alert
@@ -263,3 +270,20 @@ async def _seed_recent_week(
                 updated_at=created,
             )
         )
+
+
+async def last_recorded_time(session: AsyncSession) -> datetime | None:
+    """The latest moment the database has a record of (an event, a message, a job run, an audit entry):
+    the console's simulated clock resumes from here, so a restart never puts earlier records in the
+    future."""
+    latest: datetime | None = None
+    for column in (
+        InboundEvent.received_at,
+        OutboxMessage.created_at,
+        JobRun.started_at,
+        AuditLog.created_at,
+    ):
+        value = await session.scalar(select(type_coerce(func.max(column), UTCDateTime())))
+        if value is not None and (latest is None or value > latest):
+            latest = value
+    return latest

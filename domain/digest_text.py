@@ -99,7 +99,7 @@ def zombie_for_rep(
     if not n:
         return f"你名下没有超过 {days} 天无成交的僵尸客户。"
     head = (
-        f"僵尸客户周报：你有 {n} 家客户超过 {days} 天无成交，"
+        f"你有 {n} 家客户超过 {days} 天无成交，"
         f"占你名下客户的 {share(n, active)}（{n}/{active}）。建议激活或调整跟进策略："
     )
     hint = "已经成交但没有订单记录的，请回复「成交 <客户> [金额]」补记。"

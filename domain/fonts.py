@@ -32,18 +32,37 @@ class FontMissing(RuntimeError):
     """No usable Chinese font; the message says what to do (names ``reports.font_path``)."""
 
 
+# Fonts for what a Chinese font lacks (emoji, symbols), most complete first: Debian's fonts-symbola
+# (scripts/setup.sh installs it) covers the emoji people type on phones in monochrome.
+SYSTEM_FALLBACK_FONTS = (
+    "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
+    "/usr/share/fonts/truetype/symbola/Symbola.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+)
+
+
 @lru_cache(maxsize=16)
-def has_chinese_glyphs(path: Path) -> bool:
-    """True when the font (first face of a collection) maps the probe characters."""
+def codepoints(path: Path) -> frozenset[int]:
+    """The characters the font (first face of a collection) maps; empty when it cannot be read."""
     try:
         if path.suffix.lower() == ".ttc":
             font = TTCollection(str(path), lazy=True).fonts[0]
         else:
             font = TTFont(str(path), lazy=True)
-        cmap = font.getBestCmap() or {}
+        return frozenset((font.getBestCmap() or {}).keys())
     except (OSError, TTLibError, IndexError, AssertionError):
-        return False
+        return frozenset()
+
+
+def has_chinese_glyphs(path: Path) -> bool:
+    """True when the font (first face of a collection) maps the probe characters."""
+    cmap = codepoints(path)
     return all(ord(ch) in cmap for ch in PROBE)
+
+
+def fallback_fonts(candidates: tuple[str, ...] = SYSTEM_FALLBACK_FONTS) -> list[Path]:
+    """The installed fonts that can stand in for characters the Chinese font lacks."""
+    return [Path(c) for c in candidates if Path(c).is_file() and codepoints(Path(c))]
 
 
 def find_cjk_font(configured: Path | None, candidates: tuple[str, ...] = SYSTEM_CJK_FONTS) -> Path:

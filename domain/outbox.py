@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +13,18 @@ from storage.models import OutboxMessage
 from storage.upsert import insert_ignore
 
 
-async def latest_choice(
-    session: AsyncSession, *, channel: str, target: str, since: datetime, look_back: int = 3
-) -> tuple[str, list[str]] | None:
-    """The (token, options) of a card among the last few messages to ``target`` that is not a form
-    question, if it was queued after ``since``."""
+@dataclass(frozen=True)
+class OpenCard:
+    token: str
+    options: list[str]
+    prompt: str
+
+
+async def open_cards(
+    session: AsyncSession, *, channel: str, target: str, since: datetime, look_back: int = 8
+) -> list[OpenCard]:
+    """The cards (not form questions) among the last few messages to ``target`` queued after
+    ``since``, newest first, each token once: a bare number typed now may answer any of them."""
     stmt = (
         select(OutboxMessage.payload, OutboxMessage.created_at)
         .where(
@@ -27,11 +35,14 @@ async def latest_choice(
         .order_by(OutboxMessage.id.desc())
         .limit(look_back)
     )
+    cards: list[OpenCard] = []
     for payload, created_at in (await session.execute(stmt)).all():
         token = payload.get("token") or ""
-        if payload.get("kind") == "choice" and token and not token.startswith("f") and created_at >= since:
-            return token, list(payload.get("options", []))
-    return None
+        if payload.get("kind") != "choice" or not token or token.startswith("f") or created_at < since:
+            continue
+        if all(c.token != token for c in cards):
+            cards.append(OpenCard(token, list(payload.get("options", [])), str(payload.get("prompt") or "")))
+    return cards
 
 
 def as_payload(message: Any) -> dict[str, Any]:

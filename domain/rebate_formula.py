@@ -164,3 +164,82 @@ def check(text: str) -> list[str]:
     except FormulaError as exc:
         return [f"rebates.formula: {exc}"]
     return []
+
+
+# How finance reads the formula in chat: the inputs and operators in Chinese words.
+INPUT_WORDS: dict[str, str] = {
+    "contract_amount": "合同金额",
+    "target": "季度目标",
+    "target_increment": "超出目标的金额",
+    "new_hospitals": "新开医院数",
+    "order_count": "订单数",
+}
+_OP_WORDS: dict[type[ast.AST], str] = {ast.Add: "＋", ast.Sub: "－", ast.Mult: "×", ast.Div: "÷"}
+_CMP_WORDS: dict[type[ast.AST], str] = {
+    ast.Lt: "＜",
+    ast.LtE: "≤",
+    ast.Gt: "＞",
+    ast.GtE: "≥",
+    ast.Eq: "等于",
+    ast.NotEq: "不等于",
+}
+_COUNTS = {"new_hospitals", "order_count"}  # an amount per each of these reads 「× 5000 元」
+_PRECEDENCE: dict[type[ast.AST], int] = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 2}
+
+
+def _number(value: object, *, rate: bool) -> str:
+    text = format(Decimal(str(value)).normalize(), "f")
+    if rate and Decimal(text) < 1:
+        return format((Decimal(text) * 100).normalize(), "f") + "%"
+    return text
+
+
+def _words(node: ast.AST, parent: int = 0) -> str:
+    if isinstance(node, ast.Expression):
+        return _words(node.body)
+    if isinstance(node, ast.Name):
+        return INPUT_WORDS.get(node.id, node.id)
+    if isinstance(node, ast.Constant):
+        return _number(node.value, rate=False)
+    if isinstance(node, ast.BinOp):
+        level = _PRECEDENCE[type(node.op)]
+        operands = []
+        sides = (node.left, node.right)
+        per_count = any(isinstance(x, ast.Name) and x.id in _COUNTS for x in sides)
+        for side in sides:
+            # A fraction multiplied with an amount reads as a rate (合同金额 × 3%), an amount per
+            # counted thing as yuan (新开医院数 × 5000 元).
+            if isinstance(node.op, ast.Mult) and isinstance(side, ast.Constant):
+                unit = " 元" if per_count else ""
+                operands.append(_number(side.value, rate=not per_count) + unit)
+            else:
+                operands.append(_words(side, level))
+        text = f"{operands[0]} {_OP_WORDS[type(node.op)]} {operands[1]}"
+        return f"（{text}）" if level < parent else text
+    if isinstance(node, ast.UnaryOp):
+        inner = _words(node.operand, 3)
+        return f"非 {inner}" if isinstance(node.op, ast.Not) else f"－{inner}"
+    if isinstance(node, ast.Compare):
+        parts = [_words(node.left, 1)]
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            parts += [_CMP_WORDS[type(op)], _words(right, 1)]
+        return " ".join(parts)
+    if isinstance(node, ast.BoolOp):
+        joiner = " 且 " if isinstance(node.op, ast.And) else " 或 "
+        return joiner.join(_words(v, 3) for v in node.values)
+    if isinstance(node, ast.IfExp):
+        text = f"若 {_words(node.test)} 则 {_words(node.body)}，否则 {_words(node.orelse)}"
+        return f"（{text}）" if parent else text
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        name = {"min": "取较小值", "max": "取较大值"}.get(node.func.id, node.func.id)
+        return f"{name}（{'，'.join(_words(a) for a in node.args)}）"
+    return ast.unparse(node)
+
+
+def in_words(text: str) -> str:
+    """The formula in Chinese words for finance (「合同金额 × 3% ＋ 超出目标的金额 × 0.8% ＋ …」);
+    the formula text itself when it does not parse."""
+    try:
+        return _words(ast.parse(text.strip(), mode="eval"))
+    except (SyntaxError, KeyError, InvalidOperation, ValueError):
+        return text

@@ -27,7 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.names import normalize
-from domain.rebate_formula import Formula
+from domain.rebate_formula import Formula, in_words
 from storage.models import Customer, Order, RebateResult
 
 _PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
@@ -226,5 +226,5 @@ def finance_summary(run: RebateRun, as_of: str, max_lines: int = 10) -> str:
     if len(run.lines) > max_lines:
         more = len(run.lines) - max_lines
         lines.append(f"  …另有 {more} 家，完整明细：actionflow rebates run --period {run.period.key}")
-    lines.append(f"公式（版本 {run.version}）：{run.formula}")
+    lines.append(f"计算方法（版本 {run.version}）：返利 = {in_words(run.formula)}")
     return "\n".join(lines)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+
+from domain.fonts import codepoints
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,43 @@ def _row(pdf: FPDF, label: str, value: str) -> None:
     pdf.multi_cell(0, 8, value or "—", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def render(report: TrialReport, font_path: Path) -> bytes:
+@dataclass(frozen=True)
+class Rendered:
+    pdf: bytes
+    left_out: str  # characters no font could show (each once, in order), already removed from the PDF
+
+
+def _printable(text: str, covered: frozenset[int]) -> tuple[str, str]:
+    """``text`` without the characters no font covers, and those characters."""
+    kept, dropped = [], []
+    for ch in text:
+        if ord(ch) in covered or ch in "\n\t" or ch.isspace():
+            kept.append(ch)
+        elif ch not in dropped:
+            dropped.append(ch)
+    return "".join(kept), "".join(dropped)
+
+
+def render(report: TrialReport, font_path: Path, fallbacks: Sequence[Path] = ()) -> Rendered:
+    """The PDF. Characters the Chinese font lacks (emoji) come from ``fallbacks``; what none of the
+    fonts has is left out and named in ``left_out`` so the rep can be told, never dropped silently."""
+    covered = codepoints(font_path).union(*(codepoints(f) for f in fallbacks))
+    left_out = ""
+    cleaned: dict[str, object] = {}
+    for name in ("customer", "region", "rep", "manager", "product_code", "notes"):
+        text, dropped = _printable(getattr(report, name), covered)
+        cleaned[name] = text
+        left_out += "".join(ch for ch in dropped if ch not in left_out)
+    points = []
+    for point in report.pain_points:
+        text, dropped = _printable(point, covered)
+        points.append(text)
+        left_out += "".join(ch for ch in dropped if ch not in left_out)
+    report = replace(report, pain_points=points, **cleaned)  # type: ignore[arg-type]
+    return Rendered(_render(report, font_path, fallbacks), left_out)
+
+
+def _render(report: TrialReport, font_path: Path, fallbacks: Sequence[Path]) -> bytes:
     """The PDF bytes. Same report and time → same bytes (the creation date is the report's time)."""
     stamp = report.created_local.strftime("%Y-%m-%d %H:%M:%S")
     offset = report.created_local.strftime("%z")
@@ -42,6 +81,12 @@ def render(report: TrialReport, font_path: Path) -> bytes:
     pdf.set_author(report.rep)
     pdf.set_creator("ActionFlow")
     pdf.add_font("cjk", fname=str(font_path), collection_font_number=0)
+    names = []
+    for i, path in enumerate(fallbacks):
+        pdf.add_font(f"fallback{i}", fname=str(path))
+        names.append(f"fallback{i}")
+    if names:
+        pdf.set_fallback_fonts(names)
     pdf.set_font("cjk", size=11)
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()

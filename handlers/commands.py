@@ -9,6 +9,8 @@ from handlers.context import Turn
 
 CommandFn = Callable[[Turn, str], Awaitable[None]]
 
+TRAILING_MARKS = " !！?？。.~～,，…"
+
 
 @dataclass(frozen=True)
 class Command:
@@ -53,10 +55,12 @@ class CommandSet:
         (used while a form is open) a space or colon must follow the name, so an answer such as
         「客户说太贵了」 is not taken for the 客户 command."""
         stripped = text.strip()
+        # An exact command still matches with a closing mark or a different case: 「在吗？」, 「Hi!」.
+        bare = stripped.rstrip(TRAILING_MARKS).lower()
         for command in self._commands:
             for name in command.names:
                 if command.exact:
-                    if stripped == name:
+                    if stripped == name or (bare and bare == name.lower()):
                         return command, ""
                 elif stripped == name or stripped.startswith(name):
                     rest = stripped[len(name) :]

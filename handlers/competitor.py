@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from core.events import CardActionEvent
 from core.messages import Choice
 from domain import competitors
@@ -12,9 +14,9 @@ from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import find_customer, not_found_text, start_form, supervisor_of
-from handlers.forms.engine import FormResult
+from handlers.forms.engine import RETYPED_COMMAND, FormResult
 from handlers.registry import Registry
-from storage.models import CompetitorAnalysis, Customer, User
+from storage.models import CompetitorAnalysis, ConversationState, Customer, User
 
 FIELDS = ("status", "competitor", "price", "delivery_cycle", "weaknesses", "reviewer_id", "review_comment")
 APPROVE, COMMENT = "通过", "批注"
@@ -173,7 +175,7 @@ async def _decide(turn: Turn, row: CompetitorAnalysis, *, approve: bool, comment
 
 
 async def _ask_comment(turn: Turn, row: CompetitorAnalysis) -> None:
-    await start_form(turn, "competitor_comment", context={"competitor_id": row.id})
+    await start_form(turn, "competitor_comment", context={"competitor_id": row.id, RETYPED_COMMAND: "批注"})
 
 
 async def review_card(turn: Turn) -> None:
@@ -192,8 +194,37 @@ async def review_card(turn: Turn) -> None:
         await turn.reply("请选择「通过」或「批注」。")
 
 
+PENDING_SHOWN = 10
+
+
+async def list_pending(turn: Turn) -> None:
+    """审核 alone: the analyses waiting for this reviewer, oldest first."""
+    rows = (
+        await turn.session.execute(
+            select(CompetitorAnalysis)
+            .where(CompetitorAnalysis.status == "pending_review")
+            .order_by(CompetitorAnalysis.created_at, CompetitorAnalysis.id)
+        )
+    ).scalars()
+    mine = [row for row in rows if await competitors.may_review(turn.session, turn.user, row.rep_id)]
+    if not mine:
+        await turn.reply("目前没有待你审核的竞对分析。")
+        return
+    lines = [f"待你审核的竞对分析（{len(mine)} 份）："]
+    for row in mine[:PENDING_SHOWN]:
+        customer_name, rep_name = await _names(turn, row)
+        lines.append(f"· #{row.id} {rep_name} · {customer_name}：{row.competitor or '未填写竞争对手'}")
+    if len(mine) > PENDING_SHOWN:
+        lines.append(f"另有 {len(mine) - PENDING_SHOWN} 份未列出。")
+    lines.append("回复「审核 <编号>」查看详情，「审核 <编号> 通过」直接通过。")
+    await turn.reply("\n".join(lines))
+
+
 async def review_command(turn: Turn, args: str) -> None:
-    """审核 <编号> [通过]: approve, or show the analysis with how to answer."""
+    """审核 alone lists what waits; 审核 <编号> [通过]: approve, or show the analysis with how to answer."""
+    if not args.strip():
+        await list_pending(turn)
+        return
     m = re.fullmatch(r"#?(\d+)\s*(通过|同意|ok)?", args.strip(), re.IGNORECASE)
     if not m:
         await turn.reply("用法：审核 <编号> 通过，或 批注 <编号> <意见>。")
@@ -246,13 +277,30 @@ async def manual_start(turn: Turn, args: str) -> None:
     if customer is None:
         await turn.reply(not_found_text(args, matches))
         return
+    open_draft = await competitors.open_draft(turn.session, rep_id=turn.user.id, customer_id=customer.id)
+    if open_draft is not None:  # one open analysis per customer: finish or give up the first
+        await turn.reply(
+            f"「{customer.name}」已有一份没填完的竞对分析（#{open_draft.id}）："
+            "回复「继续」接着填，或回复「放弃」后再重新发起。"
+        )
+        return
     await start_competitor(
         turn, customer=customer, visit_id=None, source="rep", text="销售主动发起", chained=False
     )
 
 
+async def discard_competitor(turn: Turn, state: ConversationState) -> None:
+    """放弃 on the competitor form: the draft is withdrawn and its deadline ends (no overdue count)."""
+    row = await turn.session.get(CompetitorAnalysis, int(state.context.get("competitor_id", 0)))
+    if row is None or row.status != "draft":
+        return
+    await competitors.withdraw(turn.session, row)
+    turn.audit("competitor.withdraw", "competitor_analysis", row.id, after={"status": row.status})
+
+
 def setup(registry: Registry) -> None:
     registry.completer("competitor_analysis", complete_competitor)
+    registry.discarder("competitor", discard_competitor)
     registry.completer("competitor_comment", complete_comment)
     registry.card("review:", review_card)
     reviewers = frozenset({"manager", "admin"})
@@ -265,7 +313,13 @@ def setup(registry: Registry) -> None:
         )
     )
     registry.command(
-        Command(("审核",), review_command, "审核竞对分析：审核 <编号> [通过]", roles=reviewers, group="主管")
+        Command(
+            ("审核",),
+            review_command,
+            "审核竞对分析：审核（列出待审核）或 审核 <编号> [通过]",
+            roles=reviewers,
+            group="主管",
+        )
     )
     registry.command(
         Command(("批注",), comment_command, "批注竞对分析：批注 <编号> <意见>", roles=reviewers, group="主管")

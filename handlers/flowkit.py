@@ -11,7 +11,7 @@ from domain import customer_view
 from domain.access import can_edit
 from domain.customers import Match, pick, search
 from domain.stages import Stages, load_stages
-from domain.wording import quoted
+from domain.wording import duration, quoted
 from handlers.context import Services, Turn
 from storage.models import ConversationState, Customer, Deadline, User
 
@@ -129,6 +129,5 @@ def due_note(row: Deadline | None, tz: Any) -> str:
     if row.on_time:
         return "（按时完成）"
     late = (row.done_at or row.due_at) - row.due_at
-    minutes = int(late.total_seconds() // 60)
-    span = f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{max(minutes, 1)} 分钟"
+    span = duration(int(late.total_seconds() // 60))
     return f"（已超时 {span}，截止时间 {row.due_at.astimezone(tz).strftime('%m-%d %H:%M')}）"

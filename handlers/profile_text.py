@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.customer_view import ContactView, CustomerView
+from domain.wording import days_ago
 from storage.models import CompetitorAnalysis, Visit
 
 UPDATE_KINDS = {
@@ -37,7 +38,7 @@ def _contact(c: ContactView, customer: str) -> str:
         return (
             line + f" ⚠️ 已 {c.days_since_contact} 天未联系（最近 {last}），可能已换人，请先确认（{update}）"
         )
-    return line + f" 最近沟通 {last}（{c.days_since_contact} 天前）"
+    return line + f" 最近沟通 {last}（{days_ago(c.days_since_contact)}）"
 
 
 def _competitor(row: CompetitorAnalysis) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import Command, CommandSet
 from handlers.context import Services, Turn
-from handlers.forms.engine import Completer
+from handlers.forms.engine import Completer, Discarder
 
 TurnHandler = Callable[[Turn], Awaitable[None]]
 # A sweep runs on every scheduler tick (every scheduler.sweep_interval_s, or after the console moves
@@ -44,6 +44,7 @@ MODULES: tuple[str, ...] = (
 class Registry:
     commands: CommandSet = field(default_factory=CommandSet)
     completers: dict[str, Completer] = field(default_factory=dict)
+    discarders: dict[str, Discarder] = field(default_factory=dict)
     card_handlers: dict[str, TurnHandler] = field(default_factory=dict)
     approval_handler: TurnHandler | None = None
     voice_handler: TurnHandler | None = None
@@ -57,6 +58,11 @@ class Registry:
         if name in self.completers:
             raise ValueError(f"form completer {name!r} registered twice")
         self.completers[name] = fn
+
+    def discarder(self, form: str, fn: Discarder) -> None:
+        if form in self.discarders:
+            raise ValueError(f"form discarder {form!r} registered twice")
+        self.discarders[form] = fn
 
     def card(self, prefix: str, fn: TurnHandler) -> None:
         if prefix in self.card_handlers or prefix.startswith("f"):

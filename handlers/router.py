@@ -16,7 +16,7 @@ from core.events import (
     TextEvent,
     VoiceEvent,
 )
-from domain.outbox import latest_choice
+from domain.outbox import open_cards
 from domain.people import ROLE_LABELS
 from handlers.commands import Command
 from handlers.context import Turn
@@ -85,7 +85,9 @@ class Router:
                     return
                 if match is not None and not match[0].hidden and allowed(match[0], turn):
                     looks_like = match[0].names[0]
-            await engine.handle(turn, state, command=looks_like)
+            command_text = await engine.handle(turn, state, command=looks_like)
+            if command_text:  # the user chose the command over answering: the form is paused
+                await self._command(turn, command_text)
             return
 
         if isinstance(event, TextEvent):
@@ -117,15 +119,22 @@ class Router:
         text = event.text.strip().replace("，", ",")
         if not text or not all(part.strip().isdigit() for part in text.split(",")):
             return False
-        choice = await latest_choice(
+        cards = await open_cards(
             turn.session,
             channel=event.channel,
             target=event.sender_id,
             since=turn.now - CARD_TEXT_ANSWER_WINDOW,
         )
-        if choice is None:
+        if not cards:
             return False
-        token, options = choice
+        if len(cards) > 1:  # a bare number could answer either: never guess which
+            names = "".join(f"「{c.prompt or c.token}」" for c in cards[:3])
+            await turn.reply(
+                f"最近有 {len(cards)} 张卡片在等你回复：{names}。只回复数字分不清是哪一张，"
+                "请直接点卡片上的按钮，或按卡片上的说明回复（例如「审核 <编号> 通过」）。"
+            )
+            return True
+        token, options = cards[0].token, cards[0].options
         handler = next((fn for p, fn in self.registry.card_handlers.items() if token.startswith(p)), None)
         values = [part.strip() for part in text.split(",")]
         if handler is None or not all(1 <= int(v) <= len(options) for v in values):

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.messages import File, Message, Text
 from domain import progress as progress_log
-from domain.fonts import FontMissing, find_cjk_font
+from domain.fonts import FontMissing, fallback_fonts, find_cjk_font
 from domain.product_codes import extract
 from domain.trial_report import TrialReport, render
 from handlers.commands import Command
@@ -98,7 +98,7 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
     )
     try:
         font = find_cjk_font(turn.services.settings.reports.font_path)
-        pdf = await asyncio.to_thread(render, report, font)
+        rendered = await asyncio.to_thread(render, report, font, fallback_fonts())
     except FontMissing as exc:
         turn.audit(
             "trial_feedback.create",
@@ -113,7 +113,7 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
     media = await turn.services.files.record(
         turn.session,
         now=turn.now,
-        data=pdf,
+        data=rendered.pdf,
         kind="report",
         ext="pdf",
         mime="application/pdf",
@@ -139,6 +139,11 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
         caption=f"试用反馈报告：{customer.name} · {row.product_code}",
     )
     await turn.reply(message)
+    if rendered.left_out:
+        await turn.reply(
+            f"提示：报告字体无法显示 {rendered.left_out}（如表情符号），PDF 中已省略；"
+            "你填写的原文已完整保存。"
+        )
     if boss is not None:
         await turn.tell(
             boss,

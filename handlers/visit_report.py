@@ -43,11 +43,17 @@ async def begin_report(
     due = visits.end_of(visit) or now
     demand_due = due + timedelta(minutes=services.settings.alerts.demand_confirmation_minutes)
     name = customer.name if customer else visit.customer_text
-    notice = (
-        f"「{name}」的拜访已结束。请填写拜访报告；需求确认单请在 "
-        f"{demand_due.astimezone(services.tz).strftime('%H:%M')} 前提交（拜访结束后 "
-        f"{services.settings.alerts.demand_confirmation_minutes} 分钟内）。"
-    )
+    when = demand_due.astimezone(services.tz).strftime("%H:%M")
+    if demand_due > now:
+        notice = (
+            f"「{name}」的拜访已结束。请填写拜访报告；需求确认单请在 {when} 前提交（拜访结束后 "
+            f"{services.settings.alerts.demand_confirmation_minutes} 分钟内）。"
+        )
+    else:  # started late: the deadline has passed, say so instead of quoting a window already gone
+        notice = (
+            f"「{name}」的拜访已结束。请填写拜访报告；需求确认单已过截止时间（{when}），"
+            "填完拜访报告后请尽快补上。"
+        )
     channel = visit.source_channel if visit.source_channel in services.notifier.channels else ""
     if turn is not None:
         await turn.reply(notice)

@@ -88,12 +88,12 @@ async def zombie_job(app: AppLike, ctx: RunContext) -> None:
         scopes = await manager_scopes(session)
         post = postman(app, session, ctx.now, f"zombie:{ctx.period}")
         by_owner = _by_owner(items)
+        title = f"僵尸客户周报（{text.local_day(ctx.scheduled_for, tz(app))}）"
         for owner_id, mine in by_owner.items():
             user = scopes.users.get(owner_id) if owner_id is not None else None
             if user is not None:
                 body = text.zombie_for_rep(mine, counts.get(owner_id, 0), days, most, totals[owner_id])
-                await post.to_user(user, "僵尸客户周报", body, f"user:{owner_id}")
-        title = f"僵尸客户周报（{text.local_day(ctx.scheduled_for, tz(app))}）"
+                await post.to_user(user, title, body, f"user:{owner_id}")
 
         def groups(owners: Sequence[int | None]) -> list[tuple[str, list[ZombieCustomer], int, int]]:
             return [

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.wording import duration
 from scheduler.context import AppLike, postman
 from storage.models import CompetitorAnalysis, Customer, Deadline, User, Visit
 
@@ -71,6 +72,76 @@ def _what(d: Deadline, customer: str, rep_name: str) -> str:
     return f"「{customer}」的{name}"
 
 
+def _what_next(items: list[Deadline]) -> str:
+    """How to act on the reminded items: forms are resumed with 继续, reviews answered with 审核."""
+    reviews = any(d.kind == "competitor_review" for d in items)
+    forms = any(d.kind != "competitor_review" for d in items)
+    if reviews and forms:
+        return "请尽快完成：回复「继续」接着填写表单，回复「审核」查看待审核的竞对分析。"
+    if reviews:
+        return "请尽快处理：回复「审核」查看待审核的竞对分析。"
+    return "请尽快完成：回复「继续」接着填写未完成的表单。"
+
+
+async def nudge(app: AppLike, now: datetime) -> int:
+    """Before the demand confirmation is due, nudge the rep once (the outbox key makes it once).
+
+    A rep still filling the visit report is told to finish it first: the demand confirmation opens
+    right after it, so 「继续」 leads there."""
+    alerts = app.settings.alerts
+    if not alerts.demand_confirmation_nudge_minutes:
+        return 0
+    ahead = timedelta(minutes=alerts.demand_confirmation_minutes - alerts.demand_confirmation_nudge_minutes)
+    zone = ZoneInfo(app.settings.app.timezone)
+    stmt = (
+        select(Deadline)
+        .where(
+            Deadline.kind == "demand_confirmation",
+            Deadline.status == "pending",
+            Deadline.reminded_at.is_(None),
+            Deadline.due_at > now,
+            Deadline.due_at <= now + ahead,
+        )
+        .order_by(Deadline.due_at, Deadline.id)
+        .limit(500)
+    )
+    async with app.db.transaction() as session:
+        rows = [d for d in (await session.execute(stmt)).scalars() if d.user_id is not None]
+        if not rows:
+            return 0
+        about = await _describe(session, rows)
+        reports = {
+            d.entity_id
+            for d in (
+                await session.execute(
+                    select(Deadline).where(
+                        Deadline.kind == "visit_report",
+                        Deadline.status == "pending",
+                        Deadline.entity_type == "visit",
+                        Deadline.entity_id.in_([r.entity_id for r in rows]),
+                    )
+                )
+            ).scalars()
+        }
+        post = postman(app, session, now, "deadline")
+        sent = 0
+        for d in rows:
+            user = await session.get(User, d.user_id)
+            if user is None:
+                continue
+            customer, _ = about[d.id]
+            due = f"{d.due_at.astimezone(zone):%H:%M}"
+            if d.entity_id in reports:
+                body = (
+                    f"「{customer}」的《需求确认单》{due} 截止。请先填完拜访报告，需求确认单会紧接着打开；"
+                    "回复「继续」接着填写。"
+                )
+            else:
+                body = f"「{customer}」的《需求确认单》{due} 截止，还差一点就完成了。回复「继续」接着填写。"
+            sent += await post.to_user(user, "⏰ 快到截止时间了", body, f"nudge:{d.id}")
+        return sent
+
+
 async def sweep(app: AppLike, now: datetime) -> int:
     """Remind and escalate what is due; returns how many deadlines were handled."""
     delay = timedelta(minutes=app.settings.alerts.overdue_supervisor_delay_minutes)
@@ -119,7 +190,7 @@ async def sweep(app: AppLike, now: datetime) -> int:
             if user is None:
                 continue
             body = [f"· {line(d)}（截止 {d.due_at.astimezone(zone):%m-%d %H:%M}，已到期）" for d in items]
-            body.append("请尽快完成；回复「继续」可以接着填写未完成的表单。")
+            body.append(_what_next(items))
             await post.to_user(
                 user, "⏰ 待办提醒", "\n".join(body), f"remind:{user_id}:{_ids_key([d.id for d in items])}"
             )
@@ -127,8 +198,8 @@ async def sweep(app: AppLike, now: datetime) -> int:
             body = []
             for d in items:
                 actor = users.get(d.user_id) if d.user_id is not None else None
-                late = int((now - d.due_at).total_seconds() // 60)
-                body.append(f"· {actor.name if actor else '（无人）'}：{line(d)}，已逾期 {late} 分钟")
+                late = duration(int((now - d.due_at).total_seconds() // 60))
+                body.append(f"· {actor.name if actor else '（无人）'}：{line(d)}，已逾期 {late}")
             key = f"escalate:{supervisor_id}:{_ids_key([d.id for d in items])}"
             supervisor = users.get(supervisor_id) if supervisor_id is not None else None
             text = "\n".join([*body, "请督促尽快完成。"])

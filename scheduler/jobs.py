@@ -40,7 +40,7 @@ def register(scheduler: Scheduler, app: AppLike) -> None:
     scheduler.run_timeout = timedelta(seconds=settings.scheduler.run_timeout_s)
 
     async def sweep(now: datetime) -> int:
-        return await deadline_sweep.sweep(app, now)
+        return await deadline_sweep.nudge(app, now) + await deadline_sweep.sweep(app, now)
 
     scheduler.add_sweep("deadline-reminders", sweep)
     a = settings.alerts

@@ -14,13 +14,17 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
-# System packages: a CJK font for PDF reports. Installed only when missing and when we can.
-if ! fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|source han'; then
+# System packages: a CJK font for PDF reports, and Symbola for the emoji reps type (drawn in the PDF
+# instead of being left out). Installed only when missing and when we can.
+fonts=()
+fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|source han' || fonts+=(fonts-wqy-microhei)
+fc-list 2>/dev/null | grep -qi 'symbola' || fonts+=(fonts-symbola)
+if [ ${#fonts[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "==> installing a Chinese font for PDF reports (fonts-wqy-microhei)"
-    apt-get update -qq >/dev/null && apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null
+    echo "==> installing fonts for PDF reports (${fonts[*]})"
+    apt-get update -qq >/dev/null && apt-get install -y -qq "${fonts[@]}" fontconfig >/dev/null
   else
-    echo "note: no Chinese font found; install fonts-wqy-microhei or set reports.font_path for PDF reports" >&2
+    echo "note: fonts missing for PDF reports (${fonts[*]}); install them or set reports.font_path" >&2
   fi
 fi
 

@@ -8,6 +8,7 @@ import importlib
 import signal
 import sys
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
-        "demo", help="seed a demo organisation (manager, reps, product, finance) and 12 customers"
+        "demo", help="seed a demo organisation (manager, reps, product, finance), 12 hospitals, 9 new leads"
     )
     p.set_defaults(func=cmd_demo)
 
@@ -132,9 +133,20 @@ async def _run_console(settings: Settings, args: argparse.Namespace) -> int:
                 # Fresh demo data: start from now instead of sending last period's reports at once.
                 await app.scheduler.skip_current_periods()
                 print(
-                    f"（已创建演示数据：{created['users']} 位同事，{created['customers']} 家客户）",
+                    f"（已创建演示数据：{created['users']} 位同事，{created['customers']} 家客户，"
+                    f"其中医院 {created['hospitals']} 家、新线索 "
+                    f"{created['customers'] - created['hospitals']} 家）",
                     flush=True,
                 )
+        async with app.db.read() as session:
+            from domain.demo import last_recorded_time
+
+            resume_at = await last_recorded_time(session)
+        if resume_at is not None and resume_at > clock.now():
+            # The simulated clock was moved forward in an earlier run: go on from there.
+            clock.set(resume_at)
+            local = resume_at.astimezone(ZoneInfo(settings.app.timezone))
+            print(f"（模拟时间接着上次的进度：{local:%Y-%m-%d %H:%M}）", flush=True)
         await run_console(app, channel, clock, user=args.user)
     finally:
         await app.stop()
@@ -172,8 +184,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("The database already has people in it; demo data was not added.")
         else:
             print(
-                f"Demo data added: {created['users']} people, {created['customers']} customers, "
-                f"{created['groups']} group targets. Try: actionflow run"
+                f"Demo data added: {created['users']} people, {created['customers']} customers "
+                f"({created['hospitals']} hospitals and {created['customers'] - created['hospitals']} "
+                f"new leads), {created['groups']} group targets. Try: actionflow run"
             )
         return 0
 

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, NameNotDefined
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import CardActionEvent, TextEvent
 from core.messages import Message, Text
 from domain.notify import Notifier
+from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.fields import FIELD_TYPES, ConfirmField, FieldError
 from handlers.forms.spec import FieldSpec, FormSpec
@@ -31,12 +32,20 @@ from storage.models import ConversationState, User
 
 log = logging.getLogger(__name__)
 
-CANCEL_WORDS = {"取消", "退出", "cancel"}
+CANCEL_WORDS = {"取消", "退出", "暂停", "cancel"}
+DISCARD_WORDS = {"放弃", "不填了", "作废"}
+# Context key of an answer held back because it read like a command (the user is asked which it was).
+COMMAND_OR_ANSWER = "_command_or_answer"
+# Context key naming the command a form's answers often repeat (「批注 12 …」 in the comment form it
+# opened): that command typed in the form is taken as the answer without asking.
+RETYPED_COMMAND = "_retyped_command"
 SKIP_WORDS = {"跳过", "skip", "略过"}
 BACK_WORDS = {"返回", "上一步", "back"}
 MORE = "__more__"
 
 Completer = Callable[[Turn, "FormResult"], Awaitable[None]]
+# Runs when a form is given up (放弃): ends what the form was for (its deadline, its draft row).
+Discarder = Callable[[Turn, ConversationState], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,8 @@ def _sentence(text: str) -> str:
 
 
 def _closed_notice(head: str, state: ConversationState) -> str:
-    saved = "已填写的内容已保存，" if state.answers else ""
-    return f"{head}{saved}回复「继续」可接着填。"
+    saved = "填好的内容都保存着，" if state.answers else ""
+    return f"{head}{saved}回复「继续」接着填；不再需要的话回复「放弃」。"
 
 
 def _applicable(spec: FieldSpec, names: dict[str, Any]) -> bool:
@@ -208,10 +217,14 @@ class FormEngine:
         self.expire_hours = expire_hours
         self.notifier = notifier
         self.completers: dict[str, Completer] = {}
+        self.discarders: dict[str, Discarder] = {}
 
     # -- registry -----------------------------------------------------------------
     def register_completer(self, name: str, completer: Completer) -> None:
         self.completers[name] = completer
+
+    def register_discarder(self, form: str, discarder: Discarder) -> None:
+        self.discarders[form] = discarder
 
     def spec(self, name: str) -> FormSpec:
         try:
@@ -408,30 +421,45 @@ class FormEngine:
         )
 
     # -- input --------------------------------------------------------------------
-    async def handle(self, turn: Turn, state: ConversationState, *, command: str = "") -> None:
+    async def handle(self, turn: Turn, state: ConversationState, *, command: str = "") -> str | None:
         """Apply the user's message to the open form and ask what comes next. ``command``: the
         command the message looks like (one that does not work inside a form); if the field does not
-        take the message, the user is told how to reach that command."""
+        take the message, the user is told how to reach that command, and if it does, the user is
+        asked which was meant. Returns a message to run as a command once the form is paused (the
+        user chose the command), else None."""
         run = self._run(turn, state)
         if state.channel != turn.event.channel:
             state.channel = turn.event.channel
         word = turn.event.text.strip() if isinstance(turn.event, TextEvent) else ""
         if word in CANCEL_WORDS:
             await self.cancel(turn, state)
-            return
+            return None
+        if word in DISCARD_WORDS:
+            await self.discard(turn, state)
+            return None
         if word in BACK_WORDS:
             await self._back(run)
-            return
+            return None
         q = next_question(run.form, dict(state.answers), run.nav)
         if q is None:  # nothing left (e.g. the forms file changed): finish
             await self._complete(run)
-            return
+            return None
+        pending = state.context.get(COMMAND_OR_ANSWER)
+        if pending is not None:
+            state.context = {k: v for k, v in state.context.items() if k != COMMAND_OR_ANSWER}
+            if word == "1" and pending.get("path") == q.path:
+                self._apply(state, run.nav, q, pending["value"])
+                await self._ask_next(run)
+                return None
+            if word == "2":
+                await self.cancel(turn, state)
+                return str(pending["text"])
         if isinstance(turn.event, CardActionEvent) and turn.event.card_id != state.state.get("token"):
             await self._ask_next(run, prefix=["这张卡片已过期，请回答下面这个问题。"])
-            return
+            return None
         if word in SKIP_WORDS:
             await self._skip(run, q)
-            return
+            return None
         field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
         try:
             parsed = await field_type.parse(turn, q.spec, dict(state.context))
@@ -445,9 +473,28 @@ class FormEngine:
                     f"（正在填写「{run.form.title}」，「{command}」请在填完或回复「取消」后再发。）"
                 )
             await self._ask_next(run, prefix=["\n".join(prefix) + "请重新回答："])
-            return
+            return None
+        free_text = not q.is_more and q.spec.type == "text"
+        retyped = command == state.context.get(RETYPED_COMMAND)
+        if free_text and command and not retyped and isinstance(turn.event, TextEvent):
+            # A free-text field takes anything, but this reads like a command: ask rather than guess.
+            state.context = {
+                **state.context,
+                COMMAND_OR_ANSWER: {"text": turn.event.text, "path": q.path, "value": parsed.value},
+            }
+            await self._say(
+                run,
+                Text(
+                    text=f"{quoted(turn.event.text)}像是「{command}」命令。是要把它填为这一项的答案，"
+                    f"还是要执行「{command}」？回复「1」填为答案；回复「2」先暂停「{run.form.title}」，"
+                    f"再执行「{command}」。"
+                ),
+            )
+            state.state = run.nav.dump()  # the message numbering goes on from here
+            return None
         self._apply(state, run.nav, q, parsed.value)
         await self._ask_next(run, prefix=[parsed.echo] if parsed.echo else [])
+        return None
 
     async def _skip(self, run: _Run, q: Question) -> None:
         if q.is_more:
@@ -525,10 +572,32 @@ class FormEngine:
     async def cancel(self, turn: Turn, state: ConversationState) -> None:
         run = self._run(turn, state)
         self._close(state, "cancelled", turn.now)
-        await self._say(run, Text(text=_closed_notice(f"已取消「{run.form.title}」。", state)))
+        await self._say(run, Text(text=_closed_notice(f"已暂停「{run.form.title}」：", state)))
         state.state = run.nav.dump()
         await turn.session.flush()
         await self._start_queued(turn.session, turn.now, turn.user, turn)
+
+    async def discard(self, turn: Turn, state: ConversationState) -> None:
+        """放弃: close the form for good (not resumable) and end what it was for."""
+        was_active = state.status == "active"
+        run = self._run(turn, state)
+        self._close(state, "withdrawn", turn.now)
+        hook = self.discarders.get(state.form)
+        if hook is not None:
+            await hook(turn, state)
+        await self._say(run, Text(text=f"已放弃「{run.form.title}」，不会再提醒你填写。"))
+        state.state = run.nav.dump()
+        await turn.session.flush()
+        if was_active:
+            await self._start_queued(turn.session, turn.now, turn.user, turn)
+
+    async def discard_paused(self, turn: Turn) -> bool:
+        """放弃 outside a form: give up the form 「继续」 would reopen."""
+        state = (await turn.session.execute(self._resumable(turn.user.id))).scalar_one_or_none()
+        if state is None:
+            return False
+        await self.discard(turn, state)
+        return True
 
     async def withdraw(
         self, session: AsyncSession, *, now: datetime, user: User, state: ConversationState, message: str
@@ -547,20 +616,31 @@ class FormEngine:
     async def ask_again(self, turn: Turn, state: ConversationState) -> None:
         await self._ask_next(self._run(turn, state))
 
-    async def resume(self, turn: Turn) -> bool:
-        """「继续」: reopen the most recent cancelled or expired form with its answers."""
-        if await self.active(turn.session, turn.user.id) is not None:
-            return False
-        stmt = (
+    @staticmethod
+    def _resumable(user_id: int) -> Select[ConversationState]:
+        return (
             select(ConversationState)
             .where(
-                ConversationState.user_id == turn.user.id,
+                ConversationState.user_id == user_id,
                 ConversationState.status.in_(("cancelled", "expired")),
             )
             .order_by(ConversationState.updated_at.desc(), ConversationState.id.desc())
             .limit(1)
         )
-        state = (await turn.session.execute(stmt)).scalar_one_or_none()
+
+    async def resumable(self, session: AsyncSession, user_id: int) -> str | None:
+        """The title of the form 「继续」 would open: the active one, else the last one paused."""
+        state = await self.active(session, user_id)
+        if state is None:
+            state = (await session.execute(self._resumable(user_id))).scalar_one_or_none()
+        form = self.forms.get(state.form) if state is not None else None
+        return form.title if form is not None else None
+
+    async def resume(self, turn: Turn) -> bool:
+        """「继续」: reopen the most recent cancelled or expired form with its answers."""
+        if await self.active(turn.session, turn.user.id) is not None:
+            return False
+        state = (await turn.session.execute(self._resumable(turn.user.id))).scalar_one_or_none()
         if state is None:
             return False
         state.status = "active"

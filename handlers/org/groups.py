@@ -26,6 +26,13 @@ KIND_LABELS = {
     "robot": "群机器人",
     "console": "控制台",
 }
+# What the bot sends to each alert audience (``alerts.routes`` maps an audience to a named group).
+AUDIENCE_CONTENT = {
+    "managers": "早报、超时未跟进和僵尸客户提醒、逾期未完成的表单",
+    "product": "需求主题预警",
+    "finance": "返利计算结果",
+}
+
 USAGE = (
     "用法：设置群 <名称> <渠道> <地址> [加签密钥]\n"
     "· 钉钉：地址为群的 openConversationId（cid 开头），"
@@ -56,10 +63,25 @@ def parse_target(channel: str, address: str) -> tuple[str, str] | str:
     return "console", address
 
 
-def _masked(row: GroupTarget) -> str:
+def _where(row: GroupTarget) -> str:
+    """The channel and the address in words, secrets cut to their last four characters."""
+    channel = CHANNEL_LABELS.get(row.channel, row.channel)
     if row.kind in ("webhook", "robot"):
-        return f"{KIND_LABELS[row.kind]}（…{row.address[-4:]}）"
-    return f"{KIND_LABELS.get(row.kind, row.kind)} {row.address}"
+        return f"{channel} {KIND_LABELS[row.kind]}（…{row.address[-4:]}）"
+    if row.kind == "console":
+        return f"{channel}「{row.address}」"
+    return f"{channel} {KIND_LABELS.get(row.kind, row.kind)} {row.address}"
+
+
+def _receives(routes: dict[str, str], name: str) -> str:
+    """What alerts go to the group ``name``, in words."""
+    parts = [AUDIENCE_CONTENT.get(audience, audience) for audience, group in routes.items() if group == name]
+    if not parts:
+        return (
+            f"目前没有提醒发往「{name}」（提醒发往：{'、'.join(sorted(set(routes.values())))}），"
+            "可在配置文件 alerts.routes 中调整。"
+        )
+    return f"这个群会收到：{'；'.join(parts)}。"
 
 
 async def set_group(turn: Turn, args: str) -> None:
@@ -105,7 +127,8 @@ async def set_group(turn: Turn, args: str) -> None:
         "group_target.set", "group_target", name, before=before, after={"channel": channel, "kind": kind}
     )
     lines = [
-        f"已设置群「{name}」：{CHANNEL_LABELS[channel]} {_masked(row)}。发往「{name}」的提醒会送到这里。"
+        f"已设置群「{name}」：{_where(row)}。",
+        _receives(turn.services.settings.alerts.routes, name),
     ]
     notifier = turn.services.notifier
     if name in notifier.group_channels:
@@ -129,7 +152,7 @@ async def list_groups(turn: Turn, args: str) -> None:
     lines += configured
     for row in rows:
         desc = f"，{row.description}" if row.description else ""
-        lines.append(f"· {row.name} — {CHANNEL_LABELS.get(row.channel, row.channel)} {_masked(row)}{desc}")
+        lines.append(f"· {row.name} — {_where(row)}{desc}")
     if not configured and not rows:
         lines.append("（还没有设置）")
     known = set(settings.dingtalk.groups) | set(settings.wecom.groups) | {r.name for r in rows}
@@ -138,7 +161,8 @@ async def list_groups(turn: Turn, args: str) -> None:
         lines.append("\n提醒发往：")
         for audience, group in routes.items():
             state = "已设置" if group in known else "未设置，回复「设置群」"
-            lines.append(f"· {audience} → {group}（{state}）")
+            what = AUDIENCE_CONTENT.get(audience, audience)
+            lines.append(f"· {what} → {group}（{state}）")
     await turn.reply("\n".join(lines))
 
 

@@ -25,7 +25,8 @@ def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
     r = run_demo_console(SCRIPT, cwd=tmp_path)
     out = r.stdout
     assert r.returncode == 0, out + r.stderr
-    assert "已创建演示数据：6 位同事，12 家客户" in out
+    # The announced count is the count created: 12 hospitals and the 9 leads of the last two weeks.
+    assert "已创建演示数据：6 位同事，21 家客户，其中医院 12 家、新线索 9 家" in out
     assert "王磊> 帮助" in out and "我能帮你做这些" in out
     assert "stranger> 你好" in out and "还没有开通" in out
     assert "[机器人 → 周敏(admin)]" in out and "新用户请求使用" in out
@@ -53,6 +54,9 @@ def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
     r2 = run_demo_console(again, cwd=tmp_path)
     out2 = r2.stdout
     assert r2.returncode == 0 and "已创建演示数据" not in out2 and "我能帮你做这些" in out2
+    # The first run moved the simulated clock 2 hours ahead: the second goes on from there, so the
+    # first run's records are not in its future.
+    assert "（模拟时间接着上次的进度：" in out2
     assert "（审批单 A002 已提交）" in out2 and "【拜访简报】浙江省人民医院" in out2, out2
     assert "（审批单 A001 已经提交过了" in out2
     assert "[机器人 → 王磊(wanglei)]\n  拜访申请被拒绝：杭州市第一人民医院" in out2

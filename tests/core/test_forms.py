@@ -166,7 +166,7 @@ async def test_cancel_keeps_answers_and_continue_resumes(tmp_path: Path) -> None
         await bot.send("rep", "短表单")
         await bot.send("rep", "答案一")
         r = await bot.send("rep", "取消")
-        assert "已取消「短表单」" in r[0] and "已保存" in r[0]
+        assert "已暂停「短表单」" in r[0] and "填好的内容都保存着" in r[0] and "回复「放弃」" in r[0]
         async with bot.session() as s:
             state = (await s.execute(select(ConversationState))).scalar_one()
             assert state.status == "cancelled" and state.answers == {"a": "答案一"}
@@ -179,12 +179,30 @@ async def test_cancel_keeps_answers_and_continue_resumes(tmp_path: Path) -> None
     assert answers == {"a": "答案一", "b": "答案二"}
 
 
+async def test_discard_ends_a_form_for_good(tmp_path: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "短表单")
+        await bot.send("rep", "答案一")
+        r = await bot.send("rep", "放弃")
+        assert r == ["已放弃「短表单」，不会再提醒你填写。"]
+        assert (await bot.send("rep", "继续"))[-1] == "没有可以继续的表单。"
+        # Paused first, then given up from outside the form.
+        await bot.send("rep", "短表单")
+        await bot.send("rep", "取消")
+        assert (await bot.send("rep", "放弃"))[-1] == "已放弃「短表单」，不会再提醒你填写。"
+        assert (await bot.send("rep", "放弃"))[-1] == "没有暂停中的表单可以放弃。"
+        async with bot.session() as s:
+            states = (await s.execute(select(ConversationState.status))).scalars().all()
+            assert sorted(states) == ["withdrawn", "withdrawn"]
+
+
 async def test_cancel_before_any_answer_does_not_claim_anything_was_kept(tmp_path: Path) -> None:
     async with harness(tmp_path) as bot:
         await bot.add_user("rep")
         await bot.send("rep", "短表单")
         r = await bot.send("rep", "取消")
-        assert r == ["已取消「短表单」。回复「继续」可接着填。"]
+        assert r == ["已暂停「短表单」：回复「继续」接着填；不再需要的话回复「放弃」。"]
         r = await bot.send("rep", "继续")
         assert "第一题？" in r[-1]
 
@@ -246,7 +264,7 @@ async def test_second_form_is_queued_until_the_first_closes(tmp_path: Path) -> N
         await start_outside_a_turn(bot, "alltypes")
         assert any("已排队" in t for t in bot.texts_to("rep"))
         r = await bot.send("rep", "取消")
-        assert "已取消" in r[0]
+        assert "已暂停" in r[0]
         assert "开始测试" in r[1] and "类型？" in r[2]
 
 
@@ -288,7 +306,7 @@ async def test_second_form_a_completer_starts_is_queued_behind_the_first(tmp_pat
         assert "第一题？" in r[-1]
         assert await active_and_queued(bot) == [("short", "active"), ("short", "queued")]
         r = await bot.send("rep", "取消")
-        assert "已取消" in r[0] and "第一题？" in r[-1]
+        assert "已暂停" in r[0] and "第一题？" in r[-1]
         assert await active_and_queued(bot) == [("short", "active")]
 
 

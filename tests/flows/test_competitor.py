@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.testing import BotHarness
 from speech.ledger import QuoteLedger
-from storage.models import AuditLog, CompetitorAnalysis, Deadline
+from storage.models import AuditLog, CompetitorAnalysis, ConversationState, Deadline
 from tests.flows.kit import (
     ScriptedTranscriber,
     add_customer,
@@ -115,6 +117,9 @@ async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: 
 
         r = await bot.send("zhangting", f"批注 {row.id} 不行")
         assert "只对管理员、经理开放" in r[-1]
+        r = await bot.send("liqiang", "审核")
+        assert "待你审核的竞对分析（1 份）" in r[-1]
+        assert f"#{row.id} 王磊 · 杭州市第一人民医院：美敦力" in r[-1]
         r = await bot.send("liqiang", f"审核 {row.id}")
         assert "竞争对手：美敦力" in r[-1] and "状态：待审核" in r[-1]
         await bot.advance(timedelta(hours=30))  # the supervisor answers late
@@ -125,6 +130,7 @@ async def test_quote_keywords_trigger_and_supervisor_comments_by_text(tmp_path: 
         )
         row = await one(bot, CompetitorAnalysis)
         assert (row.status, row.review_comment) == ("commented", "请补充对方的售后条款和违约责任")
+        assert (await bot.send("liqiang", "审核"))[-1] == "目前没有待你审核的竞对分析。"
         review_due = await one(bot, Deadline, Deadline.kind == "competitor_review")
         assert (review_due.status, review_due.on_time) == ("done", False)
         # The brief of the next visit shows the competitor note with the comment.
@@ -191,3 +197,90 @@ async def test_a_number_with_no_card_waiting_is_not_taken_for_an_answer(tmp_path
         await org(bot)
         r = await bot.send("liqiang", "1")
         assert "没听懂" in r[-1]
+
+
+async def test_a_bare_number_with_two_review_cards_open_asks_which(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        for name in ("杭州市第一人民医院", "浙江省人民医院"):
+            await add_customer(bot, name, "wanglei")
+            r = await bot.send("wanglei", f"竞对分析 {name}")
+            assert "竞争对手是哪家" in r[-1], r
+            r = await fill_competitor(bot)
+            assert "已提交，等待主管 李强 审核" in r[-1]
+        r = await bot.send("liqiang", "1")
+        assert "最近有 2 张卡片在等你回复" in r[-1] and "审核竞对分析 #" in r[-1]
+        assert [row.status for row in await rows(bot, CompetitorAnalysis)] == ["pending_review"] * 2
+        first, second = await rows(bot, CompetitorAnalysis)
+        r = await bot.send("liqiang", f"审核 {second.id} 通过")
+        assert f"已通过竞对分析 #{second.id}" in r[-1]
+        assert (
+            await one(bot, CompetitorAnalysis, CompetitorAnalysis.id == first.id)
+        ).status == "pending_review"
+
+
+async def test_a_bare_number_answers_the_one_open_review_card(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await bot.send("wanglei", "竞对分析 杭州市第一人民医院")
+        await fill_competitor(bot)
+        r = await bot.send("liqiang", "1")
+        row = await one(bot, CompetitorAnalysis)
+        assert f"已通过竞对分析 #{row.id}" in r[-1] and row.status == "approved"
+
+
+async def test_a_given_up_analysis_ends_its_deadline_and_one_stays_open_per_customer(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await bot.send("wanglei", "竞对分析 杭州市第一人民医院")
+        await bot.send("wanglei", "美敦力")
+        r = await bot.send("wanglei", "取消")
+        assert "已暂停「竞对分析」" in r[-1] and "回复「放弃」" in r[-1]
+        # A second start for the same customer points at the open one instead of making another.
+        r = await bot.send("wanglei", "竞对分析 杭州一院")
+        assert "已有一份没填完的竞对分析" in r[-1] and "回复「继续」接着填" in r[-1]
+        assert len(await rows(bot, CompetitorAnalysis)) == 1
+        r = await bot.send("wanglei", "放弃")
+        assert "已放弃「竞对分析」" in r[-1]
+        row = await one(bot, CompetitorAnalysis)
+        due = await one(bot, Deadline, Deadline.kind == "competitor_analysis")
+        assert row.status == "withdrawn" and due.status == "cancelled"
+        await bot.advance(timedelta(hours=30))  # past the 24 h deadline: nothing is overdue
+        assert not [t for t in bot.texts_to("wanglei") if "竞对分析" in t and "已到期" in t]
+        assert (await bot.send("wanglei", "继续"))[-1] == "没有可以继续的表单。"
+        actions = [a.action for a in await rows(bot, AuditLog) if a.entity_type == "competitor_analysis"]
+        assert actions == ["competitor.trigger", "competitor.withdraw"]
+        # Now a new one can be started.
+        r = await bot.send("wanglei", "竞对分析 杭州一院")
+        assert "竞争对手是哪家" in r[-1] and len(await rows(bot, CompetitorAnalysis)) == 2
+
+
+async def test_a_command_typed_at_a_free_text_question_is_asked_about_not_saved(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await add_customer(bot, "富阳区人民医院", "wanglei")
+        await bot.send("wanglei", "竞对分析 杭州市第一人民医院")
+        r = await bot.send("wanglei", "试用反馈 富阳区人民医院")
+        assert "像是「试用反馈」命令" in r[-1] and "回复「1」填为答案" in r[-1]
+        assert (await one(bot, CompetitorAnalysis)).competitor == ""
+        # 2: the form is paused and the command runs.
+        r = await bot.send("wanglei", "2")
+        assert any("已暂停「竞对分析」" in x for x in r) and "产品编号" in r[-1], r
+        await bot.send("wanglei", "放弃")  # the trial feedback was not needed after all
+        r = await bot.send("wanglei", "继续")
+        assert "竞争对手是哪家" in r[-1]
+        # A command name glued to other words is an answer, not a command.
+        r = await bot.send("wanglei", "试用反馈里的那家，美敦力")
+        assert "像是" not in r[-1] and "报价" in r[-1]
+        # 1: it was meant as the answer after all.
+        r = await bot.send("wanglei", "竞对分析 美敦力")
+        assert "像是「竞对分析」命令" in r[-1]
+        r = await bot.send("wanglei", "1")
+        assert "交付周期" in r[-1], r
+        async with bot.session() as s:
+            state = (await s.execute(select(ConversationState))).scalars().all()
+        answers = next(x.answers for x in state if x.form == "competitor")
+        assert answers["competitor"] == "试用反馈里的那家，美敦力" and answers["price"] == "竞对分析 美敦力"

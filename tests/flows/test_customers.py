@@ -64,7 +64,7 @@ async def test_near_duplicate_asks_to_confirm(tmp_path: Path) -> None:
         r = await bot.send("wanglei", "2")
         assert "不重复建档" in r[0] and "客户名称" in r[-1]
         r = await bot.send("wanglei", "取消")
-        assert "已取消「新建客户」" in r[-1]
+        assert "已暂停「新建客户」" in r[-1]
         assert len(await rows(bot, Customer)) == 1
         # Confirmed as a different place: it is created.
         await bot.send("wanglei", "新建客户")

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from bot.testing import BotHarness
 from core.messages import File
-from domain.fonts import FontMissing, find_cjk_font
+from domain.fonts import FontMissing, fallback_fonts, find_cjk_font
 from storage.models import AuditLog, MediaFile, ProgressUpdate, TrialFeedback
 from tests.flows.kit import add_customer, one, org
 
@@ -79,6 +79,50 @@ async def test_trial_feedback_pdf_goes_to_rep_and_manager(tmp_path: Path) -> Non
         assert (update.kind, update.progress) == ("trial", "06901234567892")
         created = await one(bot, AuditLog, AuditLog.action == "trial_feedback.create")
         assert created.after is not None and created.after["pdf_sha256"] == media.sha256
+
+
+async def test_emoji_in_notes_reach_the_pdf_and_what_no_font_has_is_named(tmp_path: Path) -> None:
+    if not fallback_fonts():
+        pytest.skip("no fallback font installed (scripts/setup.sh installs fonts-symbola)")
+    notes = "主任很满意👍，下周扩大试用\ue000"  # U+E000: a private-use character no font draws
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await bot.send("wanglei", "试用反馈 杭州一院")
+        await bot.send("wanglei", "KL-2026-0815")
+        await bot.send("wanglei", "1")
+        r = await bot.send("wanglei", notes)
+        told = [x for x in r if "报告字体无法显示" in x]
+        assert len(told) == 1 and "\ue000" in told[0] and "👍" not in told[0]
+        assert "原文已完整保存" in told[0]
+        row = await one(bot, TrialFeedback)
+        assert notes in row.notes  # the rep's words are kept whole
+        media = await one(bot, MediaFile, MediaFile.id == row.pdf_media_id)
+        text = "".join(page.extract_text() for page in PdfReader(media.path).pages)
+        assert "主任很满意👍，下周扩大试用" in text and "\ue000" not in text
+
+
+def test_render_without_fallback_fonts_names_the_emoji_it_left_out() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from domain.trial_report import TrialReport, render
+
+    report = TrialReport(
+        1,
+        "杭州一院😀",
+        "浙江",
+        "王磊",
+        "李强",
+        "KL-1",
+        ["灭菌兼容性"],
+        "好评😀👍",
+        datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+    )
+    rendered = render(report, find_cjk_font(None))
+    assert rendered.left_out == "😀👍"
+    text = "".join(page.extract_text() for page in PdfReader(__import__("io").BytesIO(rendered.pdf)).pages)
+    assert "杭州一院" in text and "好评" in text
 
 
 async def test_missing_font_is_a_clear_error_naming_the_setting(tmp_path: Path) -> None:

@@ -211,3 +211,37 @@ async def test_unplanned_visit_by_name_and_queueing_behind_another_form(tmp_path
         assert any("「拜访报告」已排队，完成当前的「客户个性标签」后会开始" in x for x in r)
         r = await bot.send("wanglei", "取消")
         assert "请上传现场照片" in r[-1]
+
+
+async def test_demand_confirmation_is_nudged_before_it_is_due(tmp_path: Path) -> None:
+    bot, _ = harness(tmp_path)
+    async with bot:
+        await org(bot)
+        await planned_visit(bot)
+        await bot.advance(timedelta(hours=2))  # 11:00, the planned end: the report opens
+        r = await bot.advance(timedelta(minutes=19))  # 11:19
+        assert not any("快到截止时间了" in x for x in r)
+        r = await bot.advance(timedelta(minutes=1))  # 11:20, 20 minutes after the end
+        nudges = [x for x in bot.texts_to("wanglei") if "快到截止时间了" in x]
+        assert len(nudges) == 1, r
+        # The report comes first: the rep is told to finish it, not sent to a form that cannot open.
+        assert "11:30 截止" in nudges[0] and "请先填完拜访报告" in nudges[0]
+        await bot.advance(timedelta(minutes=5))
+        assert len([x for x in bot.texts_to("wanglei") if "快到截止时间了" in x]) == 1  # once
+
+
+async def test_a_report_started_after_the_deadline_does_not_quote_the_window(tmp_path: Path) -> None:
+    bot, _ = harness(tmp_path)
+    async with bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        # Submitted and approved hours after the planned end (10:00–10:30).
+        await bot.advance(timedelta(hours=5))  # 14:00
+        await bot.approval(
+            "wanglei", "AP-9", "submitted", visit_fields("杭州市第一人民医院", (10, 0), (10, 30))
+        )
+        await bot.approval("wanglei", "AP-9", "approved")
+        r = await bot.advance(timedelta(minutes=1))  # the sweep finds the visit already over
+        notice = [x for x in bot.texts_to("wanglei") if "的拜访已结束" in x]
+        assert notice, r
+        assert "已过截止时间（11:00）" in notice[-1] and "30 分钟内" not in notice[-1]

@@ -110,6 +110,7 @@ async def test_weekly_zombie_list_with_share(tmp_path: Path) -> None:
         rep = [t for t in bot.texts_to("wanglei") if "僵尸客户周报" in t]
         assert len(rep) == 1
         assert "2 家客户超过 90 天无成交" in rep[0] and "50%（2/4）" in rep[0]
+        assert rep[0].count("僵尸客户周报") == 1  # the title once, not repeated in the body
         assert "建德市第一人民医院（400 天无成交）" in rep[0] and "杭州和睦医院（从未成交）" in rep[0]
         assert "新线索医院" not in rep[0]
         assert rep[0].endswith("请回复「成交 <客户> [金额]」补记。")  # what the rep can do

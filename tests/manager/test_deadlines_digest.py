@@ -32,7 +32,7 @@ async def test_reminder_at_due_time_then_supervisor_after_delay(tmp_path: Path) 
             len(reminders) == 1
             and "「杭州市中医院」的《需求确认单》（截止 11-23 08:30，已到期）" in reminders[0]
         )
-        assert "拜访报告" not in reminders[0]
+        assert "拜访报告" not in reminders[0] and "回复「继续」接着填写" in reminders[0]
         await bot.advance(timedelta(minutes=59))  # 09:29
         assert not [t for t in bot.texts_to("liqiang") if "逾期未完成" in t]
         await bot.advance(timedelta(minutes=1))  # 09:30: 60 minutes late
@@ -41,7 +41,7 @@ async def test_reminder_at_due_time_then_supervisor_after_delay(tmp_path: Path) 
         escalations = [t for t in bot.texts_to("liqiang") if "逾期未完成" in t]
         assert (
             len(escalations) == 1
-            and "王磊：「杭州市中医院」的《需求确认单》，已逾期 60 分钟" in escalations[0]
+            and "王磊：「杭州市中医院」的《需求确认单》，已逾期 1 小时" in escalations[0]
         )
         assert len([t for t in bot.texts_to("wanglei") if "待办提醒" in t]) == 1
         (row,) = await get(bot, Deadline, id=d.id)
@@ -73,9 +73,12 @@ async def test_competitor_review_overdue_reminds_the_supervisor(tmp_path: Path) 
         await bot.advance(timedelta(minutes=1))
         texts = [t for t in bot.texts_to("liqiang") if "竞对分析待审核" in t]
         assert len(texts) == 1 and "王磊 提交的「浙江省人民医院」竞对分析待审核" in texts[0]
+        # A reviewer has no form to resume: the reminder says how to review instead.
+        assert "继续" not in texts[0] and "回复「审核」查看待审核的竞对分析" in texts[0]
         await bot.advance(timedelta(hours=2))  # the manager has no supervisor: the managers group hears
         group = [t for t in bot.group_texts("managers") if "逾期未完成" in t]
         assert len(group) == 1 and "李强：王磊 提交的「浙江省人民医院」竞对分析待审核" in group[0]
+        assert "已逾期 2 小时" in group[0]
 
 
 async def test_morning_digest_at_half_past_eight(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from openpyxl import Workbook
 
 from bot.cli.main import main
 from bot.testing import BotHarness
-from domain.rebate_formula import FormulaError, parse_formula
+from domain.rebate_formula import FormulaError, in_words, parse_formula
 from storage.models import Customer, Order, RebateResult
 from tests.manager.helpers import MONDAY_8, customer, get, team
 
@@ -38,6 +38,23 @@ def test_formula_validator_rejects_unsafe_or_unknown(formula: str, reason: str) 
     with pytest.raises(FormulaError) as info:
         parse_formula(formula)
     assert reason in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("formula", "words"),
+    [
+        ("contract_amount * 0.03", "合同金额 × 3%"),
+        ("(contract_amount - target) * 0.1", "（合同金额 － 季度目标） × 10%"),
+        (
+            "min(contract_amount * 0.05, 20000) if order_count >= 3 else 0",
+            "若 订单数 ≥ 3 则 取较小值（合同金额 × 5%，20000），否则 0",
+        ),
+        ("order_count * 200 + new_hospitals * 5000", "订单数 × 200 元 ＋ 新开医院数 × 5000 元"),
+    ],
+)
+def test_finance_reads_the_formula_in_words(formula: str, words: str) -> None:
+    parse_formula(formula)  # a formula finance is shown is one the validator accepts
+    assert in_words(formula) == words
 
 
 def test_formula_is_decimal_and_rounds_half_up_to_the_fen() -> None:
@@ -193,6 +210,8 @@ async def test_nightly_run_reads_the_drop_folder_and_tells_finance(tmp_path: Pat
         assert len(summaries) == 2
         # 10,000 × 3 % + new hospital 5,000 = 5,300.00
         assert "客户 1 家，返利合计 ¥5,300.00" in summaries[-1] and "较上次计算 +¥0.00" in summaries[-1]
+        assert "返利 = 合同金额 × 3% ＋ 超出目标的金额 × 0.8% ＋ 新开医院数 × 5000 元" in summaries[-1]
+        assert "contract_amount" not in summaries[-1]
         (result,) = await get(bot, RebateResult)
         assert result.period == "2026Q4" and result.amount == Decimal("5300.00")
         # The nightly pull imports through the same path as `import orders`: the order is a deal.

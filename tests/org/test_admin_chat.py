@@ -139,7 +139,8 @@ async def test_group_targets_are_set_listed_and_alerts_routed_by_name(tmp_path: 
     async with BotHarness(tmp_path) as bot:
         await _org(bot)
         replies = await bot.send("boss", "设置群 managers 控制台 经理群")
-        assert replies[0].startswith("已设置群「managers」：控制台")
+        assert replies[0].startswith("已设置群「managers」：控制台「经理群」。")
+        assert "这个群会收到：早报、超时未跟进和僵尸客户提醒、逾期未完成的表单。" in replies[0]
         assert "本群已设为「managers」" in bot.group_texts("managers")[-1]
         replies = await bot.send(
             "boss", "设置群 finance 企业微信 https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd-1234"
@@ -152,7 +153,10 @@ async def test_group_targets_are_set_listed_and_alerts_routed_by_name(tmp_path: 
         assert "不认识的渠道“飞书”" in (await bot.send("boss", "设置群 x 飞书 abc"))[0]
         listing = (await bot.send("boss", "群列表"))[0]
         assert "· finance — 企业微信 群机器人（…1234）" in listing and "abcd" not in listing
-        assert "managers → managers（已设置）" in listing and "product → product（未设置" in listing
+        assert "· managers — 控制台「经理群」" in listing and "控制台 控制台" not in listing
+        assert "· 早报、超时未跟进和僵尸客户提醒、逾期未完成的表单 → managers（已设置）" in listing
+        assert "· 需求主题预警 → product（未设置" in listing
+        assert "目前没有提醒发往「x」" in (await bot.send("boss", "设置群 x 控制台 随便"))[-1]
         async with bot.session() as s:
             row = await s.get(GroupTarget, "finance")
             assert row is not None and (row.channel, row.kind, row.address) == ("wecom", "robot", "abcd-1234")
