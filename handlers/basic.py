@@ -91,7 +91,7 @@ def setup(registry: Registry) -> None:
         forms = turn.services.forms
         state = await forms.active(turn.session, turn.user.id)
         if state is not None:  # already filling one: the router asks its question again
-            await turn.reply(f"继续填写「{forms.spec(state.form).title}」：")
+            await turn.reply(f"继续填写「{forms.spec(state.form).title}」{forms.about(state)}：")
             return
         if not await forms.resume(turn):
             await turn.reply("没有可以继续的表单。")

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 CANCEL_WORDS = {"取消", "退出", "暂停", "cancel"}
 DISCARD_WORDS = {"放弃", "不填了", "作废"}
+# Field types whose answer names the customer a form is about (registered by the sales flows).
+CUSTOMER_TYPES = ("customer", "customer_name")
 # Context key of an answer held back because it read like a command (the user is asked which it was).
 COMMAND_OR_ANSWER = "_command_or_answer"
 # Context key naming the command a form's answers often repeat (「批注 12 …」 in the comment form it
@@ -472,7 +474,8 @@ class FormEngine:
                 prefix.append(
                     f"（正在填写「{run.form.title}」，「{command}」请在填完或回复「取消」后再发。）"
                 )
-            await self._ask_next(run, prefix=["\n".join(prefix) + "请重新回答："])
+            # The reason says what to send; the question follows as its own message.
+            await self._ask_next(run, prefix=["\n".join(prefix)])
             return None
         free_text = not q.is_more and q.spec.type == "text"
         retyped = command == state.context.get(RETYPED_COMMAND)
@@ -566,8 +569,34 @@ class FormEngine:
         if not run.nav.history:
             await self._ask_next(run, prefix=["已经是第一个问题了。"])
             return
-        self._forget(run.state, run.nav, run.nav.history[-1])
-        await self._ask_next(run, prefix=["好的，回到上一个问题："])
+        path = run.nav.history[-1]
+        earlier = self._shown_answer(run.form, run.state.answers, path)
+        self._forget(run.state, run.nav, path)
+        note = f"刚才的回答是{earlier}。" if earlier else ""
+        await self._ask_next(run, prefix=[f"好的，回到上一个问题。{note}"])
+
+    @staticmethod
+    def _shown_answer(form: FormSpec, answers: dict[str, Any], path: str) -> str:
+        """The answer at a top-level ``path`` as the user reads it (empty for skipped or grouped)."""
+        if "." in path or path not in answers:
+            return ""
+        spec = next((f for f in form.fields if f.key == path), None)
+        if spec is None:
+            return ""
+        shown = FIELD_TYPES[spec.type].display(spec, answers[path])
+        return quoted(shown) if shown else ""
+
+    def about(self, state: ConversationState) -> str:
+        """Whom a form is about, for prompts (「竞对分析」（富阳区人民医院））: the customer in its
+        context, else the answer of its customer field; empty when it names none."""
+        name = str(state.context.get("customer_name") or "")
+        if not name:
+            form = self.forms.get(state.form)
+            for spec in form.fields if form is not None else []:
+                if spec.type in CUSTOMER_TYPES and spec.key in state.answers:
+                    name = FIELD_TYPES[spec.type].display(spec, state.answers[spec.key])
+                    break
+        return f"（{name}）" if name else ""
 
     async def cancel(self, turn: Turn, state: ConversationState) -> None:
         run = self._run(turn, state)
@@ -646,7 +675,7 @@ class FormEngine:
         state.status = "active"
         state.closed_at = None
         run = self._run(turn, state)
-        await self._ask_next(run, prefix=[f"继续填写「{run.form.title}」："])
+        await self._ask_next(run, prefix=[f"继续填写「{run.form.title}」{self.about(state)}："])
         return True
 
     async def expire_due(self, session: AsyncSession, now: datetime) -> int:

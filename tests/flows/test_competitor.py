@@ -271,7 +271,7 @@ async def test_a_command_typed_at_a_free_text_question_is_asked_about_not_saved(
         assert any("已暂停「竞对分析」" in x for x in r) and "产品编号" in r[-1], r
         await bot.send("wanglei", "放弃")  # the trial feedback was not needed after all
         r = await bot.send("wanglei", "继续")
-        assert "竞争对手是哪家" in r[-1]
+        assert r[0] == "继续填写「竞对分析」（杭州市第一人民医院）：" and "竞争对手是哪家" in r[-1]
         # A command name glued to other words is an answer, not a command.
         r = await bot.send("wanglei", "试用反馈里的那家，美敦力")
         assert "像是" not in r[-1] and "报价" in r[-1]
