@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from datetime import timedelta
 
+from domain import deadline_view
 from domain import digest_text as text
 from domain.audience import manager_scopes, visible_to
 from domain.clustering import Clusterer, load_book
@@ -19,6 +20,7 @@ from domain.staleness import (
     zombie_counts,
     zombie_customers,
 )
+from domain.wording import duration
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import stages_of
@@ -72,7 +74,18 @@ async def my_stale(turn: Turn, args: str) -> None:
         return
     by_stage = alerts.stale_hours_by_stage if not args.strip() else {}
     items = await stale_customers(turn.session, turn.now, hours, by_stage=by_stage, owner_ids={turn.user.id})
-    await turn.reply(text.stale_for_rep(items, hours, 50, labels=stages_of(turn.services).labels))
+    reply = text.stale_for_rep(items, hours, 50, labels=stages_of(turn.services).labels)
+    overdue = await deadline_view.overdue_for(turn.session, turn.user.id, turn.now)
+    if overdue:
+        about = await deadline_view.describe(turn.session, overdue)
+        lines = [f"\n还有 {len(overdue)} 项逾期未完成："]
+        for d in overdue[:10]:
+            late = duration(int((turn.now - d.due_at).total_seconds() // 60))
+            lines.append(f"· {deadline_view.what(d, about[d.id][0], turn.user.name)}，已逾期 {late}")
+        reviews = any(d.kind == "competitor_review" for d in overdue)
+        lines.append("回复「继续」接着填写" + ("，回复「审核」处理待审核的竞对分析。" if reviews else "。"))
+        reply += "\n".join(lines)
+    await turn.reply(reply)
 
 
 async def zombies(turn: Turn, args: str) -> None:

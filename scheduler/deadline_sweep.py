@@ -12,64 +12,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.deadline_view import describe, what
 from domain.wording import duration
 from scheduler.context import AppLike, postman
-from storage.models import CompetitorAnalysis, Customer, Deadline, User, Visit
-
-KIND_NAMES = {
-    "demand_confirmation": "《需求确认单》",
-    "visit_report": "拜访报告",
-    "competitor_analysis": "竞对分析",
-    "competitor_review": "竞对分析审核",
-}
+from storage.models import Deadline, User
 
 
 def _ids_key(ids: list[int]) -> str:
     return hashlib.sha1(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
-
-
-async def _describe(session: AsyncSession, rows: list[Deadline]) -> dict[int, tuple[str, int | None]]:
-    """deadline id → (customer text, the rep who owns the entity)."""
-    visit_ids = [d.entity_id for d in rows if d.entity_type == "visit"]
-    ca_ids = [d.entity_id for d in rows if d.entity_type == "competitor_analysis"]
-    visits = {
-        v.id: v for v in (await session.execute(select(Visit).where(Visit.id.in_(visit_ids)))).scalars()
-    }
-    analyses = {
-        a.id: a
-        for a in (
-            await session.execute(select(CompetitorAnalysis).where(CompetitorAnalysis.id.in_(ca_ids)))
-        ).scalars()
-    }
-    customer_ids = {v.customer_id for v in visits.values()} | {a.customer_id for a in analyses.values()}
-    names = {
-        c.id: c.name
-        for c in (
-            await session.execute(select(Customer).where(Customer.id.in_([i for i in customer_ids if i])))
-        ).scalars()
-    }
-    out: dict[int, tuple[str, int | None]] = {}
-    for d in rows:
-        customer, rep = "", d.user_id
-        if d.entity_type == "visit" and d.entity_id in visits:
-            visit = visits[d.entity_id]
-            customer = names.get(visit.customer_id or 0) or visit.customer_text
-            rep = visit.rep_id
-        elif d.entity_type == "competitor_analysis" and d.entity_id in analyses:
-            analysis = analyses[d.entity_id]
-            customer = names.get(analysis.customer_id or 0, "")
-            rep = analysis.rep_id
-        out[d.id] = (customer or f"{d.entity_type} #{d.entity_id}", rep)
-    return out
-
-
-def _what(d: Deadline, customer: str, rep_name: str) -> str:
-    name = KIND_NAMES.get(d.kind, d.kind)
-    if d.kind == "competitor_review":
-        return f"{rep_name} 提交的「{customer}」竞对分析待审核"
-    return f"「{customer}」的{name}"
 
 
 def _what_next(items: list[Deadline]) -> str:
@@ -109,7 +60,7 @@ async def nudge(app: AppLike, now: datetime) -> int:
         rows = [d for d in (await session.execute(stmt)).scalars() if d.user_id is not None]
         if not rows:
             return 0
-        about = await _describe(session, rows)
+        about = await describe(session, rows)
         reports = {
             d.entity_id
             for d in (
@@ -165,7 +116,7 @@ async def sweep(app: AppLike, now: datetime) -> int:
         rows = list((await session.execute(stmt)).scalars())
         if not rows:
             return 0
-        about = await _describe(session, rows)
+        about = await describe(session, rows)
         users = {u.id: u for u in (await session.execute(select(User))).scalars()}
         post = postman(app, session, now, "deadline")
         remind: dict[int, list[Deadline]] = defaultdict(list)
@@ -183,7 +134,7 @@ async def sweep(app: AppLike, now: datetime) -> int:
         def line(d: Deadline) -> str:
             customer, rep = about[d.id]
             rep_name = users[rep].name if rep in users else ""
-            return _what(d, customer, rep_name)
+            return what(d, customer, rep_name)
 
         for user_id, items in remind.items():
             user = users.get(user_id)
