@@ -119,7 +119,36 @@ async def submit(
             entity_id=row.id,
             user_id=reviewer_id,
             due_at=now + timedelta(hours=review_hours),
+            reopen=True,  # a resubmission after 退回 is reviewed again
         )
+
+
+async def send_back(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    row: CompetitorAnalysis,
+    reviewer_id: int,
+    comment: str,
+    due_hours: int,
+) -> None:
+    """退回: the analysis goes back to the rep as a draft with the reviewer's comment; the review is
+    done and the rep's action is due again within ``due_hours``."""
+    row.status = "draft"
+    row.reviewer_id = reviewer_id
+    row.review_comment = comment
+    row.reviewed_at = now
+    await deadlines.complete(session, now=now, kind="competitor_review", entity_type=ENTITY, entity_id=row.id)
+    await deadlines.schedule(
+        session,
+        now=now,
+        kind="competitor_analysis",
+        entity_type=ENTITY,
+        entity_id=row.id,
+        user_id=row.rep_id,
+        due_at=now + timedelta(hours=due_hours),
+        reopen=True,
+    )
 
 
 async def review(

@@ -20,8 +20,10 @@ async def schedule(
     user_id: int | None,
     due_at: datetime,
     required: bool = True,
+    reopen: bool = False,
 ) -> Deadline:
-    """Create the deadline, or move a pending one to the new due time."""
+    """Create the deadline, or move a pending one to the new due time. ``reopen``: a deadline already
+    done or cancelled is pending again (work sent back to be redone)."""
     row = await get(session, kind=kind, entity_type=entity_type, entity_id=entity_id)
     if row is None:
         row = Deadline(
@@ -38,6 +40,9 @@ async def schedule(
         await session.flush()
     elif row.status == "pending":
         row.due_at = due_at
+    elif reopen:
+        row.status, row.due_at, row.done_at, row.on_time = "pending", due_at, None, None
+        row.reminded_at = row.escalated_at = None
     return row
 
 

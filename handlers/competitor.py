@@ -20,7 +20,13 @@ from storage.models import CompetitorAnalysis, ConversationState, Customer, User
 
 FIELDS = ("status", "competitor", "price", "delivery_cycle", "weaknesses", "reviewer_id", "review_comment")
 APPROVE, COMMENT = "通过", "批注"
-STATUS = {"draft": "待填写", "pending_review": "待审核", "approved": "已通过", "commented": "已批注"}
+STATUS = {
+    "draft": "待填写",
+    "pending_review": "待审核",
+    "approved": "已通过",
+    "commented": "已批注",
+    "withdrawn": "已放弃",
+}
 
 
 async def start_competitor(
@@ -259,6 +265,56 @@ async def comment_command(turn: Turn, args: str) -> None:
     await _decide(turn, row, approve=False, comment=comment)
 
 
+async def return_command(turn: Turn, args: str) -> None:
+    """退回 <编号> <意见>: the rep redoes the analysis with the reviewer's comment."""
+    m = re.fullmatch(r"#?(\d+)\s*(.*)", args.strip(), re.DOTALL)
+    comment = m.group(2).strip() if m else ""
+    if m is None or not comment:
+        await turn.reply("用法：退回 <编号> <原因>，例如「退回 12 请写清报价是否含税」。")
+        return
+    row = await _load_for_review(turn, m.group(1))
+    if row is None:
+        return
+    if row.status != "pending_review":
+        state = STATUS.get(row.status, row.status)
+        await turn.reply(f"竞对分析 #{row.id} 现在是「{state}」，只能退回待审核的。")
+        return
+    rep = await turn.session.get(User, row.rep_id)
+    customer_name, _ = await _names(turn, row)
+    before = snapshot(row, FIELDS)
+    hours = turn.services.settings.flows.competitor_analysis_hours
+    earlier = "；".join(
+        f"{label} {value}"
+        for label, value in (
+            ("竞争对手", row.competitor),
+            ("报价", row.price),
+            ("交付周期", row.delivery_cycle),
+            ("服务短板", row.weaknesses),
+        )
+        if value
+    )
+    await competitors.send_back(
+        turn.session, now=turn.now, row=row, reviewer_id=turn.user.id, comment=comment, due_hours=hours
+    )
+    turn.audit("competitor.return", "competitor_analysis", row.id, before=before, after=snapshot(row, FIELDS))
+    await turn.reply(f"已退回竞对分析 #{row.id}，已通知 {rep.name if rep else '销售'} 修改后重新提交。")
+    if rep is None:
+        return
+    await turn.tell(
+        rep,
+        f"主管 {turn.user.name} 退回了你对「{customer_name}」的竞对分析 #{row.id}：{comment}\n"
+        f"请修改后重新提交（{hours} 小时内）。" + (f"\n上次填写：{earlier}" if earlier else ""),
+    )
+    await turn.services.forms.start(
+        turn.session,
+        now=turn.now,
+        user=rep,
+        form_name="competitor",
+        channel=rep.preferred_channel or "",
+        context={"competitor_id": row.id, "customer_id": row.customer_id, "customer_name": customer_name},
+    )
+
+
 async def complete_comment(turn: Turn, result: FormResult) -> None:
     row = await _load_for_review(turn, str(result.context.get("competitor_id", "")))
     if row is not None:
@@ -310,6 +366,15 @@ def setup(registry: Registry) -> None:
             manual_start,
             "填写竞品报价、交付周期和服务短板，发给主管审核：竞对分析 <客户>",
             group="拜访",
+        )
+    )
+    registry.command(
+        Command(
+            ("退回",),
+            return_command,
+            "把竞对分析退回给销售修改：退回 <编号> <原因>",
+            roles=reviewers,
+            group="主管",
         )
     )
     registry.command(

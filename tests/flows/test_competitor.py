@@ -284,3 +284,44 @@ async def test_a_command_typed_at_a_free_text_question_is_asked_about_not_saved(
             state = (await s.execute(select(ConversationState))).scalars().all()
         answers = next(x.answers for x in state if x.form == "competitor")
         assert answers["competitor"] == "试用反馈里的那家，美敦力" and answers["price"] == "竞对分析 美敦力"
+
+
+async def test_a_manager_sends_an_analysis_back_and_the_rep_redoes_it(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await bot.send("wanglei", "竞对分析 杭州市第一人民医院")
+        await fill_competitor(bot)
+        row = await one(bot, CompetitorAnalysis)
+        assert "用法：退回" in (await bot.send("liqiang", f"退回 {row.id}"))[-1]
+        assert "只对" in (await bot.send("zhangting", f"退回 {row.id} 不行"))[-1]
+        r = await bot.send("liqiang", f"退回 {row.id} 请写清报价是否含税")
+        assert f"已退回竞对分析 #{row.id}" in r[-1]
+        told = [t for t in bot.texts_to("wanglei") if "退回了你对「杭州市第一人民医院」的竞对分析" in t]
+        assert len(told) == 1 and "请写清报价是否含税" in told[0] and "上次填写：竞争对手 美敦力" in told[0]
+        assert "竞争对手是哪家" in bot.texts_to("wanglei")[-1]
+        row = await one(bot, CompetitorAnalysis)
+        assert (row.status, row.review_comment) == ("draft", "请写清报价是否含税")
+        due = await one(bot, Deadline, Deadline.kind == "competitor_analysis")
+        assert due.status == "pending" and due.due_at == bot.clock.now() + timedelta(hours=24)
+        # The rep redoes it: the manager is asked to review again, with a new review deadline.
+        await bot.send("wanglei", "美敦力")
+        await bot.send("wanglei", "便宜 15%（含税）")
+        await bot.send("wanglei", "4 周")
+        r = await bot.send("wanglei", "本地没有售后工程师")
+        assert f"竞对分析 #{row.id} 已提交" in r[-1]
+        assert (await one(bot, CompetitorAnalysis)).price == "便宜 15%（含税）"
+        review = await one(bot, Deadline, Deadline.kind == "competitor_review")
+        assert review.status == "pending"
+        await bot.send("liqiang", f"审核 {row.id} 通过")
+        assert "已通过你对「杭州市第一人民医院」的竞对分析" in bot.texts_to("wanglei")[-1]
+        r = await bot.send("liqiang", f"退回 {row.id} 再改改")
+        assert "现在是「已通过」，只能退回待审核的" in r[-1]
+        actions = [a.action for a in await rows(bot, AuditLog) if a.entity_type == "competitor_analysis"]
+        assert actions == [
+            "competitor.trigger",
+            "competitor.submit",
+            "competitor.return",
+            "competitor.submit",
+            "competitor.approve",
+        ]

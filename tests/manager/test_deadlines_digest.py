@@ -47,7 +47,9 @@ async def test_reminder_at_due_time_then_supervisor_after_delay(tmp_path: Path) 
         # 我的待跟进 lists the overdue form beside the stale customers.
         mine = (await bot.send("wanglei", "我的待跟进"))[-1]
         assert "还有 1 项逾期未完成" in mine
-        assert "· 「杭州市中医院」的《需求确认单》，已逾期 1 小时" in mine and "回复「继续」接着填写。" in mine
+        assert (
+            "· 「杭州市中医院」的《需求确认单》，已逾期 1 小时" in mine and "回复「继续」接着填写。" in mine
+        )
         (row,) = await get(bot, Deadline, id=d.id)
         assert row.reminded_at == due and row.escalated_at == due + timedelta(minutes=60)
         (untouched,) = await get(bot, Deadline, id=done.id)
