@@ -30,4 +30,6 @@ def setup(registry: Registry) -> None:
         (("删除群",), groups.delete_group, "删除在聊天中设置的群：删除群 <名称>"),
         (("系统状态",), system.show, "发送失败的消息、处理出错的消息、定时任务和语音转写的状态"),
     ):
-        registry.command(Command(names, fn, help_, roles=ADMIN, group=GROUP))
+        # 批准 also works inside a form: the one-line form settles an open approval form at once.
+        in_form = names == ("批准",)
+        registry.command(Command(names, fn, help_, roles=ADMIN, group=GROUP, in_form=in_form))

@@ -147,6 +147,25 @@ async def approve(turn: Turn, args: str) -> None:
         await _ask(turn, pending, supervisor)
         return
     await activate(turn, pending, roles=roles or None, supervisor=supervisor, link=link)
+    await _close_open_form(turn, pending)
+
+
+async def _close_open_form(turn: Turn, pending: PendingSender) -> None:
+    """The one-line 批准 typed while the approval form for the same person is open settles it: the
+    form is closed instead of asking its question again."""
+    forms = turn.services.forms
+    state = await forms.active(turn.session, turn.user.id)
+    if pending.status != "approved" or state is None or state.form != "org_approve":
+        return
+    if state.context.get("pending") != [pending.channel, pending.platform_id]:
+        return
+    await forms.withdraw(
+        turn.session,
+        now=turn.now,
+        user=turn.user,
+        state=state,
+        message="（开通表单已关闭：已按这条命令开通。）",
+    )
 
 
 async def _ask(turn: Turn, pending: PendingSender, supervisor: User | None) -> None:

@@ -66,6 +66,20 @@ async def test_approval_without_roles_asks_with_cards(tmp_path: Path) -> None:
         assert "我能帮你做这些" in (await bot.send("newbie", "帮助"))[0]
 
 
+async def test_the_one_line_approval_works_while_the_approval_form_is_open(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await _org(bot)
+        await bot.send("newbie", "在吗")
+        await bot.send("boss", "批准 newbie")
+        assert bot.last_choice("boss") is not None  # the form asks for the roles
+        replies = await bot.send("boss", "批准 newbie 销售 李强")
+        assert any("已开通：newbie" in r and "主管：李强" in r for r in replies), replies
+        assert "开通表单已关闭" in replies[-1]
+        user = await bot.user("newbie")
+        assert user.roles == {"rep"}
+        assert (await bot.send("boss", "继续"))[-1] == "没有可以继续的表单。"
+
+
 async def test_reject_tells_the_stranger_politely(tmp_path: Path) -> None:
     async with BotHarness(tmp_path) as bot:
         await _org(bot)
