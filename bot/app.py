@@ -135,6 +135,7 @@ class Application:
         order = tuple(sorted(self.channels, key=lambda name: name == "console"))
         notifier = Notifier(order, group_channels(settings))
         engine = FormEngine(forms, expire_hours=settings.forms.expire_hours, notifier=notifier)
+        notifier.after_alert.append(engine.repeat_question)
         for name, completer in self.registry.completers.items():
             engine.register_completer(name, completer)
         for name, discarder in self.registry.discarders.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.outbox import enqueue
 from storage.models import GroupTarget, User
+
+AfterAlert = Callable[[AsyncSession, datetime, User], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class Notifier:
 
     channels: tuple[str, ...]
     group_channels: dict[str, str] = field(default_factory=dict)
+    # Called after a scheduled alert reached a person (the application asks an open form's question
+    # again, so an alert never buries the question the person was answering).
+    after_alert: list[AfterAlert] = field(default_factory=list)
 
     def address_user(self, user: User, prefer: str | None = None) -> tuple[str, str] | None:
         order: Sequence[str] = self.channels

@@ -65,6 +65,8 @@ class Postman:
             key=f"{self.prefix}:{key}",
         )
         self.sent += ok
+        for hook in self.notifier.after_alert if ok else ():
+            await hook(self.session, self.now, user)
         return ok
 
     async def to_route(self, audience: str, title: str, body: str, key: str = "") -> bool:

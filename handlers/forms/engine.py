@@ -642,6 +642,15 @@ class FormEngine:
         if was_active:
             await self._start_queued(session, now, user, None)
 
+    async def repeat_question(self, session: AsyncSession, now: datetime, user: User) -> None:
+        """Ask the open form's question again after something else (an alert) was sent in between."""
+        state = await self.active(session, user.id)
+        form = self.forms.get(state.form) if state is not None else None
+        if state is None or form is None or state.expires_at <= now:
+            return
+        run = _Run(session, now, user, state, _Nav.load(state.state), form)
+        await self._ask_next(run, prefix=[f"接着填写「{form.title}」{self.about(state)}："])
+
     async def ask_again(self, turn: Turn, state: ConversationState) -> None:
         await self._ask_next(self._run(turn, state))
 

@@ -226,6 +226,9 @@ async def test_demand_confirmation_is_nudged_before_it_is_due(tmp_path: Path) ->
         assert len(nudges) == 1, r
         # The report comes first: the rep is told to finish it, not sent to a form that cannot open.
         assert "11:30 截止" in nudges[0] and "请先填完拜访报告" in nudges[0]
+        # The nudge does not bury the open question: it is asked again after it.
+        after = bot.texts_to("wanglei")[bot.texts_to("wanglei").index(nudges[0]) + 1 :]
+        assert after[0].startswith("接着填写「拜访报告」") and "请上传现场照片" in after[-1], after
         await bot.advance(timedelta(minutes=5))
         assert len([x for x in bot.texts_to("wanglei") if "快到截止时间了" in x]) == 1  # once
 
