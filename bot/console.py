@@ -121,8 +121,8 @@ class ConsoleSession:
     async def _command(self, text: str) -> bool:
         try:
             parts = shlex.split(text)
-        except ValueError as exc:
-            self.out(f"命令解析失败：{exc}")
+        except ValueError:
+            self.out('命令里的引号没有配对：值里有空格时，请用一对英文引号括起来，例如 开始="明天 9:00"。')
             return True
         if not parts:
             self.usage()
@@ -197,7 +197,12 @@ class ConsoleSession:
             for item in args[1:]:
                 key, sep, value = item.partition("=")
                 if not sep:
-                    raise _Usage
+                    # Usually a value with a space that was not quoted: 开始=明天 9:00.
+                    self.out(
+                        f"看不懂「{item}」：每项都要写成 字段=值；值里有空格时请加引号，"
+                        '例如 开始="明天 9:00"。'
+                    )
+                    return
                 if key in ("编号", "id"):
                     approval_id = value
                     continue

@@ -18,6 +18,8 @@ SCRIPT = """\
 /click x
 /advance 2h
 /time
+/approval submit 客户=杭州一院 开始=明天 9:00 结束=明天 10:00
+/approval submit 客户="杭州一院 开始=明天
 """
 
 
@@ -38,6 +40,9 @@ def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
     assert "未知的控制台命令 /bogus" in out
     assert "用法：/click" in out
     assert "模拟时间" in out
+    # A value with a space that was not quoted is explained, not just met with the usage line.
+    assert '看不懂「9:00」：每项都要写成 字段=值；值里有空格时请加引号，例如 开始="明天 9:00"。' in out
+    assert "命令里的引号没有配对" in out
     assert (tmp_path / "actionflow.db").exists()
     # A second run on the same database keeps the data and does not seed twice. Its applications are
     # numbered on from the first run's (a reused number would be taken for an event already handled),
