@@ -29,7 +29,7 @@ class Tier(IntEnum):
 
 def _places_clash(q: Identity, c: Identity) -> bool:
     for a, b in ((q.province, c.province), (q.city, c.city), (q.district, c.district)):
-        if a and b and a != HOME and b != HOME and a != b:
+        if a and b and HOME not in (a, b) and a != b:
             return True
     return False
 
@@ -89,6 +89,8 @@ def compare(
         # 富阳 / 桐庐: a bare place names that place's hospital of the stated (or general) type
         if c.org or q.core not in _place_names(c):
             return None
+        if q.kind == "医院" and c.kind != "医院":
+            tier = Tier.LOOSER  # 瑞金医院 more likely names a hospital called 瑞金 than 瑞金市人民医院
     elif c.core:
         return None
     elif q.org and not c.org:

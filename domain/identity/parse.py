@@ -1,7 +1,8 @@
 """A Chinese institution name taken apart: places, university, core name, type, ordinal, branch.
 
 ``浙江大学医学院附属第一医院`` → org 浙江大学, ordinal 1, kind 医院 (province 浙江 from the university);
-``中大附一`` → org 中山大学, ordinal 1; ``永辉超市福州鼓楼店`` → brand 永辉, kind 超市, city 福州, branch 鼓楼;
+``中大附一`` → org 中山大学, ordinal 1;
+``永辉超市福州鼓楼店`` → brand 永辉, kind 超市, city 福州, branch 鼓楼;
 ``富阳区人民医院`` → district 富阳, kind 人民医院; ``省人医`` → the speaker's own province, 人民医院.
 """
 
@@ -59,7 +60,7 @@ class Identity:
     @property
     def implicit(self) -> bool:
         """The name leans on the speaker's own province or city (省人民医院, 市一医院)."""
-        return self.province == HOME or self.city == HOME
+        return HOME in (self.province, self.city)
 
 
 def normalize(name: str) -> str:
@@ -141,11 +142,19 @@ def _take_district(text: str, gazetteer: Gazetteer | None) -> tuple[str | None, 
     return m.group(1), text[m.end() :]
 
 
+_ORG_BY_HEAD: dict[str, list[str]] = {}
+for _word in lexicon.UNIVERSITY_WORDS:
+    _ORG_BY_HEAD.setdefault(_word[:2], []).append(_word)
+_ORG_GENERIC = re.compile(r"^([\u4e00-\u9fff]{2,8}?(?:医科大学|中医药大学|大学|医学院))(?=.)")
+
+
 def _take_org(text: str) -> tuple[str | None, str]:
-    for word in lexicon.UNIVERSITY_WORDS:
+    for word in _ORG_BY_HEAD.get(text[:2], ()):
         if text.startswith(word) and (len(text) > len(word)):
             return lexicon.UNIVERSITY_ALIASES[word], text[len(word) :]
-    m = re.match(r"^([\u4e00-\u9fff]{2,8}?(?:医科大学|中医药大学|大学|医学院))(?=.)", text)
+    if "大学" not in text and "医学院" not in text:
+        return None, text
+    m = _ORG_GENERIC.match(text)
     if m and not m.group(1).startswith(("附属", "第")):
         return m.group(1), text[m.end() :]
     return None, text
@@ -171,15 +180,15 @@ def _take_ordinal(text: str) -> tuple[int | None, str]:
     rest = text[: m.start()]
     if value is None or value == 0 or value > 20:
         return None, text
-    if m.group(1) and not m.group(0).startswith("第") and not m.group(0).endswith("附属"):
-        # a bare numeral (杭州一院, 湘雅二) counts only when it stands right before the type
-        if rest and rest[-1] in lexicon.DIGITS:
-            return None, text
+    bare = m.group(1) and not m.group(0).startswith("第") and not m.group(0).endswith("附属")
+    if bare and rest and rest[-1] in lexicon.DIGITS:
+        return None, text  # a bare numeral counts only right before the type: 杭州一院, 湘雅二院
     return value, rest
 
 
 def _strip_affiliation(text: str) -> tuple[int | None, str]:
     """The 医学院附属 / 第一附属 / 附属 words that follow a university's name."""
+    text = re.sub(r"^[\u4e00-\u9fff]{2,4}?医学院(?=附属)", "", text)  # 同济医学院附属协和医院
     m = _AFFIL_HEAD.match(text)
     if m:
         value = lexicon.chinese_number(m.group(1)) if m.group(1) else None
@@ -217,6 +226,9 @@ def _parse_body(body: str, gazetteer: Gazetteer | None) -> Identity:
         city, rest = _take_city(rest)
         district, rest = _take_district(rest, gazetteer)
         org, rest = _take_org(rest)
+    if city and city != HOME and district is None and org is None and rest in ("医院", "院"):
+        # 中山医院, 瑞金医院: a place's name before a bare 医院 is usually the hospital's own name
+        return Identity(text=body, province=province, core=city, kind="医院")
     level = "district" if district else "city" if city else "province" if province else None
     affil_ordinal: int | None = None
     if org is not None:

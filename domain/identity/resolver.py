@@ -244,7 +244,14 @@ class Resolver:
         if visible is not None:
             allowed = visible if callable(visible) else visible.__contains__
             found = [c for c in found if allowed(c.id)]
-        return decide(found, learnable=self.learnable(text, home), limit=limit)
+        return decide(
+            found, learnable=self.learnable(text, home), limit=limit, home=self._home_ids(found, home)
+        )
+
+    def _home_ids(self, found: list[Candidate], home: Home | None) -> set[int]:
+        if home is None or home.province is None:
+            return set()
+        return {c.id for c in found if self.entries[c.id].ident.province == home.province}
 
     def learnable(self, text: str, home: Home | None = None) -> bool:
         """Whether ``text`` names one institution by itself (富阳, 浙大邵逸夫), so that a pick made
@@ -255,7 +262,11 @@ class Resolver:
         return bool(q.core or q.org or q.province or q.city or q.district)
 
 
-def decide(found: list[Candidate], *, learnable: bool = False, limit: int = 5) -> Resolution:
+def decide(
+    found: list[Candidate], *, learnable: bool = False, limit: int = 5, home: Collection[int] = ()
+) -> Resolution:
+    """``home``: ids of candidates in the speaker's province; when several institutions fit equally
+    and exactly one of them is on the speaker's ground, it is offered first (never opened)."""
     if not found:
         return Resolution("none", learnable=learnable)
     best = found[0].tier
@@ -263,6 +274,9 @@ def decide(found: list[Candidate], *, learnable: bool = False, limit: int = 5) -
     if best in (0, Tier.SAME) and len(top) == 1:
         return Resolution("exact", (top[0],), 1, learnable)
     if best in (0, Tier.SAME):
+        local = [c for c in top if c.id in home]
+        if len(local) == 1 and best == Tier.SAME:
+            return Resolution("pick", (local[0],), 1, learnable)
         return Resolution("ask", tuple(top[:limit]), len(top), learnable)
     if len(found) == 1:
         return Resolution("pick", (found[0],), 1, learnable)
