@@ -77,9 +77,13 @@ def compare(
         return None
     if q.org and c.org and q.org != c.org:
         return None
-    if q.ordinal != c.ordinal:
-        return None
     tier = Tier.SAME
+    if q.ordinal != c.ordinal:
+        # 浙江大学医学院附属医院 names none of the university's numbered hospitals: ask, never open
+        vague = q.ordinal is None and q.org and q.org == c.org and not q.core and not c.core
+        if not vague:
+            return None
+        tier = Tier.LOOSER
     if q.core and c.core:  # the institution's own name, or a chain's brand
         if q.core != c.core:
             if not near(q.core, c.core, q_pinyin, c_pinyin):

@@ -83,6 +83,7 @@ class _Entry:
     name: str
     ident: Identity
     pinyin: str | None
+    region: str = ""
 
 
 def _pinyin(core: str | None) -> str | None:
@@ -108,6 +109,7 @@ class Resolver:
     by_place: dict[str, set[int]] = field(default_factory=dict)
     _long_cores: list[str] = field(default_factory=list)
     _long_core_set: set[str] = field(default_factory=set)
+    _cityless: dict[str, set[int]] = field(default_factory=dict)  # district → entries without a city
     last_id: int = 0
     last_alias_id: int = 0
 
@@ -120,7 +122,7 @@ class Resolver:
             return
         ident = parse(name, region=region, gazetteer=self.gazetteer)
         self.gazetteer.learn(ident.city, ident.district)
-        entry = _Entry(entry_id, name, ident, _pinyin(ident.core))
+        entry = _Entry(entry_id, name, ident, _pinyin(ident.core), region)
         self.entries[entry_id] = entry
         self.last_id = max(self.last_id, entry_id)
         self.by_flat.setdefault(flat(name), set()).add(entry_id)
@@ -141,20 +143,20 @@ class Resolver:
         for place in (ident.province, ident.city, ident.district):
             if place and place != HOME:
                 self.by_place.setdefault(place, set()).add(entry_id)
+        if ident.city is None and ident.district:
+            self._cityless.setdefault(ident.district, set()).add(entry_id)
 
     def extend(self, rows: Iterable[tuple[int, str, str]]) -> None:
         """Add (id, name, region) rows, then fill the cities of districts learned meanwhile."""
         for entry_id, name, region in rows:
             self.add(entry_id, name, region)
-        for entry in self.entries.values():
-            ident = entry.ident
-            if ident.city is None and ident.district:
-                city = self.gazetteer.city_of(ident.district)
-                if city:
-                    entry.ident = parse(entry.name, gazetteer=self.gazetteer)
-                    for place in (entry.ident.province, entry.ident.city):
-                        if place and place != HOME:
-                            self.by_place.setdefault(place, set()).add(entry.id)
+        for district in [d for d in self._cityless if self.gazetteer.city_of(d)]:
+            for entry_id in self._cityless.pop(district):
+                entry = self.entries[entry_id]
+                entry.ident = parse(entry.name, region=entry.region, gazetteer=self.gazetteer)
+                for place in (entry.ident.province, entry.ident.city):
+                    if place and place != HOME:
+                        self.by_place.setdefault(place, set()).add(entry.id)
 
     def add_alias(self, alias: str, entry_id: int, alias_id: int = 0) -> None:
         key = flat(alias)
