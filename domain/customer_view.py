@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.identity.store import aliases_of
 from domain.profiles import MIN_KEY_PERSONS, active_key_persons
 from storage.models import (
     CompetitorAnalysis,
@@ -53,6 +54,7 @@ class CustomerView:
     demands: list[Demand] = field(default_factory=list)
     competitors: list[CompetitorAnalysis] = field(default_factory=list)
     missing_key_persons: int = 0
+    aliases: list[str] = field(default_factory=list)
 
 
 def contact_view(person: KeyPerson, today: date, stale_days: int) -> ContactView:
@@ -135,4 +137,5 @@ async def gather(
         demands=demand_rows,
         competitors=competitor_rows,
         missing_key_persons=max(0, MIN_KEY_PERSONS - len(contacts)),
+        aliases=await aliases_of(session, customer.id),
     )

@@ -15,6 +15,7 @@ class Match:
     customer: Customer
     score: float
     exact: bool = False  # the resolver opened it: the only institution the text can mean
+    learn: bool = False  # the one candidate offered: once the rep confirms it, remember the text
 
 
 async def search(
@@ -28,9 +29,10 @@ async def search(
         return []
     found = await store.resolve(session, user, text, limit=limit)
     exact = found.outcome == "exact"
+    learn = found.outcome == "pick" and found.resolution.learnable
     by_id = {c.id: c for c in found.customers}
     return [
-        Match(by_id[c.id], c.score, exact)
+        Match(by_id[c.id], c.score, exact, learn)
         for c in found.resolution.candidates
         if c.id in by_id and c.score >= min(threshold, 80.0)
     ]

@@ -11,7 +11,7 @@ from domain import progress as progress_log
 from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.context import Turn
-from handlers.flowkit import find_customer, not_found_text, start_form, supervisor_of
+from handlers.flowkit import find_customer, not_found, start_form, supervisor_of
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
 from storage.models import CompetitorAnalysis, Customer, User
@@ -244,7 +244,7 @@ async def manual_start(turn: Turn, args: str) -> None:
         return
     customer, matches = await find_customer(turn, args)
     if customer is None:
-        await turn.reply(not_found_text(args, matches))
+        await not_found(turn, args, matches)
         return
     await start_competitor(
         turn, customer=customer, visit_id=None, source="rep", text="销售主动发起", chained=False

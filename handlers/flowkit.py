@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.events import TextEvent
+from core.messages import Choice
 from domain import customer_view
 from domain.access import can_edit
 from domain.customers import Match, pick, search
@@ -72,13 +74,59 @@ async def customer_prefill(turn: Turn, args: str) -> dict[str, Any]:
     """The ``customer`` answer a command's argument names (「试用反馈 杭州一院」), to prefill its form.
     An argument that names no single customer is answered with why (and the near misses) before the
     form asks for the customer itself."""
+    return (await customer_form_args(turn, args)).get("prefill", {})
+
+
+OFFER = "customer_offer"  # form context: candidates offered for what the rep typed
+
+
+def offer_of(text: str, matches: list[Match]) -> dict[str, Any]:
+    return {
+        "typed": text,
+        "candidates": [{"id": m.customer.id, "name": m.customer.name} for m in matches[:5]],
+    }
+
+
+async def customer_form_args(turn: Turn, args: str) -> dict[str, Any]:
+    """``prefill`` (the one customer the argument names) or ``context`` (the candidates the form's
+    customer question offers, 回复 1/2) for :func:`start_form`."""
     if not args.strip():
         return {}
     customer, matches = await find_customer(turn, args)
-    if customer is None:
-        await turn.reply(not_found_text(args, matches))
-        return {}
-    return {"customer": customer_answer(customer)}
+    if customer is not None:
+        return {"prefill": {"customer": customer_answer(customer)}}
+    if matches:
+        return {"context": {OFFER: offer_of(args, matches)}}
+    await turn.reply(not_found_text(args, matches))
+    return {}
+
+
+PICK_CARD = "cpick:"
+
+
+def pick_choice(command: str, text: str, matches: list[Match]) -> Choice:
+    """The card that offers the candidates for a command's customer argument (回复 1/2)."""
+    ids = ",".join(str(m.customer.id) for m in matches[:5])
+    names = [m.customer.name for m in matches[:5]]
+    if len(names) == 1:
+        prompt = f"没有完全对上{quoted(text)}，你要找的是「{names[0]}」吗？"
+    else:
+        prompt = f"{quoted(text)}对应多家客户，你要找的是哪一家？"
+    learn = "1" if matches[0].learn else "0"
+    token = f"{PICK_CARD}{command}:{learn}:{ids}:{text}"[:200]
+    return Choice(prompt=prompt, options=[*names, "都不是"], token=token)
+
+
+async def not_found(turn: Turn, text: str, matches: list[Match]) -> None:
+    """Answer a command whose customer argument named no single customer: offer the candidates
+    (the rep's pick re-runs the command and is remembered), or say that none fits."""
+    event = turn.event
+    typed = event.text.strip() if isinstance(event, TextEvent) else ""
+    command = typed[: len(typed) - len(text)].strip() if text and typed.endswith(text) else ""
+    if matches and command:
+        await turn.reply(pick_choice(command, text, matches))
+        return
+    await turn.reply(not_found_text(text, matches))
 
 
 async def editable_customer(turn: Turn, value: Any) -> Customer | None:
@@ -107,7 +155,7 @@ def not_found_text(text: str, matches: list[Match]) -> str:
     head = f"没有找到你可以查看的客户{quoted(text)}。"
     if not matches:
         return head
-    return f"{head}相近的客户：{candidates_text(matches)}，请输入更完整的名称。"
+    return f"{head}你要找的可能是：{candidates_text(matches)}。"
 
 
 def due_note(row: Deadline | None, tz: Any) -> str:

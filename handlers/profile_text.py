@@ -52,6 +52,8 @@ def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
     c = view.customer
     facts = " · ".join(x for x in (c.kind, c.grade, c.region) if x)
     lines = [f"客户：{facts or '未填写类型'}" + (f" · 负责人 {view.owner}" if view.owner else "")]
+    if view.aliases:
+        lines.append(f"别名：{'、'.join(view.aliases)}")
     if view.missing_key_persons:
         lines.append(
             f"⚠️ 档案不完整：决策链还缺 {view.missing_key_persons} 位关键人（回复「添加关键人 {c.name}」补充）"

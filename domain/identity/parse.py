@@ -331,14 +331,17 @@ def _chain_prefix(text: str, gazetteer: Gazetteer | None) -> str | None:
 
 
 def _fill_region(ident: Identity, region: str, gazetteer: Gazetteer | None) -> Identity:
-    where = _parse_body(normalize(region) + "x", gazetteer)
+    """Places from the customer's region, only where they agree with what the name says."""
+    where = _fill_up(_parse_body(normalize(region) + "x", gazetteer), gazetteer)
+    mine = _fill_up(ident, gazetteer)
+    for a, b in ((mine.province, where.province), (mine.city, where.city), (mine.district, where.district)):
+        if a and b and a != b:
+            return ident
     return replace(
         ident,
         province=ident.province or where.province,
         city=ident.city or where.city,
-        district=ident.district or where.district
-        if (ident.city or where.city) == (where.city or ident.city)
-        else ident.district,
+        district=ident.district or where.district,
     )
 
 

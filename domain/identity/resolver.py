@@ -278,7 +278,8 @@ def decide(
     if best in (0, Tier.SAME):
         local = [c for c in top if c.id in home]
         if len(local) == 1 and best == Tier.SAME:
-            return Resolution("pick", (local[0],), 1, learnable)
+            # right for this speaker only: not worth remembering for the whole team
+            return Resolution("pick", (local[0],), 1, False)
         return Resolution("ask", tuple(top[:limit]), len(top), learnable)
     if len(found) == 1:
         return Resolution("pick", (found[0],), 1, learnable)

@@ -1,0 +1,108 @@
+"""Customer names: the pick card a command's customer argument may need, and 添加别名 / 别名."""
+
+from __future__ import annotations
+
+from core.events import CardActionEvent
+from domain.access import can_edit, visible_owner_ids
+from domain.identity.store import AliasRefused, add_alias, aliases_of, remember_pick
+from domain.wording import quoted
+from handlers.commands import Command
+from handlers.context import Turn
+from handlers.flowkit import PICK_CARD, find_customer, not_found
+from handlers.registry import Registry
+from storage.models import Customer
+
+
+def _split_alias_args(args: str) -> tuple[str, str] | None:
+    """「添加别名 富阳区人民医院 富阳」: the alias is the last word, the customer everything before."""
+    parts = args.split()
+    if len(parts) < 2:
+        return None
+    return " ".join(parts[:-1]), parts[-1]
+
+
+async def add_alias_command(turn: Turn, args: str) -> None:
+    split = _split_alias_args(args)
+    if split is None:
+        await turn.reply("用法：添加别名 <客户> <别名>，例如「添加别名 富阳区人民医院 富阳」。")
+        return
+    name, alias = split
+    customer, matches = await find_customer(turn, name)
+    if customer is None:
+        if matches:
+            listed = "、".join(m.customer.name for m in matches[:5])
+            await turn.reply(
+                f"{quoted(name)}没有对上唯一的客户（可能是：{listed}）。请写客户全称再添加别名。"
+            )
+        else:
+            await not_found(turn, name, matches)
+        return
+    if not await can_edit(turn.session, turn.user, customer):
+        await turn.reply(f"你没有权限修改「{customer.name}」的档案。")
+        return
+    try:
+        row = await add_alias(
+            turn.session, customer=customer, alias=alias, now=turn.now, user=turn.user, source="manual"
+        )
+    except AliasRefused as exc:
+        await turn.reply(exc.reason)
+        return
+    if row is None:
+        await turn.reply(f"{quoted(alias)}已经是「{customer.name}」的名称或别名了。")
+        return
+    turn.audit("customer.alias_add", "customer", customer.id, after={"alias": row.alias})
+    names = "、".join(await aliases_of(turn.session, customer.id))
+    await turn.reply(
+        f"已添加：以后输入{quoted(alias)}就是「{customer.name}」，全团队通用。\n现有别名：{names}"
+    )
+
+
+async def pick_card(turn: Turn, registry: Registry) -> None:
+    """A click (or 回复 N) on the card that offered candidates for a command's customer argument."""
+    event = turn.event
+    assert isinstance(event, CardActionEvent)
+    try:
+        _, rest = event.card_id.split(":", 1)
+        command, learn, ids_text, typed = rest.split(":", 3)
+        ids = [int(i) for i in ids_text.split(",") if i]
+    except ValueError:
+        await turn.reply("这张卡片已失效，请重新输入命令。")
+        return
+    value = event.values[0] if event.values else ""
+    chosen: Customer | None = None
+    if value.isdigit() and 1 <= int(value) <= len(ids):
+        chosen = await turn.session.get(Customer, ids[int(value) - 1])
+    else:
+        for cid in ids:
+            candidate = await turn.session.get(Customer, cid)
+            if candidate is not None and candidate.name == value:
+                chosen = candidate
+    if chosen is None:
+        await turn.reply(f"好的。请输入客户全称，例如「{command} 客户全称」。")
+        return
+    owners = await visible_owner_ids(turn.session, turn.user)
+    if owners is not None and not chosen.shared and chosen.owner_id not in owners:
+        await turn.reply("你没有权限查看这家客户。")
+        return
+    if learn == "1" and await remember_pick(
+        turn.session, typed=typed, customer=chosen, user=turn.user, now=turn.now
+    ):
+        await turn.reply(f"已记住：{quoted(typed)}就是「{chosen.name}」，下次直接打开。")
+    match = registry.commands.match(f"{command} {chosen.name}")
+    if match is not None:
+        await match[0].run(turn, match[1])
+
+
+def setup(registry: Registry) -> None:
+    async def on_pick(turn: Turn) -> None:
+        await pick_card(turn, registry)
+
+    registry.card(PICK_CARD, on_pick)
+    registry.command(
+        Command(
+            ("添加别名",),
+            add_alias_command,
+            "为客户添加别名（全团队通用）：添加别名 <客户> <别名>",
+            group="客户",
+        )
+    )
