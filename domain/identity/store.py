@@ -117,8 +117,9 @@ class AliasRefused(Exception):
         self.reason = reason
 
 
-async def owner_of_alias(session: AsyncSession, alias: str) -> Customer | None:
-    """The customer ``alias`` already names (as an alias or as its own name), if any."""
+async def owner_of_alias(session: AsyncSession, alias: str) -> tuple[Customer, bool] | None:
+    """The customer ``alias`` already names, and whether literally (its name or an alias) rather
+    than through the resolver (杭州一院 → 杭州市第一人民医院)."""
     key = flat(alias)
     row = await session.execute(
         select(Customer)
@@ -127,14 +128,17 @@ async def owner_of_alias(session: AsyncSession, alias: str) -> Customer | None:
     )
     hit = row.scalars().first()
     if hit is not None:
-        return hit
+        return hit, True
     resolver = await index(session)
     for cid in sorted(resolver.by_flat.get(key, ())):
-        return await session.get(Customer, cid)
-    # a name that already opens another customer by itself (杭州一院 → 杭州市第一人民医院)
+        named = await session.get(Customer, cid)
+        if named is not None:
+            return named, True
     found = decide([c for c in resolver.candidates(alias) if c.tier != 0])
     if found.outcome == "exact" and found.best is not None:
-        return await session.get(Customer, found.best.id)
+        resolved = await session.get(Customer, found.best.id)
+        if resolved is not None:
+            return resolved, False
     return None
 
 
@@ -155,12 +159,12 @@ async def add_alias(
         raise AliasRefused(f"别名「{text}」太短了，至少 {MIN_ALIAS} 个字。")
     if len(text) > 200:
         raise AliasRefused("别名太长了，请控制在 200 字以内。")
-    other = await owner_of_alias(session, text)
-    if other is not None and other.id != customer.id:
+    taken = await owner_of_alias(session, text)
+    if taken is not None and taken[0].id != customer.id:
         raise AliasRefused(
-            f"「{text}」已经是客户「{other.name}」的名称或别名，不能再用于「{customer.name}」。"
+            f"「{text}」已经是客户「{taken[0].name}」的名称或别名，不能再用于「{customer.name}」。"
         )
-    if other is not None:
+    if taken is not None and taken[1]:
         return None
     row = CustomerAlias(
         customer_id=customer.id,
