@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bot.testing import BotHarness
-from storage.models import CustomerAlias, User
-from tests.flows.kit import add_customer, audit_actions, org, rows
+from storage.models import CustomerAlias, User, Visit
+from tests.flows.kit import add_customer, audit_actions, one, org, rows, visit_fields
 
 
 async def set_region(bot: BotHarness, handle: str, region: str) -> None:
@@ -120,3 +120,15 @@ async def test_form_commands_offer_candidates_in_the_customer_question(tmp_path:
         assert "宁波李惠利医院" in r[-1], r
         r = await bot.send("wanglei", "宁波李惠利医院")
         assert "客户：宁波李惠利医院" in "\n".join(r), r
+
+
+async def test_visit_application_with_a_typo_offers_the_customer_and_remembers(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "宁波李惠利医院", "wanglei")
+        r = await bot.approval("wanglei", "AP-1", "submitted", visit_fields("李慧利"))
+        assert "拜访申请里的「李慧利」没有完全对上，是这家吗？" in r[-1] and "1. 宁波李惠利医院" in r[-1], r
+        r = await bot.send("wanglei", "1")
+        assert any("【拜访简报】宁波李惠利医院" in x for x in r), r
+        assert [a.alias for a in await rows(bot, CustomerAlias)] == ["李慧利"]
+        assert (await one(bot, Visit)).customer_id is not None
