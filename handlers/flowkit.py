@@ -102,10 +102,15 @@ async def customer_form_args(turn: Turn, args: str) -> dict[str, Any]:
 
 
 PICK_CARD = "cpick:"
+_TOKEN_ROOM = 180  # a card token travels through the platforms' callbacks: keep it short
 
 
-def pick_choice(command: str, text: str, matches: list[Match]) -> Choice:
-    """The card that offers the candidates for a command's customer argument (回复 1/2)."""
+def pick_choice(message: str, start: int, text: str, matches: list[Match]) -> Choice | None:
+    """The card that offers the candidates for the customer named at ``message[start:start+len(text)]``
+    (回复 1/2). Choosing re-runs ``message`` with the chosen customer's name in its place, so a
+    command's other arguments (「成交 富阳 5000」) survive. None when the message is too long to carry."""
+    if len(message) > _TOKEN_ROOM:
+        return None
     ids = ",".join(str(m.customer.id) for m in matches[:5])
     names = [m.customer.name for m in matches[:5]]
     if len(names) == 1:
@@ -113,7 +118,7 @@ def pick_choice(command: str, text: str, matches: list[Match]) -> Choice:
     else:
         prompt = f"{quoted(text)}对应多家客户，你要找的是哪一家？"
     learn = "1" if matches[0].learn else "0"
-    token = f"{PICK_CARD}{command}:{learn}:{ids}:{text}"[:200]
+    token = f"{PICK_CARD}{learn}:{ids}:{start}:{len(text)}:{message}"
     return Choice(prompt=prompt, options=[*names, "都不是"], token=token)
 
 
@@ -121,12 +126,10 @@ async def not_found(turn: Turn, text: str, matches: list[Match]) -> None:
     """Answer a command whose customer argument named no single customer: offer the candidates
     (the rep's pick re-runs the command and is remembered), or say that none fits."""
     event = turn.event
-    typed = event.text.strip() if isinstance(event, TextEvent) else ""
-    command = typed[: len(typed) - len(text)].strip() if text and typed.endswith(text) else ""
-    if matches and command:
-        await turn.reply(pick_choice(command, text, matches))
-        return
-    await turn.reply(not_found_text(text, matches))
+    message = event.text.strip() if isinstance(event, TextEvent) else ""
+    start = message.rfind(text) if text else -1
+    card = pick_choice(message, start, text, matches) if matches and start > 0 else None
+    await turn.reply(card if card is not None else not_found_text(text, matches))
 
 
 async def editable_customer(turn: Turn, value: Any) -> Customer | None:

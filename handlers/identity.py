@@ -29,13 +29,7 @@ async def add_alias_command(turn: Turn, args: str) -> None:
     name, alias = split
     customer, matches = await find_customer(turn, name)
     if customer is None:
-        if matches:
-            listed = "、".join(m.customer.name for m in matches[:5])
-            await turn.reply(
-                f"{quoted(name)}没有对上唯一的客户（可能是：{listed}）。请写客户全称再添加别名。"
-            )
-        else:
-            await not_found(turn, name, matches)
+        await not_found(turn, name, matches)
         return
     if not await can_edit(turn.session, turn.user, customer):
         await turn.reply(f"你没有权限修改「{customer.name}」的档案。")
@@ -63,8 +57,10 @@ async def pick_card(turn: Turn, registry: Registry) -> None:
     assert isinstance(event, CardActionEvent)
     try:
         _, rest = event.card_id.split(":", 1)
-        command, learn, ids_text, typed = rest.split(":", 3)
+        learn, ids_text, start_text, size_text, message = rest.split(":", 4)
         ids = [int(i) for i in ids_text.split(",") if i]
+        start, size = int(start_text), int(size_text)
+        typed = message[start : start + size]
     except ValueError:
         await turn.reply("这张卡片已失效，请重新输入命令。")
         return
@@ -78,7 +74,7 @@ async def pick_card(turn: Turn, registry: Registry) -> None:
             if candidate is not None and candidate.name == value:
                 chosen = candidate
     if chosen is None:
-        await turn.reply(f"好的。请输入客户全称，例如「{command} 客户全称」。")
+        await turn.reply(f"好的。请输入客户全称，例如「{message[:start].strip()} 客户全称」。")
         return
     owners = await visible_owner_ids(turn.session, turn.user)
     if owners is not None and not chosen.shared and chosen.owner_id not in owners:
@@ -88,7 +84,7 @@ async def pick_card(turn: Turn, registry: Registry) -> None:
         turn.session, typed=typed, customer=chosen, user=turn.user, now=turn.now
     ):
         await turn.reply(f"已记住：{quoted(typed)}就是「{chosen.name}」，下次直接打开。")
-    match = registry.commands.match(f"{command} {chosen.name}")
+    match = registry.commands.match(f"{message[:start].rstrip()} {chosen.name} {message[start + size :]}")
     if match is not None:
         await match[0].run(turn, match[1])
 

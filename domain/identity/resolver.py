@@ -30,6 +30,7 @@ from domain.identity.parse import (
 )
 
 Outcome = Literal["exact", "pick", "ask", "none"]
+MAX_NAME = 200
 _SCORES = {0: 100.0, Tier.SAME: 95.0, Tier.LOOSER: 85.0, Tier.NEAR: 80.0}
 
 
@@ -210,6 +211,8 @@ class Resolver:
         """Every indexed institution ``text`` can mean, surest first (tier 0 = the name or an alias)."""
         key = flat(text)
         if not key:
+            return []
+        if len(key) > MAX_NAME:  # a pasted paragraph is no institution's name
             return []
         out: dict[int, Candidate] = {}
         for entry_id in self.by_flat.get(key, ()):

@@ -132,3 +132,14 @@ async def test_visit_application_with_a_typo_offers_the_customer_and_remembers(t
         assert any("【拜访简报】宁波李惠利医院" in x for x in r), r
         assert [a.alias for a in await rows(bot, CustomerAlias)] == ["李慧利"]
         assert (await one(bot, Visit)).customer_id is not None
+
+
+async def test_a_pick_keeps_the_rest_of_the_command(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "宁波李惠利医院", "wanglei")
+        r = await bot.send("wanglei", "添加别名 李慧利 李院")
+        assert "你要找的是「宁波李惠利医院」吗？" in r[-1], r
+        r = await bot.send("wanglei", "1")
+        assert "以后输入“李院”就是「宁波李惠利医院」" in r[-1], r
+        assert sorted(a.alias for a in await rows(bot, CustomerAlias)) == ["李慧利", "李院"]

@@ -94,3 +94,13 @@ def test_visible_filter_decides_among_what_the_rep_may_see() -> None:
     assert r.resolve("永辉鼓楼店").outcome == "ask"
     assert r.resolve("永辉鼓楼店", visible={2}).best is not None
     assert r.resolve("永辉鼓楼店", visible={2}).outcome == "exact"
+
+
+def test_hostile_text_is_none_and_fast() -> None:
+    import time
+
+    r = resolver("杭州市第一人民医院")
+    started = time.perf_counter()
+    for text in ("医" * 5000, "", "   ", "（）（）", "第" * 300, "\x00\u202e杭州一院", "市市市市市"):
+        assert r.resolve(text).outcome in ("none", "exact")
+    assert time.perf_counter() - started < 1.0
