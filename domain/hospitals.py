@@ -36,7 +36,7 @@ class HospitalKeys:
 
     @classmethod
     async def load(cls, session: AsyncSession, *, before: date) -> HospitalKeys:
-        resolver = await store.index(session)
+        resolver = await store.index(session, fresh=True)
         rows = await session.execute(select(Customer.id, Customer.first_order_at, Customer.last_deal_at))
         dealt = {
             f"c:{cid}"

@@ -264,7 +264,7 @@ async def resolve_customers(session: AsyncSession, rows: Sequence[OrderRow]) -> 
     campus suffix names the customer; a different ordinal, place or store never does).
 
     Raises OrderProblems naming the lines whose customer is unknown or not certain."""
-    resolver = await identity_store.index(session)
+    resolver = await identity_store.index(session, fresh=True)
     found: dict[str, Customer] = {}
     problems: list[str] = []
     failed: dict[str, str] = {}

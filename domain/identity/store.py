@@ -88,8 +88,22 @@ class Found:
         return self.customers[0] if self.outcome == "exact" and self.customers else None
 
 
+def _stale(resolver: Resolver, customers: list[Customer]) -> bool:
+    """A cached entry whose id now holds another name: rows added by a transaction that was rolled
+    back, their ids reused (SQLite). The cache is then rebuilt."""
+    return any(c.id in resolver.entries and resolver.entries[c.id].name != c.name for c in customers)
+
+
 async def resolve(session: AsyncSession, user: User | None, text: str, *, limit: int = 5) -> Found:
     """What ``text`` names among the active customers ``user`` may see (None = all)."""
+    found = await _resolve(session, user, text, limit)
+    if _stale(await index(session), found.customers):
+        _CACHE.pop(_cache_key(session), None)
+        found = await _resolve(session, user, text, limit)
+    return found
+
+
+async def _resolve(session: AsyncSession, user: User | None, text: str, limit: int) -> Found:
     resolver = await index(session)
     home = home_for(user)
     found = resolver.candidates(text, home)
@@ -132,12 +146,12 @@ async def owner_of_alias(session: AsyncSession, alias: str) -> tuple[Customer, b
     resolver = await index(session)
     for cid in sorted(resolver.by_flat.get(key, ())):
         named = await session.get(Customer, cid)
-        if named is not None:
+        if named is not None and flat(named.name) == key:
             return named, True
     found = decide([c for c in resolver.candidates(alias) if c.tier != 0])
     if found.outcome == "exact" and found.best is not None:
         resolved = await session.get(Customer, found.best.id)
-        if resolved is not None:
+        if resolved is not None and resolved.name == found.best.name:
             return resolved, False
     return None
 

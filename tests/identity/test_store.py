@@ -77,3 +77,28 @@ async def test_aliases_resolution_and_refusals(db_url: str) -> None:
                 )
     finally:
         await db.dispose()
+
+
+async def test_a_rolled_back_customer_does_not_haunt_the_index(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('ghost') / 'bot.db'}")
+    try:
+        await upgrade(db)
+        async with db.transaction() as s:
+            rep = User(name="王磊", console_id="wanglei", created_at=NOW, updated_at=NOW, role_rows=[])
+            s.add(rep)
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as s:
+                s.add(_customer("杭州和睦医院", rep))
+                await s.flush()
+                assert (await resolve(s, None, "和睦")).customer is not None
+                raise RuntimeError("rolled back")
+        async with db.transaction() as s:
+            s.add(_customer("杭州市第三人民医院", rep))  # SQLite gives it the rolled-back id
+            await s.flush()
+            assert (await resolve(s, None, "和睦")).outcome == "none"
+            found = await resolve(s, None, "杭州三院")
+            assert found.customer is not None and found.customer.name == "杭州市第三人民医院"
+    finally:
+        await db.dispose()
