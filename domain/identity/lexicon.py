@@ -71,7 +71,7 @@ UNIVERSITIES: dict[str, tuple[tuple[str, ...], str]] = {
     "中南大学": (("中南",), "湖南"),
     "复旦大学": (("复旦",), "上海"),
     "上海交通大学": (("上海交大", "上交大", "交大"), "上海"),
-    "西安交通大学": (("西安交大", "西交大"), "陕西"),
+    "西安交通大学": (("西安交大", "西交大", "交大"), "陕西"),
     "北京大学": (("北大",), "北京"),
     "清华大学": (("清华",), "北京"),
     "首都医科大学": (("首医大", "首医"), "北京"),
@@ -117,11 +117,15 @@ UNIVERSITIES: dict[str, tuple[tuple[str, ...], str]] = {
     "上海中医药大学": (("上中医",), "上海"),
     "浙江中医药大学": (("浙中医",), "浙江"),
 }
+# A short form several universities share (交大) stands for all of them, joined by ORG_SEP; the
+# resolver then matches any of them (and asks when more than one is a customer).
+ORG_SEP = "|"
 UNIVERSITY_ALIASES: dict[str, str] = {}
 for _full, (_shorts, _province) in UNIVERSITIES.items():
     UNIVERSITY_ALIASES[_full] = _full
     for _short in _shorts:
-        UNIVERSITY_ALIASES[_short] = _full
+        _known = UNIVERSITY_ALIASES.get(_short)
+        UNIVERSITY_ALIASES[_short] = f"{_known}{ORG_SEP}{_full}" if _known else _full
 UNIVERSITY_WORDS: tuple[str, ...] = tuple(sorted(UNIVERSITY_ALIASES, key=len, reverse=True))
 UNIVERSITY_PROVINCE: dict[str, str] = {full: province for full, (_, province) in UNIVERSITIES.items()}
 

@@ -27,6 +27,11 @@ class Tier(IntEnum):
     NEAR = 3
 
 
+def same_org(a: str, b: str) -> bool:
+    """Universities agree (交大 stands for every university it may mean)."""
+    return a == b or bool(set(a.split(lexicon.ORG_SEP)) & set(b.split(lexicon.ORG_SEP)))
+
+
 def _places_clash(q: Identity, c: Identity) -> bool:
     for a, b in ((q.province, c.province), (q.city, c.city), (q.district, c.district)):
         if a and b and HOME not in (a, b) and a != b:
@@ -75,12 +80,12 @@ def compare(
     """How ``q`` (typed) can mean ``c`` (indexed). Both already carry the speaker's home places."""
     if _places_clash(q, c):
         return None
-    if q.org and c.org and q.org != c.org:
+    if q.org and c.org and not same_org(q.org, c.org):
         return None
     tier = Tier.SAME
     if q.ordinal != c.ordinal:
         # 浙江大学医学院附属医院 names none of the university's numbered hospitals: ask, never open
-        vague = q.ordinal is None and q.org and q.org == c.org and not q.core and not c.core
+        vague = q.ordinal is None and q.org and c.org and same_org(q.org, c.org) and not q.core and not c.core
         if not vague:
             return None
         tier = Tier.LOOSER

@@ -84,6 +84,7 @@ class Gazetteer:
 
     def __init__(self) -> None:
         self.district_city: dict[str, set[str]] = {}
+        self.brands: set[str] = set()  # chain brands seen in indexed store names
 
     def learn(self, city: str | None, district: str | None) -> None:
         if city and district and city != HOME:
@@ -233,6 +234,9 @@ def _parse_body(body: str, gazetteer: Gazetteer | None) -> Identity:
     affil_ordinal: int | None = None
     if org is not None:
         affil_ordinal, rest = _strip_affiliation(rest)
+        named_city, after = _take_city(rest)  # 首都医科大学附属北京天坛医院: 北京 is where, not a name
+        if named_city not in (None, HOME) and after and after not in ("医院", "院"):
+            city, rest = city or named_city, after
     branch: str | None = None
     kind: str | None = None
     core: str | None = None
@@ -273,9 +277,10 @@ def _parse_body(body: str, gazetteer: Gazetteer | None) -> Identity:
                 rest = head[: at + len(word)]
                 break
         else:
-            brand = _chain_prefix(head, gazetteer)
-            if m.group(2) == "店" and brand:
-                tail_city, _ = _take_city(head[len(brand) :])
+            chain = _chain_prefix(head, gazetteer)
+            if m.group(2) == "店" and chain:
+                brand, used = chain
+                tail_city, _ = _take_city(head[used:])
                 city = city or (tail_city if tail_city != HOME else None)
                 return Identity(
                     text=body,
@@ -286,7 +291,7 @@ def _parse_body(body: str, gazetteer: Gazetteer | None) -> Identity:
                     org=org,
                     core=brand,
                     kind=None,
-                    branch=_store_branch(head[len(brand) :]),
+                    branch=_store_branch(head[used:]),
                 )
     kind, rest = _take_kind(rest)
     ordinal, rest = _take_ordinal(rest)
@@ -323,10 +328,18 @@ def _store_branch(text: str) -> str | None:
     return re.sub(r"(区|县)$", "", text) or None
 
 
-def _chain_prefix(text: str, gazetteer: Gazetteer | None) -> str | None:
-    for brand in sorted(lexicon.CHAINS, key=len, reverse=True):
+def _chain_prefix(text: str, gazetteer: Gazetteer | None) -> tuple[str, int] | None:
+    """The chain brand ``text`` starts with: a known brand, or the first two or more characters of
+    exactly one brand (漱玉 for 漱玉平民)."""
+    brands = set(lexicon.CHAINS) | (gazetteer.brands if gazetteer is not None else set())
+    for brand in sorted(brands, key=len, reverse=True):
         if text.startswith(brand) and len(text) > len(brand):
-            return brand
+            return brand, len(brand)
+    for size in (3, 2):
+        head = text[:size]
+        hits = [b for b in brands if len(b) > size and b.startswith(head)]
+        if len(hits) == 1 and len(text) > size:
+            return hits[0], size
     return None
 
 

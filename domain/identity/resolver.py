@@ -123,6 +123,8 @@ class Resolver:
             return
         ident = parse(name, region=region, gazetteer=self.gazetteer)
         self.gazetteer.learn(ident.city, ident.district)
+        if ident.core and (ident.store or (ident.branch and ident.kind is None)):
+            self.gazetteer.brands.add(ident.core)
         entry = _Entry(entry_id, name, ident, _pinyin(ident.core), region)
         self.entries[entry_id] = entry
         self.last_id = max(self.last_id, entry_id)
@@ -139,7 +141,8 @@ class Resolver:
         if entry.pinyin:
             self.by_pinyin.setdefault(entry.pinyin, set()).add(entry_id)
         if ident.org:
-            self.by_org.setdefault(ident.org, set()).add(entry_id)
+            for org in ident.org.split(lexicon.ORG_SEP):
+                self.by_org.setdefault(org, set()).add(entry_id)
         self.by_kind.setdefault((_kind_class(ident.kind), ident.ordinal), set()).add(entry_id)
         for place in (ident.province, ident.city, ident.district):
             if place and place != HOME:
@@ -194,7 +197,10 @@ class Resolver:
                     pool |= self.by_core.get(self._long_cores[i], set())
             return pool
         if q.org:
-            return set(self.by_org.get(q.org, ())) | self._generic_pool(q, require_place=True)
+            pool = self._generic_pool(q, require_place=True)
+            for org in q.org.split(lexicon.ORG_SEP):
+                pool |= self.by_org.get(org, set())
+            return pool
         return self._generic_pool(q, require_place=False)
 
     def _generic_pool(self, q: Identity, *, require_place: bool) -> set[int]:
