@@ -119,7 +119,8 @@ def pick_choice(message: str, start: int, text: str, matches: list[Match]) -> Ch
         prompt = f"{quoted(text)}对应多家客户，你要找的是哪一家？"
     learn = "1" if matches[0].learn else "0"
     token = f"{PICK_CARD}{learn}:{ids}:{start}:{len(text)}:{message}"
-    return Choice(prompt=prompt, options=[*names, "都不是"], token=token)
+    note = "只列出了前 5 家，也可以输入更完整的名称。" if len(names) >= 5 else ""
+    return Choice(prompt=prompt, options=[*names, "都不是"], token=token, note=note)
 
 
 async def not_found(turn: Turn, text: str, matches: list[Match]) -> None:

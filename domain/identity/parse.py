@@ -9,9 +9,12 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, replace
 from typing import Final
+
+import opencc
 
 from domain.identity import lexicon
 from domain.identity.places import CITY_PROVINCE, PROVINCE_FULL, PROVINCES
@@ -63,9 +66,21 @@ class Identity:
         return HOME in (self.province, self.city)
 
 
+_LOCAL = threading.local()
+
+
+def _simplified(text: str) -> str:
+    """Traditional characters as simplified (醫院 → 医院); one converter per thread."""
+    converter = getattr(_LOCAL, "t2s", None)
+    if converter is None:
+        converter = _LOCAL.t2s = opencc.OpenCC("t2s")
+    return str(converter.convert(text))
+
+
 def normalize(name: str) -> str:
-    """Width, case, spaces and punctuation folded; company suffixes dropped; brackets kept."""
-    text = unicodedata.normalize("NFKC", name).strip().lower()
+    """Width, case, spaces and punctuation folded; traditional characters simplified; company
+    suffixes dropped; brackets kept."""
+    text = _simplified(unicodedata.normalize("NFKC", name).strip().lower())
     text = _NOISE.sub("", text)
     for suffix in _COMPANY:
         if text.endswith(suffix) and len(text) > len(suffix) + 1:

@@ -104,3 +104,8 @@ def test_hostile_text_is_none_and_fast() -> None:
     for text in ("医" * 5000, "", "   ", "（）（）", "第" * 300, "\x00\u202e杭州一院", "市市市市市"):
         assert r.resolve(text).outcome in ("none", "exact")
     assert time.perf_counter() - started < 1.0
+
+
+def test_traditional_characters_are_the_same_name() -> None:
+    r = resolver("浙江大学医学院附属邵逸夫医院")
+    assert r.resolve("浙大邵逸夫醫院").outcome == "exact"
