@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 from pypinyin import lazy_pinyin
@@ -87,8 +88,14 @@ class _Entry:
     region: str = ""
 
 
+@lru_cache(maxsize=20_000)
+def _sound(ch: str) -> str:
+    return lazy_pinyin(ch)[0]
+
+
 def _pinyin(core: str | None) -> str | None:
-    return " ".join(lazy_pinyin(core)) if core and len(core) >= 2 else None
+    """The name's sound, character by character (邵一夫 and 邵逸夫 sound alike)."""
+    return " ".join(_sound(ch) for ch in core) if core and len(core) >= 2 else None
 
 
 def _kind_class(kind: str | None) -> str:
