@@ -7,6 +7,7 @@ grows, so each lookup reads just the rows added since the last one (two primary-
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,6 +64,25 @@ def home_for(user: User | None) -> Home:
     return home_of(user.region) if user is not None and user.region else Home()
 
 
+async def home_of_user(session: AsyncSession, resolver: Resolver, user: User | None) -> Home:
+    """Where ``user`` works: their 区域 field, else the province most of their own customers are in
+    (at least 60 % of up to 200 of them)."""
+    home = home_for(user)
+    if user is None or home.province is not None:
+        return home
+    ids = (
+        await session.execute(select(Customer.id).where(Customer.owner_id == user.id).limit(200))
+    ).scalars()
+    provinces = Counter(
+        p for i in ids if i in resolver.entries and (p := resolver.entries[i].ident.province) and p != "@"
+    )
+    if provinces:
+        province, count = provinces.most_common(1)[0]
+        if count >= 0.6 * sum(provinces.values()):
+            return Home(province, None)
+    return home
+
+
 async def _visible(session: AsyncSession, user: User | None, ids: list[int]) -> set[int]:
     if not ids:
         return set()
@@ -105,7 +125,7 @@ async def resolve(session: AsyncSession, user: User | None, text: str, *, limit:
 
 async def _resolve(session: AsyncSession, user: User | None, text: str, limit: int) -> Found:
     resolver = await index(session)
-    home = home_for(user)
+    home = await home_of_user(session, resolver, user)
     found = resolver.candidates(text, home)
     visible = await _visible(session, user, [c.id for c in found])
     found = [c for c in found if c.id in visible]

@@ -143,3 +143,16 @@ async def test_a_pick_keeps_the_rest_of_the_command(tmp_path: Path) -> None:
         r = await bot.send("wanglei", "1")
         assert "以后输入“李院”就是「宁波李惠利医院」" in r[-1], r
         assert sorted(a.alias for a in await rows(bot, CustomerAlias)) == ["李慧利", "李院"]
+
+
+async def test_without_a_region_the_reps_own_customers_tell_the_province(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "浙江省人民医院", "zhangting", shared=True)
+        await add_customer(bot, "广东省人民医院", "zhangting", shared=True, region="广州市越秀区")
+        r = await bot.send("wanglei", "客户 省人民医院")  # no region, no customers: ask
+        assert "对应多家客户" in r[-1], r
+        await add_customer(bot, "富阳区人民医院", "wanglei", region="杭州市富阳区")
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        r = await bot.send("wanglei", "客户 省人民医院")
+        assert r[-1].startswith("【客户档案】浙江省人民医院"), r
