@@ -102,14 +102,16 @@ async def customer_form_args(turn: Turn, args: str) -> dict[str, Any]:
 
 
 PICK_CARD = "cpick:"
-_TOKEN_ROOM = 180  # a card token travels through the platforms' callbacks: keep it short
+_EVENT_ID_ROOM = 80  # card tokens travel through the platforms' callbacks: short and ASCII
 
 
-def pick_choice(message: str, start: int, text: str, matches: list[Match]) -> Choice | None:
-    """The card that offers the candidates for the customer named at ``message[start:start+len(text)]``
-    (回复 1/2). Choosing re-runs ``message`` with the chosen customer's name in its place, so a
-    command's other arguments (「成交 富阳 5000」) survive. None when the message is too long to carry."""
-    if len(message) > _TOKEN_ROOM:
+def pick_choice(turn: Turn, start: int, text: str, matches: list[Match]) -> Choice | None:
+    """The card that offers the candidates for the customer named at ``start`` in the turn's message
+    (回复 1/2). Choosing re-runs that message (read back from the inbox by its event id) with the
+    chosen customer's name in place, so a command's other arguments (「成交 富阳 5000」) survive. None
+    when the event id is too long to carry."""
+    event_id = turn.event.event_id
+    if len(event_id) > _EVENT_ID_ROOM or not event_id.isascii():
         return None
     ids = ",".join(str(m.customer.id) for m in matches[:5])
     names = [m.customer.name for m in matches[:5]]
@@ -118,7 +120,7 @@ def pick_choice(message: str, start: int, text: str, matches: list[Match]) -> Ch
     else:
         prompt = f"{quoted(text)}对应多家客户，你要找的是哪一家？"
     learn = "1" if matches[0].learn else "0"
-    token = f"{PICK_CARD}{learn}:{ids}:{start}:{len(text)}:{message}"
+    token = f"{PICK_CARD}{learn}:{ids}:{start}:{len(text)}:{event_id}"
     note = "只列出了前 5 家，也可以输入更完整的名称。" if len(names) >= 5 else ""
     return Choice(prompt=prompt, options=[*names, "都不是"], token=token, note=note)
 
@@ -129,7 +131,7 @@ async def not_found(turn: Turn, text: str, matches: list[Match]) -> None:
     event = turn.event
     message = event.text.strip() if isinstance(event, TextEvent) else ""
     start = message.rfind(text) if text else -1
-    card = pick_choice(message, start, text, matches) if matches and start > 0 else None
+    card = pick_choice(turn, start, text, matches) if matches and start > 0 else None
     await turn.reply(card if card is not None else not_found_text(text, matches))
 
 

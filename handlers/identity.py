@@ -10,7 +10,7 @@ from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import PICK_CARD, find_customer, not_found
 from handlers.registry import Registry
-from storage.models import Customer
+from storage.models import Customer, InboundEvent
 
 
 def _split_alias_args(args: str) -> tuple[str, str] | None:
@@ -57,13 +57,18 @@ async def pick_card(turn: Turn, registry: Registry) -> None:
     assert isinstance(event, CardActionEvent)
     try:
         _, rest = event.card_id.split(":", 1)
-        learn, ids_text, start_text, size_text, message = rest.split(":", 4)
+        learn, ids_text, start_text, size_text, event_id = rest.split(":", 4)
         ids = [int(i) for i in ids_text.split(",") if i]
         start, size = int(start_text), int(size_text)
-        typed = message[start : start + size]
     except ValueError:
         await turn.reply("这张卡片已失效，请重新输入命令。")
         return
+    inbound = await turn.session.get(InboundEvent, (event.channel, event_id))
+    message = str(inbound.payload.get("text", "")).strip() if inbound is not None else ""
+    if not message or inbound is None or inbound.user_key != event.user_key:
+        await turn.reply("这张卡片已失效，请重新输入命令。")
+        return
+    typed = message[start : start + size]
     value = event.values[0] if event.values else ""
     chosen: Customer | None = None
     if value.isdigit() and 1 <= int(value) <= len(ids):

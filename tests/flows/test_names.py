@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from bot.testing import BotHarness
+from core.events import CardActionEvent
 from storage.models import CustomerAlias, User, Visit
 from tests.flows.kit import add_customer, audit_actions, one, org, rows, visit_fields
 
@@ -156,3 +157,21 @@ async def test_without_a_region_the_reps_own_customers_tell_the_province(tmp_pat
         await add_customer(bot, "杭州市第一人民医院", "wanglei")
         r = await bot.send("wanglei", "客户 省人民医院")
         assert r[-1].startswith("【客户档案】浙江省人民医院"), r
+
+
+async def test_a_forged_or_foreign_pick_card_opens_nothing(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "宁波李惠利医院", "wanglei")
+        await bot.send("wanglei", "客户 李慧利")
+        choice = bot.last_choice("wanglei")
+        assert choice is not None and choice.token.startswith("cpick:")
+        for n, token in enumerate((choice.token, "cpick:1:x:y", "cpick:1:1:0:3:nope")):
+            before = len(bot.texts_to("zhangting"))
+            click = CardActionEvent(
+                channel="console", event_id=f"forged-{n}", sender_id="zhangting", card_id=token, values=["1"]
+            )
+            await bot.submit(click)
+            answer = bot.texts_to("zhangting")[before:]
+            assert answer == ["这张卡片已失效，请重新输入命令。"], answer
+        assert await rows(bot, CustomerAlias) == []
