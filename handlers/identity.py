@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from core.events import CardActionEvent
 from domain.access import can_edit, visible_owner_ids
-from domain.identity.store import AliasRefused, add_alias, aliases_of, remember_pick
+from domain.identity.parse import flat
+from domain.identity.store import AliasRefused, add_alias, aliases_of, remember_pick, remove_alias
 from domain.wording import quoted
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import PICK_CARD, find_customer, not_found
 from handlers.registry import Registry
-from storage.models import Customer, InboundEvent
+from storage.models import Customer, CustomerAlias, InboundEvent
 
 
 def _split_alias_args(args: str) -> tuple[str, str] | None:
@@ -49,6 +52,29 @@ async def add_alias_command(turn: Turn, args: str) -> None:
     await turn.reply(
         f"已添加：以后输入{quoted(alias)}就是「{customer.name}」，全团队通用。\n现有别名：{names}"
     )
+
+
+async def remove_alias_command(turn: Turn, args: str) -> None:
+    alias = args.strip()
+    if not alias:
+        await turn.reply("用法：删除别名 <别名>，例如「删除别名 富阳」。")
+        return
+    row = await owner_row(turn, alias)
+    if row is None:
+        await turn.reply(f"没有找到别名{quoted(alias)}。")
+        return
+    customer = await turn.session.get(Customer, row.customer_id)
+    if customer is None or not await can_edit(turn.session, turn.user, customer):
+        await turn.reply(f"没有找到别名{quoted(alias)}。")
+        return
+    await remove_alias(turn.session, alias)
+    turn.audit("customer.alias_remove", "customer", customer.id, before={"alias": row.alias})
+    await turn.reply(f"已删除别名{quoted(row.alias)}（「{customer.name}」）。")
+
+
+async def owner_row(turn: Turn, alias: str) -> CustomerAlias | None:
+    stmt = select(CustomerAlias).where(CustomerAlias.normalized == flat(alias))
+    return (await turn.session.execute(stmt)).scalar_one_or_none()
 
 
 async def pick_card(turn: Turn, registry: Registry) -> None:
@@ -104,6 +130,14 @@ def setup(registry: Registry) -> None:
             ("添加别名",),
             add_alias_command,
             "为客户添加别名（全团队通用）：添加别名 <客户> <别名>",
+            group="客户",
+        )
+    )
+    registry.command(
+        Command(
+            ("删除别名",),
+            remove_alias_command,
+            "删除记错的别名：删除别名 <别名>",
             group="客户",
         )
     )

@@ -123,8 +123,26 @@ async def resolve(session: AsyncSession, user: User | None, text: str, *, limit:
     return found
 
 
+async def _alias_gone(session: AsyncSession, resolver: Resolver, text: str) -> bool:
+    """A cached alias for ``text`` that was removed (here or by another process) is dropped."""
+    key = flat(text)
+    cached = resolver.aliases.get(key)
+    if cached is None:
+        return False
+    stored = (
+        await session.execute(select(CustomerAlias.customer_id).where(CustomerAlias.normalized == key))
+    ).scalar()
+    if stored == cached:
+        return False
+    resolver.drop_alias(text)
+    if stored is not None:
+        resolver.add_alias(text, stored)
+    return True
+
+
 async def _resolve(session: AsyncSession, user: User | None, text: str, limit: int) -> Found:
     resolver = await index(session)
+    await _alias_gone(session, resolver, text)
     home = await home_of_user(session, resolver, user)
     found = resolver.candidates(text, home)
     visible = await _visible(session, user, [c.id for c in found])
@@ -211,6 +229,19 @@ async def add_alias(
     session.add(row)
     await session.flush()
     log.info("alias %r added to customer %s (%s)", key, customer.id, source)
+    return row
+
+
+async def remove_alias(session: AsyncSession, alias: str) -> CustomerAlias | None:
+    """Delete ``alias`` (any customer's); returns the row deleted, None when there was none."""
+    row = (
+        await session.execute(select(CustomerAlias).where(CustomerAlias.normalized == flat(alias)))
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    await session.delete(row)
+    await session.flush()
+    (await index(session)).drop_alias(alias)
     return row
 
 

@@ -175,3 +175,22 @@ async def test_a_forged_or_foreign_pick_card_opens_nothing(tmp_path: Path) -> No
             answer = bot.texts_to("zhangting")[before:]
             assert answer == ["这张卡片已失效，请重新输入命令。"], answer
         assert await rows(bot, CustomerAlias) == []
+
+
+async def test_a_wrong_alias_can_be_removed(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await add_customer(bot, "杭州市第三人民医院", "wanglei")
+        await bot.send("wanglei", "添加别名 杭州市第一人民医院 湖滨医院")
+        r = await bot.send("zhangting", "删除别名 湖滨医院")  # not hers to change
+        assert "没有找到别名“湖滨医院”" in r[-1], r
+        r = await bot.send("wanglei", "删除别名 湖滨医院")
+        assert "已删除别名“湖滨医院”（「杭州市第一人民医院」）" in r[-1], r
+        r = await bot.send("wanglei", "客户 湖滨医院")
+        assert "没有找到你可以查看的客户“湖滨医院”" in r[-1], r
+        r = await bot.send("wanglei", "添加别名 杭州市第三人民医院 湖滨医院")
+        assert "以后输入“湖滨医院”就是「杭州市第三人民医院」" in r[-1], r
+        r = await bot.send("wanglei", "客户 湖滨医院")
+        assert r[-1].startswith("【客户档案】杭州市第三人民医院"), r
+        assert "customer.alias_remove" in await audit_actions(bot)

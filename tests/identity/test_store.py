@@ -102,3 +102,25 @@ async def test_a_rolled_back_customer_does_not_haunt_the_index(
             assert found.customer is not None and found.customer.name == "杭州市第三人民医院"
     finally:
         await db.dispose()
+
+
+async def test_an_alias_removed_elsewhere_stops_opening(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from sqlalchemy import delete
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('alias') / 'bot.db'}")
+    try:
+        await upgrade(db)
+        async with db.transaction() as s:
+            rep = User(name="王磊", console_id="wanglei", created_at=NOW, updated_at=NOW, role_rows=[])
+            s.add(rep)
+            first = _customer("杭州市第一人民医院", rep)
+            s.add(first)
+            await s.flush()
+            await add_alias(s, customer=first, alias="湖滨医院", now=NOW, user=rep)
+            assert (await resolve(s, None, "湖滨医院")).customer is first  # cached
+        async with db.transaction() as s:  # another process deletes it
+            await s.execute(delete(CustomerAlias))
+        async with db.transaction() as s:
+            assert (await resolve(s, None, "湖滨医院")).outcome == "none"
+    finally:
+        await db.dispose()
