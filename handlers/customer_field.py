@@ -57,7 +57,7 @@ class CustomerField:
             if chosen is not None:
                 customer = await turn.session.get(Customer, int(chosen["id"]))
                 if customer is not None:
-                    learned = await remember_pick(
+                    learned = bool(offer.get("learn")) and await remember_pick(
                         turn.session,
                         typed=offer.get("typed", ""),
                         customer=customer,
@@ -69,7 +69,10 @@ class CustomerField:
                         {"customer_id": customer.id, "name": customer.name}, f"客户：{customer.name}{note}"
                     )
             number = _require_text(turn, "客户名称") if not isinstance(turn.event, CardActionEvent) else ""
-            if number in {NONE_OF_THEM, "都不是"}:
+            if isinstance(turn.event, CardActionEvent) and turn.event.values:
+                number = turn.event.values[0]
+            none_of_them = str(len(offer.get("candidates", [])) + 1)
+            if number in {NONE_OF_THEM, none_of_them}:
                 raise FieldError("好的，请输入客户的完整名称", {OFFER: None})
             if number.isdigit():
                 raise FieldError(f"请回复 1–{len(offer.get('candidates', [])) + 1} 中的编号，或输入客户名称")

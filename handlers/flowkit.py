@@ -83,6 +83,7 @@ OFFER = "customer_offer"  # form context: candidates offered for what the rep ty
 def offer_of(text: str, matches: list[Match]) -> dict[str, Any]:
     return {
         "typed": text,
+        "learn": bool(matches) and matches[0].learn,  # one candidate offered: remember a confirmation
         "candidates": [{"id": m.customer.id, "name": m.customer.name} for m in matches[:5]],
     }
 

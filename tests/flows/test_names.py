@@ -119,8 +119,20 @@ async def test_form_commands_offer_candidates_in_the_customer_question(tmp_path:
         r = await bot.send("wanglei", "客户个性标签")
         r = await bot.send("wanglei", "李慧丽医院")
         assert "宁波李惠利医院" in r[-1], r
+        r = await bot.send("wanglei", "2")  # 都不是
+        assert "好的，请输入客户的完整名称" in r[0] and "哪家客户" in r[-1], r
         r = await bot.send("wanglei", "宁波李惠利医院")
         assert "客户：宁波李惠利医院" in "\n".join(r), r
+        await bot.send("wanglei", "取消")
+        # several fit: the choice is answered, not remembered for the team
+        await add_customer(bot, "复旦大学附属中山医院", "wanglei", region="上海市徐汇区")
+        await add_customer(bot, "厦门大学附属中山医院", "wanglei", region="厦门市思明区")
+        await bot.send("wanglei", "客户个性标签")
+        r = await bot.send("wanglei", "中山医院")
+        assert "“中山医院”对应多家客户" in r[-1], r
+        r = await bot.send("wanglei", "1")
+        assert "客户：" in r[0] and "已记住" not in r[0], r
+        assert [a.alias for a in await rows(bot, CustomerAlias)] == ["李慧利"]
 
 
 async def test_visit_application_with_a_typo_offers_the_customer_and_remembers(tmp_path: Path) -> None:
