@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.identity.store import aliases_of
 from domain.profiles import MIN_KEY_PERSONS, active_key_persons
 from storage.models import (
     CompetitorAnalysis,
@@ -56,6 +57,7 @@ class CustomerView:
     missing_key_persons: int = 0
     orders: list[Order] = field(default_factory=list)  # latest signed orders, newest first
     stage_label: str = ""
+    aliases: list[str] = field(default_factory=list)
 
 
 def contact_view(person: KeyPerson, today: date, stale_days: int) -> ContactView:
@@ -152,4 +154,5 @@ async def gather(
         missing_key_persons=max(0, MIN_KEY_PERSONS - len(contacts)),
         orders=order_rows,
         stage_label=(stage_labels or {}).get(customer.stage, customer.stage),
+        aliases=await aliases_of(session, customer.id),
     )

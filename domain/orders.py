@@ -5,7 +5,7 @@ Columns (header names in English or Chinese; order does not matter; extra column
 | column | 中文 | required | meaning |
 |---|---|---|---|
 | order_no | 订单号 | yes | the ERP's order id; re-importing the same id updates the row |
-| customer | 客户名称 | yes | the paying customer, as named in ActionFlow (matched by normalised name) |
+| customer | 客户名称 | yes | the paying customer: its name, an alias, or a short form it is sure of |
 | order_date | 订单日期 | yes | YYYY-MM-DD (also YYYY/MM/DD, YYYY.MM.DD, 2026年11月3日, an Excel date) |
 | amount | 金额 | yes | yuan, at most 2 decimals, not negative (a credit note corrects the order's amount) |
 | signed | 已签约 | no | yes/no, 是/否, 1/0, true/false; default yes. Only signed orders count |
@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
 from domain.audit import snapshot
-from domain.names import normalize, similarity
+from domain.identity import store as identity_store
 from domain.outcomes import OUTCOME_FIELDS, Outcome, apply_deal, order_moment
 from domain.stages import Stages
 from storage.models import Customer, Order
@@ -304,33 +304,36 @@ async def match_customers(
 ) -> tuple[dict[str, Customer], list[str]]:
     """The customer each order-file name means, and a problem line for each name that means none.
 
-    The one place orders are matched to customers (normalised exact match, else one confident fuzzy
-    match); an identity resolver replaces the body of this function and nothing else."""
-    customers = list((await session.execute(select(Customer))).scalars())
-    by_norm: dict[str, list[Customer]] = {}
-    for c in customers:
-        by_norm.setdefault(c.normalized_name or normalize(c.name), []).append(c)
+    Through the identity resolver: a short form, an alias or a campus suffix names the customer; a
+    different ordinal, place or store never does; a name it can only guess at is a problem."""
+    resolver = await identity_store.index(session, fresh=True)
     found: dict[str, Customer] = {}
     problems: list[str] = []
+    failed: dict[str, str] = {}
     for row in rows:
         if row.customer in found:
             continue
-        exact = by_norm.get(normalize(row.customer), [])
-        if len(exact) == 1:
-            found[row.customer] = exact[0]
-            continue
-        scored = sorted(((similarity(row.customer, c.name), c) for c in customers), key=lambda sc: -sc[0])
-        if not exact and scored and scored[0][0] >= 90 and (len(scored) == 1 or scored[1][0] < 80):
-            found[row.customer] = scored[0][1]
-            continue
-        reason = "matches several customers" if len(exact) > 1 else "is not a customer in ActionFlow"
-        problems.append(f"{row.source}: customer {row.customer!r} {reason} (import it or fix the name)")
+        if row.customer not in failed:
+            result = resolver.resolve(row.customer)
+            best = result.best
+            customer = await session.get(Customer, best.id) if result.outcome == "exact" and best else None
+            if customer is not None:
+                found[row.customer] = customer
+                continue
+            if result.outcome in ("pick", "ask"):
+                names = ", ".join(c.name for c in result.candidates[:3])
+                failed[row.customer] = (
+                    f"is not certain (it may be: {names}); use the customer's full name or add an alias"
+                )
+            else:
+                failed[row.customer] = "is not a customer in ActionFlow (import it or fix the name)"
+        problems.append(f"{row.source}: customer {row.customer!r} {failed[row.customer]}")
     return found, problems
 
 
 async def resolve_customers(session: AsyncSession, rows: Sequence[OrderRow]) -> dict[str, Customer]:
     """Customer by order-file name. Raises OrderProblems naming the lines whose customer is unknown or
-    ambiguous."""
+    not certain."""
     found, problems = await match_customers(session, rows)
     if problems:
         raise OrderProblems(problems)

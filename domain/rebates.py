@@ -9,7 +9,12 @@ Inputs per customer and quarter (only signed orders count):
   amount above the target (季度达标增量);
 * ``new_hospitals`` — end hospitals (the order's ``hospital``, or the customer itself) that had no signed
   order from anyone before the quarter and got one in it (新入院数); each is credited once, to the
-  customer with the earliest such order.
+  customer with the earliest such order. End hospitals are compared as institutions, not as text
+  (see :mod:`domain.hospitals`): 富阳, 富阳区人民医院 and 富阳区人民医院（总院） are one hospital. A
+  hospital that is a customer whose first order or last deal is dated before the quarter is not new
+  (a first import that holds only this quarter's orders does not make every old customer new). A
+  name that may be an existing customer or an earlier order's hospital but is not certain is not
+  credited: it is listed in ``RebateRun.unresolved`` for finance to check (add an alias, run again).
 
 Running a quarter again replaces its results (same inputs → same figures): it is idempotent.
 """
@@ -26,6 +31,7 @@ from decimal import Decimal
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.hospitals import HospitalKeys
 from domain.names import normalize
 from domain.rebate_formula import Formula, in_words
 from storage.models import Customer, Order, RebateResult
@@ -69,6 +75,7 @@ class RebateRun:
     version: str
     lines: list[RebateLine] = field(default_factory=list)
     previous_total: Decimal | None = None
+    unresolved: list[str] = field(default_factory=list)  # end hospitals not credited: finance checks
 
     @property
     def total(self) -> Decimal:
@@ -76,8 +83,14 @@ class RebateRun:
 
 
 async def compute(
-    session: AsyncSession, period: Period, formula: Formula, targets: Mapping[str, float]
+    session: AsyncSession,
+    period: Period,
+    formula: Formula,
+    targets: Mapping[str, float],
+    unresolved: list[str] | None = None,
 ) -> list[RebateLine]:
+    """Per customer lines of ``period``; ``unresolved`` (if given) receives the end-hospital names
+    that were not credited as new because they could not be told apart from a known hospital."""
     orders = list(
         (
             await session.execute(
@@ -87,20 +100,27 @@ async def compute(
             )
         ).scalars()
     )
-    seen_before: set[str] = set()
+    keys = await HospitalKeys.load(session, before=period.start)
+    seen_before: set[str] = set(keys.dealt_before)
     credited: dict[str, int] = {}
     amount: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
     count: dict[int, int] = defaultdict(int)
+    doubtful: dict[str, None] = {}
     for order in orders:
-        hospital = normalize(order.hospital or order.customer_name)
+        hospital = keys.key(order.hospital or order.customer_name)
         if order.order_date < period.start:
-            seen_before.add(hospital)
+            seen_before.add(hospital.key)
             continue
         assert order.customer_id is not None
         amount[order.customer_id] += Decimal(order.amount)
         count[order.customer_id] += 1
-        if hospital not in seen_before and hospital not in credited:
-            credited[hospital] = order.customer_id
+        if hospital.doubtful:
+            doubtful.setdefault(hospital.text, None)
+            continue
+        if hospital.key not in seen_before and hospital.key not in credited:
+            credited[hospital.key] = order.customer_id
+    if unresolved is not None:
+        unresolved.extend(doubtful)
     new_hospitals: dict[int, int] = defaultdict(int)
     for customer_id in credited.values():
         new_hospitals[customer_id] += 1
@@ -137,7 +157,7 @@ async def run_period(
     )
     run = RebateRun(period, formula.text, formula.version)
     run.previous_total = sum((Decimal(r.amount) for r in previous), Decimal("0.00")) if previous else None
-    run.lines = await compute(session, period, formula, targets)
+    run.lines = await compute(session, period, formula, targets, run.unresolved)
     keep = {line.customer_id for line in run.lines}
     stale = [r.id for r in previous if r.customer_id not in keep]
     if stale:
@@ -208,7 +228,20 @@ def table(run: RebateRun) -> str:
     out += [
         "  ".join(_pad(c, w, i > 0) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows
     ]
+    if run.unresolved:
+        out.append(unresolved_text(run))
     return "\n".join(out)
+
+
+def unresolved_text(run: RebateRun, limit: int = 20) -> str:
+    """The end hospitals finance must check before the run is final (not counted as new)."""
+    names = "、".join(run.unresolved[:limit]) + (
+        f" 等 {len(run.unresolved)} 个" if len(run.unresolved) > limit else ""
+    )
+    return (
+        f"⚠️ 以下终端医院未能确认是哪家医院，暂未计入新入院：{names}。"
+        "请核对：若是已有客户的简称，用「添加别名 <客户> <简称>」登记后重新计算。"
+    )
 
 
 def finance_summary(run: RebateRun, as_of: str, max_lines: int = 10) -> str:
@@ -226,5 +259,7 @@ def finance_summary(run: RebateRun, as_of: str, max_lines: int = 10) -> str:
     if len(run.lines) > max_lines:
         more = len(run.lines) - max_lines
         lines.append(f"  …另有 {more} 家，完整明细：actionflow rebates run --period {run.period.key}")
+    if run.unresolved:
+        lines.append(unresolved_text(run))
     lines.append(f"计算方法（版本 {run.version}）：返利 = {in_words(run.formula)}")
     return "\n".join(lines)

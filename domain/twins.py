@@ -1,16 +1,20 @@
-"""Finding a customer's possible twins (杭州一院 vs 杭州市第一人民医院) among many names, fast."""
+"""Finding a customer's possible twins (杭州一院 vs 杭州市第一人民医院) among many names, fast.
+
+Backed by the identity resolver, so a twin is a name that can mean the same institution (a short
+form, a campus, a one-character typo), never merely a similar-looking one: 杭州市第一人民医院 and
+杭州市第三人民医院, or two hospitals of one city, are not twins."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.names import NameKey, key, normalize, score
-from storage.models import Customer
+from domain.identity.resolver import Resolver
+from domain.names import normalize
+from storage.models import Customer, CustomerAlias
 
 
 @dataclass(frozen=True)
@@ -21,83 +25,64 @@ class Twin:
 
 
 class NameIndex:
-    """Names of existing customers, for exact (normalised) and near-duplicate lookups.
-
-    Candidates are pre-filtered with rapidfuzz's C scorers over the canonical forms, then scored
-    with :func:`domain.names.score` (which knows that 第一 and 第三 are different hospitals).
-    """
+    """Names of existing customers, for exact (normalised) and near-duplicate lookups."""
 
     def __init__(self, rows: Iterable[tuple[int, str]] = ()) -> None:
-        self.ids: list[int] = []
-        self.names: list[str] = []
-        self.keys: list[NameKey] = []
-        self.canons: list[str] = []
+        self.resolver = Resolver()
         self.by_norm: dict[str, list[int]] = {}
         self.last_id = 0
-        self._known: set[int] = set()
-        for customer_id, name in rows:
-            self.add(customer_id, name)
+        self.last_alias_id = 0
+        self.add_many((cid, name, "") for cid, name in rows)
 
-    def add(self, customer_id: int, name: str) -> None:
-        if customer_id in self._known:
-            return
-        self._known.add(customer_id)
-        self.last_id = max(self.last_id, customer_id)
-        self.ids.append(customer_id)
-        self.names.append(name)
-        k = key(name)
-        self.keys.append(k)
-        self.canons.append(k.canon)
-        self.by_norm.setdefault(normalize(name), []).append(len(self.ids) - 1)
+    def add(self, customer_id: int, name: str, region: str = "") -> None:
+        self.add_many([(customer_id, name, region)])
+
+    def add_many(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        fresh = [r for r in rows if r[0] not in self.resolver.entries]
+        self.resolver.extend(fresh)
+        for customer_id, name, _ in fresh:
+            self.last_id = max(self.last_id, customer_id)
+            self.by_norm.setdefault(normalize(name), []).append(customer_id)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.resolver)
+
+    def _name(self, customer_id: int) -> str:
+        return self.resolver.entries[customer_id].name
 
     def exact(self, name: str) -> list[Twin]:
         """Customers whose normalised name is the same (a certain twin)."""
-        return [Twin(self.ids[i], self.names[i], 100.0) for i in self.by_norm.get(normalize(name), [])]
+        return [Twin(cid, self._name(cid), 100.0) for cid in self.by_norm.get(normalize(name), [])]
 
     def similar(self, name: str, threshold: float) -> list[Twin]:
-        """Customers whose name probably means the same place, best first (exact ones included)."""
-        wanted = key(name)
-        canon = wanted.canon
-        if not canon or not self.canons:
+        """Customers ``name`` can mean (exact ones included), surest first."""
+        if not normalize(name):
             return []
-        exact = set(self.by_norm.get(normalize(name), []))
-        hits: set[int] = set(exact)
-        for _, _, i in process.extract(
-            canon, self.canons, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
-        ):
-            hits.add(i)
-        if len(canon) >= 3:
-            for _, _, i in process.extract(
-                canon,
-                self.canons,
-                scorer=fuzz.partial_ratio,
-                score_cutoff=min(100.0, threshold / 0.9),
-                limit=None,
-            ):
-                hits.add(i)
-        twins = []
-        for i in hits:
-            value = 100.0 if i in exact else score(wanted, self.keys[i])
-            if value >= threshold:
-                twins.append(Twin(self.ids[i], self.names[i], value))
+        twins = [Twin(c.id, c.name, c.score) for c in self.resolver.candidates(name) if c.score >= threshold]
         twins.sort(key=lambda t: (-t.score, t.customer_id))
         return twins
 
 
 async def load_index(session: AsyncSession, since: NameIndex | None = None) -> NameIndex:
-    """Every customer (any owner, any status): a twin hidden from the rep is still a twin.
+    """Every customer (any owner, any status) and every alias: a twin hidden from the rep is still a twin.
 
-    With ``since``, only customers added after its newest one are read and appended to it (names do
-    not change and customers are never deleted, so an index only ever grows)."""
+    With ``since``, only customers and aliases added after its newest ones are read (names do not
+    change, customers are never deleted, aliases are only added: an index only ever grows)."""
     index = since if since is not None else NameIndex()
     rows = await session.execute(
-        select(Customer.id, Customer.name).where(Customer.id > index.last_id).order_by(Customer.id)
+        select(Customer.id, Customer.name, Customer.region)
+        .where(Customer.id > index.last_id)
+        .order_by(Customer.id)
     )
-    for cid, name in rows:
-        index.add(cid, name)
+    index.add_many((cid, name, region or "") for cid, name, region in rows)
+    aliases = await session.execute(
+        select(CustomerAlias.id, CustomerAlias.alias, CustomerAlias.customer_id)
+        .where(CustomerAlias.id > index.last_alias_id)
+        .order_by(CustomerAlias.id)
+    )
+    for alias_id, alias, customer_id in aliases:
+        index.resolver.add_alias(alias, customer_id)
+        index.last_alias_id = max(index.last_alias_id, alias_id)
     return index
 
 

@@ -13,7 +13,7 @@ from domain import progress as progress_log
 from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.context import Turn
-from handlers.flowkit import find_customer, not_found_text, start_form, supervisor_of
+from handlers.flowkit import find_customer, not_found, start_form, supervisor_of
 from handlers.forms.engine import RETYPED_COMMAND, FormResult
 from handlers.registry import Registry
 from storage.models import CompetitorAnalysis, ConversationState, Customer, User
@@ -331,7 +331,7 @@ async def manual_start(turn: Turn, args: str) -> None:
         return
     customer, matches = await find_customer(turn, args)
     if customer is None:
-        await turn.reply(not_found_text(args, matches))
+        await not_found(turn, args, matches)
         return
     open_draft = await competitors.open_draft(turn.session, rep_id=turn.user.id, customer_id=customer.id)
     if open_draft is not None:  # one open analysis per customer: finish or give up the first

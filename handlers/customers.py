@@ -18,9 +18,10 @@ from domain.twins import NameIndex, exact_twins, load_index
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import (
-    customer_prefill,
+    customer_form_args,
     editable_customer,
     find_customer,
+    not_found,
     not_found_text,
     start_form,
     view_of,
@@ -252,7 +253,7 @@ async def new_customer(turn: Turn, args: str) -> None:
 
 
 async def add_key_person(turn: Turn, args: str) -> None:
-    await start_form(turn, "key_person", prefill=await customer_prefill(turn, args))
+    await start_form(turn, "key_person", **await customer_form_args(turn, args))
 
 
 async def lookup(turn: Turn, args: str) -> None:
@@ -261,8 +262,10 @@ async def lookup(turn: Turn, args: str) -> None:
         return
     customer, matches = await find_customer(turn, args)
     if customer is None:
-        hint = "" if matches else "新客户请回复「新建客户」。"
-        await turn.reply(not_found_text(args, matches) + hint)
+        if matches:
+            await not_found(turn, args, matches)
+        else:
+            await turn.reply(not_found_text(args, []) + "新客户请回复「新建客户」。")
         return
     view = await view_of(turn.session, turn.services, customer)
     await turn.reply(profile_text(view, turn.services.tz))

@@ -12,7 +12,7 @@ from domain.access import can_edit
 from domain.digest_text import age
 from handlers.commands import Command
 from handlers.context import Turn
-from handlers.flowkit import find_customer, not_found_text, stages_of
+from handlers.flowkit import find_customer, not_found, stages_of
 from handlers.forms.fields import FieldError, parse_amount
 from handlers.registry import Registry
 from storage.models import Customer
@@ -25,7 +25,7 @@ async def customer_named(turn: Turn, text: str) -> Customer | None:
     (The single place these commands turn a typed name into a customer.)"""
     customer, matches = await find_customer(turn, text)
     if customer is None:
-        await turn.reply(not_found_text(text, matches))
+        await not_found(turn, text, matches)  # candidates as a pick card that re-runs the command
         return None
     if not await can_edit(turn.session, turn.user, customer):
         await turn.reply(f"「{customer.name}」不是你负责的客户，不能修改。")

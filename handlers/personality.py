@@ -5,7 +5,7 @@ from __future__ import annotations
 from domain import progress as progress_log
 from handlers.commands import Command
 from handlers.context import Turn
-from handlers.flowkit import customer_prefill, editable_customer, start_form
+from handlers.flowkit import customer_form_args, editable_customer, start_form
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
 from storage.models import PersonalityTag
@@ -57,7 +57,7 @@ async def complete_tags(turn: Turn, result: FormResult) -> None:
 
 
 async def start_tags(turn: Turn, args: str) -> None:
-    await start_form(turn, "personality", prefill=await customer_prefill(turn, args))
+    await start_form(turn, "personality", **await customer_form_args(turn, args))
 
 
 def setup(registry: Registry) -> None:

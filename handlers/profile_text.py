@@ -60,6 +60,8 @@ def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
     lines = [f"客户：{facts or '未填写类型'}" + (f" · 负责人 {view.owner}" if view.owner else "")]
     deal = f" · 最近成交 {_day(c.last_deal_at, tz)}" if c.last_deal_at else " · 尚未成交"
     lines.append(f"阶段：{view.stage_label or c.stage}{deal}")
+    if view.aliases:
+        lines.append(f"别名：{'、'.join(view.aliases)}")
     if view.missing_key_persons:
         lines.append(
             f"⚠️ 档案不完整：决策链还缺 {view.missing_key_persons} 位关键人（回复「添加关键人 {c.name}」补充）"

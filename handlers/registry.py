@@ -29,6 +29,7 @@ MODULES: tuple[str, ...] = (
     "handlers.org",
     "handlers.manager",
     "handlers.customers",
+    "handlers.identity",
     "handlers.personality",
     "handlers.visits",
     "handlers.visit_report",

@@ -13,7 +13,7 @@ from domain.product_codes import extract
 from domain.trial_report import TrialReport, render
 from handlers.commands import Command
 from handlers.context import Turn
-from handlers.flowkit import customer_prefill, editable_customer, start_form, supervisor_of
+from handlers.flowkit import customer_form_args, editable_customer, start_form, supervisor_of
 from handlers.forms.engine import FormResult
 from handlers.forms.fields import FieldError, Parsed, _require_text, register_field_type
 from handlers.forms.spec import FieldSpec
@@ -160,7 +160,7 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
 
 
 async def start_trial(turn: Turn, args: str) -> None:
-    await start_form(turn, "trial_feedback", prefill=await customer_prefill(turn, args))
+    await start_form(turn, "trial_feedback", **await customer_form_args(turn, args))
 
 
 def setup(registry: Registry) -> None:

@@ -13,7 +13,7 @@ from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.competitor import start_competitor
 from handlers.context import Services, Turn
-from handlers.flowkit import due_note, find_customer, not_found_text, stages_of, start_form
+from handlers.flowkit import due_note, find_customer, not_found, stages_of, start_form
 from handlers.forms.engine import FormResult
 from handlers.key_persons import MET_KEY, chain_context, record_met
 from handlers.photos import describe, store_visit_photo
@@ -113,7 +113,7 @@ async def visit_done(turn: Turn, args: str) -> None:
     if args:
         customer, matches = await find_customer(turn, args)
         if customer is None:
-            await turn.reply(not_found_text(args, matches))
+            await not_found(turn, args, matches)
             return
         visit = visits.closest([v for v in open_visits if v.customer_id == customer.id], turn.now)
         if visit is None:  # an unplanned visit: record it now

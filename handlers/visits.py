@@ -13,6 +13,7 @@ from domain import visits
 from domain.access import can_edit
 from domain.audit import snapshot
 from domain.customers import Match, pick, search
+from domain.identity.store import remember_pick
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.flowkit import start_form, view_of
@@ -46,6 +47,8 @@ class VisitCustomerField:
         typed = ctx.get("typed", "")
         if not typed:
             head = "拜访申请里没有填写客户。"
+        elif len(names) == 1:
+            head = f"拜访申请里的「{typed}」没有完全对上，是这家吗？"
         elif names:
             head = f"拜访申请里的「{typed}」不能确定是哪一家。"
         else:
@@ -67,6 +70,7 @@ class VisitCustomerField:
             n = int(answer)
             if 1 <= n <= len(candidates):
                 chosen = candidates[n - 1]
+                await _remember(turn, ctx, chosen)
                 return Parsed(
                     {"customer_id": chosen["id"], "name": chosen["name"]}, f"客户：{chosen['name']}"
                 )
@@ -77,6 +81,7 @@ class VisitCustomerField:
             return Parsed({"new": True})
         for chosen in candidates:
             if answer == chosen["name"]:
+                await _remember(turn, ctx, chosen)
                 return Parsed(
                     {"customer_id": chosen["id"], "name": chosen["name"]}, f"客户：{chosen['name']}"
                 )
@@ -85,7 +90,8 @@ class VisitCustomerField:
         if customer is not None:
             return Parsed({"customer_id": customer.id, "name": customer.name}, f"客户：{customer.name}")
         if matches:
-            raise FieldError(f"{quoted(answer)}对应多家客户，请选择", {"candidates": _candidates(matches)})
+            update = {"candidates": _candidates(matches), "typed": answer, "learn": matches[0].learn}
+            raise FieldError(f"{quoted(answer)}对应多家客户，请选择", update)
         raise FieldError(f"没有找到你可以查看的客户{quoted(answer)}", {"candidates": []})
 
     def display(self, spec: FieldSpec, value: Any) -> str:
@@ -113,12 +119,24 @@ async def link_visit_by_id(turn: Turn, visit_id: int, customer: Customer) -> Non
     await link_visit(turn, visit, customer)
 
 
+async def _remember(turn: Turn, ctx: dict[str, Any], chosen: dict[str, Any]) -> None:
+    """The one candidate offered for what the application said, confirmed: a team alias from now on."""
+    if ctx.get("learn") and len(ctx.get("candidates", [])) == 1 and ctx.get("typed"):
+        customer = await turn.session.get(Customer, int(chosen["id"]))
+        if customer is not None:
+            await remember_pick(
+                turn.session, typed=ctx["typed"], customer=customer, user=turn.user, now=turn.now
+            )
+
+
 async def _ask_customer(turn: Turn, visit: Visit, matches: list[Match]) -> None:
-    await start_form(
-        turn,
-        "visit_customer",
-        context={"visit_id": visit.id, "typed": visit.customer_text, "candidates": _candidates(matches)},
-    )
+    context = {
+        "visit_id": visit.id,
+        "typed": visit.customer_text,
+        "candidates": _candidates(matches),
+        "learn": bool(matches) and matches[0].learn,
+    }
+    await start_form(turn, "visit_customer", context=context)
 
 
 async def _create(turn: Turn, event: ApprovalEvent) -> Visit:

@@ -149,7 +149,11 @@ async def import_customers(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"dry run: {len(result.rows)} customer(s) would be imported")
                 return 0
             created = await apply(
-                session, now=now, rows=result.rows, source=f"cli:import customers {args.file.name}"
+                session,
+                now=now,
+                rows=result.rows,
+                source=f"cli:import customers {args.file.name}",
+                existing_aliases=result.existing_aliases,
             )
             await _remind_incomplete(session, settings, now, created)
     finally:

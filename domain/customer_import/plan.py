@@ -1,7 +1,8 @@
 """Validating an import: columns (Chinese or English, any order), then every row, nothing written.
 
 Columns: 客户名称/name (required), 客户类型/kind, 客户等级/grade, 所在区域/region, 负责人/owner,
-共享/shared, 决策者偏好/preferences, and per key person N (1, 2, …): 关键人N角色组/kpN_role,
+共享/shared, 决策者偏好/preferences, 别名/aliases (other names the team uses, separated by 、 or ;),
+and per key person N (1, 2, …): 关键人N角色组/kpN_role,
 关键人N姓名/kpN_name, 关键人N职务/kpN_title, 关键人N最近沟通日期/kpN_last_contact, 关键人N电话/kpN_phone.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from domain import profiles
 from domain.customer_import.files import cell
+from domain.identity.parse import flat
 from domain.profiles import KeyPersonInput
 from domain.twins import NameIndex
 from storage.models import User
@@ -27,7 +29,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "owner": ("负责人", "owner"),
     "shared": ("共享", "shared"),
     "preferences": ("决策者偏好", "偏好", "preferences"),
+    "aliases": ("别名", "aliases", "alias"),
 }
+_ALIAS_SPLIT = re.compile(r"[、,，;；/|\n]+")
 PERSON_PARTS = {
     "角色组": "role",
     "姓名": "name",
@@ -58,6 +62,7 @@ class CustomerRow:
     shared: bool = False
     preferences: str = ""
     key_persons: list[KeyPersonInput] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -69,6 +74,8 @@ class ImportPlan:
     rows: list[CustomerRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     existing: list[tuple[int, str]] = field(default_factory=list)  # (line, name) already in the database
+    # (line, customer id, alias): aliases a row adds to a customer that already exists
+    existing_aliases: list[tuple[int, int, str]] = field(default_factory=list)
     total: int = 0
 
     @property
@@ -230,6 +237,7 @@ def _row(line: int, cells: list[Any], layout: _Layout, ctx: _Context) -> tuple[C
         except ValueError as exc:
             problems.append(str(exc))
     row.region = cell(get(plain.get("region")))
+    row.aliases = [a.strip() for a in _ALIAS_SPLIT.split(cell(get(plain.get("aliases")))) if a.strip()]
     row.preferences = cell(get(plain.get("preferences")))
     shared = cell(get(plain.get("shared"))).lower()
     if shared in TRUE:
@@ -259,6 +267,47 @@ def _twin_problem(name: str, existing: NameIndex, in_file: NameIndex, threshold:
     return f"looks like {similar[0].name!r} in {where} (use --allow-similar if it is another customer)"
 
 
+class _Aliases:
+    """Aliases claimed so far: by existing customers (id > 0) and by earlier rows (id = -line)."""
+
+    def __init__(self, existing: NameIndex) -> None:
+        self.existing = existing
+        self.claimed: dict[str, tuple[int, str]] = {}  # flat alias → (owner id, what to call it)
+
+    def _owner(self, key: str) -> tuple[int, str] | None:
+        hit = self.existing.resolver.aliases.get(key)
+        if hit is not None and hit in self.existing.resolver.entries:
+            return hit, repr(self.existing.resolver.entries[hit].name)
+        for cid in self.existing.resolver.by_flat.get(key, ()):
+            return cid, repr(self.existing.resolver.entries[cid].name)
+        return self.claimed.get(key)
+
+    def check(self, line: int, owner_id: int, name: str, aliases: list[str]) -> list[str]:
+        problems = []
+        for alias in aliases:
+            key = flat(alias)
+            if len(key) < 2:
+                problems.append(f"别名 {alias!r} is too short")
+                continue
+            other = self._owner(key)
+            if other is not None and other[0] != owner_id:
+                where = f"line {-other[0]}" if other[0] < 0 else "the database"
+                problems.append(f"别名 {alias!r} already names {other[1]} ({where})")
+        if not problems:
+            for alias in [name, *aliases]:
+                self.claimed.setdefault(flat(alias), (owner_id, repr(name)))
+        return problems
+
+    def new_for(self, owner_id: int, aliases: list[str]) -> list[str]:
+        """The aliases an existing customer does not have yet."""
+        known = self.existing.resolver.aliases
+        return [
+            a
+            for a in aliases
+            if known.get(flat(a)) != owner_id and flat(a) not in self.existing.resolver.by_flat
+        ]
+
+
 def plan(
     rows: list[tuple[int, list[Any]]],
     *,
@@ -286,14 +335,20 @@ def plan(
         return result
     layout, ctx = _Layout(plain, persons), _Context(directory, default_owner, options, today)
     in_file = NameIndex()  # rows seen so far, keyed by -line
+    aliases = _Aliases(existing)
     for line, cells in body:
         row, problems = _row(line, cells, layout, ctx)
         if row.name:
             earlier, exact = in_file.exact(row.name), existing.exact(row.name)
+            owner_id = exact[0].customer_id if exact else -line
+            problems += aliases.check(line, owner_id, row.name, row.aliases)
             if earlier:
                 problems.append(f"same customer as line {-earlier[0].customer_id}")
             elif exact and not problems:
                 result.existing.append((line, exact[0].name))
+                result.existing_aliases += [
+                    (line, owner_id, a) for a in aliases.new_for(owner_id, row.aliases)
+                ]
                 continue
             elif not exact and not allow_similar:
                 twin = _twin_problem(row.name, existing, in_file, similar_threshold)

@@ -1,7 +1,7 @@
 """All tables. Import from here so every model is registered on ``Base.metadata``."""
 
 from storage.base import Base
-from storage.models.customers import STAGES, Customer, KeyPerson, PersonalityTag
+from storage.models.customers import STAGES, Customer, CustomerAlias, KeyPerson, PersonalityTag
 from storage.models.media import MediaFile, Photo
 from storage.models.orders import Order, RebateResult
 from storage.models.org import ROLES, GroupTarget, PendingSender, User, UserRole
@@ -29,6 +29,7 @@ __all__ = [
     "CompetitorAnalysis",
     "ConversationState",
     "Customer",
+    "CustomerAlias",
     "Deadline",
     "Demand",
     "DemandCluster",

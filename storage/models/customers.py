@@ -90,3 +90,17 @@ class PersonalityTag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     customer: Mapped[Customer] = relationship(back_populates="tags")
+
+
+class CustomerAlias(Base):
+    """Another name the team uses for a customer (富阳 → 富阳区人民医院). One alias, one customer."""
+
+    __tablename__ = "customer_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(200))
+    normalized: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="manual")  # manual | pick | import
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""One identity for organisation names: parse a Chinese institution name, compare, decide."""
