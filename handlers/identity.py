@@ -124,7 +124,7 @@ def setup(registry: Registry) -> None:
     async def on_pick(turn: Turn) -> None:
         await pick_card(turn, registry)
 
-    registry.card(PICK_CARD, on_pick)
+    registry.card(PICK_CARD, on_pick, newest_only=True)
     registry.command(
         Command(
             ("添加别名",),

@@ -47,6 +47,7 @@ class Registry:
     completers: dict[str, Completer] = field(default_factory=dict)
     discarders: dict[str, Discarder] = field(default_factory=dict)
     card_handlers: dict[str, TurnHandler] = field(default_factory=dict)
+    newest_only_cards: set[str] = field(default_factory=set)
     approval_handler: TurnHandler | None = None
     voice_handler: TurnHandler | None = None
     media_handler: TurnHandler | None = None
@@ -65,10 +66,15 @@ class Registry:
             raise ValueError(f"form discarder {form!r} registered twice")
         self.discarders[form] = fn
 
-    def card(self, prefix: str, fn: TurnHandler) -> None:
+    def card(self, prefix: str, fn: TurnHandler, *, newest_only: bool = False) -> None:
+        """``newest_only``: a newer card of this kind replaces the earlier ones (a question asked
+        again), so a number typed after it answers it; otherwise each open card stands for its own
+        item (a review) and a bare number with several open is not guessed."""
         if prefix in self.card_handlers or prefix.startswith("f"):
             raise ValueError(f"card prefix {prefix!r} is taken (prefixes starting with 'f' belong to forms)")
         self.card_handlers[prefix] = fn
+        if newest_only:
+            self.newest_only_cards.add(prefix)
 
     def sweep(self, name: str, fn: SweepHandler) -> None:
         if name in self.sweeps:

@@ -127,13 +127,16 @@ class Router:
         )
         if not cards:
             return False
-        if len(cards) > 1:  # a bare number could answer either: never guess which
-            names = "".join(f"「{c.prompt or c.token}」" for c in cards[:3])
-            await turn.reply(
-                f"最近有 {len(cards)} 张卡片在等你回复：{names}。只回复数字分不清是哪一张，"
-                "请直接点卡片上的按钮，或按卡片上的说明回复（例如「审核 <编号> 通过」）。"
-            )
-            return True
+        newest_only = tuple(self.registry.newest_only_cards)
+        if not cards[0].token.startswith(newest_only):
+            competing = [c for c in cards if not c.token.startswith(newest_only)]
+            if len(competing) > 1:  # a bare number could answer either: never guess which
+                names = "".join(f"「{c.prompt or c.token}」" for c in competing[:3])
+                await turn.reply(
+                    f"最近有 {len(competing)} 张卡片在等你回复：{names}。只回复数字分不清是哪一张，"
+                    "请直接点卡片上的按钮，或按卡片上的说明回复（例如「审核 <编号> 通过」）。"
+                )
+                return True
         token, options = cards[0].token, cards[0].options
         handler = next((fn for p, fn in self.registry.card_handlers.items() if token.startswith(p)), None)
         values = [part.strip() for part in text.split(",")]
