@@ -87,6 +87,8 @@ _STOP_WORDS = _STOP_BIGRAMS | {
     "上次",
 }
 BACKGROUND = 2000
+SCENARIO_WEIGHT = 3.0  # the rep's scenario as one more feature in discovery (times its rarity)
+NO_SCENARIO = frozenset({"", "其他"})
 _HAN_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
 
@@ -158,7 +160,8 @@ def features(text: str) -> Counter[str]:
 
 
 class _Vectoriser:
-    def __init__(self, docs: Sequence[Counter[str]]) -> None:
+    def __init__(self, docs: Sequence[Counter[str]], scenario_weight: float = SCENARIO_WEIGHT) -> None:
+        self.weights = {"w": 1.5, "c": 1.0, "s": scenario_weight}
         df: Counter[str] = Counter()
         for doc in docs:
             df.update(doc.keys())
@@ -167,7 +170,7 @@ class _Vectoriser:
 
     def vector(self, doc: Counter[str]) -> dict[str, float]:
         vec: dict[str, float] = {
-            f: (1.0 + math.log(c)) * self.idf.get(f, 1.0) * (1.5 if f[0] == "w" else 1.0)
+            f: (1.0 + math.log(c)) * self.idf.get(f, 1.0) * self.weights.get(f[0], 1.0)
             for f, c in doc.items()
         }
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
@@ -262,6 +265,8 @@ def discover(
     *,
     background: Sequence[str] = (),
     known: Sequence[KnownCluster] = (),
+    scenarios: Sequence[str] = (),
+    scenario_weight: float = SCENARIO_WEIGHT,
 ) -> list[Assignment]:
     """Group ``texts`` no theme covers; join ``known`` clusters first. One Assignment per text.
 
@@ -272,9 +277,12 @@ def discover(
     if not texts:
         return []
     docs = [features(t) for t in texts]
+    for doc, scenario in zip(docs, scenarios, strict=False):
+        if scenario not in NO_SCENARIO and scenario_weight > 0:
+            doc["s:" + scenario] = 1
     known_docs = [[features(t) for t in k.texts] for k in known]
     corpus = docs + [d for ds in known_docs for d in ds] + [features(t) for t in background]
-    vectoriser = _Vectoriser(corpus)
+    vectoriser = _Vectoriser(corpus, scenario_weight)
     vecs = [vectoriser.vector(d) for d in docs]
     words = [{f[2:] for f in d if f.startswith("w:")} for d in docs]
     result: list[Assignment | None] = [None] * len(texts)
@@ -346,6 +354,7 @@ class Clusterer:
             # Word rarity is learnt from the whole batch (at most BACKGROUND demands, evenly spread).
             background=[item.text for item in items[:: max(1, len(items) // BACKGROUND)]],
             known=known,
+            scenarios=[items[i].scenario for i in rest],
         )
         for i, assignment in zip(rest, found, strict=True):
             out[i] = assignment

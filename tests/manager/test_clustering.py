@@ -111,3 +111,22 @@ def test_themes_file_validation(
     out = capsys.readouterr().out
     assert f"themes file {bad}: min_score must be a number" in out
     assert "rebates.formula: unknown name 'bonus'" in out
+
+
+def test_the_scenario_is_a_prior_in_discovery_not_a_verdict() -> None:
+    clusterer = Clusterer(load_book())
+    texts = [
+        "月底大家一起录单的时候页面转圈转半天",
+        "上周二下午整个平台停了一个多小时",
+        "公司年会想请你们赞助",
+    ]
+
+    def keys(scenarios: list[str]) -> list[str]:
+        out = clusterer.cluster([DemandItem(str(i), t, s) for i, (t, s) in enumerate(zip(texts, scenarios))])
+        return [a.key for a in out]
+
+    # No shared words: filed under the same scenario they are grouped; filed under 其他 they are not.
+    same = keys(["售后响应慢", "售后响应慢", "其他"])
+    assert same[0] == same[1] != same[2]
+    apart = keys(["其他", "其他", "其他"])
+    assert len(set(apart)) == 3
