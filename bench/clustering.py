@@ -147,7 +147,8 @@ def _anchor(name: str, load: Callable[[], Callable[[Sequence[str]], Any]]) -> No
         sim = vectors @ vectors.T
         truth = [r["theme"] for r in data]
         best = max(
-            (adjusted_rand_index(truth, average_link(sim, t)), t) for t in np.arange(0.05, 0.95, 0.025)
+            (adjusted_rand_index(truth, [str(k) for k in average_link(sim, t)]), t)
+            for t in np.arange(0.05, 0.95, 0.025)
         )
         print(f"| {name} | {set_name} | {loaded:.2f} s | {per:.1f} ms | {best[0]:.3f} (at {best[1]:.3f}) |")
 

@@ -122,7 +122,9 @@ def test_the_scenario_is_a_prior_in_discovery_not_a_verdict() -> None:
     ]
 
     def keys(scenarios: list[str]) -> list[str]:
-        out = clusterer.cluster([DemandItem(str(i), t, s) for i, (t, s) in enumerate(zip(texts, scenarios))])
+        out = clusterer.cluster(
+            [DemandItem(str(i), t, s) for i, (t, s) in enumerate(zip(texts, scenarios, strict=True))]
+        )
         return [a.key for a in out]
 
     # No shared words: filed under the same scenario they are grouped; filed under 其他 they are not.
