@@ -102,16 +102,19 @@ async def view(session: AsyncSession, book: ThemeBook) -> BookView:
 
 
 async def themes_in_window(session: AsyncSession, since: datetime, until: datetime) -> list[ThemeRow]:
-    """Themes with demands in [since, until), most demands first (then by name)."""
-    counts = dict(
-        (
+    """Themes with demands in [since, until), most demands first (then by name). A theme the demands
+    name but the book lacks (a dictionary theme removed from the TOML since) is put in the book, so
+    every listed theme can be edited."""
+    counts = {
+        key: (int(n), label)
+        for key, n, label in (
             await session.execute(
-                select(Demand.cluster_key, func.count())
+                select(Demand.cluster_key, func.count(), func.max(Demand.cluster_label))
                 .where(Demand.created_at >= since, Demand.created_at < until, Demand.cluster_key != "")
                 .group_by(Demand.cluster_key)
             )
         ).all()
-    )
+    }
     rows = {
         r.key: r
         for r in (
@@ -119,12 +122,21 @@ async def themes_in_window(session: AsyncSession, since: datetime, until: dateti
         ).scalars()
     }
     out = []
-    for key, n in counts.items():
+    for key, (n, demand_label) in counts.items():
         row = rows.get(key)
-        label = row.label if row else key
-        out.append(
-            ThemeRow(key, label, row.kind if row else "discovered", int(n), len(row.examples) if row else 0)
-        )
+        if row is None:
+            row = DemandCluster(
+                key=key,
+                label=(demand_label or key)[:100],
+                kind="discovered",
+                created_at=until,
+                examples=[],
+                keywords=[],
+                merged_into="",
+            )
+            session.add(row)
+        out.append(ThemeRow(key, row.label, row.kind, n, len(row.examples or [])))
+    await session.flush()
     out.sort(key=lambda t: (-t.count, t.label))
     return out
 
@@ -137,8 +149,8 @@ async def find(session: AsyncSession, name: str, listed: list[ThemeRow]) -> Dema
         if not 1 <= number <= len(listed):
             raise ThemeError(f"没有编号 {number} 的主题，请先发「需求主题」查看编号。")
         row = await session.get(DemandCluster, listed[number - 1].key)
-        if row is None:  # pragma: no cover - listed rows come from the same table
-            raise ThemeError(f"主题 {number} 已不存在。")
+        if row is None or row.merged_into:
+            raise ThemeError(f"主题 {number} 已经合并或删除，请重新发「需求主题」查看编号。")
         return row
     norm = normalize_text(name)
     rows = list(

@@ -132,3 +132,24 @@ async def test_domain_functions_refuse_clearly(tmp_path: Path) -> None:
                 await theme_book.find(s, "9", rows)
             with pytest.raises(theme_book.ThemeError, match="都提到了"):
                 await theme_book.split(s, price, "价格", "价格2", actor_id=None, now=now)
+
+
+async def test_a_theme_only_old_demands_name_can_still_be_listed_and_renamed(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, start=MONDAY_8) as bot:
+        u = await team(bot)
+        async with bot.session() as s:  # a dictionary theme since removed from the TOML
+            s.add(
+                Demand(
+                    rep_id=u["wanglei"].id,
+                    text="旧的需求",
+                    scenario="其他",
+                    cluster_key="legacy",
+                    cluster_label="旧主题",
+                    created_at=bot.clock.now() - timedelta(hours=2),
+                )
+            )
+        listing = (await bot.send("chenchen", "需求主题"))[-1]
+        assert "1. 旧主题：1 次" in listing
+        assert "改名为「新主题」" in (await bot.send("chenchen", "主题改名 1 新主题"))[-1]
+        assert [r.cluster_label for r in await get(bot, Demand)] == ["新主题"]
+        assert "没有编号 5 的主题" in (await bot.send("chenchen", "主题改名 5 别的"))[-1]
