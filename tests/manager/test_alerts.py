@@ -130,8 +130,10 @@ STERILE = [
 ]
 
 
-async def test_demand_theme_alert_counts_only_quotes_no_earlier_alert_counted(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path, start=MONDAY_8 + timedelta(minutes=5)) as bot:  # Mon 08:05
+async def test_demand_theme_alert_counts_only_quotes_no_earlier_alert_counted(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, start=MONDAY_8 + timedelta(minutes=5)) as bot:  # Mon 08:05
         u = await team(bot)
         c1 = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
         c2 = await customer(bot, "余杭区人民医院", u["zhangting"], updated_hours_ago=1)
