@@ -49,6 +49,11 @@ async def test_product_keeps_a_discovered_cluster_and_later_quotes_join_it(
         await demand(bot, u["zhangting"], c, "学术年会的展位今年还能给我们留一个吗", "其他", hours_ago=0.5)
         assert "学术会议支持：4 次" in (await bot.send("chenchen", "需求主题"))[-1]
         assert (await keys(bot))["学术年会的展位今年还能给我们留一个吗"] == kept.key
+        quotes = (await bot.send("chenchen", "需求主题 学术会议支持"))[-1]
+        assert (
+            "「学术会议支持」近 7 天的需求（4 条）" in quotes
+            and "— 张婷 · 杭州市第一人民医院 · 场景：其他" in quotes
+        )
 
         # Renaming to a name another theme has is refused, naming that theme; nothing changes.
         refused = (await bot.send("chenchen", "主题改名 学术会议支持 价格与采购成本"))[-1]
