@@ -22,7 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from domain import semantic
 from domain.themes import Theme, ThemeBook, load_themes, normalize_text
 
 DEFAULT_THEMES = Path(__file__).resolve().parents[1] / "config" / "themes.toml"
@@ -87,6 +89,13 @@ _STOP_WORDS = _STOP_BIGRAMS | {
     "上次",
 }
 BACKGROUND = 2000
+# With the sentence model (domain/semantic.py): average-link clustering of centred sentence vectors,
+# merging while the mean similarity is ≥ SEMANTIC_THRESHOLD; two demands filed under the same scenario
+# (not 其他) get SEMANTIC_SCENARIO_PRIOR added. Both measured on bench/data (docs/benchmarks.md). Above
+# SEMANTIC_MAX demands in one batch, discovery uses words only (average link is quadratic).
+SEMANTIC_THRESHOLD = 0.1
+SEMANTIC_SCENARIO_PRIOR = 0.2
+SEMANTIC_MAX = 2000
 SCENARIO_WEIGHT = 3.0  # the rep's scenario as one more feature in discovery (times its rarity)
 NO_SCENARIO = frozenset({"", "其他"})
 _HAN_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
@@ -267,15 +276,28 @@ def discover(
     known: Sequence[KnownCluster] = (),
     scenarios: Sequence[str] = (),
     scenario_weight: float = SCENARIO_WEIGHT,
+    encoder: semantic.Encoder | None = None,
 ) -> list[Assignment]:
     """Group ``texts`` no theme covers; join ``known`` clusters first. One Assignment per text.
 
     A known cluster is joined when the demand contains its defining term or is similar enough to its
-    members (cosine ≥ ``threshold``). The rest are grouped by frequent shared terms, then by
-    similarity; what is left stands alone (a cluster of one, which later demands may join).
+    members (cosine ≥ ``threshold`` over words; with ``encoder``, else a mean sentence similarity
+    ≥ SEMANTIC_THRESHOLD). With ``encoder`` the rest are grouped by average link over sentence vectors
+    (the scenario as a prior); without, by frequent shared terms, then by word similarity. What is left
+    stands alone (a cluster of one, which later demands may join).
     """
     if not texts:
         return []
+    scenarios = list(scenarios) + [""] * (len(texts) - len(scenarios))
+    sem = encoder if encoder is not None and len(texts) <= SEMANTIC_MAX else None
+    if sem is not None:
+        known_texts = [t for k in known for t in k.texts]
+        sentence = sem.centred([*texts, *known_texts])
+        known_rows: list[Any] = []
+        start = len(texts)
+        for k in known:
+            known_rows.append(sentence[start : start + len(k.texts)])
+            start += len(k.texts)
     docs = [features(t) for t in texts]
     for doc, scenario in zip(docs, scenarios, strict=False):
         if scenario not in NO_SCENARIO and scenario_weight > 0:
@@ -303,24 +325,47 @@ def discover(
             best = max(((k, _cosine(vec, c)) for k, _, c in centroids), key=lambda kc: kc[1])
             if best[1] >= threshold:
                 result[i] = Assignment(best[0].key, best[0].label, "discovered", best[1])
+                continue
+            if sem is not None:
+                means = [float((rows @ sentence[i]).mean()) if len(rows) else -1.0 for rows in known_rows]
+                j = max(range(len(known)), key=lambda j: means[j])
+                if means[j] >= SEMANTIC_THRESHOLD:
+                    result[i] = Assignment(known[j].key, known[j].label, "discovered", means[j])
     todo = [i for i, r in enumerate(result) if r is None]
-    idf = {f[2:]: v for f, v in vectoriser.idf.items() if f.startswith("w:")}
-    groups: list[tuple[str | None, list[int]]] = [
-        (term, [todo[j] for j in members])
-        for term, members in _term_clusters([words[i] for i in todo], idf, min_support=2)
-    ]
-    taken = {i for _, members in groups for i in members}
-    rest = [i for i in todo if i not in taken]
-    sub = [vecs[i] for i in rest]
-    neighbours = _neighbours(sub, threshold)
-    order = sorted(range(len(sub)), key=lambda i: (-len(neighbours[i]), i))
-    cluster_of: set[int] = set()
-    for i in order:
-        if i in cluster_of:
-            continue
-        members = [i] + [j for j in sorted(neighbours[i]) if j not in cluster_of]
-        cluster_of.update(members)
-        groups.append((None, [rest[j] for j in members]))
+    groups: list[tuple[str | None, list[int]]] = []
+    if sem is not None and todo:
+        sub_vecs = sentence[todo]
+        sim = sub_vecs @ sub_vecs.T
+        filed = [scenarios[i] for i in todo]
+        for a, scenario in enumerate(filed):
+            if scenario in NO_SCENARIO:
+                continue
+            for b in range(a + 1, len(filed)):
+                if filed[b] == scenario:
+                    sim[a, b] += SEMANTIC_SCENARIO_PRIOR
+                    sim[b, a] += SEMANTIC_SCENARIO_PRIOR
+        by_group: dict[int, list[int]] = defaultdict(list)
+        for j, g in enumerate(semantic.average_link(sim, SEMANTIC_THRESHOLD)):
+            by_group[g].append(todo[j])
+        groups = [(None, members) for members in by_group.values()]
+    else:
+        idf = {f[2:]: v for f, v in vectoriser.idf.items() if f.startswith("w:")}
+        groups = [
+            (term, [todo[j] for j in members])
+            for term, members in _term_clusters([words[i] for i in todo], idf, min_support=2)
+        ]
+        taken = {i for _, members in groups for i in members}
+        rest = [i for i in todo if i not in taken]
+        sub = [vecs[i] for i in rest]
+        neighbours = _neighbours(sub, threshold)
+        order = sorted(range(len(sub)), key=lambda i: (-len(neighbours[i]), i))
+        cluster_of: set[int] = set()
+        for i in order:
+            if i in cluster_of:
+                continue
+            members = [i] + [j for j in sorted(neighbours[i]) if j not in cluster_of]
+            cluster_of.update(members)
+            groups.append((None, [rest[j] for j in members]))
     used: dict[str, int] = {}
     for term, members in groups:
         label = _label((vecs[j] for j in members), first=term)
@@ -334,8 +379,12 @@ def discover(
 
 # -- the engine --------------------------------------------------------------------------------
 class Clusterer:
-    def __init__(self, book: ThemeBook) -> None:
+    """``semantic``: group demands no theme covers by their sentence vectors when the sentence model is
+    installed (the default), else by their words."""
+
+    def __init__(self, book: ThemeBook, *, semantic: bool = True) -> None:
         self.book = book
+        self.semantic = semantic
 
     def assign(self, text: str, scenario: str = "") -> Assignment | None:
         hit = match_theme(self.book, text, scenario)
@@ -355,6 +404,7 @@ class Clusterer:
             background=[item.text for item in items[:: max(1, len(items) // BACKGROUND)]],
             known=known,
             scenarios=[items[i].scenario for i in rest],
+            encoder=semantic.model() if self.semantic and rest else None,
         )
         for i, assignment in zip(rest, found, strict=True):
             out[i] = assignment

