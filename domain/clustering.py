@@ -19,7 +19,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,30 @@ def match_theme(book: ThemeBook, text: str, scenario: str = "") -> tuple[Theme, 
     if best is None or best[1] < book.min_score:
         return None
     return best
+
+
+COVERAGE_SAMPLE = 2000  # demands sampled (evenly) to measure how much of them the dictionary describes
+COVERAGE_EVIDENCE = 30  # below this many demands the dictionary is trusted: too few to judge its fit
+
+
+def coverage(book: ThemeBook, texts: Sequence[str]) -> float:
+    """Share of ``texts`` the dictionary strongly matches (best theme score ≥ 2 × min_score), over at
+    most COVERAGE_SAMPLE of them. Themes in ``book.always`` are not counted: they are not the seed's."""
+    sample = list(texts[:: max(1, len(texts) // COVERAGE_SAMPLE)])
+    if not sample:
+        return 1.0
+    seed = replace(book, themes=tuple(t for t in book.themes if t.key not in book.always))
+    strong = 2 * book.min_score
+    hits = sum(1 for t in sample if (m := match_theme(seed, t)) is not None and m[1] >= strong)
+    return hits / len(sample)
+
+
+def fitted(book: ThemeBook, texts: Sequence[str]) -> ThemeBook:
+    """``book`` when its dictionary describes enough of ``texts`` (or there are too few to tell); else
+    only its ``always`` themes."""
+    if book.min_coverage <= 0 or len(texts) < COVERAGE_EVIDENCE or coverage(book, texts) >= book.min_coverage:
+        return book
+    return replace(book, themes=tuple(t for t in book.themes if t.key in book.always))
 
 
 # -- stage 2: discovery ----------------------------------------------------------------------
@@ -393,9 +417,24 @@ class Clusterer:
         theme, score = hit
         return Assignment(theme.key, theme.label, "theme", score)
 
-    def cluster(self, items: Sequence[DemandItem], *, known: Sequence[KnownCluster] = ()) -> list[Assignment]:
-        """Every item gets a cluster: its theme, a known discovered cluster, or a new one."""
-        out: list[Assignment | None] = [self.assign(item.text, item.scenario) for item in items]
+    def cluster(
+        self,
+        items: Sequence[DemandItem],
+        *,
+        known: Sequence[KnownCluster] = (),
+        recent: Sequence[str] | None = None,
+    ) -> list[Assignment]:
+        """Every item gets a cluster: its theme, a known discovered cluster, or a new one.
+
+        The dictionary applies only when it describes enough of ``recent`` (the company's recent
+        demands; default: ``items``) — see ``ThemeBook.min_coverage``."""
+        book = fitted(self.book, [item.text for item in items] if recent is None else recent)
+        out: list[Assignment | None] = [
+            Assignment(hit[0].key, hit[0].label, "theme", hit[1])
+            if (hit := match_theme(book, item.text, item.scenario))
+            else None
+            for item in items
+        ]
         rest = [i for i, a in enumerate(out) if a is None]
         found = discover(
             [items[i].text for i in rest],

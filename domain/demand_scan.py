@@ -61,6 +61,18 @@ async def _known(session: AsyncSession, now: datetime, skip: set[str]) -> list[K
     return [KnownCluster(k, labels[k], tuple(v)) for k, v in texts.items()]
 
 
+async def _recent_texts(session: AsyncSession, now: datetime) -> list[str]:
+    """Texts of the demands of the last KNOWN_CLUSTER_DAYS (at most 2,000, newest first): what the
+    dictionary's fit is measured on."""
+    stmt = (
+        select(Demand.text)
+        .where(Demand.created_at >= now - timedelta(days=KNOWN_CLUSTER_DAYS), Demand.text != "")
+        .order_by(Demand.id.desc())
+        .limit(2000)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: datetime) -> int:
     """Give every demand without a cluster one (theme, known discovered cluster, or a new one)."""
     rows = list(
@@ -77,7 +89,10 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
     book = await theme_book.view(session, clusterer.book)
     kept = {k.key for k in book.kept}
     known = [*book.kept, *await _known(session, now, kept | set(book.merged))]
-    assignments = Clusterer(book.book).cluster(items, known=known)
+    recent = await _recent_texts(session, now)
+    assignments = Clusterer(book.book, semantic=clusterer.semantic).cluster(
+        items, known=known, recent=[*recent, *(i.text for i in items)]
+    )
     by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
     for (demand_id, _, _), a in zip(rows, assignments, strict=True):
         key = book.resolve(a.key)

@@ -97,8 +97,10 @@ async def view(session: AsyncSession, book: ThemeBook) -> BookView:
             extra.append(Theme(r.key, r.label, words, frozenset()))
         if r.examples:
             kept.append(KnownCluster(r.key, r.label, tuple(r.examples)))
-    # Kept themes come first: the product department's own themes win a tie with the dictionary.
-    return BookView(replace(book, themes=(*extra, *book.themes)), tuple(kept), labels, merged)
+    # Kept themes come first: the product department's own themes win a tie with the dictionary, and
+    # they apply even where the dictionary does not fit the company's demands.
+    merged_book = replace(book, themes=(*extra, *book.themes), always=frozenset(t.key for t in extra))
+    return BookView(merged_book, tuple(kept), labels, merged)
 
 
 async def themes_in_window(session: AsyncSession, since: datetime, until: datetime) -> list[ThemeRow]:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.cli.main import main
 from domain import semantic
-from domain.clustering import Clusterer, DemandItem, adjusted_rand_index, assign, load_book
+from domain.clustering import (
+    Clusterer,
+    DemandItem,
+    adjusted_rand_index,
+    assign,
+    coverage,
+    fitted,
+    load_book,
+)
 from domain.themes import ThemesFileError, load_themes
 
 SAMPLE = Path("/work/shared/data/demands-sample.tsv")
@@ -104,6 +113,10 @@ def test_themes_file_validation(
         load_themes(bad)
     text = str(info.value)
     assert "min_score must be a number" in text and "key must be lower-case" in text
+    bad_coverage = tmp_path / "coverage.toml"
+    bad_coverage.write_text('min_coverage = 2\n[[themes]]\nkey = "a"\nlabel = "甲"\nkeywords = ["甲"]\n')
+    with pytest.raises(ThemesFileError, match="min_coverage must be a number from 0 to 1"):
+        load_themes(bad_coverage)
     assert "keywords must be a non-empty list" in text and "unknown key 'colour'" in text
     config = tmp_path / "actionflow.toml"
     config.write_text(f'[themes]\npath = "{bad}"\n[rebates]\nformula = "bonus * 2"\n', encoding="utf-8")
@@ -165,3 +178,29 @@ def test_the_sentence_model_loads_offline_within_budget() -> None:
     vectors = encoder.centred(["货一直没到", "到货太慢了", "价格太贵"])
     assert vectors.shape == (3, 512)
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "data"
+
+
+def test_another_industrys_dictionary_is_set_aside() -> None:
+    book = load_book()
+    software = [r["text"] for r in rows(BENCH / "demands-software.tsv")]
+    heldout = [r["text"] for r in rows(HELDOUT)]
+    assert coverage(book, software) < book.min_coverage <= coverage(book, heldout)
+    assert fitted(book, software).themes == () and fitted(book, heldout) is book
+    assert fitted(book, software[:20]) is book  # too few demands to judge: trusted
+    always = replace(book, always=frozenset({"price"}))
+    assert [t.key for t in fitted(always, software).themes] == ["price"]  # kept themes always apply
+    always_on = replace(book, min_coverage=0)
+    assert fitted(always_on, software) is always_on
+    # Clustered with the dictionary set aside, a software company's pricing demands are not filed
+    # under the medical 价格与采购成本 theme one by one.
+    out = Clusterer(book).cluster([DemandItem(str(i), t) for i, t in enumerate(software)])
+    assert all(a.kind == "discovered" for a in out)
+
+
+@needs_model
+def test_ari_in_an_industry_the_dictionary_was_not_written_for() -> None:
+    # bench/data/demands-industrial.tsv: 8 themes × 8 quotes of industrial-equipment customers.
+    assert ari(BENCH / "demands-industrial.tsv") >= 0.5
