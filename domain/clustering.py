@@ -19,10 +19,12 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from domain import semantic
 from domain.themes import Theme, ThemeBook, load_themes, normalize_text
 
 DEFAULT_THEMES = Path(__file__).resolve().parents[1] / "config" / "themes.toml"
@@ -87,6 +89,15 @@ _STOP_WORDS = _STOP_BIGRAMS | {
     "上次",
 }
 BACKGROUND = 2000
+# With the sentence model (domain/semantic.py): average-link clustering of centred sentence vectors,
+# merging while the mean similarity is ≥ SEMANTIC_THRESHOLD; two demands filed under the same scenario
+# (not 其他) get SEMANTIC_SCENARIO_PRIOR added. Both measured on bench/data (docs/benchmarks.md). Above
+# SEMANTIC_MAX demands in one batch (a bulk import), discovery uses words only: 1,000 take ≈ 4.4 s here.
+SEMANTIC_THRESHOLD = 0.1
+SEMANTIC_SCENARIO_PRIOR = 0.2
+SEMANTIC_MAX = 1000
+SCENARIO_WEIGHT = 3.0  # the rep's scenario as one more feature in discovery (times its rarity)
+NO_SCENARIO = frozenset({"", "其他"})
 _HAN_OR_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
 
 
@@ -131,6 +142,30 @@ def match_theme(book: ThemeBook, text: str, scenario: str = "") -> tuple[Theme, 
     return best
 
 
+COVERAGE_SAMPLE = 2000  # demands sampled (evenly) to measure how much of them the dictionary describes
+COVERAGE_EVIDENCE = 30  # below this many demands the dictionary is trusted: too few to judge its fit
+
+
+def coverage(book: ThemeBook, texts: Sequence[str]) -> float:
+    """Share of ``texts`` the dictionary strongly matches (best theme score ≥ 2 × min_score), over at
+    most COVERAGE_SAMPLE of them. Themes in ``book.always`` are not counted: they are not the seed's."""
+    sample = list(texts[:: max(1, len(texts) // COVERAGE_SAMPLE)])
+    if not sample:
+        return 1.0
+    seed = replace(book, themes=tuple(t for t in book.themes if t.key not in book.always))
+    strong = 2 * book.min_score
+    hits = sum(1 for t in sample if (m := match_theme(seed, t)) is not None and m[1] >= strong)
+    return hits / len(sample)
+
+
+def fitted(book: ThemeBook, texts: Sequence[str]) -> ThemeBook:
+    """``book`` when its dictionary describes enough of ``texts`` (or there are too few to tell); else
+    only its ``always`` themes."""
+    if book.min_coverage <= 0 or len(texts) < COVERAGE_EVIDENCE or coverage(book, texts) >= book.min_coverage:
+        return book
+    return replace(book, themes=tuple(t for t in book.themes if t.key in book.always))
+
+
 # -- stage 2: discovery ----------------------------------------------------------------------
 def _tokens(text: str) -> list[str]:
     """jieba words in search mode (a long word also yields its parts: 学术年会 → 学术, 年会, 学术年会)."""
@@ -158,7 +193,8 @@ def features(text: str) -> Counter[str]:
 
 
 class _Vectoriser:
-    def __init__(self, docs: Sequence[Counter[str]]) -> None:
+    def __init__(self, docs: Sequence[Counter[str]], scenario_weight: float = SCENARIO_WEIGHT) -> None:
+        self.weights = {"w": 1.5, "c": 1.0, "s": scenario_weight}
         df: Counter[str] = Counter()
         for doc in docs:
             df.update(doc.keys())
@@ -167,7 +203,7 @@ class _Vectoriser:
 
     def vector(self, doc: Counter[str]) -> dict[str, float]:
         vec: dict[str, float] = {
-            f: (1.0 + math.log(c)) * self.idf.get(f, 1.0) * (1.5 if f[0] == "w" else 1.0)
+            f: (1.0 + math.log(c)) * self.idf.get(f, 1.0) * self.weights.get(f[0], 1.0)
             for f, c in doc.items()
         }
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
@@ -262,19 +298,37 @@ def discover(
     *,
     background: Sequence[str] = (),
     known: Sequence[KnownCluster] = (),
+    scenarios: Sequence[str] = (),
+    scenario_weight: float = SCENARIO_WEIGHT,
+    encoder: semantic.Encoder | None = None,
 ) -> list[Assignment]:
     """Group ``texts`` no theme covers; join ``known`` clusters first. One Assignment per text.
 
     A known cluster is joined when the demand contains its defining term or is similar enough to its
-    members (cosine ≥ ``threshold``). The rest are grouped by frequent shared terms, then by
-    similarity; what is left stands alone (a cluster of one, which later demands may join).
+    members (cosine ≥ ``threshold`` over words; with ``encoder``, else a mean sentence similarity
+    ≥ SEMANTIC_THRESHOLD). With ``encoder`` the rest are grouped by average link over sentence vectors
+    (the scenario as a prior); without, by frequent shared terms, then by word similarity. What is left
+    stands alone (a cluster of one, which later demands may join).
     """
     if not texts:
         return []
+    scenarios = list(scenarios) + [""] * (len(texts) - len(scenarios))
+    sem = encoder if encoder is not None and len(texts) <= SEMANTIC_MAX else None
+    if sem is not None:
+        known_texts = [t for k in known for t in k.texts]
+        sentence = sem.centred([*texts, *known_texts])
+        known_rows: list[Any] = []
+        start = len(texts)
+        for k in known:
+            known_rows.append(sentence[start : start + len(k.texts)])
+            start += len(k.texts)
     docs = [features(t) for t in texts]
+    for doc, scenario in zip(docs, scenarios, strict=False):
+        if scenario not in NO_SCENARIO and scenario_weight > 0:
+            doc["s:" + scenario] = 1
     known_docs = [[features(t) for t in k.texts] for k in known]
     corpus = docs + [d for ds in known_docs for d in ds] + [features(t) for t in background]
-    vectoriser = _Vectoriser(corpus)
+    vectoriser = _Vectoriser(corpus, scenario_weight)
     vecs = [vectoriser.vector(d) for d in docs]
     words = [{f[2:] for f in d if f.startswith("w:")} for d in docs]
     result: list[Assignment | None] = [None] * len(texts)
@@ -295,24 +349,47 @@ def discover(
             best = max(((k, _cosine(vec, c)) for k, _, c in centroids), key=lambda kc: kc[1])
             if best[1] >= threshold:
                 result[i] = Assignment(best[0].key, best[0].label, "discovered", best[1])
+                continue
+            if sem is not None:
+                means = [float((rows @ sentence[i]).mean()) if len(rows) else -1.0 for rows in known_rows]
+                j = max(range(len(known)), key=lambda j: means[j])
+                if means[j] >= SEMANTIC_THRESHOLD:
+                    result[i] = Assignment(known[j].key, known[j].label, "discovered", means[j])
     todo = [i for i, r in enumerate(result) if r is None]
-    idf = {f[2:]: v for f, v in vectoriser.idf.items() if f.startswith("w:")}
-    groups: list[tuple[str | None, list[int]]] = [
-        (term, [todo[j] for j in members])
-        for term, members in _term_clusters([words[i] for i in todo], idf, min_support=2)
-    ]
-    taken = {i for _, members in groups for i in members}
-    rest = [i for i in todo if i not in taken]
-    sub = [vecs[i] for i in rest]
-    neighbours = _neighbours(sub, threshold)
-    order = sorted(range(len(sub)), key=lambda i: (-len(neighbours[i]), i))
-    cluster_of: set[int] = set()
-    for i in order:
-        if i in cluster_of:
-            continue
-        members = [i] + [j for j in sorted(neighbours[i]) if j not in cluster_of]
-        cluster_of.update(members)
-        groups.append((None, [rest[j] for j in members]))
+    groups: list[tuple[str | None, list[int]]] = []
+    if sem is not None and todo:
+        sub_vecs = sentence[todo]
+        sim = sub_vecs @ sub_vecs.T
+        filed = [scenarios[i] for i in todo]
+        for a, scenario in enumerate(filed):
+            if scenario in NO_SCENARIO:
+                continue
+            for b in range(a + 1, len(filed)):
+                if filed[b] == scenario:
+                    sim[a, b] += SEMANTIC_SCENARIO_PRIOR
+                    sim[b, a] += SEMANTIC_SCENARIO_PRIOR
+        by_group: dict[int, list[int]] = defaultdict(list)
+        for j, g in enumerate(semantic.average_link(sim, SEMANTIC_THRESHOLD)):
+            by_group[g].append(todo[j])
+        groups = [(None, members) for members in by_group.values()]
+    else:
+        idf = {f[2:]: v for f, v in vectoriser.idf.items() if f.startswith("w:")}
+        groups = [
+            (term, [todo[j] for j in members])
+            for term, members in _term_clusters([words[i] for i in todo], idf, min_support=2)
+        ]
+        taken = {i for _, members in groups for i in members}
+        rest = [i for i in todo if i not in taken]
+        sub = [vecs[i] for i in rest]
+        neighbours = _neighbours(sub, threshold)
+        order = sorted(range(len(sub)), key=lambda i: (-len(neighbours[i]), i))
+        cluster_of: set[int] = set()
+        for i in order:
+            if i in cluster_of:
+                continue
+            members = [i] + [j for j in sorted(neighbours[i]) if j not in cluster_of]
+            cluster_of.update(members)
+            groups.append((None, [rest[j] for j in members]))
     used: dict[str, int] = {}
     for term, members in groups:
         label = _label((vecs[j] for j in members), first=term)
@@ -326,8 +403,12 @@ def discover(
 
 # -- the engine --------------------------------------------------------------------------------
 class Clusterer:
-    def __init__(self, book: ThemeBook) -> None:
+    """``semantic``: group demands no theme covers by their sentence vectors when the sentence model is
+    installed (the default), else by their words."""
+
+    def __init__(self, book: ThemeBook, *, semantic: bool = True) -> None:
         self.book = book
+        self.semantic = semantic
 
     def assign(self, text: str, scenario: str = "") -> Assignment | None:
         hit = match_theme(self.book, text, scenario)
@@ -336,9 +417,24 @@ class Clusterer:
         theme, score = hit
         return Assignment(theme.key, theme.label, "theme", score)
 
-    def cluster(self, items: Sequence[DemandItem], *, known: Sequence[KnownCluster] = ()) -> list[Assignment]:
-        """Every item gets a cluster: its theme, a known discovered cluster, or a new one."""
-        out: list[Assignment | None] = [self.assign(item.text, item.scenario) for item in items]
+    def cluster(
+        self,
+        items: Sequence[DemandItem],
+        *,
+        known: Sequence[KnownCluster] = (),
+        recent: Sequence[str] | None = None,
+    ) -> list[Assignment]:
+        """Every item gets a cluster: its theme, a known discovered cluster, or a new one.
+
+        The dictionary applies only when it describes enough of ``recent`` (the company's recent
+        demands; default: ``items``) — see ``ThemeBook.min_coverage``."""
+        book = fitted(self.book, [item.text for item in items] if recent is None else recent)
+        out: list[Assignment | None] = [
+            Assignment(hit[0].key, hit[0].label, "theme", hit[1])
+            if (hit := match_theme(book, item.text, item.scenario))
+            else None
+            for item in items
+        ]
         rest = [i for i, a in enumerate(out) if a is None]
         found = discover(
             [items[i].text for i in rest],
@@ -346,6 +442,8 @@ class Clusterer:
             # Word rarity is learnt from the whole batch (at most BACKGROUND demands, evenly spread).
             background=[item.text for item in items[:: max(1, len(items) // BACKGROUND)]],
             known=known,
+            scenarios=[items[i].scenario for i in rest],
+            encoder=semantic.model() if self.semantic and rest else None,
         )
         for i, assignment in zip(rest, found, strict=True):
             out[i] = assignment

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import theme_book
 from domain.clustering import Clusterer, DemandItem, KnownCluster
 from storage.models import Customer, Demand, DemandCluster, User
 from storage.upsert import insert_ignore
@@ -31,15 +34,24 @@ class DemandSample:
     rep: str
     customer: str
     created_at: datetime
+    scenario: str = ""
+    label: str = ""
+
+    def line(self) -> str:
+        """「原话」— 销售 · 客户 · 场景, as alerts and theme lists show a quote."""
+        scenario = f" · 场景：{self.scenario}" if self.scenario else ""
+        return f"「{self.text}」— {self.rep} · {self.customer}{scenario}"
 
 
-async def _known(session: AsyncSession, now: datetime) -> list[KnownCluster]:
+async def _known(session: AsyncSession, now: datetime, skip: set[str]) -> list[KnownCluster]:
     since = now - timedelta(days=KNOWN_CLUSTER_DAYS)
     stmt = (
         select(Demand.cluster_key, Demand.cluster_label, Demand.text)
         .where(Demand.cluster_key.like("d-%"), Demand.created_at >= since)
         .order_by(Demand.id.desc())
     )
+    if skip:
+        stmt = stmt.where(Demand.cluster_key.not_in(sorted(skip)))
     texts: dict[str, list[str]] = defaultdict(list)
     labels: dict[str, str] = {}
     for key, label, text in (await session.execute(stmt)).all():
@@ -47,6 +59,18 @@ async def _known(session: AsyncSession, now: datetime) -> list[KnownCluster]:
         if len(texts[key]) < KNOWN_MEMBERS:
             texts[key].append(text)
     return [KnownCluster(k, labels[k], tuple(v)) for k, v in texts.items()]
+
+
+async def _recent_texts(session: AsyncSession, now: datetime) -> list[str]:
+    """Texts of the demands of the last KNOWN_CLUSTER_DAYS (at most 2,000, newest first): what the
+    dictionary's fit is measured on."""
+    stmt = (
+        select(Demand.text)
+        .where(Demand.created_at >= now - timedelta(days=KNOWN_CLUSTER_DAYS), Demand.text != "")
+        .order_by(Demand.id.desc())
+        .limit(2000)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: datetime) -> int:
@@ -61,16 +85,31 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
     if not rows:
         return 0
     items = [DemandItem(str(i), text or "", scenario or "") for i, text, scenario in rows]
-    known = await _known(session, now)
-    assignments = clusterer.cluster(items, known=known)
+    await theme_book.seed(session, clusterer.book, now)
+    book = await theme_book.view(session, clusterer.book)
+    kept = {k.key for k in book.kept}
+    known = [*book.kept, *await _known(session, now, kept | set(book.merged))]
+    recent = await _recent_texts(session, now)
+    assignments = Clusterer(book.book, semantic=clusterer.semantic).cluster(
+        items, known=known, recent=[*recent, *(i.text for i in items)]
+    )
     by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
     for (demand_id, _, _), a in zip(rows, assignments, strict=True):
-        by_key[(a.key, a.label)].append(demand_id)
-        if a.kind == "discovered":
+        key = book.resolve(a.key)
+        by_key[(key, book.label(key, a.label))].append(demand_id)
+        if a.kind == "discovered" and key == a.key and key not in book.labels:
             await insert_ignore(
                 session,
                 DemandCluster,
-                {"key": a.key, "label": a.label, "kind": "discovered", "created_at": now},
+                {
+                    "key": a.key,
+                    "label": a.label,
+                    "kind": "discovered",
+                    "created_at": now,
+                    "examples": [],
+                    "keywords": [],
+                    "merged_into": "",
+                },
             )
     for (key, label), ids in by_key.items():
         await session.execute(
@@ -91,17 +130,70 @@ async def cluster_counts(session: AsyncSession, since: datetime, until: datetime
     return counts
 
 
-async def cluster_samples(
-    session: AsyncSession, key: str, since: datetime, until: datetime
-) -> list[DemandSample]:
-    stmt = (
-        select(Demand.id, Demand.text, User.name, Customer.name, Demand.created_at)
+def _samples_stmt(since: datetime, until: datetime) -> Any:
+    return (
+        select(
+            Demand.id,
+            Demand.text,
+            User.name,
+            Customer.name,
+            Demand.created_at,
+            Demand.scenario,
+            Demand.cluster_label,
+        )
         .join(User, User.id == Demand.rep_id)
         .outerjoin(Customer, Customer.id == Demand.customer_id)
-        .where(Demand.cluster_key == key, Demand.created_at >= since, Demand.created_at < until)
+        .where(Demand.created_at >= since, Demand.created_at < until)
         .order_by(Demand.created_at.desc(), Demand.id.desc())
     )
+
+
+def _samples(rows: Sequence[Any]) -> list[DemandSample]:
     return [
-        DemandSample(i, text, rep, customer or "（未关联客户）", created)
-        for i, text, rep, customer, created in (await session.execute(stmt)).all()
+        DemandSample(i, text, rep, customer or "（未关联客户）", created, scenario or "", label or "")
+        for i, text, rep, customer, created, scenario, label in rows
     ]
+
+
+async def cluster_samples(
+    session: AsyncSession, key: str, since: datetime, until: datetime, *, unalerted: bool = False
+) -> list[DemandSample]:
+    """The demands of one cluster in [since, until), newest first (only those no alert has counted
+    yet when ``unalerted``)."""
+    stmt = _samples_stmt(since, until).where(Demand.cluster_key == key)
+    if unalerted:
+        stmt = stmt.where(Demand.alerted_at.is_(None))
+    return _samples((await session.execute(stmt)).all())
+
+
+async def scenario_samples(
+    session: AsyncSession, scenario: str, since: datetime, until: datetime
+) -> list[DemandSample]:
+    """The demands a rep filed under ``scenario`` in [since, until), newest first."""
+    stmt = _samples_stmt(since, until).where(Demand.scenario == scenario)
+    return _samples((await session.execute(stmt)).all())
+
+
+async def scenarios_in_use(session: AsyncSession) -> set[str]:
+    return {s for s in (await session.execute(select(Demand.scenario).distinct())).scalars() if s}
+
+
+async def unalerted_counts(session: AsyncSession, since: datetime, until: datetime) -> list[ClusterCount]:
+    """Per cluster, the demands in [since, until) that no earlier alert counted, most first."""
+    stmt = (
+        select(Demand.cluster_key, func.max(Demand.cluster_label), func.count())
+        .where(
+            Demand.created_at >= since,
+            Demand.created_at < until,
+            Demand.cluster_key != "",
+            Demand.alerted_at.is_(None),
+        )
+        .group_by(Demand.cluster_key)
+    )
+    counts = [ClusterCount(k, label or k, int(n)) for k, label, n in (await session.execute(stmt)).all()]
+    counts.sort(key=lambda c: (-c.count, c.key))
+    return counts
+
+
+async def mark_alerted(session: AsyncSession, ids: list[int], now: datetime) -> None:
+    await session.execute(update(Demand).where(Demand.id.in_(ids)).values(alerted_at=now))

@@ -33,6 +33,11 @@ class ThemeBook:
     scenario_bonus: float = 0.5
     discovery_threshold: float = 0.3
     version: str = ""
+    # The dictionary is used only when it describes at least this share of the demands being clustered
+    # (a strong match: score ≥ 2 × min_score); below, it is another industry's dictionary and discovery
+    # decides. 0 = always use it. Themes in ``always`` (kept by the product department) always apply.
+    min_coverage: float = 0.5
+    always: frozenset[str] = frozenset()
 
     def label_of(self, key: str) -> str | None:
         for theme in self.themes:
@@ -81,7 +86,7 @@ def _keyword(raw: object, where: str, problems: list[str]) -> tuple[str, float] 
 
 def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
     problems: list[str] = []
-    known = {"version", "min_score", "scenario_bonus", "discovery_threshold", "themes"}
+    known = {"version", "min_score", "scenario_bonus", "discovery_threshold", "min_coverage", "themes"}
     for extra_key in sorted(set(data) - known):
         problems.append(f"unknown top-level key {extra_key!r} (known: {', '.join(sorted(known))})")
     min_score = _number(data.get("min_score", 1.0), "min_score", problems, low=0.01, high=100)
@@ -89,6 +94,7 @@ def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
     threshold = _number(
         data.get("discovery_threshold", 0.3), "discovery_threshold", problems, low=0.01, high=1
     )
+    coverage = _number(data.get("min_coverage", 0.5), "min_coverage", problems, low=0, high=1)
     raw_themes = data.get("themes")
     themes: list[Theme] = []
     if not isinstance(raw_themes, list) or not raw_themes:
@@ -130,7 +136,7 @@ def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
         themes.append(Theme(key, label.strip(), tuple(dict(parsed).items()), frozenset(scenarios)))
     if problems:
         raise ThemesFileError(path, problems)
-    return ThemeBook(tuple(themes), min_score, bonus, threshold, str(data.get("version", "")))
+    return ThemeBook(tuple(themes), min_score, bonus, threshold, str(data.get("version", "")), coverage)
 
 
 def load_themes(path: Path) -> ThemeBook:

@@ -7,11 +7,17 @@ import re
 from collections import defaultdict
 from datetime import timedelta
 
-from domain import deadline_view
+from domain import deadline_view, theme_book
 from domain import digest_text as text
 from domain.audience import manager_scopes, visible_to
 from domain.clustering import Clusterer, load_book
-from domain.demand_scan import cluster_counts, cluster_pending, cluster_samples
+from domain.demand_scan import (
+    DemandSample,
+    cluster_pending,
+    cluster_samples,
+    scenario_samples,
+    scenarios_in_use,
+)
 from domain.metrics import compute
 from domain.staleness import (
     active_customer_counts,
@@ -116,22 +122,125 @@ async def metrics(turn: Turn, args: str) -> None:
     await turn.reply(text.metrics_text(result, turn.services.tz))
 
 
-async def themes(turn: Turn, args: str) -> None:
+THEME_EDITORS = MANAGERS | {"product"}
+LISTED = 15
+
+
+async def _listed(turn: Turn) -> tuple[list[theme_book.ThemeRow], int]:
+    """Cluster what is new, then the themes of the window in the order 需求主题 numbers them."""
     settings = turn.services.settings
     days = settings.alerts.demand_window_days
     await cluster_pending(turn.session, Clusterer(load_book(settings.themes.path)), turn.now)
+    rows = await theme_book.themes_in_window(turn.session, turn.now - timedelta(days=days), turn.now)
+    return rows, days
+
+
+async def _quotes(turn: Turn, title: str, samples: list[DemandSample], most: int = 10) -> None:
+    lines = [title, *(f"· {s.line()}" for s in samples[:most])]
+    if len(samples) > most:
+        lines.append(f"……另有 {len(samples) - most} 条")
+    await turn.reply("\n".join(lines))
+
+
+async def themes(turn: Turn, args: str) -> None:
+    """需求主题: the themes with counts; 需求主题 <场景> or <主题/编号>: the quotes filed under it."""
+    rows, days = await _listed(turn)
     since = turn.now - timedelta(days=days)
-    counts = await cluster_counts(turn.session, since, turn.now)
-    if not counts:
+    arg = args.strip()
+    if arg and arg in await scenarios_in_use(turn.session):
+        samples = await scenario_samples(turn.session, arg, since, turn.now)
+        if not samples:
+            await turn.reply(f"近 {days} 天没有场景为「{arg}」的需求。")
+            return
+        await _quotes(turn, f"近 {days} 天场景为「{arg}」的需求（{len(samples)} 条）：", samples)
+        return
+    if arg:
+        try:
+            theme = await theme_book.find(turn.session, arg, rows)
+        except theme_book.ThemeError as exc:
+            await turn.reply(str(exc))
+            return
+        samples = await cluster_samples(turn.session, theme.key, since, turn.now)
+        if not samples:
+            await turn.reply(f"「{theme.label}」近 {days} 天没有新的需求。")
+            return
+        await _quotes(turn, f"「{theme.label}」近 {days} 天的需求（{len(samples)} 条）：", samples)
+        return
+    if not rows:
         await turn.reply(f"近 {days} 天没有记录需求。")
         return
-    threshold = settings.alerts.demand_threshold
+    threshold = turn.services.settings.alerts.demand_threshold
     lines = [f"近 {days} 天的需求主题（≥{threshold} 次会推送产品部）："]
-    for c in counts[:15]:
-        samples = await cluster_samples(turn.session, c.key, since, turn.now)
-        quote = f"  例：「{samples[0].text}」" if samples else ""
-        lines.append(f"· {c.label}：{c.count} 次{' 🔥' if c.count >= threshold else ''}\n{quote}")
+    for n, row in enumerate(rows[:LISTED], 1):
+        samples = await cluster_samples(turn.session, row.key, since, turn.now)
+        found = "（自动发现，可改名保留）" if row.kind == "discovered" else ""
+        hot = " 🔥" if row.count >= threshold else ""
+        quote = f"\n  例：{samples[0].line()}" if samples else ""
+        lines.append(f"{n}. {row.label}：{row.count} 次{hot}{found}{quote}")
+    if len(rows) > LISTED:
+        lines.append(f"……另有 {len(rows) - LISTED} 个主题")
+    lines.append(
+        "改名：主题改名 <编号> <新名称>；合并：主题合并 <编号> <并入编号>；"
+        "拆分：主题拆分 <编号> <关键词> <新名称>"
+    )
     await turn.reply("\n".join(lines))
+
+
+async def rename_theme(turn: Turn, args: str) -> None:
+    parts = args.split(maxsplit=1)
+    if len(parts) < 2:
+        await turn.reply("用法：主题改名 <编号或名称> <新名称>，例如「主题改名 3 学术会议支持」。")
+        return
+    rows, _ = await _listed(turn)
+    try:
+        row = await theme_book.find(turn.session, parts[0], rows)
+        old = row.label
+        await theme_book.rename(
+            turn.session, row, parts[1], actor_id=turn.user.id, now=turn.now, source=turn.source
+        )
+    except theme_book.ThemeError as exc:
+        await turn.reply(str(exc))
+        return
+    await turn.reply(f"已把「{old}」改名为「{row.label}」。以后意思相近的需求会归到这个主题。")
+
+
+async def merge_themes(turn: Turn, args: str) -> None:
+    parts = args.split()
+    if len(parts) != 2:
+        await turn.reply("用法：主题合并 <要并掉的主题> <保留的主题>（编号或名称），例如「主题合并 4 2」。")
+        return
+    rows, _ = await _listed(turn)
+    try:
+        source = await theme_book.find(turn.session, parts[0], rows)
+        target = await theme_book.find(turn.session, parts[1], rows)
+        moved = await theme_book.merge(
+            turn.session, source, target, actor_id=turn.user.id, now=turn.now, event=turn.source
+        )
+    except theme_book.ThemeError as exc:
+        await turn.reply(str(exc))
+        return
+    await turn.reply(f"已把「{source.label}」并入「{target.label}」，移过去 {moved} 条需求。")
+
+
+async def split_theme(turn: Turn, args: str) -> None:
+    parts = args.split(maxsplit=2)
+    if len(parts) < 3:
+        await turn.reply(
+            "用法：主题拆分 <编号或名称> <关键词> <新主题名称>，例如「主题拆分 2 试用 试用申请」。"
+        )
+        return
+    rows, _ = await _listed(turn)
+    try:
+        row = await theme_book.find(turn.session, parts[0], rows)
+        new, moved = await theme_book.split(
+            turn.session, row, parts[1], parts[2], actor_id=turn.user.id, now=turn.now, source=turn.source
+        )
+    except theme_book.ThemeError as exc:
+        await turn.reply(str(exc))
+        return
+    await turn.reply(
+        f"已从「{row.label}」拆出「{new.label}」（{moved} 条）。以后提到「{parts[1]}」的需求会归到新主题。"
+    )
 
 
 def setup(registry: Registry) -> None:
@@ -151,7 +260,24 @@ def setup(registry: Registry) -> None:
         Command(("健康指标", "指标"), metrics, "动作规范率、线索转化率、过程数据鲜度", MANAGERS, group="管理")
     )
     registry.command(
-        Command(("需求主题",), themes, "近 7 天客户需求的主题和次数", MANAGERS | {"product"}, group="管理")
+        Command(
+            ("需求主题",),
+            themes,
+            "近 7 天客户需求的主题和次数（可加场景或主题）",
+            THEME_EDITORS,
+            group="管理",
+        )
+    )
+    registry.command(
+        Command(
+            ("主题改名",), rename_theme, "给需求主题改名（自动发现的会保留下来）", THEME_EDITORS, group="管理"
+        )
+    )
+    registry.command(
+        Command(("主题合并",), merge_themes, "把一个需求主题并入另一个", THEME_EDITORS, group="管理")
+    )
+    registry.command(
+        Command(("主题拆分",), split_theme, "按关键词从主题里拆出新主题", THEME_EDITORS, group="管理")
     )
     registry.command(
         Command(("我的待跟进",), my_stale, "我名下超时未更新的客户", frozenset({"rep", "manager"}))

@@ -1,22 +1,28 @@
-"""The demand-frequency scan: cluster new demands, alert product when a cluster is frequent.
+"""The demand-frequency scan: cluster new demands, alert product when a theme recurs.
 
-A cluster with ≥ alerts.demand_threshold demands in the trailing alerts.demand_window_days is sent to
-the product group once per ISO week (local time), and again each time its count doubles (×2, ×4, …)
-against the week's first alert. ``alert_log`` rows (unique kind/key/period) make each alert happen once.
+A theme is alerted when it has ≥ alerts.demand_threshold demands in the trailing
+alerts.demand_window_days **that no earlier alert counted**. The demands an alert counts are stamped
+(``demands.alerted_at``) in the same transaction as the alert is queued, so the same quotes are never
+alerted twice: a theme that keeps recurring is alerted again once five new quotes have come in.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clustering import Clusterer, load_book
-from domain.demand_scan import ClusterCount, cluster_counts, cluster_pending, cluster_samples
-from scheduler.context import AppLike, Postman, postman, tz
+from domain.demand_scan import (
+    ClusterCount,
+    DemandSample,
+    cluster_pending,
+    cluster_samples,
+    mark_alerted,
+    unalerted_counts,
+)
+from scheduler.context import AppLike, Postman, postman
 from scheduler.service import RunContext
 from storage.models import AlertLog
 from storage.upsert import insert_ignore
@@ -24,75 +30,60 @@ from storage.upsert import insert_ignore
 SAMPLE_QUOTES = 5
 
 
-async def _level(session: AsyncSession, key: str, week: str, count: int) -> str | None:
-    """The AlertLog period to alert under now, or None when this week's alerts already cover ``count``."""
-    rows = list(
-        (
-            await session.execute(
-                select(AlertLog).where(
-                    AlertLog.kind == "demand_frequency", AlertLog.key == key, AlertLog.period.like(f"{week}%")
-                )
-            )
-        ).scalars()
-    )
-    if not rows:
-        return week
-    base = (
-        min(int(r.payload.get("count", count)) for r in rows if r.period == week)
-        if any(r.period == week for r in rows)
-        else count
-    )
-    level = int(math.log2(count / base)) if count >= base else 0
-    return f"{week}/x{2**level}" if level >= 1 else None
-
-
-async def _send(
-    post: Postman, session: AsyncSession, cluster: ClusterCount, app: AppLike, since_days: int
-) -> None:
-    now = post.now
-    samples = await cluster_samples(session, cluster.key, now - timedelta(days=since_days), now)
-    quotes = [f"「{s.text}」— {s.rep} · {s.customer}" for s in samples[:SAMPLE_QUOTES]]
+def alert_body(cluster: ClusterCount, samples: list[DemandSample], days: int, threshold: int) -> str:
     reps = Counter(s.rep for s in samples)
     customers = list(dict.fromkeys(s.customer for s in samples))
-    body = [
-        f"近 {since_days} 天出现 {cluster.count} 次（预警阈值 {app.settings.alerts.demand_threshold} 次）。",
-        "客户原话：",
-        *quotes,
-        "涉及销售：" + "、".join(f"{name}（{n}）" for name, n in reps.most_common()),
-        f"涉及客户（{len(customers)} 家）："
-        + "、".join(customers[:15])
-        + ("…" if len(customers) > 15 else ""),
-    ]
-    await post.to_route("product", f"📈 需求主题预警：{cluster.label}", "\n".join(body), cluster.key)
+    more = f"（另有 {len(samples) - SAMPLE_QUOTES} 条）" if len(samples) > SAMPLE_QUOTES else ""
+    return "\n".join(
+        [
+            f"近 {days} 天新出现 {len(samples)} 次（预警阈值 {threshold} 次，之前预警过的不重复计算）。",
+            "客户原话：",
+            *[s.line() for s in samples[:SAMPLE_QUOTES]],
+            *([more] if more else []),
+            "涉及销售：" + "、".join(f"{name}（{n}）" for name, n in reps.most_common()),
+            f"涉及客户（{len(customers)} 家）："
+            + "、".join(customers[:15])
+            + ("…" if len(customers) > 15 else ""),
+        ]
+    )
+
+
+async def _send(post: Postman, session: AsyncSession, cluster: ClusterCount, app: AppLike) -> None:
+    alerts = app.settings.alerts
+    days = alerts.demand_window_days
+    samples = await cluster_samples(
+        session, cluster.key, post.now - timedelta(days=days), post.now, unalerted=True
+    )
+    if len(samples) < alerts.demand_threshold:  # pragma: no cover - counted in the same transaction
+        return
+    ids = [s.id for s in samples]
+    logged = await insert_ignore(
+        session,
+        AlertLog,
+        {
+            "kind": "demand_frequency",
+            "key": cluster.key,
+            "period": f"#{max(ids)}",  # the newest demand counted: one alert per batch of new quotes
+            "target": alerts.routes.get("product", ""),
+            "payload": {"count": len(ids), "label": cluster.label, "demand_ids": ids},
+            "created_at": post.now,
+        },
+    )
+    if not logged:  # pragma: no cover - the demands are stamped with the alert, so no batch repeats
+        return
+    await mark_alerted(session, ids, post.now)
+    body = alert_body(cluster, samples, days, alerts.demand_threshold)
+    await post.to_route("product", f"📈 需求主题预警：{cluster.label}", body, cluster.key)
 
 
 async def demand_job(app: AppLike, ctx: RunContext) -> None:
     alerts = app.settings.alerts
     clusterer = Clusterer(load_book(app.settings.themes.path))
-    local = ctx.now.astimezone(tz(app))
-    iso = local.isocalendar()
-    week = f"{iso.year}-W{iso.week:02d}"
     async with app.db.transaction() as session:
         await cluster_pending(session, clusterer, ctx.now)
-        counts = await cluster_counts(session, ctx.now - timedelta(days=alerts.demand_window_days), ctx.now)
+        counts = await unalerted_counts(session, ctx.now - timedelta(days=alerts.demand_window_days), ctx.now)
         for cluster in counts:
             if cluster.count < alerts.demand_threshold:
                 break
-            period = await _level(session, cluster.key, week, cluster.count)
-            if period is None:
-                continue
-            logged = await insert_ignore(
-                session,
-                AlertLog,
-                {
-                    "kind": "demand_frequency",
-                    "key": cluster.key,
-                    "period": period,
-                    "target": alerts.routes.get("product", ""),
-                    "payload": {"count": cluster.count, "label": cluster.label},
-                    "created_at": ctx.now,
-                },
-            )
-            if logged:
-                post = postman(app, session, ctx.now, f"demand:{period}")
-                await _send(post, session, cluster, app, alerts.demand_window_days)
+            post = postman(app, session, ctx.now, f"demand:{ctx.now:%Y%m%d%H%M}")
+            await _send(post, session, cluster, app)

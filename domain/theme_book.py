@@ -1,0 +1,356 @@
+"""The theme book in the database: what the product department shapes in chat (and, later, on the board).
+
+Themes come from three places: the TOML dictionary seeds the book (``kind = "theme"``), discovery adds
+clusters among demands no theme covers (``discovered``), and the product department keeps what it names
+(``kept``: its quotes become examples, and later demands that mean the same join it). Every edit —
+rename, merge, split — is written to the audit log. A merged theme keeps its row with ``merged_into``,
+so the dictionary or a known cluster that still points at it sends new demands to where it was merged.
+
+Each function takes an open session and leaves committing to the caller; errors are ``ThemeError`` with
+a message a person can read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain import audit
+from domain.clustering import KnownCluster
+from domain.themes import Theme, ThemeBook, normalize_text
+from storage.models import Demand, DemandCluster
+from storage.upsert import insert_ignore
+
+MAX_EXAMPLES = 30  # quotes kept as a theme's examples (the most recent)
+KEYWORD_WEIGHT = 3.0  # a kept theme's keyword alone is enough to assign a demand (min_score is 1)
+MAX_LABEL = 40
+
+
+class ThemeError(ValueError):
+    """An edit that cannot be done; the message says why, in words for the product department."""
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    key: str
+    label: str
+    kind: str
+    count: int  # demands in the window asked for
+    examples: int
+
+
+async def seed(session: AsyncSession, book: ThemeBook, now: datetime) -> None:
+    """Put every dictionary theme in the book once. A theme renamed in chat keeps its new name."""
+    known = set((await session.execute(select(DemandCluster.key))).scalars())
+    for theme in book.themes:
+        if theme.key not in known:
+            await insert_ignore(
+                session,
+                DemandCluster,
+                {
+                    "key": theme.key,
+                    "label": theme.label,
+                    "kind": "theme",
+                    "created_at": now,
+                    "examples": [],
+                    "keywords": [],
+                    "merged_into": "",
+                },
+            )
+
+
+@dataclass(frozen=True)
+class BookView:
+    """What the clusterer needs from the database: extra keyword themes, example sets, redirects, names."""
+
+    book: ThemeBook
+    kept: tuple[KnownCluster, ...]
+    labels: dict[str, str]
+    merged: dict[str, str]
+
+    def resolve(self, key: str) -> str:
+        seen = set()
+        while key in self.merged and key not in seen:
+            seen.add(key)
+            key = self.merged[key]
+        return key
+
+    def label(self, key: str, fallback: str) -> str:
+        return self.labels.get(self.resolve(key), fallback)
+
+
+async def view(session: AsyncSession, book: ThemeBook) -> BookView:
+    rows = list((await session.execute(select(DemandCluster))).scalars())
+    merged = {r.key: r.merged_into for r in rows if r.merged_into}
+    labels = {r.key: r.label for r in rows}
+    extra: list[Theme] = []
+    kept: list[KnownCluster] = []
+    for r in rows:
+        if r.merged_into or r.kind != "kept":
+            continue
+        if r.keywords:
+            words = tuple((normalize_text(w), KEYWORD_WEIGHT) for w in r.keywords if normalize_text(w))
+            extra.append(Theme(r.key, r.label, words, frozenset()))
+        if r.examples:
+            kept.append(KnownCluster(r.key, r.label, tuple(r.examples)))
+    # Kept themes come first: the product department's own themes win a tie with the dictionary, and
+    # they apply even where the dictionary does not fit the company's demands.
+    merged_book = replace(book, themes=(*extra, *book.themes), always=frozenset(t.key for t in extra))
+    return BookView(merged_book, tuple(kept), labels, merged)
+
+
+async def themes_in_window(session: AsyncSession, since: datetime, until: datetime) -> list[ThemeRow]:
+    """Themes with demands in [since, until), most demands first (then by name). A theme the demands
+    name but the book lacks (a dictionary theme removed from the TOML since) is put in the book, so
+    every listed theme can be edited."""
+    counts = {
+        key: (int(n), label)
+        for key, n, label in (
+            await session.execute(
+                select(Demand.cluster_key, func.count(), func.max(Demand.cluster_label))
+                .where(Demand.created_at >= since, Demand.created_at < until, Demand.cluster_key != "")
+                .group_by(Demand.cluster_key)
+            )
+        ).all()
+    }
+    rows = {
+        r.key: r
+        for r in (
+            await session.execute(select(DemandCluster).where(DemandCluster.key.in_(list(counts))))
+        ).scalars()
+    }
+    out = []
+    for key, (n, demand_label) in counts.items():
+        row = rows.get(key)
+        if row is None:
+            row = DemandCluster(
+                key=key,
+                label=(demand_label or key)[:100],
+                kind="discovered",
+                created_at=until,
+                examples=[],
+                keywords=[],
+                merged_into="",
+            )
+            session.add(row)
+        out.append(ThemeRow(key, row.label, row.kind, n, len(row.examples or [])))
+    await session.flush()
+    out.sort(key=lambda t: (-t.count, t.label))
+    return out
+
+
+async def find(session: AsyncSession, name: str, listed: list[ThemeRow]) -> DemandCluster:
+    """A theme by its number in ``listed`` (as 需求主题 shows it) or by its name."""
+    name = name.strip()
+    if name.isdigit():
+        number = int(name)
+        if not 1 <= number <= len(listed):
+            raise ThemeError(f"没有编号 {number} 的主题，请先发「需求主题」查看编号。")
+        row = await session.get(DemandCluster, listed[number - 1].key)
+        if row is None or row.merged_into:
+            raise ThemeError(f"主题 {number} 已经合并或删除，请重新发「需求主题」查看编号。")
+        return row
+    norm = normalize_text(name)
+    rows = list(
+        (await session.execute(select(DemandCluster).where(DemandCluster.merged_into == ""))).scalars()
+    )
+    hits = [r for r in rows if normalize_text(r.label) == norm] or [
+        r for r in rows if norm and norm in normalize_text(r.label)
+    ]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise ThemeError(f"没有找到主题「{name}」，请先发「需求主题」查看名称或编号。")
+    names = "、".join(f"「{r.label}」" for r in hits[:5])
+    raise ThemeError(f"「{name}」对应多个主题：{names}，请写全名或用编号。")
+
+
+def _check_label(label: str) -> str:
+    label = " ".join(label.split())
+    if not normalize_text(label):
+        raise ThemeError("新名称不能为空。")
+    if len(label) > MAX_LABEL:
+        raise ThemeError(f"名称太长了，请控制在 {MAX_LABEL} 个字以内。")
+    return label
+
+
+async def _label_taken(session: AsyncSession, label: str, but: str = "") -> DemandCluster | None:
+    norm = normalize_text(label)
+    for r in (
+        await session.execute(
+            select(DemandCluster).where(DemandCluster.merged_into == "", DemandCluster.key != but)
+        )
+    ).scalars():
+        if normalize_text(r.label) == norm:
+            return r
+    return None
+
+
+async def _recent_texts(session: AsyncSession, key: str, limit: int = MAX_EXAMPLES) -> list[str]:
+    stmt = (
+        select(Demand.text)
+        .where(Demand.cluster_key == key, Demand.text != "")
+        .order_by(Demand.created_at.desc(), Demand.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def _snap(row: DemandCluster) -> dict[str, object]:
+    return audit.snapshot(row, ("key", "label", "kind", "keywords", "merged_into"))
+
+
+def _keep(row: DemandCluster, texts: list[str]) -> None:
+    """A theme the product department touched is kept; its quotes become its examples."""
+    if row.kind == "discovered":
+        row.kind = "kept"
+    if row.kind == "kept":
+        row.examples = list(dict.fromkeys([*texts, *row.examples]))[:MAX_EXAMPLES]
+
+
+async def rename(
+    session: AsyncSession,
+    row: DemandCluster,
+    new_label: str,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    source: str = "",
+) -> DemandCluster:
+    """Rename a theme. Naming a discovered cluster keeps it as a theme, its quotes as examples.
+    A name another theme already has is refused, naming that theme."""
+    label = _check_label(new_label)
+    other = await _label_taken(session, label, but=row.key)
+    if other is not None:
+        raise ThemeError(f"已有主题叫「{other.label}」，不能重名。想把两个并在一起，请用「主题合并」。")
+    before = _snap(row)
+    row.label = label
+    _keep(row, await _recent_texts(session, row.key))
+    row.updated_at = now
+    await session.execute(
+        update(Demand).where(Demand.cluster_key == row.key).values(cluster_label=label[:100])
+    )
+    audit.record(
+        session,
+        now=now,
+        actor_id=actor_id,
+        action="theme.rename",
+        entity_type="demand_theme",
+        entity_id=row.key,
+        before=before,
+        after=_snap(row),
+        source_event=source,
+    )
+    return row
+
+
+async def merge(
+    session: AsyncSession,
+    source: DemandCluster,
+    target: DemandCluster,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    event: str = "",
+) -> int:
+    """Move every demand of ``source`` into ``target``; later demands for ``source`` land in ``target``.
+    Returns how many demands moved."""
+    if source.key == target.key:
+        raise ThemeError("不能把主题合并到它自己。")
+    before = {"source": _snap(source), "target": _snap(target)}
+    moved = await session.execute(
+        update(Demand)
+        .where(Demand.cluster_key == source.key)
+        .values(cluster_key=target.key, cluster_label=target.label[:100])
+    )
+    texts = await _recent_texts(session, target.key)
+    _keep(target, texts)
+    if target.kind == "kept":
+        target.examples = list(dict.fromkeys([*target.examples, *source.examples]))[:MAX_EXAMPLES]
+        target.keywords = list(dict.fromkeys([*target.keywords, *source.keywords]))
+    source.merged_into = target.key
+    source.updated_at = target.updated_at = now
+    # Themes that were merged into ``source`` earlier follow it.
+    await session.execute(
+        update(DemandCluster).where(DemandCluster.merged_into == source.key).values(merged_into=target.key)
+    )
+    count = int(moved.rowcount or 0)  # type: ignore[attr-defined]
+    audit.record(
+        session,
+        now=now,
+        actor_id=actor_id,
+        action="theme.merge",
+        entity_type="demand_theme",
+        entity_id=source.key,
+        before=before,
+        after={"source": _snap(source), "target": _snap(target), "moved": count},
+        source_event=event,
+    )
+    return count
+
+
+async def split(
+    session: AsyncSession,
+    row: DemandCluster,
+    word: str,
+    new_label: str,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    source: str = "",
+) -> tuple[DemandCluster, int]:
+    """Move the demands of ``row`` whose words contain ``word`` into a new kept theme ``new_label``;
+    later demands with that word join the new theme. Returns the new theme and how many moved."""
+    label = _check_label(new_label)
+    needle = normalize_text(word)
+    if not needle:
+        raise ThemeError("请写上用来拆分的关键词，例如：主题拆分 3 试用 试用申请。")
+    other = await _label_taken(session, label)
+    if other is not None:
+        raise ThemeError(f"已有主题叫「{other.label}」，不能重名。想把两个并在一起，请用「主题合并」。")
+    members = list(
+        (await session.execute(select(Demand.id, Demand.text).where(Demand.cluster_key == row.key))).all()
+    )
+    ids = [i for i, text in members if needle in normalize_text(text or "")]
+    if not ids:
+        raise ThemeError(f"「{row.label}」里没有提到「{word}」的需求，没有拆分。")
+    if len(ids) == len(members):
+        raise ThemeError(
+            f"「{row.label}」的需求都提到了「{word}」，拆分后原主题会变空，可以直接用「主题改名」。"
+        )
+    key = "k-" + hashlib.sha1(f"{label}|{now.isoformat()}".encode()).hexdigest()[:10]
+    texts = [text for i, text in members if i in set(ids)]
+    new = DemandCluster(
+        key=key,
+        label=label,
+        kind="kept",
+        created_at=now,
+        updated_at=now,
+        examples=texts[-MAX_EXAMPLES:],
+        keywords=[word.strip()],
+        merged_into="",
+    )
+    session.add(new)
+    await session.flush()
+    await session.execute(
+        update(Demand).where(Demand.id.in_(ids)).values(cluster_key=key, cluster_label=label[:100])
+    )
+    before = _snap(row)
+    _keep(row, [t for i, t in members if i not in set(ids)])
+    row.updated_at = now
+    audit.record(
+        session,
+        now=now,
+        actor_id=actor_id,
+        action="theme.split",
+        entity_type="demand_theme",
+        entity_id=row.key,
+        before=before,
+        after={"from": _snap(row), "new": _snap(new), "moved": len(ids)},
+        source_event=source,
+    )
+    return new, len(ids)

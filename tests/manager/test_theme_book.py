@@ -1,0 +1,160 @@
+"""The theme book: the product department keeps, renames, merges and splits themes in chat; the edits are
+audited and steer where later demands go (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.testing import BotHarness
+from domain import theme_book
+from domain.clustering import Clusterer, load_book
+from domain.demand_scan import cluster_pending
+from storage.models import AuditLog, Demand, DemandCluster
+from tests.manager.helpers import MONDAY_8, customer, demand, get, team
+
+ACADEMIC = ["希望你们赞助科室的学术年会", "学术会议能不能给两个名额", "请专家来做一场学术讲座"]
+
+
+async def keys(bot: BotHarness) -> dict[str, str]:
+    return {r.text: r.cluster_key for r in await get(bot, Demand)}
+
+
+async def test_product_keeps_a_discovered_cluster_and_later_quotes_join_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, start=MONDAY_8) as bot:
+        u = await team(bot)
+        c = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
+        for text in ACADEMIC:
+            await demand(bot, u["wanglei"], c, text, "其他")
+        await demand(bot, u["zhangting"], c, "价格太高了，预算批不下来", "采购成本高")
+        await demand(bot, u["zhangting"], c, "灭菌以后器械变形了", "合规风险")
+
+        listing = (await bot.send("chenchen", "需求主题"))[-1]
+        assert "1. " in listing and "（自动发现，可改名保留）" in listing and "场景：" in listing
+        number = next(
+            line.split(".")[0] for line in listing.splitlines() if "学术" in line and "自动发现" in line
+        )
+        reply = (await bot.send("chenchen", f"主题改名 {number} 学术会议支持"))[-1]
+        assert "改名为「学术会议支持」" in reply
+        book = {r.label: r for r in await get(bot, DemandCluster)}
+        kept = book["学术会议支持"]
+        assert kept.kind == "kept" and set(kept.examples) == set(ACADEMIC)
+        assert {r.cluster_label for r in await get(bot, Demand) if "学术" in r.text} == {"学术会议支持"}
+
+        # A later quote worded like the examples joins the kept theme, under its new name.
+        await demand(bot, u["zhangting"], c, "学术年会的展位今年还能给我们留一个吗", "其他", hours_ago=0.5)
+        assert "学术会议支持：4 次" in (await bot.send("chenchen", "需求主题"))[-1]
+        assert (await keys(bot))["学术年会的展位今年还能给我们留一个吗"] == kept.key
+        quotes = (await bot.send("chenchen", "需求主题 学术会议支持"))[-1]
+        assert (
+            "「学术会议支持」近 7 天的需求（4 条）" in quotes
+            and "— 张婷 · 杭州市第一人民医院 · 场景：其他" in quotes
+        )
+
+        # Renaming to a name another theme has is refused, naming that theme; nothing changes.
+        refused = (await bot.send("chenchen", "主题改名 学术会议支持 价格与采购成本"))[-1]
+        assert "已有主题叫「价格与采购成本」" in refused and "主题合并" in refused
+        assert (await get(bot, DemandCluster, key=kept.key))[0].label == "学术会议支持"
+        assert "用法：主题改名" in (await bot.send("chenchen", "主题改名 3"))[-1]
+        assert (
+            "没有找到主题「不存在的主题」" in (await bot.send("chenchen", "主题改名 不存在的主题 新名"))[-1]
+        )
+        assert "只对" in (await bot.send("wanglei", "主题改名 1 随便"))[-1]  # reps cannot edit themes
+
+        actions = [(a.action, a.actor_id) for a in await get(bot, AuditLog, entity_type="demand_theme")]
+        assert actions == [("theme.rename", u["product"].id)]
+
+
+async def test_merge_and_split_move_quotes_and_steer_later_ones(db_url: str, tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, start=MONDAY_8) as bot:
+        u = await team(bot)
+        c = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
+        for text in ACADEMIC:
+            await demand(bot, u["wanglei"], c, text, "其他")
+        await demand(bot, u["wanglei"], c, "价格太高了，预算批不下来", "采购成本高")
+        await demand(bot, u["wanglei"], c, "今年试用装能不能多给一点", "采购成本高")
+        await demand(bot, u["wanglei"], c, "能不能降点价，别家便宜两成", "采购成本高")
+
+        # Merge: the price theme absorbs the discovered cluster of the 试用装 quote.
+        sample = next(r for r in await get(bot, Demand) if "试用装" in r.text)
+        assert sample.cluster_key == ""  # not clustered yet
+        await bot.send("chenchen", "需求主题")
+        sample = next(r for r in await get(bot, Demand) if "试用装" in r.text)
+        source = sample.cluster_label
+        reply = (await bot.send("chenchen", f"主题合并 {source} 价格与采购成本"))[-1]
+        assert f"已把「{source}」并入「价格与采购成本」" in reply and "1 条" in reply
+        assert (await keys(bot))["今年试用装能不能多给一点"] == "price"
+        merged = (await get(bot, DemandCluster, key=sample.cluster_key))[0]
+        assert merged.merged_into == "price"
+        assert (
+            "不能把主题合并到它自己"
+            in (await bot.send("chenchen", "主题合并 价格与采购成本 价格与采购成本"))[-1]
+        )
+
+        # Split: quotes of 价格 that mention 降 go to a new theme; later ones with that word follow.
+        reply = (await bot.send("chenchen", "主题拆分 价格与采购成本 降 降价诉求"))[-1]
+        assert "拆出「降价诉求」（1 条）" in reply
+        new = (await get(bot, DemandCluster, label="降价诉求"))[0]
+        assert new.kind == "kept" and new.keywords == ["降"]
+        assert (await keys(bot))["能不能降点价，别家便宜两成"] == new.key
+        assert "没有提到「赠品」" in (await bot.send("chenchen", "主题拆分 价格与采购成本 赠品 赠品"))[-1]
+        await demand(bot, u["zhangting"], c, "价格能再降一些吗", "采购成本高", hours_ago=0.5)
+        await bot.send("chenchen", "需求主题")
+        assert (await keys(bot))["价格能再降一些吗"] == new.key
+
+        actions = [a.action for a in await get(bot, AuditLog, entity_type="demand_theme")]
+        assert actions == ["theme.merge", "theme.split"]
+
+        # Findable under the rep's scenario, with the scenario shown.
+        listed = (await bot.send("chenchen", "需求主题 采购成本高"))[-1]
+        assert "场景为「采购成本高」的需求（4 条）" in listed and "价格能再降一些吗" in listed
+        assert "学术" not in listed
+
+
+async def test_domain_functions_refuse_clearly(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, start=MONDAY_8) as bot:
+        u = await team(bot)
+        c = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
+        await demand(bot, u["wanglei"], c, "价格太高了", "采购成本高")
+        now = bot.clock.now()
+        async with bot.app.db.transaction() as s:
+            await cluster_pending(s, Clusterer(load_book()), now)
+            rows = await theme_book.themes_in_window(s, now - timedelta(days=7), now)
+            price = await theme_book.find(s, "1", rows)
+            assert price.key == "price"
+            for bad, why in [
+                ("", "不能为空"),
+                ("长" * 41, "太长"),
+                ("交付与配送时效", "已有主题叫「交付与配送时效」"),
+            ]:
+                with pytest.raises(theme_book.ThemeError, match=why):
+                    await theme_book.rename(s, price, bad, actor_id=None, now=now)
+            with pytest.raises(theme_book.ThemeError, match="没有编号 9"):
+                await theme_book.find(s, "9", rows)
+            with pytest.raises(theme_book.ThemeError, match="都提到了"):
+                await theme_book.split(s, price, "价格", "价格2", actor_id=None, now=now)
+
+
+async def test_a_theme_only_old_demands_name_can_still_be_listed_and_renamed(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, start=MONDAY_8) as bot:
+        u = await team(bot)
+        async with bot.session() as s:  # a dictionary theme since removed from the TOML
+            s.add(
+                Demand(
+                    rep_id=u["wanglei"].id,
+                    text="旧的需求",
+                    scenario="其他",
+                    cluster_key="legacy",
+                    cluster_label="旧主题",
+                    created_at=bot.clock.now() - timedelta(hours=2),
+                )
+            )
+        listing = (await bot.send("chenchen", "需求主题"))[-1]
+        assert "1. 旧主题：1 次" in listing
+        assert "改名为「新主题」" in (await bot.send("chenchen", "主题改名 1 新主题"))[-1]
+        assert [r.cluster_label for r in await get(bot, Demand)] == ["新主题"]
+        assert "没有编号 5 的主题" in (await bot.send("chenchen", "主题改名 5 别的"))[-1]
