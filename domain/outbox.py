@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.formtoken import is_form_token
 from storage.models import OutboxMessage
 from storage.upsert import insert_ignore
 
@@ -29,7 +30,7 @@ async def latest_choice(
     )
     for payload, created_at in (await session.execute(stmt)).all():
         token = payload.get("token") or ""
-        if payload.get("kind") == "choice" and token and not token.startswith("f") and created_at >= since:
+        if payload.get("kind") == "choice" and token and not is_form_token(token) and created_at >= since:
             return token, list(payload.get("options", []))
     return None
 

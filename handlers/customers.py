@@ -17,6 +17,7 @@ from domain.profiles import KeyPersonInput
 from domain.twins import NameIndex, exact_twins, load_index
 from handlers.commands import Command
 from handlers.context import Turn
+from handlers.customer_field import CustomerValue
 from handlers.flowkit import (
     customer_prefill,
     editable_customer,
@@ -25,8 +26,9 @@ from handlers.flowkit import (
     start_form,
     view_of,
 )
+from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult, ReaskError
-from handlers.forms.fields import ConfirmField, FieldError, Parsed, TextField, register_field_type
+from handlers.forms.fields import ConfirmField, FieldError, Parsed, TextField
 from handlers.forms.spec import FieldSpec
 from handlers.profile_text import profile_text
 from handlers.registry import Registry
@@ -143,12 +145,31 @@ class CustomerNameField:
         return str(value)
 
 
-def _key_person(item: dict[str, Any]) -> KeyPersonInput:
-    last = item.get("last_contact")
+class KeyPersonAnswers(Answers):
+    role_group: str = "其他"
+    name: str = ""
+    title: str = ""
+    last_contact: str | None = None
+
+
+class NewKeyPersonAnswers(KeyPersonAnswers):
+    customer: CustomerValue | None = None
+
+
+class CustomerAnswers(Answers):
+    name: str
+    kind: str = ""
+    grade: str = ""
+    region: str = ""
+    key_persons: tuple[KeyPersonAnswers, ...] = ()
+
+
+def _key_person(item: KeyPersonAnswers) -> KeyPersonInput:
+    last = item.last_contact
     return KeyPersonInput(
-        role_group=str(item.get("role_group", "其他")),
-        name=str(item.get("name", "")),
-        title=str(item.get("title", "")),
+        role_group=item.role_group,
+        name=item.name,
+        title=item.title,
         last_contact_on=date.fromisoformat(last) if last else None,
     )
 
@@ -162,8 +183,8 @@ def incomplete_reminder(customer: Customer) -> str:
 
 
 async def complete_customer(turn: Turn, result: FormResult) -> None:
-    answers = result.answers
-    name = str(answers["name"]).strip()
+    answers = result.typed(CustomerAnswers)
+    name = answers.name.strip()
     if await exact_twins(turn.session, name):  # created meanwhile by someone else
         raise ReaskError("name", f"刚刚已有人建立了「{name}」，不能重复建档，请换一个名称或回复「取消」")
     customer = await profiles.create_customer(
@@ -171,10 +192,10 @@ async def complete_customer(turn: Turn, result: FormResult) -> None:
         now=turn.now,
         name=name,
         owner_id=turn.user.id,
-        kind=str(answers.get("kind", "")),
-        grade=str(answers.get("grade", "")),
-        region=str(answers.get("region", "")),
-        key_persons=[_key_person(item) for item in answers.get("key_persons", [])],
+        kind=answers.kind,
+        grade=answers.grade,
+        region=answers.region,
+        key_persons=[_key_person(item) for item in answers.key_persons],
     )
     turn.audit("customer.create", "customer", customer.id, after=snapshot(customer, CUSTOMER_FIELDS))
     for person in customer.key_persons:
@@ -199,13 +220,14 @@ async def complete_customer(turn: Turn, result: FormResult) -> None:
 
 
 async def complete_key_person(turn: Turn, result: FormResult) -> None:
-    customer = await editable_customer(turn, result.answers.get("customer"))
+    answers = result.typed(NewKeyPersonAnswers)
+    customer = await editable_customer(turn, answers.customer)
     if customer is None:
         await turn.reply("你没有权限修改这家客户的档案。")
         return
     was_complete = customer.profile_complete
     person = await profiles.add_key_person(
-        turn.session, now=turn.now, customer=customer, person=_key_person(result.answers)
+        turn.session, now=turn.now, customer=customer, person=_key_person(answers)
     )
     turn.audit("key_person.add", "key_person", person.id, after=profiles.key_person_snapshot(person))
     if customer.profile_complete != was_complete:
@@ -253,9 +275,9 @@ async def lookup(turn: Turn, args: str) -> None:
 
 
 def setup(registry: Registry) -> None:
-    register_field_type("customer_name", CustomerNameField())
-    registry.completer("customer_profile", complete_customer)
-    registry.completer("key_person", complete_key_person)
+    registry.field_type("customer_name", CustomerNameField())
+    registry.completer("customer_profile", complete_customer, answers=CustomerAnswers)
+    registry.completer("key_person", complete_key_person, answers=NewKeyPersonAnswers)
     group = "客户"
     registry.command(Command(("新建客户",), new_customer, "建立客户档案和决策链", exact=True, group=group))
     registry.command(

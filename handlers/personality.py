@@ -5,20 +5,29 @@ from __future__ import annotations
 from domain import progress as progress_log
 from handlers.commands import Command
 from handlers.context import Turn
+from handlers.customer_field import CustomerValue
 from handlers.flowkit import customer_prefill, editable_customer, start_form
+from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
 from storage.models import PersonalityTag
 
 
+class TagAnswers(Answers):
+    customer: CustomerValue | None = None
+    tags: tuple[str, ...] = ()
+    basis: str = ""
+    preferences: str = ""
+
+
 async def complete_tags(turn: Turn, result: FormResult) -> None:
-    answers = result.answers
-    customer = await editable_customer(turn, answers.get("customer"))
+    answers = result.typed(TagAnswers)
+    customer = await editable_customer(turn, answers.customer)
     if customer is None:
         await turn.reply("你没有权限修改这家客户的档案。")
         return
-    tags = [str(t) for t in answers.get("tags", [])]
-    basis = str(answers.get("basis", "")).strip()
+    tags = list(answers.tags)
+    basis = answers.basis.strip()
     for tag in tags:
         row = PersonalityTag(
             customer_id=customer.id, tag=tag, basis=basis, author_id=turn.user.id, created_at=turn.now
@@ -32,7 +41,7 @@ async def complete_tags(turn: Turn, result: FormResult) -> None:
             row.id,
             after={"customer_id": customer.id, "tag": tag, "basis": basis},
         )
-    preferences = str(answers.get("preferences", "")).strip()
+    preferences = answers.preferences.strip()
     if preferences and preferences != customer.preferences:
         turn.audit(
             "customer.update",
@@ -61,7 +70,7 @@ async def start_tags(turn: Turn, args: str) -> None:
 
 
 def setup(registry: Registry) -> None:
-    registry.completer("personality_tags", complete_tags)
+    registry.completer("personality_tags", complete_tags, answers=TagAnswers)
     registry.command(
         Command(
             ("客户个性标签", "个性标签"),

@@ -14,6 +14,7 @@ from handlers.commands import Command
 from handlers.competitor import start_competitor
 from handlers.context import Services, Turn
 from handlers.flowkit import due_note, find_customer, not_found_text, start_form
+from handlers.forms.answers import Answers, PhotoValue
 from handlers.forms.engine import FormResult
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
@@ -138,23 +139,27 @@ async def visit_done(turn: Turn, args: str) -> None:
     await begin_report(turn.session, turn.services, turn.now, visit, turn.user, turn=turn)
 
 
+class VisitReportAnswers(Answers):
+    photo: PhotoValue | None = None
+    progress: str = ""
+    progress_note: str = ""
+    comparing_vendors: bool | None = None
+
+
 async def complete_visit_report(turn: Turn, result: FormResult) -> None:
-    ctx, answers = result.context, result.answers
+    ctx, answers = result.context, result.typed(VisitReportAnswers)
     visit = await turn.session.get(Visit, int(ctx.get("visit_id", 0)))
     customer = await turn.session.get(Customer, int(ctx.get("customer_id") or 0))
     if visit is None or customer is None:
         await turn.reply("找不到这次拜访的记录，报告未保存，请联系管理员。")
         return
     lines = []
-    photo_answer = answers.get("photo")
-    if isinstance(photo_answer, dict) and photo_answer.get("media_id"):
-        photo = await store_visit_photo(
-            turn, media_id=int(photo_answer["media_id"]), visit=visit, customer=customer
-        )
+    if answers.photo is not None and answers.photo.media_id:
+        photo = await store_visit_photo(turn, media_id=answers.photo.media_id, visit=visit, customer=customer)
         if photo is not None:
             lines.append(describe(photo))
-    progress = str(answers.get("progress", ""))
-    note = str(answers.get("progress_note", ""))
+    progress = answers.progress
+    note = answers.progress_note
     before = snapshot(visit, VISIT_FIELDS)
     visit.status, visit.updated_at = "done", turn.now
     turn.audit(
@@ -166,7 +171,7 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
             **snapshot(visit, VISIT_FIELDS),
             "progress": progress,
             "note": note,
-            "comparing_vendors": answers.get("comparing_vendors"),
+            "comparing_vendors": answers.comparing_vendors,
         },
     )
     await progress_log.record(
@@ -186,7 +191,7 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
     await turn.reply("\n".join(lines))
     context = {"visit_id": visit.id, "customer_id": customer.id, "customer_name": customer.name}
     await start_form(turn, "demand_confirmation", context=context, chained=True)
-    if answers.get("comparing_vendors"):
+    if answers.comparing_vendors:
         await start_competitor(
             turn, customer=customer, visit_id=visit.id, source="rep", text="拜访报告：客户在比较其他厂家"
         )
@@ -194,7 +199,7 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
 
 def setup(registry: Registry) -> None:
     registry.sweep("visit-report-start", sweep_due_reports)
-    registry.completer("visit_report", complete_visit_report)
+    registry.completer("visit_report", complete_visit_report, answers=VisitReportAnswers)
     registry.command(
         Command(
             ("拜访完成",),

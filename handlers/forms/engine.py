@@ -12,21 +12,22 @@ Paths: ``field`` for top-level fields, ``group.<i>.<sub>`` for a repeated group'
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from simpleeval import EvalWithCompoundTypes, NameNotDefined
+from pydantic import BaseModel
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import CardActionEvent, TextEvent
+from core.formtoken import form_token
 from core.messages import Message, Text
 from domain.notify import Notifier
 from handlers.context import Turn
-from handlers.forms.fields import FIELD_TYPES, ConfirmField, FieldError
-from handlers.forms.spec import FieldSpec, FormSpec
+from handlers.forms.fields import ConfirmField, FieldError, FieldType, builtin_field_types
+from handlers.forms.spec import ConditionError, FieldSpec, FormSpec, evaluate_when
 from storage.models import ConversationState, User
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ BACK_WORDS = {"返回", "上一步", "back"}
 MORE = "__more__"
 
 Completer = Callable[[Turn, "FormResult"], Awaitable[None]]
+_A = TypeVar("_A", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class FormResult:
     form: FormSpec
     answers: dict[str, Any]
     context: dict[str, Any]
+
+    def typed(self, model: type[_A]) -> _A:
+        """The answers as the completer's declared model (``Answers`` subclass)."""
+        return model.model_validate(self.answers)
 
 
 class ReaskError(Exception):
@@ -82,15 +88,15 @@ def _closed_notice(head: str, state: ConversationState) -> str:
 
 
 def _applicable(spec: FieldSpec, names: dict[str, Any]) -> bool:
+    # A condition that fails for another reason than a missing answer raises ConditionError (the
+    # event fails and is kept for `actionflow events retry`); load_forms refuses most such conditions.
     if not spec.when:
         return True
-    evaluator = EvalWithCompoundTypes(names=dict(names))
     try:
-        return bool(evaluator.eval(spec.when))
-    except NameNotDefined:
-        return False
-    except Exception:
-        return False
+        return evaluate_when(spec.when, names)
+    except ConditionError:
+        log.error("form field %s has a broken condition", spec.key, extra={"when": spec.when})
+        raise
 
 
 @dataclass
@@ -203,8 +209,16 @@ def _chains(session: AsyncSession) -> dict[int, _Chain]:
 
 
 class FormEngine:
-    def __init__(self, forms: dict[str, FormSpec], *, expire_hours: float, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        forms: dict[str, FormSpec],
+        *,
+        expire_hours: float,
+        notifier: Notifier,
+        field_types: Mapping[str, FieldType] | None = None,
+    ) -> None:
         self.forms = forms
+        self.field_types = dict(field_types) if field_types is not None else builtin_field_types()
         self.expire_hours = expire_hours
         self.notifier = notifier
         self.completers: dict[str, Completer] = {}
@@ -251,7 +265,7 @@ class FormEngine:
             hints.append(q.spec.help)
         if hints:
             prompt += f"\n（{'；'.join(hints)}）"
-        field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        field_type = _CONFIRM if q.is_more else self.field_types[q.spec.type]
         # A field type whose options depend on the form run (e.g. the people to pick from) may
         # define ``ask_in_context(spec, prompt, token, context)``; the others just ``ask``.
         ask_in_context = getattr(field_type, "ask_in_context", None)
@@ -274,7 +288,7 @@ class FormEngine:
             await self._complete(run)
             return False
         run.nav.asked = q.path
-        token = f"f{run.state.id}.{run.nav.seq + 1}"
+        token = form_token(run.state.id, run.nav.seq + 1)
         await self._say(run, self._render(run.form, q, token, run.state.context))
         run.state.state = {**run.nav.dump(), "token": token}
         run.state.updated_at = run.now
@@ -432,7 +446,7 @@ class FormEngine:
         if word in SKIP_WORDS:
             await self._skip(run, q)
             return
-        field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        field_type = _CONFIRM if q.is_more else self.field_types[q.spec.type]
         try:
             parsed = await field_type.parse(turn, q.spec, dict(state.context))
         except FieldError as exc:
