@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from domain import deadlines, demands
-from domain import progress as progress_log
+from domain import demands
 from domain.audit import snapshot
 from domain.competitors import competition_keyword
 from handlers.competitor import start_competitor
+from handlers.completion import Audit, DeadlineMet, Progress, finish
 from handlers.context import Turn
-from handlers.flowkit import due_note
 from handlers.forms.answers import Answers, QuoteValue
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
@@ -53,29 +52,13 @@ async def complete_demand(turn: Turn, result: FormResult) -> None:
         tried_solutions=answers.tried_solutions,
         failure_reason=answers.failure_reason,
     )
-    turn.audit(
-        "demand.create",
-        "demand",
-        demand.id,
-        after=snapshot(demand, DEMAND_FIELDS),
+    await finish(
+        turn,
+        audit=[Audit("demand.create", "demand", demand.id, after=snapshot(demand, DEMAND_FIELDS))],
+        progress=Progress(customer, "demand", scenario, quote.text[:80], visit_id) if customer else None,
+        deadline=DeadlineMet("demand_confirmation", "visit", visit_id) if visit_id is not None else None,
+        reply=lambda due: f"需求确认单已提交{due}。客户原话已存档，不可修改。",
     )
-    if customer is not None:
-        await progress_log.record(
-            turn.session,
-            now=turn.now,
-            customer=customer,
-            rep_id=turn.user.id,
-            kind="demand",
-            progress=scenario,
-            note=quote.text[:80],
-            visit_id=visit_id,
-        )
-    row = None
-    if visit_id is not None:
-        row = await deadlines.complete(
-            turn.session, now=turn.now, kind="demand_confirmation", entity_type="visit", entity_id=visit_id
-        )
-    await turn.reply(f"需求确认单已提交{due_note(row, turn.services.tz)}。客户原话已存档，不可修改。")
     keyword = competition_keyword(quote.text, turn.services.settings.flows.competitor_keywords)
     if keyword and customer is not None:
         await start_competitor(

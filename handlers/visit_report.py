@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.messages import Text
-from domain import audit, deadlines, visits
-from domain import progress as progress_log
+from domain import audit, visits
 from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.competitor import start_competitor
+from handlers.completion import Audit, DeadlineMet, Progress, finish
 from handlers.context import Services, Turn
-from handlers.flowkit import due_note, find_customer, not_found_text, start_form
+from handlers.flowkit import find_customer, not_found_text, start_form
 from handlers.forms.answers import Answers, PhotoValue
 from handlers.forms.engine import FormResult
 from handlers.photos import describe, store_visit_photo
@@ -162,33 +162,19 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
     note = answers.progress_note
     before = snapshot(visit, VISIT_FIELDS)
     visit.status, visit.updated_at = "done", turn.now
-    turn.audit(
-        "visit.report",
-        "visit",
-        visit.id,
-        before=before,
-        after={
-            **snapshot(visit, VISIT_FIELDS),
-            "progress": progress,
-            "note": note,
-            "comparing_vendors": answers.comparing_vendors,
-        },
+    after = {
+        **snapshot(visit, VISIT_FIELDS),
+        "progress": progress,
+        "note": note,
+        "comparing_vendors": answers.comparing_vendors,
+    }
+    await finish(
+        turn,
+        audit=[Audit("visit.report", "visit", visit.id, before=before, after=after)],
+        progress=Progress(customer, "visit_report", progress, note, visit.id),
+        deadline=DeadlineMet("visit_report", "visit", visit.id),
+        reply=lambda due: "\n".join([f"拜访报告已提交{due}。", *lines]),
     )
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="visit_report",
-        progress=progress,
-        note=note,
-        visit_id=visit.id,
-    )
-    row = await deadlines.complete(
-        turn.session, now=turn.now, kind="visit_report", entity_type="visit", entity_id=visit.id
-    )
-    lines.insert(0, f"拜访报告已提交{due_note(row, turn.services.tz)}。")
-    await turn.reply("\n".join(lines))
     context = {"visit_id": visit.id, "customer_id": customer.id, "customer_name": customer.name}
     await start_form(turn, "demand_confirmation", context=context, chained=True)
     if answers.comparing_vendors:

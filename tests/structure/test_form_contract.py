@@ -38,7 +38,9 @@ def test_renamed_key_is_a_config_error_naming_form_and_field(tmp_path: Path) -> 
     text = SHIPPED.replace('key = "pain_points"', 'key = "pains"', 1)
     assert text != SHIPPED
     problems = _problems(tmp_path, text)
-    assert "form trial_feedback, field pain_points: on_complete 'trial_feedback' reads this answer" in problems
+    assert (
+        "form trial_feedback, field pain_points: on_complete 'trial_feedback' reads this answer" in problems
+    )
 
 
 def test_renamed_key_inside_a_group_names_the_group(tmp_path: Path) -> None:
