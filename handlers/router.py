@@ -35,7 +35,7 @@ from handlers.commands import Command
 from handlers.context import Services, Turn
 from handlers.registry import Registry
 from handlers.unknown import handle_unknown
-from storage.models import ConversationState, MediaFile, User
+from storage.models import ConversationState, MediaFile, User, UserStatus
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ async def resolve_sender(path: EventPath) -> bool:
     event = path.event
     user = await find_by_platform_id(path.session, event.channel, event.sender_id)
     path.user = user
-    if user is None or user.status != "active" or isinstance(event, ApprovalEvent):
+    if user is None or user.status != UserStatus.ACTIVE or isinstance(event, ApprovalEvent):
         return False
     if user.preferred_channel != event.channel:
         user.preferred_channel = event.channel
@@ -110,9 +110,9 @@ async def resolve_sender(path: EventPath) -> bool:
 async def unknown_sender(path: EventPath) -> bool:
     """A stranger (or a deactivated person) is answered here: a join request, or why not."""
     user = path.user
-    if user is not None and user.status == "active":
+    if user is not None and user.status == UserStatus.ACTIVE:
         return False
-    inactive = user is not None and user.status == "inactive"
+    inactive = user is not None and user.status == UserStatus.INACTIVE
     await handle_unknown(path.session, path.services, path.event, inactive=inactive)
     return True
 
