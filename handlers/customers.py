@@ -16,6 +16,7 @@ from domain.audit import snapshot
 from domain.profiles import KeyPersonInput
 from domain.twins import NameIndex, exact_twins, load_index
 from handlers.commands import Command
+from handlers.completion import Audit, Progress, finish
 from handlers.context import Turn
 from handlers.customer_field import CustomerValue
 from handlers.flowkit import (
@@ -197,19 +198,18 @@ async def complete_customer(turn: Turn, result: FormResult) -> None:
         region=answers.region,
         key_persons=[_key_person(item) for item in answers.key_persons],
     )
-    turn.audit("customer.create", "customer", customer.id, after=snapshot(customer, CUSTOMER_FIELDS))
-    for person in customer.key_persons:
-        turn.audit("key_person.add", "key_person", person.id, after=profiles.key_person_snapshot(person))
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="profile",
-        note="新建客户档案",
-    )
+    audit = [Audit("customer.create", "customer", customer.id, after=snapshot(customer, CUSTOMER_FIELDS))]
+    audit += [
+        Audit("key_person.add", "key_person", p.id, after=profiles.key_person_snapshot(p))
+        for p in customer.key_persons
+    ]
     count = len(customer.key_persons)
-    await turn.reply(f"已建立客户档案「{customer.name}」（决策链 {count} 人）。查看：客户 {customer.name}")
+    await finish(
+        turn,
+        audit=audit,
+        progress=Progress(customer, "profile", note="新建客户档案"),
+        reply=f"已建立客户档案「{customer.name}」（决策链 {count} 人）。查看：客户 {customer.name}",
+    )
     if not customer.profile_complete:
         await turn.reply(incomplete_reminder(customer))
     visit_id = result.context.get("link_visit_id")
