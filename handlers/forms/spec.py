@@ -177,7 +177,7 @@ def _check_fields(
             _check_fields(
                 form=form,
                 fields=f.fields,
-                known=dict(known),
+                known={**known, f.key: _sample(f)},
                 problems=problems,
                 where=f"{where}{f.key}.",
                 types=types,
