@@ -10,7 +10,6 @@ from sqlalchemy import select
 from core.events import CardActionEvent
 from core.messages import Choice, Message, Text
 from domain import profiles
-from domain import progress as progress_log
 from domain.access import can_edit
 from domain.audit import snapshot
 from domain.profiles import KeyPersonInput
@@ -229,26 +228,18 @@ async def complete_key_person(turn: Turn, result: FormResult) -> None:
     person = await profiles.add_key_person(
         turn.session, now=turn.now, customer=customer, person=_key_person(answers)
     )
-    turn.audit("key_person.add", "key_person", person.id, after=profiles.key_person_snapshot(person))
+    audit = [Audit("key_person.add", "key_person", person.id, after=profiles.key_person_snapshot(person))]
     if customer.profile_complete != was_complete:
-        turn.audit(
-            "customer.update",
-            "customer",
-            customer.id,
-            before={"profile_complete": was_complete},
-            after={"profile_complete": customer.profile_complete},
-        )
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="profile",
-        note=f"新增关键人 {person.role_group} {person.name}",
-    )
+        before, after = {"profile_complete": was_complete}, {"profile_complete": customer.profile_complete}
+        audit.append(Audit("customer.update", "customer", customer.id, before=before, after=after))
     count = len(profiles.active_key_persons(customer))
     done = "，档案已完整" if customer.profile_complete and not was_complete else ""
-    await turn.reply(f"已为「{customer.name}」添加关键人 {person.name}（决策链 {count} 人{done}）。")
+    await finish(
+        turn,
+        audit=audit,
+        progress=Progress(customer, "profile", note=f"新增关键人 {person.role_group} {person.name}"),
+        reply=f"已为「{customer.name}」添加关键人 {person.name}（决策链 {count} 人{done}）。",
+    )
     if not customer.profile_complete:
         await turn.reply(incomplete_reminder(customer))
 

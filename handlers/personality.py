@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain import progress as progress_log
 from handlers.commands import Command
+from handlers.completion import Audit, Progress, finish
 from handlers.context import Turn
 from handlers.customer_field import CustomerValue
 from handlers.flowkit import customer_prefill, editable_customer, start_form
@@ -28,6 +28,7 @@ async def complete_tags(turn: Turn, result: FormResult) -> None:
         return
     tags = list(answers.tags)
     basis = answers.basis.strip()
+    audit: list[Audit] = []
     for tag in tags:
         row = PersonalityTag(
             customer_id=customer.id, tag=tag, basis=basis, author_id=turn.user.id, created_at=turn.now
@@ -35,34 +36,22 @@ async def complete_tags(turn: Turn, result: FormResult) -> None:
         customer.tags.append(row)
         turn.session.add(row)
         await turn.session.flush()
-        turn.audit(
-            "personality_tag.add",
-            "personality_tag",
-            row.id,
-            after={"customer_id": customer.id, "tag": tag, "basis": basis},
-        )
+        after = {"customer_id": customer.id, "tag": tag, "basis": basis}
+        audit.append(Audit("personality_tag.add", "personality_tag", row.id, after=after))
     preferences = answers.preferences.strip()
     if preferences and preferences != customer.preferences:
-        turn.audit(
-            "customer.update",
-            "customer",
-            customer.id,
-            before={"preferences": customer.preferences},
-            after={"preferences": preferences},
+        before = {"preferences": customer.preferences}
+        audit.append(
+            Audit(
+                "customer.update", "customer", customer.id, before=before, after={"preferences": preferences}
+            )
         )
         customer.preferences = preferences
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="profile",
-        note="个性标签：" + "、".join(tags),
-    )
     text = f"已为「{customer.name}」记录个性标签：{'、'.join(tags)}。之后拜访这家客户的同事都会在简报里看到。"
     if preferences:
         text += f"\n决策者偏好：{preferences}"
-    await turn.reply(text)
+    progress = Progress(customer, "profile", note="个性标签：" + "、".join(tags))
+    await finish(turn, audit=audit, progress=progress, reply=text)
 
 
 async def start_tags(turn: Turn, args: str) -> None:
