@@ -76,6 +76,7 @@ class JobRunStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    SKIPPED = "skipped"  # the period passed while demo data was being created
 
 
 class DemandStatus(StrEnum):

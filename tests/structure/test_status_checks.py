@@ -75,3 +75,18 @@ async def test_migration_adds_the_checks_and_keeps_every_index(db_url: str) -> N
         await upgrade(db)
     finally:
         await db.dispose()
+
+
+def test_the_migration_allows_exactly_the_enum_values() -> None:
+    """Migration 0006 freezes the value sets; they must match the enums the code writes."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "storage" / "migrations" / "versions" / "0006_status_checks.py"
+    spec = importlib.util.spec_from_file_location("migration_0006", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert {t: set(v) for t, v in migration.STATUSES.items()} == {
+        t: {m.value for m in enum} for t, enum in STATUSES.items()
+    }

@@ -31,7 +31,7 @@ STATUSES: dict[str, tuple[str, ...]] = {
     "inbound_events": ("received", "done", "failed"),
     "outbox": ("pending", "sending", "sent", "dead"),
     "deadlines": ("pending", "done", "cancelled"),
-    "job_runs": ("running", "done", "failed"),
+    "job_runs": ("running", "done", "failed", "skipped"),
     "demands": ("open", "addressed"),
     "competitor_analyses": ("draft", "pending_review", "approved", "commented"),
 }
