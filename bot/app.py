@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import socket
@@ -12,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.dispatcher import Dispatcher
+from bot.imports import import_module
 from bot.inbox import Inbox
 from bot.locks import KeyedLocks
 from bot.outbox_sender import OutboxSender
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 RERUN_UNFINISHED_AFTER = timedelta(minutes=2)
 
 MAX_STEPS_IN_FLIGHT = 4
+
+# Third-party packages voice transcription may run without (voice notes are then kept, not transcribed).
+SPEECH_OPTIONAL = frozenset({"faster_whisper", "ctranslate2", "av"})
 
 
 class ShuttingDown(RuntimeError):
@@ -111,9 +114,8 @@ class Application:
     def _build_speech(self) -> tuple[Transcriber | None, QuoteRecorder | None]:
         transcriber, quotes = self._transcriber, self._quotes
         if transcriber is None or quotes is None:
-            try:
-                speech = importlib.import_module("speech.service")
-            except ImportError:
+            speech = import_module("speech.service", optional=SPEECH_OPTIONAL, purpose="voice transcription")
+            if speech is None:
                 return transcriber, quotes
             built_t, built_q = speech.build(self.settings)
             transcriber = transcriber or built_t
@@ -126,7 +128,7 @@ class Application:
         if migrate if migrate is not None else settings.database.migrate_on_start:
             await upgrade(self.db)
         self.registry = build_registry(self._modules)
-        forms = load_forms(settings.forms.path)
+        forms = load_forms(settings.forms.path, self.registry)
         channels = self._build_channels()
         self.channels = {c.name: c for c in channels}
         for channel in channels:
@@ -134,7 +136,12 @@ class Application:
         # Direct messages prefer a platform the person is on; the console comes last.
         order = tuple(sorted(self.channels, key=lambda name: name == "console"))
         notifier = Notifier(order, group_channels(settings))
-        engine = FormEngine(forms, expire_hours=settings.forms.expire_hours, notifier=notifier)
+        engine = FormEngine(
+            forms,
+            expire_hours=settings.forms.expire_hours,
+            notifier=notifier,
+            field_types=self.registry.field_types,
+        )
         notifier.after_alert.append(engine.repeat_question)
         for name, completer in self.registry.completers.items():
             engine.register_completer(name, completer)
@@ -229,10 +236,8 @@ class Application:
 
             sync = scheduled_sync(self.db, self.settings, self.clock.now)
             self.scheduler.add_periodic("org-sync", self.settings.org.sync_cron, sync)
-        try:
-            jobs = importlib.import_module("scheduler.jobs")
-        except ImportError:
-            return
+        jobs = import_module("scheduler.jobs", purpose="scheduled jobs")
+        assert jobs is not None  # nothing is optional here: a broken import raises StartupError
         jobs.register(self.scheduler, self)
 
     # -- EventSink ----------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Processes one claimed event: resolve the user, fetch/transcribe media outside any transaction, run the
-handler step in ONE transaction (domain writes + outbox + inbox done), log one line."""
+"""Processes one claimed event: fetch/transcribe media outside any transaction, then run the event's
+path of named steps (``handlers.router.STEPS``) in ONE transaction (domain writes + outbox + inbox
+done), and log one line naming the step that answered."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import text
@@ -17,28 +17,21 @@ from bot.inbox import AlreadyHandled, Inbox
 from core.channel import Channel
 from core.events import ApprovalEvent, Event, FileEvent, ImageEvent, VoiceEvent
 from core.messages import Text
-from core.speech import Transcriber, Transcript, TranscriptionRejected
+from core.speech import Transcriber, TranscriptionRejected
 from domain.audio import sniff_audio_format
 from domain.directory import find_by_platform_id
 from domain.outbox import enqueue
 from domain.photos import is_image
-from handlers.context import Services, Turn
-from handlers.router import Router
-from handlers.unknown import handle_unknown
+from handlers.context import Services
+from handlers.router import EventPath, Prepared, Router
 from storage.db import Database
-from storage.models import MediaFile
 
 log = logging.getLogger("actionflow.events")
 
 MAX_MEDIA_BYTES = 25 * 1024 * 1024
+# The outcome logged for the steps that are not an ordinary answer.
+OUTCOMES = {"unknown_sender": "unknown-sender", "already-handled": "already-handled"}
 APOLOGY = "抱歉，处理这条消息时出错了，已记录下来。请稍后再试，或联系管理员。"
-
-
-@dataclass
-class _Prepared:
-    media_id: int | None = None
-    transcript: Transcript | None = None
-    error: str | None = None
 
 
 def _extension(event: VoiceEvent | ImageEvent | FileEvent) -> str:
@@ -91,9 +84,12 @@ class Dispatcher:
 
     async def process(self, event: Event) -> None:
         started = time.perf_counter()
-        outcome = "ok"
+        outcome, step = "ok", ""
         try:
-            outcome = await self._process(event)
+            step = await self._process(event)
+            outcome = {"unknown_sender": "unknown-sender", "already-handled": "already-handled"}.get(
+                step, "ok"
+            )
         except AlreadyHandled:
             outcome = "already-handled"  # rolled back: the other worker's result stands
         except Exception as exc:
@@ -114,12 +110,14 @@ class Dispatcher:
                     "kind": event.kind,
                     "sender": event.sender_id,
                     "outcome": outcome,
+                    "step": step,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
 
     async def _process(self, event: Event) -> str:
-        prepared = _Prepared()
+        """The name of the step that answered (or ``already-handled``)."""
+        prepared = Prepared()
         if isinstance(event, VoiceEvent | ImageEvent | FileEvent):
             # Media is fetched (and voice transcribed) before the step's transaction opens, and only
             # for people we know: nothing is downloaded or stored for unknown senders.
@@ -137,41 +135,24 @@ class Dispatcher:
                 # the done mark below refuses an event handled meanwhile.
                 if not await Inbox.waiting(session, event):
                     return "already-handled"
-            user = await find_by_platform_id(session, event.channel, event.sender_id)
-            if user is None or user.status != "active":
-                inactive = user is not None and user.status == "inactive"
-                await handle_unknown(session, self.services, event, inactive=inactive)
-                await Inbox.mark_done(session, event, self.services.clock.now())
-                return "unknown-sender"
-            media = await session.get(MediaFile, prepared.media_id) if prepared.media_id else None
-            turn = Turn(
-                session=session,
-                user=user,
-                event=event,
-                services=self.services,
-                media=media,
-                transcript=prepared.transcript,
-                transcript_error=prepared.error,
-            )
-            if not isinstance(event, ApprovalEvent) and user.preferred_channel != event.channel:
-                user.preferred_channel = event.channel
-            await self.router.handle(turn)
+            path = EventPath(session, event, self.services, self.router.registry, prepared)
+            step = await self.router.run(path)
             await Inbox.mark_done(session, event, self.services.clock.now())
-        return "ok"
+        return step
 
-    async def _prepare(self, event: VoiceEvent | ImageEvent | FileEvent) -> _Prepared:
+    async def _prepare(self, event: VoiceEvent | ImageEvent | FileEvent) -> Prepared:
         channel = self.channels.get(event.channel)
         if channel is None:
-            return _Prepared(error="这个渠道当前未启用，无法下载文件")
+            return Prepared(error="这个渠道当前未启用，无法下载文件")
         try:
             data = await channel.fetch_media(event.media)
         except Exception:
             log.exception("media download failed", extra={"event_id": event.event_id})
-            return _Prepared(error="文件下载失败，请重新发送一次")
+            return Prepared(error="文件下载失败，请重新发送一次")
         if not data:
-            return _Prepared(error="收到的文件是空的，请重新发送")
+            return Prepared(error="收到的文件是空的，请重新发送")
         if len(data) > MAX_MEDIA_BYTES:
-            return _Prepared(error=f"文件太大（{len(data) // 1048576} MB），上限 25 MB")
+            return Prepared(error=f"文件太大（{len(data) // 1048576} MB），上限 25 MB")
         if isinstance(event, VoiceEvent) and not event.format:  # the platform did not say: look at the bytes
             event = event.model_copy(update={"format": sniff_audio_format(data)})
         if isinstance(event, VoiceEvent):
@@ -202,9 +183,9 @@ class Dispatcher:
                     key=f"transcribing:{event.channel}:{event.event_id}",
                 )
         if not isinstance(event, VoiceEvent):
-            return _Prepared(media_id=media_id)
+            return Prepared(media_id=media_id)
         if self.transcriber is None:
-            return _Prepared(media_id=media_id, error="语音转写服务未启用，请联系管理员")
+            return Prepared(media_id=media_id, error="语音转写服务未启用，请联系管理员")
         self.wake_outbox()
         try:
             async with self._slot_released():
@@ -214,11 +195,11 @@ class Dispatcher:
                     platform_recognition=event.platform_recognition,
                 )
         except TranscriptionRejected as exc:
-            return _Prepared(media_id=media_id, error=exc.user_message)
+            return Prepared(media_id=media_id, error=exc.user_message)
         except Exception:
             log.exception("transcription failed", extra={"event_id": event.event_id})
-            return _Prepared(media_id=media_id, error="语音转写失败，请再发一次")
-        return _Prepared(media_id=media_id, transcript=transcript)
+            return Prepared(media_id=media_id, error="语音转写失败，请再发一次")
+        return Prepared(media_id=media_id, transcript=transcript)
 
     async def _apologise(self, event: Event) -> None:
         if isinstance(event, ApprovalEvent):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.formtoken import is_form_token
 from storage.models import OutboxMessage
 from storage.upsert import insert_ignore
 
@@ -38,7 +39,7 @@ async def open_cards(
     cards: list[OpenCard] = []
     for payload, created_at in (await session.execute(stmt)).all():
         token = payload.get("token") or ""
-        if payload.get("kind") != "choice" or not token or token.startswith("f") or created_at < since:
+        if payload.get("kind") != "choice" or not token or is_form_token(token) or created_at < since:
             continue
         if all(c.token != token for c in cards):
             cards.append(OpenCard(token, list(payload.get("options", [])), str(payload.get("prompt") or "")))

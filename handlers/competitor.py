@@ -14,6 +14,7 @@ from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import find_customer, not_found, start_form, supervisor_of
+from handlers.forms.answers import Answers
 from handlers.forms.engine import RETYPED_COMMAND, FormResult
 from handlers.registry import Registry
 from storage.models import CompetitorAnalysis, ConversationState, Customer, User
@@ -87,8 +88,19 @@ async def _names(turn: Turn, row: CompetitorAnalysis) -> tuple[str, str]:
     return (customer.name if customer else "未关联客户"), (rep.name if rep else "")
 
 
+class CompetitorAnswers(Answers):
+    competitor: str = ""
+    price: str = ""
+    delivery_cycle: str = ""
+    weaknesses: str = ""
+
+
+class CommentAnswers(Answers):
+    comment: str = ""
+
+
 async def complete_competitor(turn: Turn, result: FormResult) -> None:
-    answers = result.answers
+    answers = result.typed(CompetitorAnswers)
     row = await turn.session.get(CompetitorAnalysis, int(result.context.get("competitor_id", 0)))
     if row is None:
         await turn.reply("找不到这份竞对分析的记录，请联系管理员。")
@@ -99,10 +111,10 @@ async def complete_competitor(turn: Turn, result: FormResult) -> None:
         turn.session,
         now=turn.now,
         row=row,
-        competitor=str(answers.get("competitor", "")),
-        price=str(answers.get("price", "")),
-        delivery_cycle=str(answers.get("delivery_cycle", "")),
-        weaknesses=str(answers.get("weaknesses", "")),
+        competitor=answers.competitor,
+        price=answers.price,
+        delivery_cycle=answers.delivery_cycle,
+        weaknesses=answers.weaknesses,
         reviewer_id=boss.id if boss else None,
         review_hours=turn.services.settings.alerts.competitor_review_hours,
     )
@@ -318,7 +330,7 @@ async def return_command(turn: Turn, args: str) -> None:
 async def complete_comment(turn: Turn, result: FormResult) -> None:
     row = await _load_for_review(turn, str(result.context.get("competitor_id", "")))
     if row is not None:
-        comment = str(result.answers.get("comment", "")).strip()
+        comment = result.typed(CommentAnswers).comment.strip()
         # Asked for the comment, a reviewer often types the whole command again (「批注 12 …」).
         retyped = re.sub(rf"^批注\s*#?{row.id}(?!\d)\s*", "", comment)
         await _decide(turn, row, approve=False, comment=retyped or comment)
@@ -355,9 +367,9 @@ async def discard_competitor(turn: Turn, state: ConversationState) -> None:
 
 
 def setup(registry: Registry) -> None:
-    registry.completer("competitor_analysis", complete_competitor)
+    registry.completer("competitor_analysis", complete_competitor, answers=CompetitorAnswers)
     registry.discarder("competitor", discard_competitor)
-    registry.completer("competitor_comment", complete_comment)
+    registry.completer("competitor_comment", complete_comment, answers=CommentAnswers)
     registry.card("review:", review_card)
     reviewers = frozenset({"manager", "admin"})
     registry.command(

@@ -14,7 +14,8 @@ from domain.identity.store import remember_pick
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.flowkit import OFFER, offer_of
-from handlers.forms.fields import FieldError, Parsed, _require_text, register_field_type
+from handlers.forms.answers import Value
+from handlers.forms.fields import FieldError, Parsed, _require_text
 from handlers.forms.spec import FieldSpec
 from handlers.registry import Registry
 from storage.models import Customer
@@ -91,5 +92,12 @@ class CustomerField:
         return value.get("name", "") if isinstance(value, dict) else str(value)
 
 
+class CustomerValue(Value):
+    """A ``customer`` answer: the customer picked."""
+
+    customer_id: int
+    name: str = ""
+
+
 def setup(registry: Registry) -> None:
-    register_field_type("customer", CustomerField())
+    registry.field_type("customer", CustomerField())

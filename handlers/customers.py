@@ -10,13 +10,14 @@ from sqlalchemy import select
 from core.events import CardActionEvent
 from core.messages import Choice, Message, Text
 from domain import profiles
-from domain import progress as progress_log
 from domain.access import can_edit
 from domain.audit import snapshot
 from domain.profiles import KeyPersonInput
 from domain.twins import NameIndex, exact_twins, load_index
 from handlers.commands import Command
+from handlers.completion import Audit, Progress, finish
 from handlers.context import Turn
+from handlers.customer_field import CustomerValue
 from handlers.flowkit import (
     customer_form_args,
     editable_customer,
@@ -26,8 +27,9 @@ from handlers.flowkit import (
     start_form,
     view_of,
 )
+from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult, ReaskError
-from handlers.forms.fields import ConfirmField, FieldError, Parsed, TextField, register_field_type
+from handlers.forms.fields import ConfirmField, FieldError, Parsed, TextField
 from handlers.forms.spec import FieldSpec
 from handlers.profile_text import profile_text
 from handlers.registry import Registry
@@ -144,14 +146,34 @@ class CustomerNameField:
         return str(value)
 
 
-def _key_person(item: dict[str, Any]) -> KeyPersonInput:
-    last = item.get("last_contact")
+class KeyPersonAnswers(Answers):
+    role_group: str = "其他"
+    name: str = ""
+    title: str = ""
+    last_contact: str | None = None
+    phone: str = ""
+
+
+class NewKeyPersonAnswers(KeyPersonAnswers):
+    customer: CustomerValue | None = None
+
+
+class CustomerAnswers(Answers):
+    name: str
+    kind: str = ""
+    grade: str = ""
+    region: str = ""
+    key_persons: tuple[KeyPersonAnswers, ...] = ()
+
+
+def _key_person(item: KeyPersonAnswers) -> KeyPersonInput:
+    last = item.last_contact
     return KeyPersonInput(
-        role_group=str(item.get("role_group", "其他")),
-        name=str(item.get("name", "")),
-        title=str(item.get("title", "")),
+        role_group=item.role_group,
+        name=item.name,
+        title=item.title,
         last_contact_on=date.fromisoformat(last) if last else None,
-        phone=str(item.get("phone") or ""),
+        phone=item.phone,
     )
 
 
@@ -164,8 +186,8 @@ def incomplete_reminder(customer: Customer) -> str:
 
 
 async def complete_customer(turn: Turn, result: FormResult) -> None:
-    answers = result.answers
-    name = str(answers["name"]).strip()
+    answers = result.typed(CustomerAnswers)
+    name = answers.name.strip()
     if await exact_twins(turn.session, name):  # created meanwhile by someone else
         raise ReaskError("name", f"刚刚已有人建立了「{name}」，不能重复建档，请换一个名称或回复「取消」")
     customer = await profiles.create_customer(
@@ -173,24 +195,23 @@ async def complete_customer(turn: Turn, result: FormResult) -> None:
         now=turn.now,
         name=name,
         owner_id=turn.user.id,
-        kind=str(answers.get("kind", "")),
-        grade=str(answers.get("grade", "")),
-        region=str(answers.get("region", "")),
-        key_persons=[_key_person(item) for item in answers.get("key_persons", [])],
+        kind=answers.kind,
+        grade=answers.grade,
+        region=answers.region,
+        key_persons=[_key_person(item) for item in answers.key_persons],
     )
-    turn.audit("customer.create", "customer", customer.id, after=snapshot(customer, CUSTOMER_FIELDS))
-    for person in customer.key_persons:
-        turn.audit("key_person.add", "key_person", person.id, after=profiles.key_person_snapshot(person))
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="profile",
-        note="新建客户档案",
-    )
+    audit = [Audit("customer.create", "customer", customer.id, after=snapshot(customer, CUSTOMER_FIELDS))]
+    audit += [
+        Audit("key_person.add", "key_person", p.id, after=profiles.key_person_snapshot(p))
+        for p in customer.key_persons
+    ]
     count = len(customer.key_persons)
-    await turn.reply(f"已建立客户档案「{customer.name}」（决策链 {count} 人）。查看：客户 {customer.name}")
+    await finish(
+        turn,
+        audit=audit,
+        progress=Progress(customer, "profile", note="新建客户档案"),
+        reply=f"已建立客户档案「{customer.name}」（决策链 {count} 人）。查看：客户 {customer.name}",
+    )
     if not customer.profile_complete:
         await turn.reply(incomplete_reminder(customer))
     visit_id = result.context.get("link_visit_id")
@@ -201,49 +222,39 @@ async def complete_customer(turn: Turn, result: FormResult) -> None:
 
 
 async def complete_key_person(turn: Turn, result: FormResult) -> None:
-    customer = await editable_customer(turn, result.answers.get("customer"))
+    answers = result.typed(NewKeyPersonAnswers)
+    customer = await editable_customer(turn, answers.customer)
     if customer is None:
         await turn.reply("你没有权限修改这家客户的档案。")
         return
     was_complete = customer.profile_complete
-    existing = profiles.same_person(customer, str(result.answers.get("name", "")))
+    existing = profiles.same_person(customer, answers.name)
     before = profiles.key_person_snapshot(existing) if existing is not None else None
     person, created = await profiles.upsert_key_person(
-        turn.session, now=turn.now, customer=customer, person=_key_person(result.answers)
+        turn.session, now=turn.now, customer=customer, person=_key_person(answers)
     )
-    turn.audit(
-        "key_person.add" if created else "key_person.update",
-        "key_person",
-        person.id,
-        before=before,
-        after=profiles.key_person_snapshot(person),
-    )
+    action = "key_person.add" if created else "key_person.update"
+    after = profiles.key_person_snapshot(person)
+    audit = [Audit(action, "key_person", person.id, before=before, after=after)]
     if customer.profile_complete != was_complete:
-        turn.audit(
-            "customer.update",
-            "customer",
-            customer.id,
-            before={"profile_complete": was_complete},
-            after={"profile_complete": customer.profile_complete},
-        )
-    what = "新增关键人" if created else "更新关键人"
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="profile",
-        note=f"{what} {person.role_group} {person.name}",
-    )
+        before, after = {"profile_complete": was_complete}, {"profile_complete": customer.profile_complete}
+        audit.append(Audit("customer.update", "customer", customer.id, before=before, after=after))
     count = len(profiles.active_key_persons(customer))
     done = "，档案已完整" if customer.profile_complete and not was_complete else ""
+    what = "新增关键人" if created else "更新关键人"
     if created:
-        await turn.reply(f"已为「{customer.name}」添加关键人 {person.name}（决策链 {count} 人{done}）。")
+        reply = f"已为「{customer.name}」添加关键人 {person.name}（决策链 {count} 人{done}）。"
     else:
-        await turn.reply(
+        reply = (
             f"「{customer.name}」已有关键人 {person.name}，已更新其信息，"
             f"没有重复添加（决策链 {count} 人{done}）。"
         )
+    await finish(
+        turn,
+        audit=audit,
+        progress=Progress(customer, "profile", note=f"{what} {person.role_group} {person.name}"),
+        reply=reply,
+    )
     if not customer.profile_complete:
         await turn.reply(incomplete_reminder(customer))
 
@@ -272,9 +283,9 @@ async def lookup(turn: Turn, args: str) -> None:
 
 
 def setup(registry: Registry) -> None:
-    register_field_type("customer_name", CustomerNameField())
-    registry.completer("customer_profile", complete_customer)
-    registry.completer("key_person", complete_key_person)
+    registry.field_type("customer_name", CustomerNameField())
+    registry.completer("customer_profile", complete_customer, answers=CustomerAnswers)
+    registry.completer("key_person", complete_key_person, answers=NewKeyPersonAnswers)
     group = "客户"
     registry.command(Command(("新建客户",), new_customer, "建立客户档案和决策链", exact=True, group=group))
     registry.command(

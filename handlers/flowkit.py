@@ -149,10 +149,14 @@ async def not_found(turn: Turn, text: str, matches: list[Match]) -> None:
 
 
 async def editable_customer(turn: Turn, value: Any) -> Customer | None:
-    """The customer a ``customer`` answer names, if the user may still change it."""
-    if not isinstance(value, dict) or "customer_id" not in value:
+    """The customer a ``customer`` answer (``CustomerValue`` or its dict) names, if the user may still
+    change it."""
+    customer_id = getattr(value, "customer_id", None)
+    if customer_id is None and isinstance(value, dict):
+        customer_id = value.get("customer_id")
+    if customer_id is None:
         return None
-    customer = await turn.session.get(Customer, int(value["customer_id"]))
+    customer = await turn.session.get(Customer, int(customer_id))
     if customer is None or not await can_edit(turn.session, turn.user, customer):
         return None
     return customer

@@ -14,8 +14,9 @@ from domain.profiles import KeyPersonInput
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import start_form, today
+from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult
-from handlers.forms.fields import FieldError, Parsed, register_field_type
+from handlers.forms.fields import FieldError, Parsed
 from handlers.forms.spec import FieldSpec
 from handlers.outcomes import customer_named
 from handlers.registry import Registry
@@ -133,15 +134,24 @@ async def update_key_person(turn: Turn, args: str) -> None:
     await start_form(turn, "key_person_update", context=context)
 
 
+class UpdateAnswers(Answers):
+    change: str
+    contact_date: str | None = None
+    title: str = ""
+    phone: str = ""
+    successor: str = ""
+    successor_title: str = ""
+
+
 async def complete_update(turn: Turn, result: FormResult) -> None:
-    ctx, answers = result.context, result.answers
+    ctx, answers = result.context, result.typed(UpdateAnswers)
     person = await turn.session.get(KeyPerson, int(ctx.get("key_person_id") or 0))
     customer = await turn.session.get(Customer, int(ctx.get("customer_id") or 0))
     if person is None or customer is None:
         await turn.reply("找不到这位关键人，可能已被删除，未保存。")
         return
     before = profiles.key_person_snapshot(person)
-    change = str(answers.get("change", ""))
+    change = answers.change
     options = turn.services.forms.spec("key_person_update").field("change").options
     # The options mean, in this order: contacted today, on a date, new title, new phone, replaced, left
     # (a company may reword them in the forms file; the order is what counts).
@@ -152,17 +162,17 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
         profiles.mark_contacted(person, today(turn.services), now)
         reply = f"已记录今天和 {person.name} 沟通过。"
     elif action == "date":
-        day = date.fromisoformat(str(answers["contact_date"]))
+        day = date.fromisoformat(str(answers.contact_date))
         profiles.mark_contacted(person, day, now)
         reply = f"已记录 {day:%m-%d} 和 {person.name} 沟通过。"
     elif action == "title":
-        person.title, person.updated_at = str(answers.get("title", "")).strip(), now
+        person.title, person.updated_at = answers.title.strip(), now
         reply = f"{person.name} 的职务已改为「{person.title}」。"
     elif action == "phone":
-        person.phone, person.updated_at = str(answers.get("phone", "")).strip(), now
+        person.phone, person.updated_at = answers.phone.strip(), now
         reply = f"{person.name} 的电话已更新。"
     elif action == "replaced":
-        successor_name = str(answers.get("successor", "")).strip()
+        successor_name = answers.successor.strip()
         if profiles.same_person(customer, successor_name) is person:
             await turn.reply("接任者和原关键人同名，未保存。")
             return
@@ -173,7 +183,7 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
             person=KeyPersonInput(
                 role_group=person.role_group,
                 name=successor_name,
-                title=str(answers.get("successor_title") or "") or person.title,
+                title=answers.successor_title or person.title,
             ),
         )
         if created:
@@ -208,8 +218,8 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
 
 
 def setup(registry: Registry) -> None:
-    register_field_type("key_persons_met", KeyPersonsMetField())
-    registry.completer("key_person_update", complete_update)
+    registry.field_type("key_persons_met", KeyPersonsMetField())
+    registry.completer("key_person_update", complete_update, answers=UpdateAnswers)
     registry.command(
         Command(
             ("更新关键人",),

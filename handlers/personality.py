@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from domain import progress as progress_log
 from handlers.commands import Command
+from handlers.completion import Audit, Progress, finish
 from handlers.context import Turn
+from handlers.customer_field import CustomerValue
 from handlers.flowkit import customer_form_args, editable_customer, start_form
+from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
 from storage.models import PersonalityTag
 
 
+class TagAnswers(Answers):
+    customer: CustomerValue | None = None
+    tags: tuple[str, ...] = ()
+    basis: str = ""
+    preferences: str = ""
+
+
 async def complete_tags(turn: Turn, result: FormResult) -> None:
-    answers = result.answers
-    customer = await editable_customer(turn, answers.get("customer"))
+    answers = result.typed(TagAnswers)
+    customer = await editable_customer(turn, answers.customer)
     if customer is None:
         await turn.reply("你没有权限修改这家客户的档案。")
         return
-    tags = [str(t) for t in answers.get("tags", [])]
-    basis = str(answers.get("basis", "")).strip()
+    tags = list(answers.tags)
+    basis = answers.basis.strip()
+    audit: list[Audit] = []
     for tag in tags:
         row = PersonalityTag(
             customer_id=customer.id, tag=tag, basis=basis, author_id=turn.user.id, created_at=turn.now
@@ -26,34 +36,22 @@ async def complete_tags(turn: Turn, result: FormResult) -> None:
         customer.tags.append(row)
         turn.session.add(row)
         await turn.session.flush()
-        turn.audit(
-            "personality_tag.add",
-            "personality_tag",
-            row.id,
-            after={"customer_id": customer.id, "tag": tag, "basis": basis},
-        )
-    preferences = str(answers.get("preferences", "")).strip()
+        after = {"customer_id": customer.id, "tag": tag, "basis": basis}
+        audit.append(Audit("personality_tag.add", "personality_tag", row.id, after=after))
+    preferences = answers.preferences.strip()
     if preferences and preferences != customer.preferences:
-        turn.audit(
-            "customer.update",
-            "customer",
-            customer.id,
-            before={"preferences": customer.preferences},
-            after={"preferences": preferences},
+        before = {"preferences": customer.preferences}
+        audit.append(
+            Audit(
+                "customer.update", "customer", customer.id, before=before, after={"preferences": preferences}
+            )
         )
         customer.preferences = preferences
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="profile",
-        note="个性标签：" + "、".join(tags),
-    )
     text = f"已为「{customer.name}」记录个性标签：{'、'.join(tags)}。之后拜访这家客户的同事都会在简报里看到。"
     if preferences:
         text += f"\n决策者偏好：{preferences}"
-    await turn.reply(text)
+    progress = Progress(customer, "profile", note="个性标签：" + "、".join(tags))
+    await finish(turn, audit=audit, progress=progress, reply=text)
 
 
 async def start_tags(turn: Turn, args: str) -> None:
@@ -61,7 +59,7 @@ async def start_tags(turn: Turn, args: str) -> None:
 
 
 def setup(registry: Registry) -> None:
-    registry.completer("personality_tags", complete_tags)
+    registry.completer("personality_tags", complete_tags, answers=TagAnswers)
     registry.command(
         Command(
             ("客户个性标签", "个性标签"),

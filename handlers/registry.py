@@ -1,6 +1,9 @@
 """Feature modules plug in here: commands, form completers, card handlers, the approval handler.
 
-Each module in :data:`MODULES` defines ``setup(registry)``. Adding a feature means adding a module and
+Each module in :data:`MODULES` defines ``setup(registry)`` and registers everything it brings on the
+registry it is given: field types, commands, completers (with the typed answers they read), card
+handlers, sweeps. Nothing is registered in module globals, so a registry holds exactly the features
+it was built from, whatever else the process has imported. Adding a feature means adding a module and
 one line to that tuple; no other file needs to change.
 """
 
@@ -13,9 +16,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.formtoken import FORM_TOKEN_PREFIX
 from handlers.commands import Command, CommandSet
 from handlers.context import Services, Turn
+from handlers.forms.answers import Answers
 from handlers.forms.engine import Completer, Discarder
+from handlers.forms.fields import FieldType, builtin_field_types
 
 TurnHandler = Callable[[Turn], Awaitable[None]]
 # A sweep runs on every scheduler tick (every scheduler.sweep_interval_s, or after the console moves
@@ -52,14 +58,25 @@ class Registry:
     voice_handler: TurnHandler | None = None
     media_handler: TurnHandler | None = None
     sweeps: dict[str, SweepHandler] = field(default_factory=dict)
+    field_types: dict[str, FieldType] = field(default_factory=builtin_field_types)
+    answer_models: dict[str, type[Answers]] = field(default_factory=dict)
+
+    def field_type(self, name: str, field_type: FieldType) -> None:
+        if name in self.field_types:
+            raise ValueError(f"field type {name!r} registered twice")
+        self.field_types[name] = field_type
 
     def command(self, command: Command) -> None:
         self.commands.add(command)
 
-    def completer(self, name: str, fn: Completer) -> None:
+    def completer(self, name: str, fn: Completer, answers: type[Answers] | None = None) -> None:
+        """``answers``: the typed answers ``fn`` reads (``result.typed(answers)``); every form whose
+        ``on_complete`` is ``name`` must have a field for each of them (checked at load)."""
         if name in self.completers:
             raise ValueError(f"form completer {name!r} registered twice")
         self.completers[name] = fn
+        if answers is not None:
+            self.answer_models[name] = answers
 
     def discarder(self, form: str, fn: Discarder) -> None:
         if form in self.discarders:
@@ -70,8 +87,9 @@ class Registry:
         """``newest_only``: a newer card of this kind replaces the earlier ones (a question asked
         again), so a number typed after it answers it; otherwise each open card stands for its own
         item (a review) and a bare number with several open is not guessed."""
-        if prefix in self.card_handlers or prefix.startswith("f"):
-            raise ValueError(f"card prefix {prefix!r} is taken (prefixes starting with 'f' belong to forms)")
+        if prefix in self.card_handlers or prefix.startswith(FORM_TOKEN_PREFIX):
+            owned = f"prefixes starting with {FORM_TOKEN_PREFIX!r} belong to forms"
+            raise ValueError(f"card prefix {prefix!r} is taken ({owned})")
         self.card_handlers[prefix] = fn
         if newest_only:
             self.newest_only_cards.add(prefix)

@@ -6,6 +6,8 @@ import asyncio
 import re
 from typing import Any
 
+from pydantic import model_validator
+
 from core.messages import File, Message, Text
 from domain import progress as progress_log
 from domain.fonts import FontMissing, fallback_fonts, find_cjk_font
@@ -13,9 +15,11 @@ from domain.product_codes import extract
 from domain.trial_report import TrialReport, render
 from handlers.commands import Command
 from handlers.context import Turn
+from handlers.customer_field import CustomerValue
 from handlers.flowkit import customer_form_args, editable_customer, start_form, supervisor_of
+from handlers.forms.answers import Answers, Value
 from handlers.forms.engine import FormResult
-from handlers.forms.fields import FieldError, Parsed, _require_text, register_field_type
+from handlers.forms.fields import FieldError, Parsed, _require_text
 from handlers.forms.spec import FieldSpec
 from handlers.registry import Registry
 from storage.models import TrialFeedback
@@ -45,22 +49,42 @@ class ProductCodeField:
         return str(value.get("code", "")) if isinstance(value, dict) else str(value)
 
 
+class ProductCodeValue(Value):
+    """A ``product_code`` answer: the code and, from a scan, its source, lot and expiry."""
+
+    code: str
+    source: str = "typed"
+    lot: str | None = None
+    expiry: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return {"code": str(value)} if not isinstance(value, dict) else value
+
+
+class TrialAnswers(Answers):
+    customer: CustomerValue | None = None
+    product_code: ProductCodeValue
+    pain_points: tuple[str, ...] = ()
+    notes: str = ""
+
+
 async def complete_trial(turn: Turn, result: FormResult) -> None:
-    answers = result.answers
-    customer = await editable_customer(turn, answers.get("customer"))
+    answers = result.typed(TrialAnswers)
+    customer = await editable_customer(turn, answers.customer)
     if customer is None:
         await turn.reply("你没有权限为这家客户提交试用反馈。")
         return
-    code = answers.get("product_code")
-    product = code if isinstance(code, dict) else {"code": str(code)}
-    pain_points = [str(p) for p in answers.get("pain_points", [])]
-    notes = str(answers.get("notes", "")).strip()
-    if product.get("lot") or product.get("expiry"):
+    product = answers.product_code
+    pain_points = list(answers.pain_points)
+    notes = answers.notes.strip()
+    if product.lot or product.expiry:
         extra = "，".join(
             x
             for x in (
-                f"批号 {product.get('lot')}" if product.get("lot") else "",
-                f"有效期 {product.get('expiry')}" if product.get("expiry") else "",
+                f"批号 {product.lot}" if product.lot else "",
+                f"有效期 {product.expiry}" if product.expiry else "",
             )
             if x
         )
@@ -68,7 +92,7 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
     row = TrialFeedback(
         customer_id=customer.id,
         rep_id=turn.user.id,
-        product_code=str(product["code"]),
+        product_code=product.code,
         pain_points=pain_points,
         notes=notes,
         created_at=turn.now,
@@ -164,8 +188,8 @@ async def start_trial(turn: Turn, args: str) -> None:
 
 
 def setup(registry: Registry) -> None:
-    register_field_type("product_code", ProductCodeField())
-    registry.completer("trial_feedback", complete_trial)
+    registry.field_type("product_code", ProductCodeField())
+    registry.completer("trial_feedback", complete_trial, answers=TrialAnswers)
     registry.command(
         Command(
             ("试用反馈",), start_trial, "产品编号、疼痛点 → 带时间戳的 PDF 报告（可跟客户名称）", group="拜访"

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.messages import Text
-from domain import audit, deadlines, outcomes, visits
-from domain import progress as progress_log
+from domain import audit, outcomes, visits
 from domain.audit import snapshot
 from handlers.commands import Command
 from handlers.competitor import start_competitor
+from handlers.completion import Audit, DeadlineMet, Progress, finish
 from handlers.context import Services, Turn
-from handlers.flowkit import due_note, find_customer, not_found, stages_of, start_form
+from handlers.flowkit import find_customer, not_found, stages_of, start_form
+from handlers.forms.answers import Answers, PhotoValue
 from handlers.forms.engine import FormResult
 from handlers.key_persons import MET_KEY, chain_context, record_met
 from handlers.photos import describe, store_visit_photo
@@ -147,52 +148,37 @@ async def visit_done(turn: Turn, args: str) -> None:
     await begin_report(turn.session, turn.services, turn.now, visit, turn.user, turn=turn)
 
 
+class VisitReportAnswers(Answers):
+    photo: PhotoValue | None = None
+    progress: str = ""
+    progress_note: str = ""
+    comparing_vendors: bool | None = None
+    met: tuple[int, ...] = ()  # key persons met (indices into the chain offered)
+
+
 async def complete_visit_report(turn: Turn, result: FormResult) -> None:
-    ctx, answers = result.context, result.answers
+    ctx, answers = result.context, result.typed(VisitReportAnswers)
     visit = await turn.session.get(Visit, int(ctx.get("visit_id", 0)))
     customer = await turn.session.get(Customer, int(ctx.get("customer_id") or 0))
     if visit is None or customer is None:
         await turn.reply("找不到这次拜访的记录，报告未保存，请联系管理员。")
         return
     lines = []
-    photo_answer = answers.get("photo")
-    if isinstance(photo_answer, dict) and photo_answer.get("media_id"):
-        photo = await store_visit_photo(
-            turn, media_id=int(photo_answer["media_id"]), visit=visit, customer=customer
-        )
+    if answers.photo is not None and answers.photo.media_id:
+        photo = await store_visit_photo(turn, media_id=answers.photo.media_id, visit=visit, customer=customer)
         if photo is not None:
             lines.append(describe(photo))
-    progress = str(answers.get("progress", ""))
-    note = str(answers.get("progress_note", ""))
+    progress = answers.progress
+    note = answers.progress_note
     before = snapshot(visit, VISIT_FIELDS)
     visit.status, visit.updated_at = "done", turn.now
-    turn.audit(
-        "visit.report",
-        "visit",
-        visit.id,
-        before=before,
-        after={
-            **snapshot(visit, VISIT_FIELDS),
-            "progress": progress,
-            "note": note,
-            "comparing_vendors": answers.get("comparing_vendors"),
-        },
-    )
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="visit_report",
-        progress=progress,
-        note=note,
-        visit_id=visit.id,
-    )
-    row = await deadlines.complete(
-        turn.session, now=turn.now, kind="visit_report", entity_type="visit", entity_id=visit.id
-    )
-    lines.insert(0, f"拜访报告已提交{due_note(row, turn.services.tz)}。")
-    met = await record_met(turn, customer, [int(i) for i in answers.get("met") or []])
+    after = {
+        **snapshot(visit, VISIT_FIELDS),
+        "progress": progress,
+        "note": note,
+        "comparing_vendors": answers.comparing_vendors,
+    }
+    met = await record_met(turn, customer, list(answers.met))
     if met:
         lines.append(f"已更新 {'、'.join(met)} 的最近沟通日期。")
     stages = stages_of(turn.services)
@@ -209,10 +195,16 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
             reason=f"拜访进展：{progress}",
         )
         lines.append(f"客户阶段：{stages.label(old_stage)} → {stages.label(target)}。")
-    await turn.reply("\n".join(lines))
+    await finish(
+        turn,
+        audit=[Audit("visit.report", "visit", visit.id, before=before, after=after)],
+        progress=Progress(customer, "visit_report", progress, note, visit.id),
+        deadline=DeadlineMet("visit_report", "visit", visit.id),
+        reply=lambda due: "\n".join([f"拜访报告已提交{due}。", *lines]),
+    )
     context = {"visit_id": visit.id, "customer_id": customer.id, "customer_name": customer.name}
     await start_form(turn, "demand_confirmation", context=context, chained=True)
-    if answers.get("comparing_vendors"):
+    if answers.comparing_vendors:
         await start_competitor(
             turn, customer=customer, visit_id=visit.id, source="rep", text="拜访报告：客户在比较其他厂家"
         )
@@ -220,7 +212,7 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
 
 def setup(registry: Registry) -> None:
     registry.sweep("visit-report-start", sweep_due_reports)
-    registry.completer("visit_report", complete_visit_report)
+    registry.completer("visit_report", complete_visit_report, answers=VisitReportAnswers)
     registry.command(
         Command(
             ("拜访完成",),

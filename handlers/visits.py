@@ -17,8 +17,9 @@ from domain.identity.store import remember_pick
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.flowkit import start_form, view_of
+from handlers.forms.answers import Answers, Value
 from handlers.forms.engine import FormResult
-from handlers.forms.fields import FieldError, Parsed, register_field_type
+from handlers.forms.fields import FieldError, Parsed
 from handlers.forms.spec import FieldSpec
 from handlers.profile_text import brief_text, visit_window
 from handlers.registry import Registry
@@ -247,17 +248,29 @@ async def handle_approval(turn: Turn) -> None:
         )
 
 
+class VisitCustomerValue(Value):
+    """A ``visit_customer`` answer: an existing customer, or ``new`` (create one first)."""
+
+    customer_id: int | None = None
+    name: str = ""
+    new: bool = False
+
+
+class VisitCustomerAnswers(Answers):
+    customer: VisitCustomerValue = VisitCustomerValue()
+
+
 async def complete_visit_customer(turn: Turn, result: FormResult) -> None:
     visit = await turn.session.get(Visit, int(result.context.get("visit_id", 0)))
     if visit is None or visit.status == "cancelled":
         await turn.reply("这次拜访已经取消了，不需要再选择客户。")
         return
-    answer = result.answers.get("customer") or {}
-    if answer.get("new"):
+    answer = result.typed(VisitCustomerAnswers).customer
+    if answer.new:
         await turn.reply("好的，先建立客户档案，完成后我会发送拜访简报。")
         await start_form(turn, "customer", context={"link_visit_id": visit.id}, chained=True)
         return
-    customer = await turn.session.get(Customer, int(answer["customer_id"]))
+    customer = await turn.session.get(Customer, int(answer.customer_id or 0))
     if customer is None or not await can_edit(turn.session, turn.user, customer):
         await turn.reply("你没有权限查看这家客户。")
         return
@@ -267,6 +280,6 @@ async def complete_visit_customer(turn: Turn, result: FormResult) -> None:
 def setup(registry: Registry) -> None:
     if registry.approval_handler is not None:
         raise ValueError("an approval handler is already registered")
-    register_field_type("visit_customer", VisitCustomerField())
+    registry.field_type("visit_customer", VisitCustomerField())
     registry.approval_handler = handle_approval
-    registry.completer("visit_customer", complete_visit_customer)
+    registry.completer("visit_customer", complete_visit_customer, answers=VisitCustomerAnswers)

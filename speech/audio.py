@@ -1,7 +1,7 @@
 """Audio in: sniff the container, decode to 16 kHz mono float32, refuse what is not a usable voice note.
 
 AMR goes through PyAV's bundled opencore decoders: FFmpeg's native AMR decoder raises on the DTX/SID
-(comfort-noise) frames real WeCom notes contain (research §2.6). Everything else (Ogg/Opus, WAV, MP3,
+(comfort-noise) frames real WeCom notes contain. Everything else (Ogg/Opus, WAV, MP3,
 M4A/AAC, WebM, FLAC) goes through FFmpeg's own decoders. Decoding stops as soon as a note is over the
 length limit, so an hour-long file costs no more than the limit.
 """

@@ -1,5 +1,5 @@
 """Transcript clean-up: drop what Whisper made up (echoed prompts and hotwords, repeated segments, its
-well-known subtitle-credit hallucinations), join segments, and force Simplified Chinese (research §2.4, §3.4).
+well-known subtitle-credit hallucinations), join segments, and force Simplified Chinese.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The speech port's implementation: faster-whisper on a bounded thread pool, off the event loop.
 
-Settings follow research §3: int8 on CPU, ``cpu_threads=1`` with ``num_workers=2`` (and a pool of the
-same size), beam 5, VAD on, temperature 0 (no fallback tail), language detected first (``en`` stays
-English, anything else is treated as Mandarin with a Simplified prompt), then OpenCC t2s.
+Settings (measured on a 2-vCPU CPU, see docs/speech.md): int8 on CPU, ``cpu_threads=1`` with
+``num_workers=2`` (and a pool of the same size), beam 5, VAD on, temperature 0 (no fallback tail),
+language detected first (``en`` stays English, anything else is treated as Mandarin with a Simplified
+prompt), then OpenCC t2s.
 
 The speech found by VAD is cut at pauses into windows of at most 30 s, and each window is encoded once
 for both language detection and decoding (:mod:`speech.windows`). Against faster-whisper's sequential
@@ -41,7 +42,7 @@ TIMEOUT_GRACE_S = 10.0
 
 
 def language_rule(detected: str) -> str:
-    """Research §2.7: English is English; anything else (zh, or the th/la misdetections of Mandarin seen)
+    """English is English; anything else (zh, or the th/la misdetections of Mandarin seen)
     is transcribed as Mandarin. A probability threshold would not have helped."""
     return "en" if detected == "en" else "zh"
 

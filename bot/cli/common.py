@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from bot.imports import StartupError
 from bot.logging import configure
 from config.settings import ConfigFileMissing, Settings, load_settings
 from storage.db import DatabaseUnavailable
@@ -60,6 +61,8 @@ def run(coro: Coroutine[Any, Any, int]) -> int:
     try:
         return asyncio.run(coro)
     except DatabaseUnavailable as exc:
+        fail(str(exc))
+    except StartupError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         return 130

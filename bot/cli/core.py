@@ -200,7 +200,7 @@ def check_forms(settings: Settings) -> list[str]:
 
     registry = build_registry()
     try:
-        forms = load_forms(settings.forms.path)
+        forms = load_forms(settings.forms.path, registry)
     except FormsFileError as exc:
         return [f"forms file {exc.path}: {p}" for p in exc.problems]
     problems = []

@@ -70,8 +70,7 @@ def _options(settings: Settings) -> Options:
     from handlers.forms.spec import load_forms
     from handlers.registry import build_registry
 
-    build_registry()  # the feature modules register the field types the forms file names
-    form = load_forms(settings.forms.path).get("customer")
+    form = load_forms(settings.forms.path, build_registry()).get("customer")
     if form is None:
         return Options()
     kinds: tuple[str, ...] = ()

@@ -1,4 +1,4 @@
-"""``oa/getapprovaldetail`` fixtures in the shape WeCom returns (research §4.6).
+"""``oa/getapprovaldetail`` fixtures in the shape WeCom returns.
 
 Real responses carry empty arrays for every unrelated value key (``tips``, ``members``, ``files``…),
 so every control built here carries them too: a parser that picks "the non-empty key" instead of

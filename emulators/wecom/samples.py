@@ -1,7 +1,7 @@
 """Plaintext callback XML as WeCom sends it to a self-built app (before encryption).
 
-Shapes follow the official 消息格式 / 事件格式 pages (path/96467, path/96468, path/90240) as collected
-in ``research/wecom.md`` §3. Every builder returns a ``str`` ready for :func:`emulators.wecom.crypto.encrypt`.
+Shapes follow the official 消息格式 / 事件格式 pages (path/96467, path/96468, path/90240). Every
+builder returns a ``str`` ready for :func:`emulators.wecom.crypto.encrypt`.
 """
 
 from __future__ import annotations

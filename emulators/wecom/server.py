@@ -10,7 +10,7 @@ kind (:attr:`messages`, :attr:`appchat`, :attr:`webhooks`, :attr:`card_updates`)
 :meth:`expire_tokens`, :meth:`fail_next`, :meth:`add_media`, :meth:`add_approval`,
 :meth:`set_contacts`, :meth:`issue_click_code`, :meth:`drop_response_next`.
 
-Behaviour follows ``research/wecom.md`` §4 and §6:
+Behaviour follows WeCom's server API documentation (errcodes and limits as the real service answers):
 
 * ``gettoken`` checks corpid (40013) and corpsecret (40001); every other app endpoint needs a known
   token (40014), and a token made stale by :meth:`expire_tokens` answers 42001 until a fresh one is

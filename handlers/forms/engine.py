@@ -12,22 +12,23 @@ Paths: ``field`` for top-level fields, ``group.<i>.<sub>`` for a repeated group'
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from simpleeval import EvalWithCompoundTypes, NameNotDefined
+from pydantic import BaseModel
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import CardActionEvent, TextEvent
+from core.formtoken import form_token
 from core.messages import Message, Text
 from domain.notify import Notifier
 from domain.wording import quoted
 from handlers.context import Turn
-from handlers.forms.fields import FIELD_TYPES, ConfirmField, FieldError
-from handlers.forms.spec import FieldSpec, FormSpec
+from handlers.forms.fields import ConfirmField, FieldError, FieldType, builtin_field_types
+from handlers.forms.spec import ConditionError, FieldSpec, FormSpec, evaluate_when
 from storage.models import ConversationState, User
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ MORE = "__more__"
 Completer = Callable[[Turn, "FormResult"], Awaitable[None]]
 # Runs when a form is given up (放弃): ends what the form was for (its deadline, its draft row).
 Discarder = Callable[[Turn, ConversationState], Awaitable[None]]
+_A = TypeVar("_A", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class FormResult:
     form: FormSpec
     answers: dict[str, Any]
     context: dict[str, Any]
+
+    def typed(self, model: type[_A]) -> _A:
+        """The answers as the completer's declared model (``Answers`` subclass)."""
+        return model.model_validate(self.answers)
 
 
 class ReaskError(Exception):
@@ -93,15 +99,15 @@ def _closed_notice(head: str, state: ConversationState) -> str:
 
 
 def _applicable(spec: FieldSpec, names: dict[str, Any]) -> bool:
+    # A condition that fails for another reason than a missing answer raises ConditionError (the
+    # event fails and is kept for `actionflow events retry`); load_forms refuses most such conditions.
     if not spec.when:
         return True
-    evaluator = EvalWithCompoundTypes(names=dict(names))
     try:
-        return bool(evaluator.eval(spec.when))
-    except NameNotDefined:
-        return False
-    except Exception:
-        return False
+        return evaluate_when(spec.when, names)
+    except ConditionError:
+        log.error("form field %s has a broken condition", spec.key, extra={"when": spec.when})
+        raise
 
 
 @dataclass
@@ -214,8 +220,16 @@ def _chains(session: AsyncSession) -> dict[int, _Chain]:
 
 
 class FormEngine:
-    def __init__(self, forms: dict[str, FormSpec], *, expire_hours: float, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        forms: dict[str, FormSpec],
+        *,
+        expire_hours: float,
+        notifier: Notifier,
+        field_types: Mapping[str, FieldType] | None = None,
+    ) -> None:
         self.forms = forms
+        self.field_types = dict(field_types) if field_types is not None else builtin_field_types()
         self.expire_hours = expire_hours
         self.notifier = notifier
         self.completers: dict[str, Completer] = {}
@@ -266,7 +280,7 @@ class FormEngine:
             hints.append(q.spec.help)
         if hints:
             prompt += f"\n（{'；'.join(hints)}）"
-        field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        field_type = _CONFIRM if q.is_more else self.field_types[q.spec.type]
         # A field type whose options depend on the form run (e.g. the people to pick from) may
         # define ``ask_in_context(spec, prompt, token, context)``; the others just ``ask``.
         ask_in_context = getattr(field_type, "ask_in_context", None)
@@ -289,7 +303,7 @@ class FormEngine:
             await self._complete(run)
             return False
         run.nav.asked = q.path
-        token = f"f{run.state.id}.{run.nav.seq + 1}"
+        token = form_token(run.state.id, run.nav.seq + 1)
         await self._say(run, self._render(run.form, q, token, run.state.context))
         run.state.state = {**run.nav.dump(), "token": token}
         run.state.updated_at = run.now
@@ -462,7 +476,7 @@ class FormEngine:
         if word in SKIP_WORDS:
             await self._skip(run, q)
             return None
-        field_type = _CONFIRM if q.is_more else FIELD_TYPES[q.spec.type]
+        field_type = _CONFIRM if q.is_more else self.field_types[q.spec.type]
         try:
             parsed = await field_type.parse(turn, q.spec, dict(state.context))
         except FieldError as exc:
@@ -575,15 +589,14 @@ class FormEngine:
         note = f"刚才的回答是{earlier}。" if earlier else ""
         await self._ask_next(run, prefix=[f"好的，回到上一个问题。{note}"])
 
-    @staticmethod
-    def _shown_answer(form: FormSpec, answers: dict[str, Any], path: str) -> str:
+    def _shown_answer(self, form: FormSpec, answers: dict[str, Any], path: str) -> str:
         """The answer at a top-level ``path`` as the user reads it (empty for skipped or grouped)."""
         if "." in path or path not in answers:
             return ""
         spec = next((f for f in form.fields if f.key == path), None)
         if spec is None:
             return ""
-        shown = FIELD_TYPES[spec.type].display(spec, answers[path])
+        shown = self.field_types[spec.type].display(spec, answers[path])
         return quoted(shown) if shown else ""
 
     def about(self, state: ConversationState) -> str:
@@ -594,7 +607,7 @@ class FormEngine:
             form = self.forms.get(state.form)
             for spec in form.fields if form is not None else []:
                 if spec.type in CUSTOMER_TYPES and spec.key in state.answers:
-                    name = FIELD_TYPES[spec.type].display(spec, state.answers[spec.key])
+                    name = self.field_types[spec.type].display(spec, state.answers[spec.key])
                     break
         return f"（{name}）" if name else ""
 

@@ -332,23 +332,31 @@ class VoiceQuoteField:
         return f"“{value.get('text', '')}”" if isinstance(value, dict) else str(value)
 
 
-FIELD_TYPES: dict[str, FieldType] = {
-    "text": TextField(),
-    "choice": ChoiceField(),
-    "multi": MultiField(),
-    "confirm": ConfirmField(),
-    "number": NumberField(),
-    "money": MoneyField(),
-    "date": DateField(),
-    "datetime": DateTimeField(),
-    "photo": PhotoField(),
-    "voice_quote": VoiceQuoteField(),
-}
+def builtin_field_types() -> dict[str, FieldType]:
+    """The engine's own field types; a registry starts from these and features add theirs to it."""
+    return {
+        "text": TextField(),
+        "choice": ChoiceField(),
+        "multi": MultiField(),
+        "confirm": ConfirmField(),
+        "number": NumberField(),
+        "money": MoneyField(),
+        "date": DateField(),
+        "datetime": DateTimeField(),
+        "photo": PhotoField(),
+        "voice_quote": VoiceQuoteField(),
+        "group": GroupField(),
+    }
 
 
-def register_field_type(name: str, field_type: FieldType) -> None:
-    """Feature modules add field types (e.g. a customer picker) here."""
-    from handlers.forms.spec import register_type_name
+class GroupField:
+    """A repeated group: the engine asks its sub-fields item by item; this type is never asked itself."""
 
-    FIELD_TYPES[name] = field_type
-    register_type_name(name)
+    def ask(self, spec: FieldSpec, prompt: str, token: str) -> Message:
+        raise TypeError("a group is asked through its sub-fields")
+
+    async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
+        raise TypeError("a group is answered through its sub-fields")
+
+    def display(self, spec: FieldSpec, value: Any) -> str:
+        return f"{len(value)} 项" if isinstance(value, list) else str(value)

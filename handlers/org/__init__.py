@@ -11,9 +11,9 @@ GROUP = "管理"
 
 
 def setup(registry: Registry) -> None:
-    person_field.setup()
-    registry.completer("org_approve", approve.complete_approval)
-    registry.completer("org_reassign", people_admin.complete_reassign)
+    person_field.setup(registry)
+    registry.completer("org_approve", approve.complete_approval, answers=approve.ApprovalAnswers)
+    registry.completer("org_reassign", people_admin.complete_reassign, answers=people_admin.ReassignAnswers)
     for names, fn, help_ in (
         (("批准",), approve.approve, "批准新用户：批准 <名称> [角色] [主管]"),
         (("拒绝",), approve.reject, "拒绝新用户：拒绝 <名称>"),

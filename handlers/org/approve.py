@@ -28,8 +28,9 @@ from domain.people import (
 )
 from domain.wording import quoted
 from handlers.context import Turn
+from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult, ReaskError
-from handlers.org.person_field import offer
+from handlers.org.person_field import PersonValue, offer
 from handlers.unknown import REJECTED
 from storage.models import PendingSender, User
 
@@ -188,6 +189,11 @@ async def _ask(turn: Turn, pending: PendingSender, supervisor: User | None) -> N
     )
 
 
+class ApprovalAnswers(Answers):
+    roles: tuple[str, ...] = ()
+    supervisor: PersonValue | None = None
+
+
 async def complete_approval(turn: Turn, result: FormResult) -> None:
     """``on_complete = "org_approve"``: the form's roles and supervisor."""
     channel, platform_id = result.context["pending"]
@@ -195,11 +201,12 @@ async def complete_approval(turn: Turn, result: FormResult) -> None:
     if pending is None or pending.status == "approved":
         await turn.reply("这个申请已经处理过了。")
         return
-    roles = [r for r in (parse_role(str(v)) for v in result.answers.get("roles", [])) if r]
+    answers = result.typed(ApprovalAnswers)
+    roles = [r for r in (parse_role(v) for v in answers.roles) if r]
     if not roles:
         raise ReaskError("roles", "没有识别出角色（表单选项需是 销售/经理/产品部/财务/管理员）")
-    chosen = result.answers.get("supervisor")
-    supervisor = await turn.session.get(User, int(chosen["id"])) if isinstance(chosen, dict) else None
+    chosen = answers.supervisor
+    supervisor = await turn.session.get(User, chosen.id) if chosen is not None else None
     await activate(turn, pending, roles=roles, supervisor=supervisor, link=None)
 
 

@@ -21,8 +21,9 @@ from domain.people import (
     split_roles,
 )
 from handlers.context import Turn
+from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult
-from handlers.org.person_field import offer
+from handlers.org.person_field import PersonValue, offer
 from storage.models import User
 
 ALL_WORDS = {"全部", "所有", "all"}
@@ -197,19 +198,23 @@ async def deactivate(turn: Turn, args: str) -> None:
     )
 
 
+class ReassignAnswers(Answers):
+    to: PersonValue | None = None
+
+
 async def complete_reassign(turn: Turn, result: FormResult) -> None:
     """``on_complete = "org_reassign"``: move the deactivated rep's customers to the chosen rep."""
     source = await turn.session.get(User, int(result.context["from_id"]))
-    chosen = result.answers.get("to")
+    chosen = result.typed(ReassignAnswers).to
     if source is None:
         await turn.reply("找不到原负责人。")
         return
-    if not isinstance(chosen, dict):
+    if chosen is None:
         await turn.reply(
             f"好的，客户暂时保留在 {source.name} 名下。之后可回复「转移客户 {source.name} <新负责人>」。"
         )
         return
-    target = await turn.session.get(User, int(chosen["id"]))
+    target = await turn.session.get(User, chosen.id)
     if target is None:
         await turn.reply("找不到新负责人。")
         return

@@ -8,16 +8,20 @@ A form run offers people through its context: ``context["people"][<field key>]``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.events import CardActionEvent
 from core.messages import Choice, Message, Text
 from domain.people import ROLE_LABELS, PeopleError, resolve_one
 from domain.wording import quoted
 from handlers.context import Turn
-from handlers.forms.fields import FieldError, Parsed, _require_text, register_field_type
+from handlers.forms.answers import Value
+from handlers.forms.fields import FieldError, Parsed, _require_text
 from handlers.forms.spec import FieldSpec
 from storage.models import User
+
+if TYPE_CHECKING:
+    from handlers.registry import Registry
 
 
 def offer(users: list[User]) -> list[dict[str, Any]]:
@@ -85,5 +89,12 @@ class PersonField:
         return str(value.get("name", "")) if isinstance(value, dict) else str(value or "")
 
 
-def setup() -> None:
-    register_field_type("person", PersonField())
+class PersonValue(Value):
+    """A ``person`` answer: the colleague picked."""
+
+    id: int
+    name: str = ""
+
+
+def setup(registry: Registry) -> None:
+    registry.field_type("person", PersonField())

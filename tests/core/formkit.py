@@ -9,7 +9,7 @@ from handlers.context import Turn
 from handlers.forms.engine import FormResult, ReaskError
 from handlers.registry import Registry
 
-FORMKIT_MODULES = ("handlers.basic", "handlers.customer_field", "tests.core.formkit")
+FORMKIT_MODULES = ("handlers.basic", "handlers.customer_field", "tests.core.formkit", "tests.shipped_types")
 
 
 def setup(registry: Registry) -> None:

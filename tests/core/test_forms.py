@@ -384,7 +384,7 @@ def test_broken_forms_file_names_form_and_field(tmp_path: Path) -> None:
     from handlers.forms.spec import FormsFileError, load_forms
     from handlers.registry import build_registry
 
-    build_registry()
+    registry = build_registry()
     path = tmp_path / "forms.toml"
     path.write_text(
         """
@@ -407,7 +407,7 @@ prompt = "again"
         encoding="utf-8",
     )
     with pytest.raises(FormsFileError) as info:
-        load_forms(path)
+        load_forms(path, registry)
     problems = "\n".join(info.value.problems)
     assert (
         "form report, field progress: options: needs options" in problems
@@ -422,7 +422,7 @@ prompt = "again"
         encoding="utf-8",
     )
     with pytest.raises(FormsFileError) as info:
-        load_forms(path)
+        load_forms(path, registry)
     problems = "\n".join(info.value.problems)
     assert "form report, field a: unknown type 'txt'" in problems
     assert "form report, field b: condition 'progres == 1' refers to 'progres'" in problems
@@ -434,6 +434,5 @@ def test_shipped_forms_file_is_valid() -> None:
     from handlers.forms.spec import load_forms
     from handlers.registry import build_registry
 
-    build_registry()
-    forms = load_forms(FormsSettings().path)
+    forms = load_forms(FormsSettings().path, build_registry())
     assert {"customer", "visit_report", "demand_confirmation", "competitor", "trial_feedback"} <= set(forms)

@@ -6,7 +6,12 @@ from core.events import ApprovalEvent
 from handlers.context import Turn
 from handlers.registry import Registry
 
-APPROVAL_MODULES = ("handlers.basic", "handlers.customer_field", "tests.dingtalk.approvalkit")
+APPROVAL_MODULES = (
+    "handlers.basic",
+    "handlers.customer_field",
+    "tests.dingtalk.approvalkit",
+    "tests.shipped_types",
+)
 
 
 def setup(registry: Registry) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.testing import make_settings
 from emulators.dingtalk.rig import dingtalk_bot
 
-MODULES = ("handlers.basic", "handlers.customer_field", "handlers.org")
+MODULES = ("handlers.basic", "handlers.customer_field", "handlers.org", "tests.shipped_types")
 
 
 async def test_conversation_and_webhook_groups_saved_in_chat_receive_messages(tmp_path: Path) -> None:

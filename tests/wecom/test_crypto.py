@@ -7,7 +7,7 @@ import pytest
 from bot.channels.wecom.crypto import CallbackCrypto, CallbackRejected, envelope_encrypt, key_problems
 from emulators.wecom import crypto, samples
 
-# Tencent's WXBizMsgCrypt sample (research §2.3).
+# Tencent's WXBizMsgCrypt sample.
 TOKEN = "QDG6eK"
 KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 CORP = "wx5823bf96d3bd56c7"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.wecom.world import ROBOT_KEY, wecom_world
 
-MODULES = ("handlers.basic", "handlers.customer_field", "handlers.org")
+MODULES = ("handlers.basic", "handlers.customer_field", "handlers.org", "tests.shipped_types")
 
 
 async def test_appchat_and_robot_groups_saved_in_chat_receive_messages(tmp_path: Path) -> None:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 
+from bot.ratelimit import RateLimiter
 from config.settings import DingTalkSettings
-from core.clock import Clock
+from core.clock import Clock, SystemClock
 
 log = logging.getLogger("actionflow.dingtalk.api")
 
@@ -50,25 +49,18 @@ class _AuthFailed(Exception):
 
 
 class Throttle:
-    """At most ``calls`` per ``per_s`` seconds for each key (wall-clock sliding window; waits)."""
+    """At most ``calls`` per ``per_s`` seconds for each key (the project's sliding-window limiter on
+    the real clock: a call waits for its slot)."""
 
     def __init__(self, calls: int, per_s: float = 1.0) -> None:
         self.calls = calls
         self.per_s = per_s
-        self._sent: dict[str, deque[float]] = {}
+        self._limiter = RateLimiter(SystemClock())
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def wait(self, key: str) -> None:
         async with self._locks.setdefault(key, asyncio.Lock()):  # one API waiting holds up no other
-            sent = self._sent.setdefault(key, deque())
-            while True:
-                now = time.monotonic()
-                while sent and sent[0] <= now - self.per_s:
-                    sent.popleft()
-                if len(sent) < self.calls:
-                    sent.append(now)
-                    return
-                await asyncio.sleep(sent[0] + self.per_s - now)
+            await self._limiter.wait(key, self.calls, self.per_s)
 
 
 def classify(status: int, body: dict[str, Any]) -> ApiError | None:

@@ -2,7 +2,7 @@
 
 Controls are matched by their title (config ``wecom.approval_fields``) and read by their ``control``
 type, never by "the key that is not empty": real answers carry empty arrays for every unrelated key
-(research §4.6). Times come as epoch seconds and are written as ISO-8601 in China time (WeCom's
+. Times come as epoch seconds and are written as ISO-8601 in China time (WeCom's
 ``day`` dates are midnight there).
 """
 

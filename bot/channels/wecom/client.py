@@ -1,8 +1,8 @@
 """wechatpy's ``WeChatClient`` pointed at ``wecom.api_base``, with a bounded token refresh.
 
 wechatpy 1.8.18 builds API URLs from ``API_BASE_URL`` but hard-codes the host for ``gettoken`` and
-media downloads, and its ``auto_retry`` refetches the token and retries without limit (research §0.3,
-§0.7). This subclass fetches the token from the configured host (with a timeout), downloads media
+media downloads, and its ``auto_retry`` refetches the token and retries without limit. This
+subclass fetches the token from the configured host (with a timeout), downloads media
 through the same host with WeCom's errcode-in-JSON detection, and retries a token error exactly once.
 
 The client is synchronous (``requests``): callers run it off the event loop (``asyncio.to_thread``).
@@ -143,7 +143,7 @@ class WeComClient(WeChatClient):
 
     def download(self, media_id: str) -> Download:
         """``media/get`` through the configured host. A JSON body with ``errcode`` and no
-        ``Content-Disposition`` is an error, not a file (research §4.4)."""
+        ``Content-Disposition`` is an error, not a file."""
 
         def go() -> Download:
             res = self._http.get(

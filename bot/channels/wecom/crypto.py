@@ -3,7 +3,7 @@
 wechatpy 1.8.18 checks the signature and decrypts, but never looks at the timestamp (replays), raises
 two unrelated exception classes for a bad signature and a wrong CorpID, and lets low-level errors
 (``struct.error``, ``IndexError``, ``UnicodeDecodeError``, ``ValueError``…) escape for a wrong key or
-garbage ciphertext (research §1.2). :class:`CallbackCrypto` turns every outcome into either the
+garbage ciphertext. :class:`CallbackCrypto` turns every outcome into either the
 plaintext or a :class:`CallbackRejected` carrying the HTTP status to answer.
 """
 

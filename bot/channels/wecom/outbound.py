@@ -15,6 +15,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from bot.channels.wecom.store import CardRecord, ChannelStore
 from bot.channels.wecom.webhook import WebhookClient
 from core.channel import PermanentSendError, SendError
 from core.clock import Clock
-from core.messages import Choice, File, Markdown, Message, Text, render_text
+from core.messages import Choice, File, Markdown, Message, render_text
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,17 @@ def markdown_body(message: Markdown) -> str:
 
 def _fp(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Sender:
+    """How one kind of target (a user, an app group chat, a group robot) takes a message body
+    (``{"msgtype": …, <msgtype>: {…}}``) and a file upload, and its size limits."""
+
+    send: Callable[[dict[str, Any]], Awaitable[None]]
+    upload: Callable[[File, bytes], Awaitable[str]]
+    text_max: int = APP_TEXT_MAX
+    markdown_max: int = APP_TEXT_MAX
 
 
 class Progress:
@@ -139,6 +151,35 @@ class Outbound:
         except OSError as exc:
             raise PermanentSendError(f"file {message.name!r} cannot be read: {exc}") from exc
 
+    # -- one planner, a sender per target kind ------------------------------------------
+    def _plan(self, message: Message, sender: Sender) -> list[Step]:
+        """The calls ``message`` takes: text in pieces, markdown in pieces, a caption then a file."""
+        steps: list[Step] = []
+
+        def text_steps(text: str, msgtype: str, limit: int) -> None:
+            for piece in split_text(text, limit):
+                body = {"msgtype": msgtype, msgtype: {"content": piece}}
+                steps.append((_fp(body), partial(sender.send, body)))
+
+        if isinstance(message, Markdown):
+            text_steps(markdown_body(message), "markdown", sender.markdown_max)
+        elif isinstance(message, File):
+            if message.caption:
+                text_steps(message.caption, "text", sender.text_max)
+
+            async def file_step() -> None:
+                media_id = await sender.upload(message, await self._read(message))
+                await sender.send({"msgtype": "file", "file": {"media_id": media_id}})
+
+            steps.append((_fp("file", message.path, message.name), file_step))
+        else:
+            text_steps(render_text(message), "text", sender.text_max)
+        return steps
+
+    async def _upload_app_file(self, message: File, data: bytes) -> str:
+        media_id: str = await self._call(self.client.upload, "file", message.name, data, message.mime)
+        return media_id
+
     # -- app messages to one user ---------------------------------------------------
     async def to_user(self, userid: str, message: Message, key: str) -> None:
         retry = self.progress.seen(key)
@@ -153,31 +194,10 @@ class Outbound:
                     f"WeCom does not deliver to {userid!r}: not a member, or outside the app's visible range"
                 )
 
-        steps: list[Step] = []
-
-        def text_steps(text: str, msgtype: str = "text") -> None:
-            for piece in split_text(text, APP_TEXT_MAX):
-                body = {"msgtype": msgtype, msgtype: {"content": piece}}
-                steps.append((_fp(body), partial(send, body)))
-
-        if isinstance(message, Text):
-            text_steps(message.text)
-        elif isinstance(message, Markdown):
-            text_steps(markdown_body(message), "markdown")
-        elif isinstance(message, File):
-            if message.caption:
-                text_steps(message.caption)
-
-            async def file_step() -> None:
-                data = await self._read(message)
-                media_id = await self._call(self.client.upload, "file", message.name, data, message.mime)
-                await send({"msgtype": "file", "file": {"media_id": media_id}})
-
-            steps.append((_fp("file", message.path, message.name), file_step))
-        elif isinstance(message, Choice):
+        if isinstance(message, Choice):
             await self._choice(userid, message, key, send)
             return
-        await self._run(key, steps)
+        await self._run(key, self._plan(message, Sender(send, self._upload_app_file)))
 
     async def _choice(
         self,
@@ -213,56 +233,25 @@ class Outbound:
     async def to_chat(self, chat_id: str, message: Message, key: str) -> None:
         self.progress.seen(key)
 
-        async def send(msg_type: str, **content: Any) -> None:
-            await self._call(self.client.chat_send, chat_id, msg_type, **content)
+        async def send(body: dict[str, Any]) -> None:
+            msgtype = body["msgtype"]
+            content = body[msgtype]
+            if msgtype == "file":
+                await self._call(self.client.chat_send, chat_id, msgtype, media_id=content["media_id"])
+            else:
+                await self._call(self.client.chat_send, chat_id, msgtype, content=content["content"])
 
-        steps: list[Step] = []
-
-        def text_steps(text: str, msgtype: str = "text") -> None:
-            for piece in split_text(text, APP_TEXT_MAX):
-                steps.append((_fp(msgtype, piece), partial(send, msgtype, content=piece)))
-
-        if isinstance(message, Markdown):
-            text_steps(markdown_body(message), "markdown")
-        elif isinstance(message, File):
-            if message.caption:
-                text_steps(message.caption)
-
-            async def file_step() -> None:
-                data = await self._read(message)
-                media_id = await self._call(self.client.upload, "file", message.name, data, message.mime)
-                await send("file", media_id=media_id)
-
-            steps.append((_fp("file", message.path, message.name), file_step))
-        else:
-            text_steps(render_text(message))
-        await self._run(key, steps)
+        await self._run(key, self._plan(message, Sender(send, self._upload_app_file)))
 
     # -- group robots -------------------------------------------------------------------
     async def to_robot(self, robot_key: str, message: Message, key: str) -> None:
         self.progress.seen(key)
-        steps: list[Step] = []
 
-        def add(body: dict[str, Any]) -> None:
-            steps.append((_fp(body), partial(self.webhook.send, robot_key, body)))
+        async def upload(file: File, data: bytes) -> str:
+            return await self.webhook.upload(robot_key, file.name, data, file.mime)
 
-        if isinstance(message, Markdown):
-            for piece in split_text(markdown_body(message), WEBHOOK_MARKDOWN_MAX):
-                add({"msgtype": "markdown", "markdown": {"content": piece}})
-        elif isinstance(message, File):
-            if message.caption:
-                for piece in split_text(message.caption, WEBHOOK_TEXT_MAX):
-                    add({"msgtype": "text", "text": {"content": piece}})
-
-            async def file_step() -> None:
-                data = await self._read(message)
-                media_id = await self.webhook.upload(robot_key, message.name, data, message.mime)
-                await self.webhook.send(robot_key, {"msgtype": "file", "file": {"media_id": media_id}})
-
-            steps.append((_fp("file", message.path, message.name), file_step))
-        else:
-            for piece in split_text(render_text(message), WEBHOOK_TEXT_MAX):
-                add({"msgtype": "text", "text": {"content": piece}})
+        sender = Sender(partial(self.webhook.send, robot_key), upload, WEBHOOK_TEXT_MAX, WEBHOOK_MARKDOWN_MAX)
+        steps = self._plan(message, sender)
         # Refuse up front rather than deliver half a message: the whole of it waits for room.
         remaining = [s for s in steps if not self.progress.done(key, s[0])]
         left, wait = self.webhook.room(robot_key)

@@ -6,7 +6,7 @@ element and a list for repeated ones, ``None`` for an empty CDATA and strings fo
 :func:`as_list` and :func:`text` normalise that.
 
 Dedupe keys (the inbox claims ``(channel, event_id)``): messages use ``MsgId``; events use sender +
-``CreateTime`` + a discriminator, because approval events all come from ``sys`` (research §2.2).
+``CreateTime`` + a discriminator, because approval events all come from ``sys``.
 """
 
 from __future__ import annotations

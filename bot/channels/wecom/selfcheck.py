@@ -3,8 +3,9 @@
 Callback verification is the first thing that fails when a WeCom app is set up (a Token or
 EncodingAESKey copied with a character missing, the CorpID of another company, a URL WeCom cannot
 reach). This checks the configuration statically, then runs the real callback server locally and
-sends it an encrypted URL verification and message made with an independent implementation of
-Tencent's scheme. Secrets are never printed, only whether they are set and how long they are.
+sends it an encrypted URL verification and message signed with the channel's own crypto
+(:mod:`bot.channels.wecom.callback_sender`). Secrets are never printed, only whether they are set
+and how long they are.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.channels.wecom.approvals import CHINA
+from bot.channels.wecom.callback_sender import SignedCallbackSender
 from bot.channels.wecom.channel import split_listen
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.crypto import CallbackCrypto, key_problems
@@ -116,8 +118,6 @@ class _Sink:
 
 async def round_trip(s: WeComSettings, report: Report) -> None:
     """Serve the real callback code path on 127.0.0.1 and talk to it like WeCom would."""
-    from emulators.wecom import CallbackSender
-
     token, key = s.token.get_secret_value(), s.encoding_aes_key.get_secret_value()
     try:
         crypto = CallbackCrypto(
@@ -155,7 +155,7 @@ async def round_trip(s: WeComSettings, report: Report) -> None:
         url = f"http://127.0.0.1:{server.port}{server.path}"
         common: dict[str, Any] = {"encoding_aes_key": key, "corp_id": s.corp_id, "agent_id": s.agent_id}
         try:
-            async with CallbackSender(url, token=token, **common) as wecom:
+            async with SignedCallbackSender(url, token=token, **common) as wecom:
                 echo = str(secrets.randbelow(10**18))
                 got = await wecom.verify_url(echo)
                 report.check(
@@ -178,7 +178,7 @@ async def round_trip(s: WeComSettings, report: Report) -> None:
                     if ok
                     else f"answered {posted.status}",
                 )
-            async with CallbackSender(url, token=token + "x", **common) as forger:
+            async with SignedCallbackSender(url, token=token + "x", **common) as forger:
                 forged = await forger.text("selfcheck", "forged")
                 report.check(
                     "forged signature refused",
@@ -248,9 +248,7 @@ async def probe(url: str, s: WeComSettings, report: Report) -> None:
     """Send a signed URL verification to the running bot at ``url``, as WeCom does on 保存."""
     import aiohttp
 
-    from emulators.wecom import CallbackSender
-
-    sender = CallbackSender(
+    sender = SignedCallbackSender(
         url,
         token=s.token.get_secret_value(),
         encoding_aes_key=s.encoding_aes_key.get_secret_value(),

@@ -1,9 +1,10 @@
 """Group robots (消息推送, formerly 群机器人): ``webhook/send`` and ``webhook/upload_media`` by key.
 
 Not an access-token API, so not through wechatpy (it would add a token and call gettoken). A robot
-takes 20 messages per minute; beyond that WeCom answers 45009. This client keeps its own sliding
-window per key on the bot's clock and refuses early with :class:`TransientSendError` carrying
-``block_key``, so the outbox holds (and later merges) that robot's messages instead of losing them.
+takes 20 messages per minute; beyond that WeCom answers 45009. This client keeps a sliding window
+per key on the bot's clock (``bot.ratelimit.RateLimiter``) and refuses early with
+:class:`TransientSendError` carrying ``block_key``, so the outbox holds (and later merges) that
+robot's messages instead of losing them.
 Keys are secrets: logs and errors show :func:`key_id` only.
 """
 
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import deque
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
+from bot.ratelimit import RateLimiter
 from core.channel import PermanentSendError, TransientSendError
 from core.clock import Clock
 
@@ -42,7 +43,7 @@ class WebhookClient:
         self.clock = clock
         self.per_minute = per_minute
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._sent: dict[str, deque[datetime]] = {}
+        self._limiter = RateLimiter(clock)
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -57,12 +58,7 @@ class WebhookClient:
 
     def room(self, key: str) -> tuple[int, float]:
         """``(sends left in the window now, seconds until the oldest send leaves it)``."""
-        now = self.clock.now()
-        sent = self._sent.setdefault(key, deque())
-        while sent and sent[0] <= now - WINDOW:
-            sent.popleft()
-        wait = (sent[0] + WINDOW - now).total_seconds() if sent else 0.0
-        return self.per_minute - len(sent), max(wait, 0.0)
+        return self._limiter.room(key, self.per_minute, WINDOW.total_seconds())
 
     def throttled(self, key: str, wait_s: float, why: str) -> TransientSendError:
         return TransientSendError(
@@ -87,10 +83,10 @@ class WebhookClient:
         return result
 
     async def send(self, key: str, payload: dict[str, Any]) -> None:
-        left, wait = self.room(key)
-        if left <= 0:
+        until = self._limiter.acquire(key, self.per_minute, WINDOW.total_seconds())
+        if until is not None:
+            wait = (until - self.clock.now()).total_seconds()
             raise self.throttled(key, wait, "20 messages/minute reached; holding the rest")
-        self._sent[key].append(self.clock.now())
         await self._post(self.base + "send", key, params={"key": key}, json=payload)
 
     async def upload(self, key: str, filename: str, data: bytes, mime: str) -> str:
