@@ -12,6 +12,7 @@ from handlers.competitor import start_competitor
 from handlers.context import Turn
 from handlers.flowkit import due_note
 from handlers.forms.engine import FormResult
+from handlers.forms.fields import NOTES_KEY
 from handlers.registry import Registry
 from storage.models import Customer
 
@@ -35,6 +36,8 @@ async def complete_demand(turn: Turn, result: FormResult) -> None:
     scenario = str(answers.get("scenario", ""))
     if answers.get("scenario_other"):
         scenario = f"{scenario}：{answers['scenario_other']}"
+    elif answers.get(NOTES_KEY, {}).get("scenario"):  # a paragraph that named the scenario
+        scenario = f"{scenario}：{answers[NOTES_KEY]['scenario']}"
     demand = await demands.record(
         turn.session,
         now=turn.now,

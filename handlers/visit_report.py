@@ -15,6 +15,7 @@ from handlers.competitor import start_competitor
 from handlers.context import Services, Turn
 from handlers.flowkit import due_note, find_customer, not_found_text, start_form
 from handlers.forms.engine import FormResult
+from handlers.forms.fields import NOTES_KEY
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
 from storage.models import Customer, User, Visit
@@ -154,7 +155,8 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
         if photo is not None:
             lines.append(describe(photo))
     progress = str(answers.get("progress", ""))
-    note = str(answers.get("progress_note", ""))
+    extra = answers.get(NOTES_KEY, {})  # what the rep wrote beyond a choice or a yes/no
+    note = "；".join(n for n in [str(answers.get("progress_note", "")), *map(str, extra.values())] if n)
     before = snapshot(visit, VISIT_FIELDS)
     visit.status, visit.updated_at = "done", turn.now
     turn.audit(

@@ -25,7 +25,7 @@ from core.events import CardActionEvent, TextEvent
 from core.messages import Message, Text
 from domain.notify import Notifier
 from handlers.context import Turn
-from handlers.forms.fields import FIELD_TYPES, ConfirmField, FieldError
+from handlers.forms.fields import FIELD_TYPES, NOTES_KEY, ConfirmField, FieldError, Noted
 from handlers.forms.spec import FieldSpec, FormSpec
 from storage.models import ConversationState, User
 
@@ -165,6 +165,9 @@ def active_answers(form: FormSpec, answers: dict[str, Any]) -> dict[str, Any]:
     for spec in form.fields:
         if spec.key in answers and _applicable(spec, {**answers, **out}):
             out[spec.key] = answers[spec.key]
+    notes = {p: n for p, n in answers.get(NOTES_KEY, {}).items() if p.split(".")[0] in out}
+    if notes:
+        out[NOTES_KEY] = notes
     return out
 
 
@@ -464,6 +467,9 @@ class FormEngine:
     def _apply(state: ConversationState, nav: _Nav, q: Question, value: Any) -> None:
         answers = dict(state.answers)
         nav.history.append(q.path)
+        if isinstance(value, Noted):  # the rest of what the user wrote: kept beside the answer
+            answers[NOTES_KEY] = {**answers.get(NOTES_KEY, {}), q.path: value.note}
+            value = value.value
         if q.group is None:
             answers[q.path] = value
         elif q.is_more:
@@ -491,6 +497,8 @@ class FormEngine:
     def _forget(state: ConversationState, nav: _Nav, path: str) -> None:
         """Undo the answer at ``path`` so it is asked again."""
         answers = dict(state.answers)
+        if path in answers.get(NOTES_KEY, {}):
+            answers[NOTES_KEY] = {p: n for p, n in answers[NOTES_KEY].items() if p != path}
         if path in nav.skipped:
             nav.skipped.remove(path)
         if path in nav.history:
