@@ -14,6 +14,7 @@ from domain import when
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.spec import FieldSpec
+from handlers.photos import earlier_use, reuse_text
 
 
 class FieldError(Exception):
@@ -376,7 +377,11 @@ class PhotoField:
             raise FieldError("这里需要发送一张照片")
         if turn.media.kind != "photo":
             raise FieldError("收到的文件不是可识别的图片（支持 JPG、PNG 等常见格式），请重新拍一张发送")
-        return Parsed({"media_id": turn.media.id, "sha256": turn.media.sha256})
+        earlier = await earlier_use(turn, turn.media)
+        echo = ""
+        if earlier is not None:
+            echo = reuse_text(turn, earlier) + "拍错了可以回复「返回」重新上传。"
+        return Parsed({"media_id": turn.media.id, "sha256": turn.media.sha256}, echo)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return "已上传照片"
