@@ -24,17 +24,16 @@ class EarlierPhoto:
 
 
 async def find_earlier(
-    session: AsyncSession, *, media_id: int, phash: str | None, exclude_photo_id: int | None = None
+    session: AsyncSession, *, media_id: int, phash: str | None, visit_id: int | None = None
 ) -> EarlierPhoto | None:
     """The closest earlier photo: the same stored file first, else the nearest perceptual hash within
-    SIMILAR_MAX_DISTANCE bits (the oldest on a tie). Photos are few enough per company to compare
+    SIMILAR_MAX_DISTANCE bits (the oldest on a tie). Photos of ``visit_id`` itself do not count: a
+    second picture of the same visit is not a reuse. Photos are few enough per company to compare
     every hash in Python (one indexed query, 64-bit XORs)."""
-    query = select(Photo.id, Photo.media_id, Photo.phash, Photo.created_at).order_by(
-        Photo.created_at, Photo.id
-    )
+    query = select(Photo.id, Photo.media_id, Photo.phash, Photo.visit_id).order_by(Photo.created_at, Photo.id)
     best: tuple[int, int, bool] | None = None  # distance, photo id, exact
-    for photo_id, other_media, other_hash, _ in (await session.execute(query)).all():
-        if photo_id == exclude_photo_id:
+    for photo_id, other_media, other_hash, other_visit in (await session.execute(query)).all():
+        if visit_id is not None and other_visit == visit_id:
             continue
         if other_media == media_id:
             best = (0, photo_id, True)

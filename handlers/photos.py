@@ -53,7 +53,9 @@ async def store_visit_photo(
     except NotAnImage:
         log.warning("photo %s is not a readable image", media.sha256)
         meta, phash = PhotoMeta(None, None, None, 0, 0), None
-    earlier = await find_earlier(turn.session, media_id=media.id, phash=phash)
+    earlier = await find_earlier(
+        turn.session, media_id=media.id, phash=phash, visit_id=visit.id if visit else None
+    )
     stamped_id = None
     try:
         font = find_cjk_font(turn.services.settings.reports.font_path)
@@ -104,15 +106,15 @@ async def store_visit_photo(
     return photo
 
 
-async def earlier_use(turn: Turn, media: MediaFile) -> EarlierPhoto | None:
-    """Whether this picture (the same file or a near-identical copy) was used for a visit before."""
+async def earlier_use(turn: Turn, media: MediaFile, visit_id: int | None = None) -> EarlierPhoto | None:
+    """Whether this picture (the same file or a near-identical copy) was used for another visit."""
     data = await asyncio.to_thread(Path(media.path).read_bytes)
     try:
         phash: str | None = await asyncio.to_thread(dhash, data)
     except NotAnImage:
         log.warning("photo %s is not a readable image: no perceptual hash", media.sha256)
         phash = None
-    return await find_earlier(turn.session, media_id=media.id, phash=phash)
+    return await find_earlier(turn.session, media_id=media.id, phash=phash, visit_id=visit_id)
 
 
 def reuse_text(turn: Turn, earlier: EarlierPhoto) -> str:
@@ -151,7 +153,7 @@ async def photo_outside_form(turn: Turn) -> None:
         )
         return
     lines = [f"收到照片。是 {_when_text(turn, visit_time(visit))} 拜访「{customer.name}」时拍的吗？"]
-    earlier = await earlier_use(turn, media)
+    earlier = await earlier_use(turn, media, visit.id)
     if earlier is not None:
         lines.append(reuse_text(turn, earlier))
     await turn.reply(

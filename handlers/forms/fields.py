@@ -377,7 +377,8 @@ class PhotoField:
             raise FieldError("这里需要发送一张照片")
         if turn.media.kind != "photo":
             raise FieldError("收到的文件不是可识别的图片（支持 JPG、PNG 等常见格式），请重新拍一张发送")
-        earlier = await earlier_use(turn, turn.media)
+        visit_id = int(ctx["visit_id"]) if ctx.get("visit_id") else None
+        earlier = await earlier_use(turn, turn.media, visit_id)
         echo = ""
         if earlier is not None:
             echo = reuse_text(turn, earlier) + "拍错了可以回复「返回」重新上传。"

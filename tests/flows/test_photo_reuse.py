@@ -92,8 +92,13 @@ async def test_a_photo_outside_a_form_is_offered_to_the_latest_visit(tmp_path: P
         await add_customer(bot, "杭州市第一人民医院", "wanglei")
         await bot.approval("wanglei", "AP-1", "submitted", visit_fields("杭州市第一人民医院"))
         await bot.approval("wanglei", "AP-1", "approved")
-        await report_with_photo(bot, "杭州市第一人民医院", scene(tmp_path / "door.jpg", 3))
+        door = scene(tmp_path / "door.jpg", 3)
+        await report_with_photo(bot, "杭州市第一人民医院", door)
         await bot.advance(timedelta(hours=3))
+        r = await bot.photo("wanglei", door)  # the report's own photo: offered, but not a reuse
+        assert "拜访「杭州市第一人民医院」时拍的吗？" in r[-1] and "注意" not in r[-1], r
+        r = await bot.send("wanglei", "1")
+        assert "已经在「杭州市第一人民医院」这次拜访的记录里了" in r[-1], r
         r = await bot.photo("wanglei", scene(tmp_path / "dept.jpg", 4))
         assert "已收到文件" not in "\n".join(r)
         assert "收到照片。是 今天 09:00 拜访「杭州市第一人民医院」时拍的吗？" in r[-1], r
