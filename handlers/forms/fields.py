@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from core.events import CardActionEvent, ImageEvent, TextEvent, VoiceEvent
 from core.messages import Choice, Message, Text
@@ -234,6 +234,9 @@ def yes_no(text: str) -> bool | None:
 
 
 class ConfirmField:
+    YES: ClassVar[frozenset[str]] = _YES_WORDS
+    NO: ClassVar[frozenset[str]] = _NO_WORDS
+
     def ask(self, spec: FieldSpec, prompt: str, token: str) -> Message:
         return Choice(prompt=prompt, options=["是", "否"], token=token)
 
