@@ -25,7 +25,14 @@ from core.events import CardActionEvent, TextEvent
 from core.messages import Message, Text
 from domain.notify import Notifier
 from handlers.context import Turn
-from handlers.forms.fields import FIELD_TYPES, NOTES_KEY, ConfirmField, FieldError, Noted
+from handlers.forms.fields import (
+    FIELD_TYPES,
+    NOTES_KEY,
+    ConfirmField,
+    FieldError,
+    Noted,
+    pending_note_key,
+)
 from handlers.forms.spec import FieldSpec, FormSpec
 from storage.models import ConversationState, User
 
@@ -470,6 +477,9 @@ class FormEngine:
         if isinstance(value, Noted):  # the rest of what the user wrote: kept beside the answer
             answers[NOTES_KEY] = {**answers.get(NOTES_KEY, {}), q.path: value.note}
             value = value.value
+        kept = pending_note_key(q.spec.key)  # text kept from a refused attempt: now in the note above
+        if kept in state.context:
+            state.context = {k: v for k, v in state.context.items() if k != kept}
         if q.group is None:
             answers[q.path] = value
         elif q.is_more:

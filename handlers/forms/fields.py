@@ -50,13 +50,14 @@ class Noted:
     note: str
 
 
-def _pending_key(spec: FieldSpec) -> str:
-    return f"_pending_note.{spec.key}"
+def pending_note_key(key: str) -> str:
+    """Context key of text kept from a refused answer to field ``key`` until it is answered."""
+    return f"_pending_note.{key}"
 
 
 def _with_note(value: Any, ctx: dict[str, Any], spec: FieldSpec, note: str) -> Parsed:
     """``value`` with ``note`` and any text kept from an earlier, refused attempt at this field."""
-    parts = [p for p in (str(ctx.get(_pending_key(spec)) or ""), note.strip()) if p]
+    parts = [p for p in (str(ctx.get(pending_note_key(spec.key)) or ""), note.strip()) if p]
     if not parts:
         return Parsed(value)
     text = "；".join(parts)
@@ -65,8 +66,8 @@ def _with_note(value: Any, ctx: dict[str, Any], spec: FieldSpec, note: str) -> P
 
 def _keep(spec: FieldSpec, ctx: dict[str, Any], text: str) -> dict[str, Any]:
     """Context update that keeps a refused paragraph until the field is answered."""
-    earlier = str(ctx.get(_pending_key(spec)) or "")
-    return {_pending_key(spec): f"{earlier}；{text}" if earlier else text}
+    earlier = str(ctx.get(pending_note_key(spec.key)) or "")
+    return {pending_note_key(spec.key): f"{earlier}；{text}" if earlier else text}
 
 
 _KEEP_NOTICE = "原话已先记下，答完后会一起存为备注"

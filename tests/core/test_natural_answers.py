@@ -167,3 +167,19 @@ async def test_a_wrong_date_says_why(tmp_path: Path) -> None:
         r = await bot.send("rep", "2月30日")
         assert "2月没有30日" in r[0], r
         assert "日期？" in r[-1]
+
+
+async def test_a_kept_paragraph_goes_with_one_answer_only(tmp_path: Path, data_dir: Path) -> None:
+    async with harness(tmp_path) as bot:
+        await bot.add_user("rep")
+        await bot.send("rep", "测试表单")
+        await bot.send("rep", "采购成本高是一方面，交付延迟也让他们头疼")
+        await bot.send("rep", "2")
+        r = await bot.send("rep", "返回")
+        assert "类型？" in r[-1]
+        await bot.send("rep", "1")  # the note went with the undone answer
+        for answer in ["1", "AB-123", "12", "1000", "今天", "9:00", "是"]:
+            await bot.send("rep", answer)
+        answers = result(await _finish(bot, data_dir))
+    assert answers["kind"] == "采购成本高"
+    assert "_notes" not in answers
