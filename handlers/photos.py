@@ -118,11 +118,15 @@ async def earlier_use(turn: Turn, media: MediaFile, visit_id: int | None = None)
 
 
 def reuse_text(turn: Turn, earlier: EarlierPhoto) -> str:
-    """「这张照片 11月20日 拜访「富阳区人民医院」时已经用过」, for the rep."""
+    """「注意：这张照片在 11月20日 拜访「富阳区人民医院」时已经用过……」, for the rep."""
     when = turn.local(earlier.when)
     where = f"拜访「{earlier.customer_name}」" if earlier.customer_name else "拜访"
-    same = "已经用过" if earlier.exact else "用过一张几乎一样的"
-    return f"注意：这张照片在 {when.month}月{when.day}日 {where}时{same}，会在拜访记录里标记为重复照片。"
+    day = f"{when.month}月{when.day}日"
+    if earlier.exact:
+        seen = f"这张照片在 {day} {where}时已经用过"
+    else:
+        seen = f"这张照片和 {day} {where}时用过的一张几乎一样"
+    return f"注意：{seen}，会在拜访记录里标记为重复照片。"
 
 
 def describe(photo: Photo) -> str:

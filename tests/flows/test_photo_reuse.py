@@ -72,7 +72,7 @@ async def test_a_reused_photo_is_flagged_and_marked(tmp_path: Path, db_url: str)
         assert not any("注意" in t for t in r), r
         await bot.advance(timedelta(days=1))
         r = await report_with_photo(bot, "富阳区人民医院", recompressed(first, tmp_path / "copy.jpg"))
-        warning = "注意：这张照片在 11月23日 拜访「杭州市第一人民医院」时用过一张几乎一样的"
+        warning = "注意：这张照片和 11月23日 拜访「杭州市第一人民医院」时用过的一张几乎一样"
         assert any(warning in t for t in r), r
         assert any("已标记为重复照片" in t for t in r), r
         await bot.advance(timedelta(days=1))
