@@ -73,7 +73,7 @@ def is_image(data: bytes) -> bool:
     try:
         with Image.open(io.BytesIO(data)):
             return True
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return False
 
 
@@ -83,7 +83,7 @@ def read_meta(data: bytes, tz: ZoneInfo) -> PhotoMeta:
         with Image.open(io.BytesIO(data)) as img:
             exif = img.getexif()
             size = img.size
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise NotAnImage(str(exc)) from exc
     sub = exif.get_ifd(EXIF_IFD)
     taken = _exif_time(
@@ -105,7 +105,7 @@ def stamp(data: bytes, lines: list[str], font_path: Path, *, max_px: int = 1600)
         with Image.open(io.BytesIO(data)) as opened:
             opened.draft("RGB", (max_px, max_px))  # JPEG: decode at a reduced scale, much faster
             img = ImageOps.exif_transpose(opened).convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise NotAnImage(str(exc)) from exc
     img.thumbnail((max_px, max_px))
     width, height = img.size
@@ -142,7 +142,7 @@ def dhash(data: bytes) -> str | None:
         with Image.open(io.BytesIO(data)) as opened:
             opened.draft("L", (128, 128))  # JPEG: decode at a reduced scale
             img = ImageOps.exif_transpose(opened).convert("L")
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise NotAnImage(str(exc)) from exc
     if ImageStat.Stat(img.resize((32, 32))).stddev[0] < PLAIN_MAX_STDDEV:
         return None

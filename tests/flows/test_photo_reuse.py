@@ -7,10 +7,11 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw
 
 from bot.testing import BotHarness
-from domain.photos import dhash, hash_distance
+from domain.photos import NotAnImage, dhash, hash_distance
 from storage.models import Photo
 from tests.flows.kit import add_customer, org, rows, visit_fields
 
@@ -116,3 +117,12 @@ async def test_a_photo_with_no_recent_visit_says_what_photos_are_for(tmp_path: P
         r = await bot.photo("wanglei", scene(tmp_path / "door.jpg", 5))
         assert "收到照片，已存档" in r[-1] and "拜访完成 客户名称" in r[-1], r
         assert "已收到文件" not in r[-1]
+
+
+def test_a_picture_too_large_to_decode_is_refused_not_crashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = scene(tmp_path / "big.jpg", 9).read_bytes()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 800×600 is now a "decompression bomb"
+    with pytest.raises(NotAnImage):
+        dhash(data)
