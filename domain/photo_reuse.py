@@ -20,6 +20,7 @@ class EarlierPhoto:
     exact: bool  # the very same file
     distance: int  # differing bits of the perceptual hash (0 for the same file)
     customer_name: str
+    rep_id: int  # who used it then
     when: datetime  # the visit's time (its end, else its start), else when the photo was stored
 
 
@@ -56,6 +57,7 @@ async def find_earlier(
         exact=exact,
         distance=distance,
         customer_name=customer.name if customer else (visit.customer_text if visit else ""),
+        rep_id=photo.rep_id,
         when=when or photo.created_at,
     )
 

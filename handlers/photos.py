@@ -120,8 +120,13 @@ async def earlier_use(turn: Turn, media: MediaFile, visit_id: int | None = None)
 def reuse_text(turn: Turn, earlier: EarlierPhoto) -> str:
     """「注意：这张照片在 11月20日 拜访「富阳区人民医院」时已经用过……」, for the rep."""
     when = turn.local(earlier.when)
-    where = f"拜访「{earlier.customer_name}」" if earlier.customer_name else "拜访"
     day = f"{when.month}月{when.day}日"
+    if earlier.rep_id != turn.user.id:  # another rep's customer is not named to this one
+        where = "同事拜访"
+    elif earlier.customer_name:
+        where = f"拜访「{earlier.customer_name}」"
+    else:
+        where = "拜访"
     if earlier.exact:
         seen = f"这张照片在 {day} {where}时已经用过"
     else:

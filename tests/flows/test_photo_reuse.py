@@ -126,3 +126,20 @@ def test_a_picture_too_large_to_decode_is_refused_not_crashed(
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 800×600 is now a "decompression bomb"
     with pytest.raises(NotAnImage):
         dhash(data)
+
+
+async def test_a_colleagues_photo_is_flagged_without_naming_the_customer(tmp_path: Path) -> None:
+    first = scene(tmp_path / "door.jpg", 11)
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "zhangting")
+        await add_customer(bot, "富阳区人民医院", "wanglei")
+        await bot.send("zhangting", "拜访完成 杭州市第一人民医院")
+        await bot.photo("zhangting", first)
+        await bot.send("zhangting", "确定预算范围")
+        await bot.send("zhangting", "否")
+        await bot.advance(timedelta(days=1))
+        r = await bot.send("wanglei", "拜访完成 富阳区人民医院")
+        r = await bot.photo("wanglei", first)
+        assert any("注意：这张照片在 11月23日 同事拜访时已经用过" in t for t in r), r
+        assert not any("杭州市第一人民医院" in t for t in r), r
