@@ -15,6 +15,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.speech",
     "bench.flows",
     "bench.identity",
+    "bench.photo_reuse",
 )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageStat, UnidentifiedImageError
 
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
@@ -73,7 +73,7 @@ def is_image(data: bytes) -> bool:
     try:
         with Image.open(io.BytesIO(data)):
             return True
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return False
 
 
@@ -83,7 +83,7 @@ def read_meta(data: bytes, tz: ZoneInfo) -> PhotoMeta:
         with Image.open(io.BytesIO(data)) as img:
             exif = img.getexif()
             size = img.size
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise NotAnImage(str(exc)) from exc
     sub = exif.get_ifd(EXIF_IFD)
     taken = _exif_time(
@@ -105,7 +105,7 @@ def stamp(data: bytes, lines: list[str], font_path: Path, *, max_px: int = 1600)
         with Image.open(io.BytesIO(data)) as opened:
             opened.draft("RGB", (max_px, max_px))  # JPEG: decode at a reduced scale, much faster
             img = ImageOps.exif_transpose(opened).convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise NotAnImage(str(exc)) from exc
     img.thumbnail((max_px, max_px))
     width, height = img.size
@@ -124,3 +124,37 @@ def stamp(data: bytes, lines: list[str], font_path: Path, *, max_px: int = 1600)
     out = io.BytesIO()
     stamped.save(out, format="JPEG", quality=85)
     return out.getvalue()
+
+
+HASH_BITS = 64
+SIMILAR_MAX_DISTANCE = 6  # of 64 bits; see docs/flows.md for the measured spread
+
+
+PLAIN_MAX_STDDEV = 6.0  # grey levels: below this a picture is too plain to compare by its hash
+
+
+def dhash(data: bytes) -> str | None:
+    """64-bit difference hash (16 hex digits): each bit says whether a pixel of a 9×8 grey thumbnail
+    is brighter than its right-hand neighbour. Re-encoding, resizing and mild recompression change
+    few bits; another scene changes about half of them. None for a nearly uniform picture (a covered
+    lens, a blank wall): all of those hash alike, so only the exact file can be recognised."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.draft("L", (128, 128))  # JPEG: decode at a reduced scale
+            img = ImageOps.exif_transpose(opened).convert("L")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise NotAnImage(str(exc)) from exc
+    if ImageStat.Stat(img.resize((32, 32))).stddev[0] < PLAIN_MAX_STDDEV:
+        return None
+    small = img.resize((9, 8), Image.Resampling.LANCZOS)
+    px = small.tobytes()  # one byte per grey pixel, row by row
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            bits = bits << 1 | int(px[row * 9 + col] > px[row * 9 + col + 1])
+    return f"{bits:016x}"
+
+
+def hash_distance(a: str, b: str) -> int:
+    """Number of differing bits between two :func:`dhash` values."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -10,6 +10,7 @@ from handlers.completion import Audit, DeadlineMet, Progress, finish
 from handlers.context import Turn
 from handlers.forms.answers import Answers, QuoteValue
 from handlers.forms.engine import FormResult
+from handlers.forms.fields import NOTES_KEY
 from handlers.registry import Registry
 from storage.models import Customer
 
@@ -38,8 +39,11 @@ async def complete_demand(turn: Turn, result: FormResult) -> None:
     visit_id = int(ctx["visit_id"]) if ctx.get("visit_id") else None
     quote = answers.quote or QuoteValue()
     scenario = answers.scenario
+    notes = result.answers.get(NOTES_KEY, {})  # what the rep wrote beyond a choice
     if answers.scenario_other:
         scenario = f"{scenario}：{answers.scenario_other}"
+    elif notes.get("scenario"):  # a paragraph that named the scenario
+        scenario = f"{scenario}：{notes['scenario']}"
     demand = await demands.record(
         turn.session,
         now=turn.now,

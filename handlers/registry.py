@@ -44,6 +44,7 @@ MODULES: tuple[str, ...] = (
     "handlers.trial",
     "handlers.outcomes",
     "handlers.key_persons",
+    "handlers.photos",
 )
 
 

@@ -16,6 +16,7 @@ from handlers.context import Services, Turn
 from handlers.flowkit import find_customer, not_found, stages_of, start_form
 from handlers.forms.answers import Answers, PhotoValue
 from handlers.forms.engine import FormResult
+from handlers.forms.fields import NOTES_KEY
 from handlers.key_persons import MET_KEY, chain_context, record_met
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
@@ -169,7 +170,8 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
         if photo is not None:
             lines.append(describe(photo))
     progress = answers.progress
-    note = answers.progress_note
+    extra = result.answers.get(NOTES_KEY, {})  # what the rep wrote beyond a choice or a yes/no
+    note = "；".join(n for n in [answers.progress_note, *map(str, extra.values())] if n)
     before = snapshot(visit, VISIT_FIELDS)
     visit.status, visit.updated_at = "done", turn.now
     after = {

@@ -26,6 +26,7 @@ SMOKE = {
         "--customers", "50", "--updates", "500", "--twin-sizes", "200",
         "--import-customers", "300", "--import-rows", "40",
     ],
+    "photo_reuse": ["--scenes", "3"],
 }  # fmt: skip
 
 

@@ -27,7 +27,15 @@ from core.messages import Message, Text
 from domain.notify import Notifier
 from domain.wording import quoted
 from handlers.context import Turn
-from handlers.forms.fields import ConfirmField, FieldError, FieldType, builtin_field_types
+from handlers.forms.fields import (
+    NOTES_KEY,
+    ConfirmField,
+    FieldError,
+    FieldType,
+    Noted,
+    builtin_field_types,
+    pending_note_key,
+)
 from handlers.forms.spec import ConditionError, FieldSpec, FormSpec, evaluate_when
 from storage.models import ConversationState, User
 
@@ -182,6 +190,9 @@ def active_answers(form: FormSpec, answers: dict[str, Any]) -> dict[str, Any]:
     for spec in form.fields:
         if spec.key in answers and _applicable(spec, {**answers, **out}):
             out[spec.key] = answers[spec.key]
+    notes = {p: n for p, n in answers.get(NOTES_KEY, {}).items() if p.split(".")[0] in out}
+    if notes:
+        out[NOTES_KEY] = notes
     return out
 
 
@@ -528,6 +539,12 @@ class FormEngine:
     def _apply(state: ConversationState, nav: _Nav, q: Question, value: Any) -> None:
         answers = dict(state.answers)
         nav.history.append(q.path)
+        if isinstance(value, Noted):  # the rest of what the user wrote: kept beside the answer
+            answers[NOTES_KEY] = {**answers.get(NOTES_KEY, {}), q.path: value.note}
+            value = value.value
+        kept = pending_note_key(q.spec.key)  # text kept from a refused attempt: now in the note above
+        if kept in state.context:
+            state.context = {k: v for k, v in state.context.items() if k != kept}
         if q.group is None:
             answers[q.path] = value
         elif q.is_more:
@@ -555,6 +572,8 @@ class FormEngine:
     def _forget(state: ConversationState, nav: _Nav, path: str) -> None:
         """Undo the answer at ``path`` so it is asked again."""
         answers = dict(state.answers)
+        if path in answers.get(NOTES_KEY, {}):
+            answers[NOTES_KEY] = {p: n for p, n in answers[NOTES_KEY].items() if p != path}
         if path in nav.skipped:
             nav.skipped.remove(path)
         if path in nav.history:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Protocol
 
 from core.events import CardActionEvent, ImageEvent, TextEvent, VoiceEvent
 from core.messages import Choice, Message, Text
+from domain import when
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.spec import FieldSpec
+from handlers.photos import earlier_use, reuse_text
 
 
 class FieldError(Exception):
@@ -33,6 +35,42 @@ class FieldError(Exception):
 class Parsed:
     value: Any
     echo: str = ""  # shown back to the user (e.g. the transcript of a voice answer)
+
+
+NOTES_KEY = "_notes"  # answers[NOTES_KEY][path]: what the user wrote beyond the answer itself
+
+
+@dataclass(frozen=True)
+class Noted:
+    """An answer plus the rest of what the user wrote (「是的，他说要再比较几家」 → True and the
+    note). The engine stores ``value`` as the answer and ``note`` under ``answers[NOTES_KEY]``, so
+    nothing typed is lost; completers with a place for notes (visit report, demand) use it."""
+
+    value: Any
+    note: str
+
+
+def pending_note_key(key: str) -> str:
+    """Context key of text kept from a refused answer to field ``key`` until it is answered."""
+    return f"_pending_note.{key}"
+
+
+def _with_note(value: Any, ctx: dict[str, Any], spec: FieldSpec, note: str) -> Parsed:
+    """``value`` with ``note`` and any text kept from an earlier, refused attempt at this field."""
+    parts = [p for p in (str(ctx.get(pending_note_key(spec.key)) or ""), note.strip()) if p]
+    if not parts:
+        return Parsed(value)
+    text = "；".join(parts)
+    return Parsed(Noted(value, text), f"（已记为备注：{quoted(text)}）")
+
+
+def _keep(spec: FieldSpec, ctx: dict[str, Any], text: str) -> dict[str, Any]:
+    """Context update that keeps a refused paragraph until the field is answered."""
+    earlier = str(ctx.get(pending_note_key(spec.key)) or "")
+    return {pending_note_key(spec.key): f"{earlier}；{text}" if earlier else text}
+
+
+_KEEP_NOTICE = "原话已先记下，答完后会一起存为备注"
 
 
 class FieldType(Protocol):
@@ -124,6 +162,8 @@ class ChoiceField:
         n = len(spec.options)
         if not tokens:
             raise FieldError(f"请回复 1–{n} 中的编号")
+        if not self.multi and not isinstance(turn.event, CardActionEvent):
+            return self._single_from_text(spec, ctx, tokens[0])
         picked: list[int] = []
         for tok in tokens:
             idx = _option_index(spec.options, tok)
@@ -134,12 +174,30 @@ class ChoiceField:
         if not self.multi:
             if len(picked) != 1:
                 raise FieldError("这里只能选一项")
-            return Parsed(spec.options[picked[0]])
+            return _with_note(spec.options[picked[0]], ctx, spec, "")
         if spec.min is not None and len(picked) < spec.min:
             raise FieldError(f"至少选 {int(spec.min)} 项")
         if spec.max is not None and len(picked) > spec.max:
             raise FieldError(f"最多选 {int(spec.max)} 项")
         return Parsed([spec.options[i] for i in sorted(picked)])
+
+    @staticmethod
+    def _single_from_text(spec: FieldSpec, ctx: dict[str, Any], text: str) -> Parsed:
+        """A number, an option, a part of one, or a paragraph that names exactly one option (taken,
+        the paragraph kept as a note). Anything else is asked again, the paragraph kept meanwhile."""
+        n = len(spec.options)
+        idx = _option_index(spec.options, text)
+        named = [i for i, opt in enumerate(spec.options) if opt in text]
+        if idx is not None and (len(named) <= 1 or spec.options[idx] == text):
+            note = "" if text == spec.options[idx] or text.isdigit() or text in spec.options[idx] else text
+            return _with_note(spec.options[idx], ctx, spec, note)
+        paragraph = len(text) > 6
+        keep = _keep(spec, ctx, text) if paragraph else {}
+        kept = f"（{_KEEP_NOTICE}）" if paragraph else ""
+        if len(named) > 1:
+            both = "和".join(f"「{spec.options[i]}」" for i in named)
+            raise FieldError(f"这段话提到了{both}，这里只能选一项{kept}", keep)
+        raise FieldError(f"{quoted(text)}不是可选项，请回复 1–{n} 中的编号{kept}", keep)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return "、".join(value) if isinstance(value, list) else str(value)
@@ -149,26 +207,60 @@ class MultiField(ChoiceField):
     multi = True
 
 
+_YES_WORDS = frozenset(
+    {"是", "是的", "是啊", "对", "对的", "对啊", "嗯", "嗯嗯", "好", "好的", "行", "要", "有", "有的",
+     "可以", "确认", "继续", "没问题", "当然", "y", "yes", "ok", "1"}
+)  # fmt: skip
+_NO_WORDS = frozenset(
+    {"否", "不", "不是", "不对", "不要", "不用", "不用了", "不需要", "没", "没有", "没有的", "没了", "无",
+     "n", "no", "2", "结束", "完成"}
+)  # fmt: skip
+_TRAILING = "。.!！~～啊呀吧啦哈了"
+_LEADING_ANSWER = re.compile(
+    r"(?P<word>[^，,。.!！?？;；:：\s]{1,4})[，,。.!！?？;；:：\s]+(?P<rest>.*)", re.S
+)
+
+
+def yes_no(text: str) -> bool | None:
+    """是的 / 对 / 嗯 / 有 → True; 不是 / 没有 / 否 / 没 → False; anything else → None."""
+    token = text.strip().lower()
+    if token in _YES_WORDS or token in _NO_WORDS:
+        return token in _YES_WORDS
+    token = token.rstrip(_TRAILING) or token
+    if token in _YES_WORDS:
+        return True
+    if token in _NO_WORDS:
+        return False
+    return None
+
+
 class ConfirmField:
-    YES: ClassVar[frozenset[str]] = frozenset(
-        {"是", "好", "好的", "要", "继续", "y", "yes", "1", "确认", "对", "嗯", "可以"}
-    )
-    NO: ClassVar[frozenset[str]] = frozenset(
-        {"否", "不", "不要", "不用", "n", "no", "2", "没有", "无", "结束", "完成"}
-    )
+    YES: ClassVar[frozenset[str]] = _YES_WORDS
+    NO: ClassVar[frozenset[str]] = _NO_WORDS
 
     def ask(self, spec: FieldSpec, prompt: str, token: str) -> Message:
         return Choice(prompt=prompt, options=["是", "否"], token=token)
 
     async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
         event = turn.event
-        raw = event.values[0] if isinstance(event, CardActionEvent) and event.values else _require_text(turn)
-        token = raw.strip().lower().rstrip("。.!！")
-        if token in self.YES:
-            return Parsed(True)
-        if token in self.NO:
-            return Parsed(False)
-        raise FieldError("请回复 是 或 否")
+        if isinstance(event, CardActionEvent) and event.values:
+            answer = yes_no(event.values[0])
+            if answer is None:
+                raise FieldError("请回复 是 或 否")
+            return _with_note(answer, ctx, spec, "")
+        raw = _require_text(turn)
+        answer = yes_no(raw)
+        if answer is not None:
+            return _with_note(answer, ctx, spec, "")
+        lead = _LEADING_ANSWER.fullmatch(raw.strip())
+        if lead is not None:
+            answer = yes_no(lead.group("word"))
+            if answer is not None:
+                return _with_note(answer, ctx, spec, lead.group("rest").strip())
+        paragraph = len(raw) > 4
+        keep = _keep(spec, ctx, raw) if paragraph else {}
+        kept = f"（{_KEEP_NOTICE}）" if paragraph else ""
+        raise FieldError(f"请回复 是 或 否，也可以说「是的，……」「没有，……」{kept}", keep)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return "是" if value else "否"
@@ -223,42 +315,28 @@ class MoneyField(NumberField):
     money = True
 
 
-_DATE_PATTERNS = [
-    re.compile(r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
-    re.compile(r"^(?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"),
-]
-_RELATIVE = {"今天": 0, "今日": 0, "昨天": -1, "昨日": -1, "前天": -2, "明天": 1, "后天": 2}
-
-
 def parse_date(text: str, today: date) -> date:
-    text = text.strip().replace(" ", "")
-    if text in _RELATIVE:
-        return today + timedelta(days=_RELATIVE[text])
-    m = re.fullmatch(r"(\d+)天前", text)
-    if m:
-        return today - timedelta(days=int(m.group(1)))
-    for pattern in _DATE_PATTERNS:
-        match = pattern.match(text)
-        if match:
-            parts = match.groupdict()
-            year = int(parts.get("y") or today.year)
-            try:
-                return date(year, int(parts["m"]), int(parts["d"]))
-            except ValueError as exc:
-                raise FieldError("这个日期不存在") from exc
-    raise FieldError("请输入日期，例如 2026-11-28、11月28日、今天 或 3天前")
+    """A date as people type it (see domain.when); a FieldError says what to type instead."""
+    try:
+        return when.parse_day(text, today)
+    except when.WhenError as exc:
+        raise FieldError(exc.reason) from exc
 
 
 def parse_datetime(text: str, now_local: datetime) -> datetime:
-    text = text.strip()
-    m = re.fullmatch(r"(?P<date>.*?)[\sT]*(?P<h>\d{1,2})[:：点](?P<mi>\d{1,2})?分?", text)
-    if not m:
-        raise FieldError("请输入日期和时间，例如 2026-11-28 14:30、明天 9:00 或 14:30")
-    day = parse_date(m.group("date"), now_local.date()) if m.group("date").strip() else now_local.date()
-    hour, minute = int(m.group("h")), int(m.group("mi") or 0)
-    if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise FieldError("时间不对，小时 0–23，分钟 0–59")
-    return datetime.combine(day, time(hour, minute), tzinfo=now_local.tzinfo)
+    """A day and a time as people type them (see domain.when), in ``now_local``'s time zone."""
+    try:
+        return when.parse_moment(text, now_local)
+    except when.WhenError as exc:
+        raise FieldError(exc.reason) from exc
+
+
+_WEEKDAY_NAMES = "一二三四五六日"
+
+
+def _spelled_out(text: str) -> bool:
+    """Whether the answer was typed in full digits already (then there is nothing to echo)."""
+    return re.fullmatch(r"[\d\s:：/\-.T]+", text) is not None
 
 
 class DateField:
@@ -267,8 +345,14 @@ class DateField:
 
     async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
         today = turn.local(turn.now).date()
-        value = parse_date(_require_text(turn, "日期"), today)
-        return Parsed(value.isoformat())
+        text = _require_text(turn, "日期")
+        value = parse_date(text, today)
+        echo = (
+            ""
+            if _spelled_out(text)
+            else f"（{text}：{value.month}月{value.day}日 周{_WEEKDAY_NAMES[value.weekday()]}）"
+        )
+        return Parsed(value.isoformat(), echo)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return str(value)
@@ -279,8 +363,10 @@ class DateTimeField:
         return Text(text=prompt)
 
     async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
-        value = parse_datetime(_require_text(turn, "时间"), turn.local(turn.now))
-        return Parsed(value.isoformat())
+        text = _require_text(turn, "时间")
+        value = parse_datetime(text, turn.local(turn.now))
+        echo = "" if _spelled_out(text) else f"（{text}：{value.month}月{value.day}日 {value:%H:%M}）"
+        return Parsed(value.isoformat(), echo)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
@@ -295,7 +381,12 @@ class PhotoField:
             raise FieldError("这里需要发送一张照片")
         if turn.media.kind != "photo":
             raise FieldError("收到的文件不是可识别的图片（支持 JPG、PNG 等常见格式），请重新拍一张发送")
-        return Parsed({"media_id": turn.media.id, "sha256": turn.media.sha256})
+        visit_id = int(ctx["visit_id"]) if ctx.get("visit_id") else None
+        earlier = await earlier_use(turn, turn.media, visit_id)
+        echo = ""
+        if earlier is not None:
+            echo = reuse_text(turn, earlier) + "拍错了可以回复「返回」重新上传。"
+        return Parsed({"media_id": turn.media.id, "sha256": turn.media.sha256}, echo)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return "已上传照片"

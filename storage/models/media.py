@@ -38,3 +38,7 @@ class Photo(Base):
     gps_lat: Mapped[float | None] = mapped_column(Float)
     gps_lon: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # 64-bit difference hash (16 hex digits) of the picture: re-encoded or resized copies stay close
+    phash: Mapped[str | None] = mapped_column(String(16))
+    # set when this picture was seen before (same file, or a near-identical copy): the earlier photo
+    reused_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id"))

@@ -112,7 +112,8 @@ async def test_pictures_files_and_rich_text_are_stored(tmp_path: Path, data_dir:
             r.sha256 for r in rows
         }
         texts = rig.texts(STAFF)
-        assert sum("已收到文件" in t for t in texts) == 3
+        assert sum("已收到文件" in t for t in texts) == 1  # the file; each picture gets:
+        assert sum("收到照片，已存档" in t for t in texts) == 2
         assert any("没听懂「现场照片如下：」" in t for t in texts)  # the rich text's words came through
 
 

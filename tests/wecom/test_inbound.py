@@ -105,7 +105,7 @@ async def test_photo_location_and_opening_the_app(tmp_path: Path) -> None:
         await w.wecom.enter_agent("wanglei")
         await w.settle()
         replies = w.received("wanglei")
-        assert any("已收到文件" in t for t in replies)
+        assert any("收到照片，已存档" in t for t in replies)
         assert any("已收到位置：广州市人民医院" in t for t in replies)
         assert any("王磊，你好" in t for t in replies)
         async with w.bot.session() as session:
