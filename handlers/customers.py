@@ -151,7 +151,6 @@ class KeyPersonAnswers(Answers):
     name: str = ""
     title: str = ""
     last_contact: str | None = None
-    phone: str = ""
 
 
 class NewKeyPersonAnswers(KeyPersonAnswers):
@@ -173,7 +172,6 @@ def _key_person(item: KeyPersonAnswers) -> KeyPersonInput:
         name=item.name,
         title=item.title,
         last_contact_on=date.fromisoformat(last) if last else None,
-        phone=item.phone,
     )
 
 
