@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.redact import remember
+
 CONFIG_ENV = "ACTIONFLOW_CONFIG"
 DEFAULT_CONFIG_FILE = Path("actionflow.toml")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -27,6 +29,12 @@ class Section(BaseModel):
     """Base for every section: unknown keys are errors, values are read-only."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Section:
+        # Every configured secret is masked wherever it appears in errors, logs and status lines.
+        remember(*(v.get_secret_value() for v in vars(self).values() if isinstance(v, SecretStr)))
+        return self
 
 
 class AppSettings(Section):

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bot.logging import configure
 from config.settings import ConfigFileMissing, Settings, load_settings
+from core.redact import redact
 from storage.db import DatabaseUnavailable
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
@@ -39,7 +40,7 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {redact(message)}", file=sys.stderr)
     raise SystemExit(code)
 
 
