@@ -16,6 +16,7 @@ from typing import Any
 from domain import profiles
 from domain.customer_import.files import cell
 from domain.profiles import KeyPersonInput
+from domain.safe_text import BadText, clean_name, looks_like_formula
 from domain.twins import NameIndex
 from storage.models import User
 
@@ -184,6 +185,13 @@ def _key_persons(
         name = cell(values.get("name"))
         if not name:
             problems.append(f"关键人{n}姓名 is missing")
+        else:
+            try:
+                name = clean_name(name, what=f"关键人{n}姓名")
+            except BadText as exc:
+                problems.append(f"关键人{n}姓名 {name!r}: {exc}")
+            if looks_like_formula(name):
+                problems.append(f"关键人{n}姓名 {name!r} starts with {name[0]!r} (a spreadsheet formula)")
         role = cell(values.get("role"))
         try:
             role = _option(role, ctx.options.role_groups, f"关键人{n}角色组")
@@ -218,6 +226,13 @@ def _row(line: int, cells: list[Any], layout: _Layout, ctx: _Context) -> tuple[C
     problems: list[str] = []
     plain = layout.plain
     name = cell(get(plain["name"]))
+    if name:
+        try:
+            name = clean_name(name, what="客户名称")
+        except BadText as exc:
+            problems.append(f"客户名称 {name!r}: {exc}")
+        if looks_like_formula(name):
+            problems.append(f"客户名称 {name!r} starts with {name[0]!r} (a spreadsheet formula); remove it")
     row = CustomerRow(line=line, name=name)
     if len(name) < 2:
         problems.append("客户名称 is missing" if not name else f"客户名称 {name!r} is too short")

@@ -26,6 +26,7 @@ from bot.channels.wecom.store import CardRecord, ChannelStore
 from bot.channels.wecom.webhook import WebhookClient
 from core.channel import PermanentSendError, SendError
 from core.clock import Clock
+from core.escape import wecom_markdown
 from core.messages import Choice, File, Markdown, Message, Text, render_text
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,10 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def markdown_body(message: Markdown) -> str:
-    text = message.text
-    if message.title and not text.lstrip().startswith((message.title, f"**{message.title}", "#")):
-        text = f"**{message.title}**\n{text}"
+    """The message escaped for WeCom Markdown (its text is plain text), titled in bold."""
+    text, title = wecom_markdown(message.text), wecom_markdown(message.title)
+    if title and not text.lstrip().startswith(title):
+        text = f"**{title}**\n{text}"
     return text
 
 
