@@ -68,11 +68,31 @@ def _degrees(dms: Any, ref: Any) -> float | None:
     return round(value, 7)
 
 
+# Pixels a photo may have before it is decoded (a 40000×40000 PNG of a few KB would need gigabytes).
+# 50 megapixels is above any phone camera's full resolution.
+MAX_PIXELS = 50_000_000
+
+
+def _open(data: bytes) -> Image.Image:
+    """The picture with its size read from the header only; refused before decoding when too large."""
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise NotAnImage(f"too many pixels to decode ({exc})") from exc
+    if img.width * img.height > MAX_PIXELS:
+        img.close()
+        raise NotAnImage(f"{img.width}×{img.height} pixels is over the limit of {MAX_PIXELS}")
+    return img
+
+
 def is_image(data: bytes) -> bool:
-    """Whether Pillow recognises the bytes as a picture (it reads the header only)."""
+    """Whether Pillow recognises the bytes as a picture (it reads the header only; a picture too large
+    to decode still counts, and is refused where it would be decoded)."""
     try:
         with Image.open(io.BytesIO(data)):
             return True
+    except Image.DecompressionBombError:
+        return True
     except (UnidentifiedImageError, OSError):
         return False
 
@@ -80,7 +100,7 @@ def is_image(data: bytes) -> bool:
 def read_meta(data: bytes, tz: ZoneInfo) -> PhotoMeta:
     """Capture time (DateTimeOriginal, else DateTime; its offset tag, else ``tz``) and GPS, if present."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _open(data) as img:
             exif = img.getexif()
             size = img.size
     except (UnidentifiedImageError, OSError) as exc:
@@ -102,7 +122,7 @@ def read_meta(data: bytes, tz: ZoneInfo) -> PhotoMeta:
 def stamp(data: bytes, lines: list[str], font_path: Path, *, max_px: int = 1600) -> bytes:
     """A JPEG copy, upright and at most ``max_px`` on its long side, with ``lines`` on a dark band."""
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with _open(data) as opened:
             opened.draft("RGB", (max_px, max_px))  # JPEG: decode at a reduced scale, much faster
             img = ImageOps.exif_transpose(opened).convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
