@@ -27,6 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.names import normalize, similarity
+from domain.safe_text import formula_risk
+from domain.sheets import SheetRefused, xlsx_rows
 from storage.models import Customer, Order
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -134,6 +136,10 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[Any]]], source: str) -> list[O
         signed_raw = str(cell("signed") if cell("signed") is not None else "").strip().lower()
         if signed_raw not in _TRUE | _FALSE:
             row_problems.append(f"signed {signed_raw!r} must be yes/no (是/否)")
+        for key in ("order_no", "customer", "hospital"):
+            text = str(cell(key) or "").strip()
+            if formula_risk(text):
+                row_problems.append(f"{key} {text[:30]!r} would run as a spreadsheet formula")
         if row_problems:
             problems.extend(f"{where}: {p}" for p in row_problems)
             continue
@@ -188,17 +194,10 @@ def read_csv(path: Path) -> list[OrderRow]:
 
 
 def read_xlsx(path: Path) -> list[OrderRow]:
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise OrderProblems([f"{path.name}: not a readable XLSX file ({exc})"]) from None
-    try:
-        sheet = workbook.worksheets[0]
-        rows = [(i, list(cells)) for i, cells in enumerate(sheet.iter_rows(values_only=True), 1)]
-    finally:
-        workbook.close()
+        rows = list(xlsx_rows(path))
+    except SheetRefused as exc:
+        raise OrderProblems([f"{path.name}: {exc}"]) from None
     return parse_rows(rows, path.name)
 
 

@@ -61,6 +61,25 @@ def looks_like_formula(text: str) -> bool:
     return text.startswith(FORMULA_START)
 
 
+_PLAIN_NUMBER = re.compile(r"[+-][\d\s().,-]*")
+
+
+def formula_risk(text: str) -> bool:
+    """Whether an imported cell would run as a formula when the data is exported and opened again.
+
+    ``=``, ``@``, tab and CR always; ``+`` and ``-`` unless the cell is only a number (phone numbers
+    such as +86 138…, amounts such as -5), so ``-2+3+cmd|' /C calc'!A0`` is caught.
+    """
+    if text.startswith(("=", "@", "\t", "\r")):
+        return True
+    return text.startswith(("+", "-")) and not _PLAIN_NUMBER.fullmatch(text)
+
+
+def unwrap_cell(text: str) -> str:
+    """A cell this bot exported with a protective apostrophe, as it was before (``'=x`` → ``=x``)."""
+    return text[1:] if text.startswith("'") and looks_like_formula(text[1:]) else text
+
+
 def neutralise_cell(value: object) -> object:
     """A value safe to write into an exported sheet: text that would run as a formula gets a leading
     apostrophe (shown as text by Excel, WPS and LibreOffice); other values are unchanged."""

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from bot.logging import configure
 from config.settings import ConfigFileMissing, Settings, load_settings
 from core.redact import redact
+from domain import limits
 from storage.db import DatabaseUnavailable
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
@@ -47,6 +48,7 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 def settings_from(args: argparse.Namespace) -> Settings:
     try:
         settings = load_settings(getattr(args, "config", None))
+        limits.apply(settings.security)
     except ConfigFileMissing as exc:
         fail(str(exc), EXIT_CONFIG)
     except ValidationError as exc:
