@@ -21,7 +21,7 @@ from core.speech import Transcriber, Transcript, TranscriptionRejected
 from domain.audio import sniff_audio_format
 from domain.directory import find_by_platform_id
 from domain.outbox import enqueue
-from domain.photos import is_image
+from domain.photos import is_image, too_many_pixels
 from handlers.context import Services, Turn
 from handlers.router import Router
 from handlers.unknown import handle_unknown
@@ -172,6 +172,8 @@ class Dispatcher:
             return _Prepared(error="收到的文件是空的，请重新发送")
         if len(data) > MAX_MEDIA_BYTES:
             return _Prepared(error=f"文件太大（{len(data) // 1048576} MB），上限 25 MB")
+        if isinstance(event, ImageEvent) and (too_large := too_many_pixels(data)):
+            return _Prepared(error=too_large)
         if isinstance(event, VoiceEvent) and not event.format:  # the platform did not say: look at the bytes
             event = event.model_copy(update={"format": sniff_audio_format(data)})
         if isinstance(event, VoiceEvent):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -73,16 +74,35 @@ def _degrees(dms: Any, ref: Any) -> float | None:
 MAX_PIXELS = 50_000_000
 
 
+class ImageTooLarge(NotAnImage):
+    def __init__(self, pixels: int) -> None:
+        super().__init__(f"{pixels} pixels is over the limit of {MAX_PIXELS}")
+        self.pixels = pixels
+
+
 def _open(data: bytes) -> Image.Image:
     """The picture with its size read from the header only; refused before decoding when too large."""
     try:
         img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise NotAnImage(f"too many pixels to decode ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # "Image size (N pixels) exceeds limit of …"
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageTooLarge(int(found.group(1)) if found else 0) from exc
     if img.width * img.height > MAX_PIXELS:
         img.close()
-        raise NotAnImage(f"{img.width}×{img.height} pixels is over the limit of {MAX_PIXELS}")
+        raise ImageTooLarge(img.width * img.height)
     return img
+
+
+def too_many_pixels(data: bytes) -> str:
+    """A plain Chinese reason when ``data`` is a picture too large to decode, else ``""`` (header only)."""
+    try:
+        with _open(data):
+            return ""
+    except ImageTooLarge as exc:
+        size = f"{exc.pixels // 10000} 万像素" if exc.pixels else "像素过多"
+        return f"图片太大（{size}），无法处理。请压缩或截图后重新发送"
+    except (NotAnImage, UnidentifiedImageError, OSError):
+        return ""
 
 
 def is_image(data: bytes) -> bool:

@@ -70,6 +70,13 @@ class Router:
             await turn.reply("这张卡片已失效。")
             return
 
+        if isinstance(event, ImageEvent | FileEvent) and turn.media is None and turn.transcript_error:
+            # Not fetched, or refused before decoding (a picture too large): say why, then go on.
+            await turn.reply(turn.transcript_error)
+            if state is not None:
+                await engine.ask_again(turn, state)
+            return
+
         if state is not None:
             looks_like = ""
             if isinstance(event, TextEvent):
