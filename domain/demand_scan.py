@@ -79,20 +79,24 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
     return len(rows)
 
 
-async def cluster_counts(session: AsyncSession, since: datetime, until: datetime) -> list[ClusterCount]:
-    """Demands per cluster created in [since, until), most frequent first."""
+async def cluster_counts(
+    session: AsyncSession, since: datetime, until: datetime, rep_ids: set[int] | None = None
+) -> list[ClusterCount]:
+    """Demands per cluster created in [since, until) (by ``rep_ids``; None = all), most frequent first."""
     stmt = (
         select(Demand.cluster_key, func.max(Demand.cluster_label), func.count())
         .where(Demand.created_at >= since, Demand.created_at < until, Demand.cluster_key != "")
         .group_by(Demand.cluster_key)
     )
+    if rep_ids is not None:
+        stmt = stmt.where(Demand.rep_id.in_(rep_ids))
     counts = [ClusterCount(k, label or k, int(n)) for k, label, n in (await session.execute(stmt)).all()]
     counts.sort(key=lambda c: (-c.count, c.key))
     return counts
 
 
 async def cluster_samples(
-    session: AsyncSession, key: str, since: datetime, until: datetime
+    session: AsyncSession, key: str, since: datetime, until: datetime, rep_ids: set[int] | None = None
 ) -> list[DemandSample]:
     stmt = (
         select(Demand.id, Demand.text, User.name, Customer.name, Demand.created_at)
@@ -101,6 +105,8 @@ async def cluster_samples(
         .where(Demand.cluster_key == key, Demand.created_at >= since, Demand.created_at < until)
         .order_by(Demand.created_at.desc(), Demand.id.desc())
     )
+    if rep_ids is not None:
+        stmt = stmt.where(Demand.rep_id.in_(rep_ids))
     return [
         DemandSample(i, text, rep, customer or "（未关联客户）", created)
         for i, text, rep, customer, created in (await session.execute(stmt)).all()

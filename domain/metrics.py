@@ -69,8 +69,10 @@ class Metrics:
         return data
 
 
-async def compliance(session: AsyncSession, start: datetime, end: datetime) -> tuple[int, int]:
-    """(done on time, due) for required deadlines due in (start, end]."""
+async def compliance(
+    session: AsyncSession, start: datetime, end: datetime, user_ids: set[int] | None = None
+) -> tuple[int, int]:
+    """(done on time, due) for required deadlines due in (start, end] (of ``user_ids``; None = all)."""
     on_time = func.sum(case(((Deadline.status == "done") & Deadline.on_time.is_(True), 1), else_=0))
     stmt = select(func.count(), on_time).where(
         Deadline.required.is_(True),
@@ -78,11 +80,15 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime) -> t
         Deadline.due_at > start,
         Deadline.due_at <= end,
     )
+    if user_ids is not None:
+        stmt = stmt.where(Deadline.user_id.in_(user_ids))
     due, done = (await session.execute(stmt)).one()
     return int(done or 0), int(due or 0)
 
 
-async def conversion(session: AsyncSession, start: datetime, end: datetime) -> tuple[int, int]:
+async def conversion(
+    session: AsyncSession, start: datetime, end: datetime, user_ids: set[int] | None = None
+) -> tuple[int, int]:
     """(converted, leads) for valid leads created in [start, end), converted before ``end``."""
     converted = func.sum(
         case((Customer.first_order_at.is_not(None) & (Customer.first_order_at < end), 1), else_=0)
@@ -90,17 +96,21 @@ async def conversion(session: AsyncSession, start: datetime, end: datetime) -> t
     stmt = select(func.count(), converted).where(
         Customer.is_valid_lead.is_(True), Customer.lead_created_at >= start, Customer.lead_created_at < end
     )
+    if user_ids is not None:
+        stmt = stmt.where(Customer.owner_id.in_(user_ids))
     leads, done = (await session.execute(stmt)).one()
     return int(done or 0), int(leads or 0)
 
 
-async def active_reps(session: AsyncSession) -> list[User]:
+async def active_reps(session: AsyncSession, user_ids: set[int] | None = None) -> list[User]:
     stmt = (
         select(User)
         .join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == "rep", User.status == "active")
         .order_by(User.id)
     )
+    if user_ids is not None:
+        stmt = stmt.where(User.id.in_(user_ids))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -148,14 +158,17 @@ def _rate(done: int, total: int) -> float | None:
     return done / total if total else None
 
 
-async def compute(session: AsyncSession, now: datetime, settings: MetricsSettings) -> Metrics:
+async def compute(
+    session: AsyncSession, now: datetime, settings: MetricsSettings, user_ids: set[int] | None = None
+) -> Metrics:
+    """The health metrics of the reps ``user_ids`` (their deadlines, leads and updates); None = all."""
     window = timedelta(days=settings.window_days)
-    on_time, due = await compliance(session, now - window, now)
-    converted, leads = await conversion(session, now - window, now)
-    prev_converted, prev_leads = await conversion(session, now - 2 * window, now - window)
+    on_time, due = await compliance(session, now - window, now, user_ids)
+    converted, leads = await conversion(session, now - window, now, user_ids)
+    prev_converted, prev_leads = await conversion(session, now - 2 * window, now - window, user_ids)
     current, previous = _rate(converted, leads), _rate(prev_converted, prev_leads)
     change = (current - previous) / previous if current is not None and previous else None
-    reps = await active_reps(session)
+    reps = await active_reps(session, user_ids)
     latest = await latest_update_by_rep(session, [r.id for r in reps], now)
     hours = [(now - latest[r.id]).total_seconds() / 3600 if r.id in latest else math.inf for r in reps]
     return Metrics(

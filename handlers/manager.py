@@ -95,9 +95,25 @@ async def zombies(turn: Turn, args: str) -> None:
     )
 
 
+async def report_scope(turn: Turn) -> set[int] | None:
+    """Whose data 健康指标 and 需求主题 cover (``security.manager_scope``): admins and the product
+    team everyone; a manager their own team when the setting is ``team`` (the default)."""
+    if turn.user.has_role("admin") or turn.user.has_role("product"):
+        return None
+    if turn.services.settings.security.manager_scope == "company":
+        return None
+    return visible_to(await manager_scopes(turn.session), turn.user)
+
+
+def _scope_note(owners: set[int] | None) -> str:
+    return "" if owners is None else "（你的团队）"
+
+
 async def metrics(turn: Turn, args: str) -> None:
-    result = await compute(turn.session, turn.now, turn.services.settings.metrics)
-    await turn.reply(text.metrics_text(result, turn.services.tz))
+    owners = await report_scope(turn)
+    result = await compute(turn.session, turn.now, turn.services.settings.metrics, owners)
+    body = text.metrics_text(result, turn.services.tz)
+    await turn.reply(f"范围：你的团队\n{body}" if owners is not None else body)
 
 
 async def themes(turn: Turn, args: str) -> None:
@@ -105,14 +121,15 @@ async def themes(turn: Turn, args: str) -> None:
     days = settings.alerts.demand_window_days
     await cluster_pending(turn.session, Clusterer(load_book(settings.themes.path)), turn.now)
     since = turn.now - timedelta(days=days)
-    counts = await cluster_counts(turn.session, since, turn.now)
+    owners = await report_scope(turn)
+    counts = await cluster_counts(turn.session, since, turn.now, owners)
     if not counts:
-        await turn.reply(f"近 {days} 天没有记录需求。")
+        await turn.reply(f"近 {days} 天{_scope_note(owners)}没有记录需求。")
         return
     threshold = settings.alerts.demand_threshold
-    lines = [f"近 {days} 天的需求主题（≥{threshold} 次会推送产品部）："]
+    lines = [f"近 {days} 天{_scope_note(owners)}的需求主题（≥{threshold} 次会推送产品部）："]
     for c in counts[:15]:
-        samples = await cluster_samples(turn.session, c.key, since, turn.now)
+        samples = await cluster_samples(turn.session, c.key, since, turn.now, owners)
         quote = f"  例：「{samples[0].text}」" if samples else ""
         lines.append(f"· {c.label}：{c.count} 次{' 🔥' if c.count >= threshold else ''}\n{quote}")
     await turn.reply("\n".join(lines))
