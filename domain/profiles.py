@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.names import normalize
-from domain.safe_text import clean_name
+from domain.safe_text import clean_name, tidy_name
 from storage.models import Customer, KeyPerson
 
 MIN_KEY_PERSONS = 2
@@ -79,7 +79,7 @@ async def add_key_person(
     row = KeyPerson(
         customer_id=customer.id,
         role_group=person.role_group,
-        name=person.name.strip(),
+        name=tidy_name(person.name),
         title=person.title.strip(),
         phone=person.phone.strip(),
         last_contact_on=person.last_contact_on,

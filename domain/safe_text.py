@@ -86,3 +86,11 @@ def neutralise_cell(value: object) -> object:
     if isinstance(value, str) and looks_like_formula(value):
         return "'" + value
     return value
+
+
+def tidy_name(raw: str) -> str:
+    """:func:`clean_name` that never refuses: line breaks and controls become spaces (for names that
+    arrive inside a longer answer, such as a key person's, where there is no one to ask again)."""
+    text = "".join(" " if unicodedata.category(ch) == "Cc" or ch in _LINE_BREAKS else ch for ch in raw)
+    text = unicodedata.normalize("NFKC", strip_invisible(unicodedata.normalize("NFKC", text)))
+    return _SPACES.sub(" ", text).strip()

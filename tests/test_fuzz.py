@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bot.channels.wecom import cards
 from bot.channels.wecom.parse import MalformedCallback, UnreadableXml, load_xml, parse
 from domain.names import normalize
-from domain.safe_text import BadText, clean_name, is_invisible
+from domain.safe_text import BadText, clean_name, is_invisible, tidy_name
 
 BOUNDED = settings(max_examples=300, deadline=200, suppress_health_check=[HealthCheck.too_slow])
 
@@ -87,3 +87,11 @@ def test_name_normaliser_gives_one_visible_line_or_a_reason(raw: str) -> None:
     assert not any(unicodedata.category(ch) == "Cc" or is_invisible(ch) for ch in name)
     assert clean_name(name) == name  # stable: storing twice changes nothing
     assert normalize(name) == normalize(raw)  # the duplicate check sees through what was removed
+
+
+@BOUNDED
+@given(st.text(max_size=60))
+def test_tidy_name_never_refuses_and_leaves_one_visible_line(raw: str) -> None:
+    name = tidy_name(raw)
+    assert "\n" not in name and name == name.strip()
+    assert not any(unicodedata.category(ch) == "Cc" or is_invisible(ch) for ch in name)

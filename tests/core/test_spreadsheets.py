@@ -144,3 +144,21 @@ def test_imports_refuse_formula_cells(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr()
     assert code != 0 and "would run as a spreadsheet formula" in out.out + out.err
     assert [c.name for c in stored(tmp_path)[0]] == ["杭州市第一人民医院"]
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_the_raw_row_count_is_exact_across_chunks(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sheets, "_CHUNK", chunk)
+    limits.apply(SecuritySettings(import_max_rows=100))
+    fits = with_rows(workbook(tmp_path / "fits.xlsx", [["x"]]), 101)  # the header and 100 rows
+    assert len(list(sheets.xlsx_rows(fits))) == 101
+    over = with_rows(workbook(tmp_path / "over.xlsx", [["x"]]), 102)
+    with pytest.raises(sheets.SheetRefused, match="more than 100 rows"):
+        sheets.check_zip(over)
+    prefixed = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(prefixed, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", "<x:sheetData>" + "<x:row r='1'></x:row>" * 102)
+    with pytest.raises(sheets.SheetRefused, match="more than 100 rows"):
+        sheets.check_zip(prefixed)
