@@ -22,7 +22,9 @@ def assert_inert(text: str) -> None:
 
 
 def test_every_markdown_format_escapes_user_text() -> None:
-    digest = Postman.message("超时未跟进客户提醒", f"你有 1 家客户超过 48 小时没有更新进展：\n· {EVIL}（线索）")
+    digest = Postman.message(
+        "超时未跟进客户提醒", f"你有 1 家客户超过 48 小时没有更新进展：\n· {EVIL}（线索）"
+    )
     _, dingtalk = msg_param(digest)
     assert_inert(dingtalk["text"])
     hook = webhook_body(digest)
