@@ -10,8 +10,9 @@ full-width look-alikes (DingTalk and WeCom Markdown honour no backslash escapes 
 * :func:`dingtalk_markdown` — DingTalk ``sampleMarkdown`` / robot ``markdown``;
 * :func:`wecom_markdown` — WeCom ``markdown`` (also ``<@userid>`` mentions and ``<font>``);
 * :func:`card_text` — text inside interactive cards (one line per field, no markup);
-* :func:`plain_text` — ordinary text messages: no markup to escape, only invisible direction
-  overrides and control characters removed.
+* :func:`wecom_text` — WeCom ``text`` messages, which turn ``<a href="…">`` into links;
+* :func:`plain_text` — ordinary text messages (DingTalk, the console): no markup to escape, only
+  invisible direction overrides and control characters removed.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def _no_format_chars(text: str) -> str:
 
 def plain_text(text: str) -> str:
     return _CONTROLS.sub("", _no_format_chars(text))
+
+
+def wecom_text(text: str) -> str:
+    """WeCom ``text`` messages render ``<a href="…">`` as a link: angle brackets become look-alikes."""
+    return plain_text(text).replace("<", "＜").replace(">", "＞")
 
 
 def _markdown(text: str) -> str:

@@ -9,6 +9,7 @@ from bot.channels.dingtalk.outgoing import msg_param
 from bot.channels.dingtalk.webhook import body as webhook_body
 from bot.channels.wecom.outbound import markdown_body
 from bot.outbox_sender import merge_messages
+from core.escape import wecom_text
 from core.messages import Choice, Markdown
 from scheduler.context import Postman
 
@@ -43,3 +44,9 @@ def test_card_text_is_escaped() -> None:
     for key in ("markdown", "prompt", "note"):
         assert_inert(params[key])
     assert_inert(json.loads(params["options"])[0]["text"])
+
+
+def test_wecom_text_messages_cannot_carry_links() -> None:
+    assert wecom_text('<a href="http://evil.example">点此领取补贴</a>\u202e') == (
+        '＜a href="http://evil.example"＞点此领取补贴＜/a＞'
+    )

@@ -26,7 +26,7 @@ from bot.channels.wecom.store import CardRecord, ChannelStore
 from bot.channels.wecom.webhook import WebhookClient
 from core.channel import PermanentSendError, SendError
 from core.clock import Clock
-from core.escape import wecom_markdown
+from core.escape import wecom_markdown, wecom_text
 from core.messages import Choice, File, Markdown, Message, Text, render_text
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,7 @@ class Outbound:
         steps: list[Step] = []
 
         def text_steps(text: str, msgtype: str = "text") -> None:
+            text = wecom_text(text) if msgtype == "text" else text
             for piece in split_text(text, APP_TEXT_MAX):
                 body = {"msgtype": msgtype, msgtype: {"content": piece}}
                 steps.append((_fp(body), partial(send, body)))
@@ -221,6 +222,7 @@ class Outbound:
         steps: list[Step] = []
 
         def text_steps(text: str, msgtype: str = "text") -> None:
+            text = wecom_text(text) if msgtype == "text" else text
             for piece in split_text(text, APP_TEXT_MAX):
                 steps.append((_fp(msgtype, piece), partial(send, msgtype, content=piece)))
 
@@ -253,7 +255,7 @@ class Outbound:
                 add({"msgtype": "markdown", "markdown": {"content": piece}})
         elif isinstance(message, File):
             if message.caption:
-                for piece in split_text(message.caption, WEBHOOK_TEXT_MAX):
+                for piece in split_text(wecom_text(message.caption), WEBHOOK_TEXT_MAX):
                     add({"msgtype": "text", "text": {"content": piece}})
 
             async def file_step() -> None:
@@ -263,7 +265,7 @@ class Outbound:
 
             steps.append((_fp("file", message.path, message.name), file_step))
         else:
-            for piece in split_text(render_text(message), WEBHOOK_TEXT_MAX):
+            for piece in split_text(wecom_text(render_text(message)), WEBHOOK_TEXT_MAX):
                 add({"msgtype": "text", "text": {"content": piece}})
         # Refuse up front rather than deliver half a message: the whole of it waits for room.
         remaining = [s for s in steps if not self.progress.done(key, s[0])]
@@ -274,7 +276,7 @@ class Outbound:
 
 
 def _text(content: str) -> dict[str, Any]:
-    return {"msgtype": "text", "text": {"content": content}}
+    return {"msgtype": "text", "text": {"content": wecom_text(content)}}
 
 
 __all__ = ["Outbound", "Progress", "SendError", "markdown_body", "split_text"]
