@@ -33,11 +33,14 @@ async def test_zero_width_twin_is_refused_and_line_breaks_are_refused(tmp_path: 
         assert "客户类型" in r[-1]
         await bot.send("wanglei", "三甲医院")
         await bot.send("wanglei", "A")
-        await bot.send("wanglei", "杭州市")
+        await bot.send("wanglei", "杭州\x00市\x1b[0m\x07")  # free text: NUL/ESC/BEL are dropped on arrival
         for answer in ("1", "刘建国", "采购科主任", "2026-11-20", "否"):
             r = await bot.send("wanglei", answer)
-        names = sorted(c.name for c in await rows(bot, Customer))
-        assert names == ["ABC 桐庐县人民医院", "杭州市第一人民医院"], (names, r)
+        names = sorted((c.name, c.region) for c in await rows(bot, Customer))
+        assert names == [("ABC 桐庐县人民医院", "杭州市[0m"), ("杭州市第一人民医院", "杭州市上城区")], (
+            names,
+            r,
+        )
 
 
 async def test_similar_name_hint_hides_another_teams_customer(tmp_path: Path) -> None:
@@ -53,3 +56,25 @@ async def test_similar_name_hint_hides_another_teams_customer(tmp_path: Path) ->
         await bot.send("zhaogang", "新建客户")
         r = await bot.send("zhaogang", "杭州一院")
         assert "杭州市第一人民医院（负责人 孙悦）" in r[-1]
+
+
+async def test_nul_esc_and_bel_in_free_text_never_reach_the_database(tmp_path: Path, db_url: str) -> None:
+    async with BotHarness(tmp_path, settings=make_settings(tmp_path, db_url=db_url)) as bot:
+        await org(bot)
+        await bot.send("wanglei", "新建客户")
+        answers = (
+            "桐庐县人民医院",
+            "三甲医院",
+            "A",
+            "杭州\x00市\x07",
+            "1",
+            "刘\x1b建国",
+            "主任",
+            "昨天",
+            "否",
+        )
+        for answer in answers:
+            r = await bot.send("wanglei", answer)
+        assert any("已建立客户档案「桐庐县人民医院」" in x for x in r), r
+        [customer] = await rows(bot, Customer)
+        assert customer.region == "杭州市" and customer.key_persons[0].name == "刘建国"
