@@ -58,25 +58,36 @@ _HEADER = re.compile(
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)")
 
 _MIN_KNOWN = 6  # shorter configured values (a demo "x") would mask ordinary words
-_known: set[str] = set()
+_known: frozenset[str] = frozenset()  # replaced, never mutated: readers need no lock
+_known_pattern: re.Pattern[str] | None = None
 _lock = threading.Lock()
+# Every shape above contains one of these words; most log lines contain none and skip the shapes
+# (plain substring tests: a case-insensitive regex alternation costs ten times as much).
+_CUES = ("secret", "token", "sign", "key", "passw", "authorization", "://")
 
 
 def remember(*values: str) -> None:
     """Register configured secret values: :func:`redact` replaces every occurrence of each."""
+    global _known, _known_pattern
     with _lock:
-        for value in values:
-            if value and len(value) >= _MIN_KNOWN:
-                _known.add(value)
+        new = {v for v in values if v and len(v) >= _MIN_KNOWN} - _known
+        if new:
+            known = _known | new
+            longest_first = sorted(known, key=len, reverse=True)
+            _known_pattern = re.compile("|".join(re.escape(v) for v in longest_first))
+            _known = known
 
 
 def redact(text: str) -> str:
     """``text`` with every credential it carries replaced by ``***``."""
     if not text:
         return text
-    for value in sorted(_known, key=len, reverse=True):
-        if value in text:
-            text = text.replace(value, MASK)
+    known, pattern = _known, _known_pattern
+    if pattern is not None and any(value in text for value in known):
+        text = pattern.sub(MASK, text)
+    lowered = text.lower()
+    if not any(cue in lowered for cue in _CUES):
+        return text
     text = _QUERY.sub(lambda m: f"{m.group(1)}={MASK}", text)
     text = _FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
     text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
