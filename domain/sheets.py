@@ -95,7 +95,14 @@ def xlsx_rows(
     try:
         if not book.worksheets:
             raise SheetRefused("the workbook has no sheets")
-        for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), 1):
+        rows = enumerate(book.worksheets[0].iter_rows(values_only=True), 1)
+        while True:
+            try:
+                number, values = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # malformed sheet XML, bad cell values: a refusal, not a crash
+                raise SheetRefused(f"the sheet cannot be read ({type(exc).__name__}: {exc})") from exc
             if number > limit + 1:  # the header and ``limit`` rows
                 raise SheetRefused(f"the sheet has more than {limit} rows; split it into smaller files")
             yield number, list(values)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from domain import sheets
 from domain.roster.columns import COLUMNS, Lang, column_for, header
 from domain.safe_text import formula_risk, neutralise_cell, unwrap_cell
 from domain.sheets import SheetRefused, xlsx_rows
@@ -85,7 +86,8 @@ def _csv_records(path: Path, data: bytes) -> list[tuple[int, list[str]]]:
 def _xlsx_records(path: Path, data: bytes) -> list[tuple[int, list[str]]]:
     try:
         return [
-            (i, [_cell_text(v) for v in row]) for i, row in xlsx_rows(io.BytesIO(data), max_rows=MAX_ROWS)
+            (i, [_cell_text(v) for v in row])
+            for i, row in xlsx_rows(io.BytesIO(data), max_rows=min(MAX_ROWS, sheets.MAX_ROWS))
         ]
     except SheetRefused as exc:
         raise RosterFileError(path, [str(exc)]) from exc

@@ -162,3 +162,16 @@ def test_the_raw_row_count_is_exact_across_chunks(
         archive.writestr("xl/worksheets/sheet1.xml", "<x:sheetData>" + "<x:row r='1'></x:row>" * 102)
     with pytest.raises(sheets.SheetRefused, match="more than 100 rows"):
         sheets.check_zip(prefixed)
+
+
+def test_a_malformed_sheet_is_a_plain_refusal(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "broken.xlsx", [["客户名称"], ["杭州市第一人民医院"]])
+    broken = tmp_path / "broken2.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(broken, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b"<row><c><v>1</v></c>")  # cut off mid-element
+            target.writestr(info.filename, data)
+    for name, reason in readers(broken):
+        assert "cannot be read" in reason or "not a readable" in reason, (name, reason)
