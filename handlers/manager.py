@@ -113,7 +113,7 @@ async def metrics(turn: Turn, args: str) -> None:
     owners = await report_scope(turn)
     result = await compute(turn.session, turn.now, turn.services.settings.metrics, owners)
     body = text.metrics_text(result, turn.services.tz)
-    await turn.reply(f"范围：你的团队\n{body}" if owners is not None else body)
+    await turn.reply(f"{body}\n范围：你的团队" if owners is not None else body)
 
 
 async def themes(turn: Turn, args: str) -> None:

@@ -46,6 +46,6 @@ async def test_manager_sees_own_team_by_default(tmp_path: Path, db_url: str, sco
     assert "二组客户说夜班没人会用" in admin_themes and "（3 名销售" in admin_health
     if scope == "team":
         assert "二组" not in themes and "操作培训" not in themes and "你的团队" in themes
-        assert "（2 名销售" in health and health.startswith("范围：你的团队")
+        assert "（2 名销售" in health and health.endswith("范围：你的团队")
     else:
         assert "二组客户说夜班没人会用" in themes and "（3 名销售" in health
