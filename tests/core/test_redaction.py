@@ -174,3 +174,14 @@ async def test_network_errors_on_every_platform_call_leak_no_secret(
         out = capsys.readouterr()
         assert "access token (online)" in out.out
         assert_clean("wecom selfcheck --online", out.out + out.err)
+
+
+def test_a_contacts_read_that_cannot_connect_names_no_secret() -> None:
+    from bot.channels.wecom.client import WeComClient
+    from bot.channels.wecom.contacts import ContactsReadError, fetch_directory
+
+    client = WeComClient(CORP_ID, SECRET, api_base=closed_port(), agent_id=AGENT_ID, timeout=2)
+    with pytest.raises(ContactsReadError) as refused:
+        fetch_directory(client)
+    assert "network" in str(refused.value)
+    assert_clean("contacts error", str(refused.value))
