@@ -22,6 +22,7 @@ from core.channel import Channel, GroupAddress, GroupLookup
 from core.clock import Clock, SystemClock
 from core.events import Event
 from core.speech import Transcriber, TranscriberLoad
+from domain import limits
 from domain.files import FileStore
 from domain.notify import Notifier
 from handlers.context import QuoteRecorder, Services
@@ -76,6 +77,7 @@ class Application:
         web_modules: tuple[str, ...] = WEB_MODULES,
     ) -> None:
         self.settings = settings
+        limits.apply(settings.security)
         self.clock: Clock = clock or SystemClock()
         self.db = db or Database.from_settings(settings.database)
         self._explicit_channels = channels

@@ -21,7 +21,7 @@ from core.speech import Transcriber, TranscriptionRejected
 from domain.audio import sniff_audio_format
 from domain.directory import find_by_platform_id
 from domain.outbox import enqueue
-from domain.photos import is_image
+from domain.photos import is_image, too_many_pixels
 from handlers.context import Services
 from handlers.router import EventPath, Prepared, Router
 from storage.db import Database
@@ -153,6 +153,8 @@ class Dispatcher:
             return Prepared(error="收到的文件是空的，请重新发送")
         if len(data) > MAX_MEDIA_BYTES:
             return Prepared(error=f"文件太大（{len(data) // 1048576} MB），上限 25 MB")
+        if isinstance(event, ImageEvent) and (too_large := too_many_pixels(data)):
+            return Prepared(error=too_large)
         if isinstance(event, VoiceEvent) and not event.format:  # the platform did not say: look at the bytes
             event = event.model_copy(update={"format": sniff_audio_format(data)})
         if isinstance(event, VoiceEvent):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
 from core.events import Event, event_from_dict, event_to_dict
+from core.redact import redact
 from storage.db import Database
 from storage.models import InboundEvent
 from storage.upsert import insert_ignore
@@ -135,7 +136,7 @@ class Inbox:
                 .where(InboundEvent.channel == event.channel, InboundEvent.event_id == event.event_id)
                 .values(
                     status="failed",
-                    error=error[:4000],
+                    error=redact(error)[:4000],
                     attempts=InboundEvent.attempts + 1,
                     processed_at=self.clock.now(),
                 )

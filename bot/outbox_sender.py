@@ -20,6 +20,7 @@ from config.settings import OutboxSettings
 from core.channel import Channel, PermanentSendError, Target, TransientSendError
 from core.clock import Clock
 from core.messages import Markdown, Message, Text, message_from_dict
+from core.redact import redact
 from storage.db import Database
 from storage.models import OutboxMessage
 
@@ -309,7 +310,7 @@ class OutboxSender:
                     update(t)
                     .where(by_id)
                     .values(status="dead", last_error=bindparam("err"), locked_until=None),
-                    [{"rid": row_id, "err": error[:2000]} for row_id, error in out.dead.items()],
+                    [{"rid": row_id, "err": redact(error)[:2000]} for row_id, error in out.dead.items()],
                 )
             for row_id, (when, attempts, error) in out.retry.items():
                 values: dict[str, Any] = {
@@ -319,7 +320,7 @@ class OutboxSender:
                     "locked_until": None,
                 }
                 if error:
-                    values["last_error"] = error[:2000]
+                    values["last_error"] = redact(error)[:2000]
                 await session.execute(update(t).where(t.c.id == row_id).values(**values))
         for row_id, error in out.dead.items():
             log.error("outbox message %s is dead: %s", row_id, error)

@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.redact import remember
+
 CONFIG_ENV = "ACTIONFLOW_CONFIG"
 DEFAULT_CONFIG_FILE = Path("actionflow.toml")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -27,6 +29,12 @@ class Section(BaseModel):
     """Base for every section: unknown keys are errors, values are read-only."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Section:
+        # Every configured secret is masked wherever it appears in errors, logs and status lines.
+        remember(*(v.get_secret_value() for v in vars(self).values() if isinstance(v, SecretStr)))
+        return self
 
 
 class AppSettings(Section):
@@ -444,6 +452,25 @@ class WebSettings(Section):
     )
 
 
+class SecuritySettings(Section):
+    """Limits on hostile input, and what a manager of one team may see (docs/security.md)."""
+
+    import_max_unpacked_mb: int = Field(
+        50, ge=1, description="An XLSX import whose zip unpacks to more than this (MB) is refused unread."
+    )
+    import_max_rows: int = Field(
+        100_000, ge=1, description="Rows an XLSX import may have; reading stops and refuses beyond it."
+    )
+    photo_max_pixels: int = Field(
+        50_000_000, ge=1, description="A photo with more pixels (width × height) is not decoded."
+    )
+    manager_scope: Literal["team", "company"] = Field(
+        "team",
+        description="What 健康指标 and 需求主题 show a manager: `team` = their own team's reps (admins "
+        "always see the whole company); `company` = everyone, as before.",
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration. Load it with :func:`load_settings`."""
 
@@ -472,6 +499,7 @@ class Settings(BaseSettings):
     themes: ThemeSettings = Field(default_factory=ThemeSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @model_validator(mode="after")
     def _channels_have_secrets(self) -> Settings:

@@ -6,10 +6,11 @@ dispatcher fetches the bytes through the channel afterwards (``Channel.fetch_med
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 
 class MediaRef(BaseModel):
@@ -22,8 +23,29 @@ class MediaRef(BaseModel):
     mime: str = ""
 
 
+# C0 controls other than tab and newline, and DEL: NUL cannot be stored by PostgreSQL, ESC and BEL
+# are never meant (a terminal escape pasted by accident, or hostile).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _without_controls(value: Any) -> Any:
+    if isinstance(value, str):
+        return _CONTROLS.sub("", value.replace("\r\n", "\n"))
+    if isinstance(value, dict):
+        return {k: _without_controls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_controls(v) for v in value]
+    return value
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_controls(cls, data: Any) -> Any:
+        """Every text an event carries arrives without control characters (tab and newline stay)."""
+        return _without_controls(data) if isinstance(data, dict) else data
 
     channel: str
     event_id: str

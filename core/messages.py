@@ -17,6 +17,10 @@ class Text(_Message):
 
 
 class Markdown(_Message):
+    """A titled message shown as Markdown. ``text`` is plain text (it carries names, quotes and
+    answers people typed): each channel escapes it for its dialect (``core/escape.py``) and adds only
+    its own title markup."""
+
     kind: Literal["markdown"] = "markdown"
     title: str
     text: str

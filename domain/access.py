@@ -29,3 +29,14 @@ async def customer_filter(session: AsyncSession, user: User) -> ColumnElement[bo
 async def can_edit(session: AsyncSession, user: User, customer: Customer) -> bool:
     owners = await visible_owner_ids(session, user)
     return owners is None or customer.shared or customer.owner_id in owners
+
+
+async def knows_owner(session: AsyncSession, user: User, customer: Customer) -> bool:
+    """Whether ``user`` may learn who owns ``customer`` (the duplicate hints of 新建客户): what they
+    may see, and their own team's customers; another team's customer is only said to exist."""
+    if await can_edit(session, user, customer):
+        return True
+    if customer.owner_id is None:
+        return False
+    owner = await session.get(User, customer.owner_id)
+    return owner is not None and owner.team == user.team

@@ -118,13 +118,17 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
     return len(rows)
 
 
-async def cluster_counts(session: AsyncSession, since: datetime, until: datetime) -> list[ClusterCount]:
-    """Demands per cluster created in [since, until), most frequent first."""
+async def cluster_counts(
+    session: AsyncSession, since: datetime, until: datetime, rep_ids: set[int] | None = None
+) -> list[ClusterCount]:
+    """Demands per cluster created in [since, until) (by ``rep_ids``; None = all), most frequent first."""
     stmt = (
         select(Demand.cluster_key, func.max(Demand.cluster_label), func.count())
         .where(Demand.created_at >= since, Demand.created_at < until, Demand.cluster_key != "")
         .group_by(Demand.cluster_key)
     )
+    if rep_ids is not None:
+        stmt = stmt.where(Demand.rep_id.in_(rep_ids))
     counts = [ClusterCount(k, label or k, int(n)) for k, label, n in (await session.execute(stmt)).all()]
     counts.sort(key=lambda c: (-c.count, c.key))
     return counts
@@ -156,21 +160,31 @@ def _samples(rows: Sequence[Any]) -> list[DemandSample]:
 
 
 async def cluster_samples(
-    session: AsyncSession, key: str, since: datetime, until: datetime, *, unalerted: bool = False
+    session: AsyncSession,
+    key: str,
+    since: datetime,
+    until: datetime,
+    rep_ids: set[int] | None = None,
+    *,
+    unalerted: bool = False,
 ) -> list[DemandSample]:
-    """The demands of one cluster in [since, until), newest first (only those no alert has counted
-    yet when ``unalerted``)."""
+    """The demands of one cluster in [since, until), newest first (by ``rep_ids``; None = all; only
+    those no alert has counted yet when ``unalerted``)."""
     stmt = _samples_stmt(since, until).where(Demand.cluster_key == key)
+    if rep_ids is not None:
+        stmt = stmt.where(Demand.rep_id.in_(rep_ids))
     if unalerted:
         stmt = stmt.where(Demand.alerted_at.is_(None))
     return _samples((await session.execute(stmt)).all())
 
 
 async def scenario_samples(
-    session: AsyncSession, scenario: str, since: datetime, until: datetime
+    session: AsyncSession, scenario: str, since: datetime, until: datetime, rep_ids: set[int] | None = None
 ) -> list[DemandSample]:
-    """The demands a rep filed under ``scenario`` in [since, until), newest first."""
+    """The demands a rep filed under ``scenario`` in [since, until), newest first (by ``rep_ids``)."""
     stmt = _samples_stmt(since, until).where(Demand.scenario == scenario)
+    if rep_ids is not None:
+        stmt = stmt.where(Demand.rep_id.in_(rep_ids))
     return _samples((await session.execute(stmt)).all())
 
 

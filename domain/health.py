@@ -4,7 +4,6 @@ events back in line once the cause is fixed (``actionflow status``, ``outbox ret
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,16 +12,11 @@ from typing import Any
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.redact import redact as core_redact
 from storage.models import InboundEvent, JobRun, OutboxMessage
 
-# Webhook addresses carry their secret in the query (DingTalk ``access_token``, WeCom ``key``); an error
-# that quotes one must not put it on a screen or into a chat.
-_SECRET_QUERY = re.compile(r"(?i)\b(access_token|key|secret|sign|signature|token)=([^&\s'\"]+)")
-
-
-def redact(error: str) -> str:
-    """``error`` with secret query values masked (``access_token=***``)."""
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", error)
+# Errors are redacted when stored; redacting again when shown also covers rows stored before that.
+redact = core_redact
 
 
 def one_line(text: str, width: int) -> str:

@@ -72,8 +72,10 @@ class Metrics:
         return data
 
 
-async def compliance(session: AsyncSession, start: datetime, end: datetime) -> tuple[int, int]:
-    """(done on time, due) for required deadlines due in (start, end]."""
+async def compliance(
+    session: AsyncSession, start: datetime, end: datetime, user_ids: set[int] | None = None
+) -> tuple[int, int]:
+    """(done on time, due) for required deadlines due in (start, end] (of ``user_ids``; None = all)."""
     on_time = func.sum(case(((Deadline.status == "done") & Deadline.on_time.is_(True), 1), else_=0))
     stmt = select(func.count(), on_time).where(
         Deadline.required.is_(True),
@@ -81,18 +83,29 @@ async def compliance(session: AsyncSession, start: datetime, end: datetime) -> t
         Deadline.due_at > start,
         Deadline.due_at <= end,
     )
+    if user_ids is not None:
+        stmt = stmt.where(Deadline.user_id.in_(user_ids))
     due, done = (await session.execute(stmt)).one()
     return int(done or 0), int(due or 0)
 
 
 async def conversion(
-    session: AsyncSession, start: datetime, end: datetime, days: int, now: datetime
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    days: int,
+    now: datetime,
+    *,
+    user_ids: set[int] | None = None,
 ) -> tuple[int, int]:
     """(converted, leads) for the cohort of valid leads created in [start, end): converted = a first
-    signed order within ``days`` of the lead's creation, no later than ``now``."""
+    signed order within ``days`` of the lead's creation, no later than ``now``. ``user_ids``: only the
+    leads these people own (a team's figures)."""
     stmt = select(Customer.lead_created_at, Customer.first_order_at).where(
         Customer.is_valid_lead.is_(True), Customer.lead_created_at >= start, Customer.lead_created_at < end
     )
+    if user_ids is not None:
+        stmt = stmt.where(Customer.owner_id.in_(user_ids))
     leads = converted = 0
     rows = (await session.execute(stmt)).all()
     for row in rows:
@@ -108,13 +121,15 @@ async def conversion(
     return converted, leads
 
 
-async def active_reps(session: AsyncSession) -> list[User]:
+async def active_reps(session: AsyncSession, user_ids: set[int] | None = None) -> list[User]:
     stmt = (
         select(User)
         .join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == "rep", User.status == "active")
         .order_by(User.id)
     )
+    if user_ids is not None:
+        stmt = stmt.where(User.id.in_(user_ids))
     return list((await session.execute(stmt)).scalars())
 
 
@@ -162,15 +177,20 @@ def _rate(done: int, total: int) -> float | None:
     return done / total if total else None
 
 
-async def compute(session: AsyncSession, now: datetime, settings: MetricsSettings) -> Metrics:
+async def compute(
+    session: AsyncSession, now: datetime, settings: MetricsSettings, user_ids: set[int] | None = None
+) -> Metrics:
+    """The health metrics of the reps ``user_ids`` (their deadlines, leads and updates); None = all."""
     window = timedelta(days=settings.window_days)
-    on_time, due = await compliance(session, now - window, now)
+    on_time, due = await compliance(session, now - window, now, user_ids)
     days = settings.conversion_days
-    converted, leads = await conversion(session, now - window, now, days, now)
-    prev_converted, prev_leads = await conversion(session, now - 2 * window, now - window, days, now)
+    converted, leads = await conversion(session, now - window, now, days, now, user_ids=user_ids)
+    prev_converted, prev_leads = await conversion(
+        session, now - 2 * window, now - window, days, now, user_ids=user_ids
+    )
     current, previous = _rate(converted, leads), _rate(prev_converted, prev_leads)
     change = (current - previous) / previous if current is not None and previous else None
-    reps = await active_reps(session)
+    reps = await active_reps(session, user_ids)
     latest = await latest_update_by_rep(session, [r.id for r in reps], now)
     hours = [(now - latest[r.id]).total_seconds() / 3600 if r.id in latest else math.inf for r in reps]
     return Metrics(

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
+from domain.safe_text import strip_invisible
+
 _NOISE = re.compile(r"[\s·•．.（）()【】\[\]「」“”\"'、,，-]+")
 _SUFFIXES = ("有限责任公司", "有限公司", "股份公司", "集团")
 
 
 def normalize(name: str) -> str:
-    text = unicodedata.normalize("NFKC", name).strip().lower()
+    text = unicodedata.normalize("NFKC", strip_invisible(name)).strip().lower()
     text = _NOISE.sub("", text)
     for suffix in _SUFFIXES:
         text = text.removesuffix(suffix)

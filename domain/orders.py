@@ -38,6 +38,8 @@ from domain import audit
 from domain.audit import snapshot
 from domain.identity import store as identity_store
 from domain.outcomes import OUTCOME_FIELDS, Outcome, apply_deal, order_moment
+from domain.safe_text import formula_risk
+from domain.sheets import SheetRefused, xlsx_rows
 from domain.stages import Stages
 from storage.models import Customer, Order
 
@@ -165,6 +167,10 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[Any]]], source: str) -> list[O
         signed_raw = str(cell("signed") if cell("signed") is not None else "").strip().lower()
         if signed_raw not in _TRUE | _FALSE:
             row_problems.append(f"signed {signed_raw!r} must be yes/no (是/否)")
+        for key in ("order_no", "customer", "hospital"):
+            text = str(cell(key) or "").strip()
+            if formula_risk(text):
+                row_problems.append(f"{key} {text[:30]!r} would run as a spreadsheet formula")
         if row_problems:
             problems.extend(f"{where}: {p}" for p in row_problems)
             continue
@@ -218,17 +224,10 @@ def read_csv(path: Path) -> list[OrderRow]:
 
 
 def read_xlsx(path: Path) -> list[OrderRow]:
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise OrderProblems([f"{path.name}: not a readable XLSX file ({exc})"]) from None
-    try:
-        sheet = workbook.worksheets[0]
-        rows = [(i, list(cells)) for i, cells in enumerate(sheet.iter_rows(values_only=True), 1)]
-    finally:
-        workbook.close()
+        rows = list(xlsx_rows(path))
+    except SheetRefused as exc:
+        raise OrderProblems([f"{path.name}: {exc}"]) from None
     return parse_rows(rows, path.name)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -68,19 +69,58 @@ def _degrees(dms: Any, ref: Any) -> float | None:
     return round(value, 7)
 
 
+# Pixels a photo may have before it is decoded (a 40000×40000 PNG of a few KB would need gigabytes).
+# 50 megapixels is above any phone camera's full resolution.
+MAX_PIXELS = 50_000_000
+
+
+class ImageTooLarge(NotAnImage):
+    def __init__(self, pixels: int) -> None:
+        super().__init__(f"{pixels} pixels is over the limit of {MAX_PIXELS}")
+        self.pixels = pixels
+
+
+def _open(data: bytes) -> Image.Image:
+    """The picture with its size read from the header only; refused before decoding when too large."""
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # "Image size (N pixels) exceeds limit of …"
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageTooLarge(int(found.group(1)) if found else 0) from exc
+    if img.width * img.height > MAX_PIXELS:
+        img.close()
+        raise ImageTooLarge(img.width * img.height)
+    return img
+
+
+def too_many_pixels(data: bytes) -> str:
+    """A plain Chinese reason when ``data`` is a picture too large to decode, else ``""`` (header only)."""
+    try:
+        with _open(data):
+            return ""
+    except ImageTooLarge as exc:
+        size = f"{exc.pixels // 10000} 万像素" if exc.pixels else "像素过多"
+        return f"图片太大（{size}），无法处理。请压缩或截图后重新发送"
+    except (NotAnImage, UnidentifiedImageError, OSError):
+        return ""
+
+
 def is_image(data: bytes) -> bool:
-    """Whether Pillow recognises the bytes as a picture (it reads the header only)."""
+    """Whether Pillow recognises the bytes as a picture (it reads the header only; a picture too large
+    to decode still counts, and is refused where it would be decoded)."""
     try:
         with Image.open(io.BytesIO(data)):
             return True
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        return True
+    except (UnidentifiedImageError, OSError):
         return False
 
 
 def read_meta(data: bytes, tz: ZoneInfo) -> PhotoMeta:
     """Capture time (DateTimeOriginal, else DateTime; its offset tag, else ``tz``) and GPS, if present."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with _open(data) as img:
             exif = img.getexif()
             size = img.size
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
@@ -102,7 +142,7 @@ def read_meta(data: bytes, tz: ZoneInfo) -> PhotoMeta:
 def stamp(data: bytes, lines: list[str], font_path: Path, *, max_px: int = 1600) -> bytes:
     """A JPEG copy, upright and at most ``max_px`` on its long side, with ``lines`` on a dark band."""
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with _open(data) as opened:
             opened.draft("RGB", (max_px, max_px))  # JPEG: decode at a reduced scale, much faster
             img = ImageOps.exif_transpose(opened).convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:

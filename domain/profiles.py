@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.names import normalize
+from domain.safe_text import clean_name, tidy_name
 from storage.models import Customer, KeyPerson
 
 MIN_KEY_PERSONS = 2
@@ -45,8 +46,9 @@ async def create_customer(
     key_persons: list[KeyPersonInput] | tuple[KeyPersonInput, ...] = (),
 ) -> Customer:
     """A new lead with its decision chain; ``profile_complete`` says whether the chain has 2+ people."""
+    name = clean_name(name)  # BadText: callers check first and answer with its reason
     customer = Customer(
-        name=name.strip(),
+        name=name,
         normalized_name=normalize(name),
         kind=kind,
         grade=grade,
@@ -101,7 +103,7 @@ async def upsert_key_person(
     row = KeyPerson(
         customer_id=customer.id,
         role_group=person.role_group,
-        name=person.name.strip(),
+        name=tidy_name(person.name),
         title=person.title.strip(),
         phone=person.phone.strip(),
         last_contact_on=person.last_contact_on,

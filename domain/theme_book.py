@@ -103,20 +103,20 @@ async def view(session: AsyncSession, book: ThemeBook) -> BookView:
     return BookView(merged_book, tuple(kept), labels, merged)
 
 
-async def themes_in_window(session: AsyncSession, since: datetime, until: datetime) -> list[ThemeRow]:
-    """Themes with demands in [since, until), most demands first (then by name). A theme the demands
-    name but the book lacks (a dictionary theme removed from the TOML since) is put in the book, so
-    every listed theme can be edited."""
-    counts = {
-        key: (int(n), label)
-        for key, n, label in (
-            await session.execute(
-                select(Demand.cluster_key, func.count(), func.max(Demand.cluster_label))
-                .where(Demand.created_at >= since, Demand.created_at < until, Demand.cluster_key != "")
-                .group_by(Demand.cluster_key)
-            )
-        ).all()
-    }
+async def themes_in_window(
+    session: AsyncSession, since: datetime, until: datetime, rep_ids: set[int] | None = None
+) -> list[ThemeRow]:
+    """Themes with demands in [since, until) (of ``rep_ids``; None = everyone's), most demands first
+    (then by name). A theme the demands name but the book lacks (a dictionary theme removed from the
+    TOML since) is put in the book, so every listed theme can be edited."""
+    stmt = (
+        select(Demand.cluster_key, func.count(), func.max(Demand.cluster_label))
+        .where(Demand.created_at >= since, Demand.created_at < until, Demand.cluster_key != "")
+        .group_by(Demand.cluster_key)
+    )
+    if rep_ids is not None:
+        stmt = stmt.where(Demand.rep_id.in_(rep_ids))
+    counts = {key: (int(n), label) for key, n, label in (await session.execute(stmt)).all()}
     rows = {
         r.key: r
         for r in (

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from core.events import CardActionEvent
 from core.messages import Choice, Message, Text
 from domain import profiles
-from domain.access import can_edit
+from domain.access import can_edit, knows_owner
 from domain.audit import snapshot
 from domain.profiles import KeyPersonInput
+from domain.safe_text import BadText, clean_name
 from domain.twins import NameIndex, exact_twins, load_index
 from handlers.commands import Command
 from handlers.completion import Audit, Progress, finish
@@ -64,6 +65,15 @@ async def name_index(turn: Turn) -> NameIndex:
     return index
 
 
+OTHER_TEAM = "已有同名客户（其他团队）"
+
+
+def _twin_line(twin: dict[str, Any]) -> str:
+    if twin.get("other_team"):
+        return f"· {OTHER_TEAM}"
+    return f"· {twin['name']}" + (f"（负责人 {twin['owner']}）" if twin.get("owner") else "")
+
+
 class CustomerNameField:
     """A new customer's name: refuses a certain twin, asks to confirm a probable one."""
 
@@ -76,10 +86,7 @@ class CustomerNameField:
         pending = ctx.get(PENDING)
         if not pending:
             return Text(text=prompt)
-        lines = "\n".join(
-            f"· {t['name']}" + (f"（负责人 {t['owner']}）" if t.get("owner") else "")
-            for t in pending["twins"]
-        )
+        lines = "\n".join(_twin_line(t) for t in pending["twins"])
         return Choice(
             prompt=f"已有名称相近的客户：\n{lines}\n「{pending['name']}」是另一家新客户吗？",
             options=[KEEP, DIFFERENT],
@@ -107,10 +114,18 @@ class CustomerNameField:
                     {PENDING: None},
                 )
         parsed = await self._text.parse(turn, spec, ctx)
-        name = str(parsed.value)
+        try:
+            name = clean_name(str(parsed.value), what="客户名称")
+        except BadText as exc:
+            raise FieldError(str(exc), {PENDING: None}) from None
         exact = await exact_twins(turn.session, name)
         if exact:
             twin = exact[0]
+            if not await knows_owner(turn.session, turn.user, twin):
+                raise FieldError(
+                    f"{OTHER_TEAM}，不能重复建档。如需跟进，请联系主管共享或转给你",
+                    {PENDING: None},
+                )
             owner = (await _owner_names(turn, {twin.owner_id} if twin.owner_id else set())).values()
             who = f"（负责人 {next(iter(owner))}）" if owner else ""
             visible = await can_edit(turn.session, turn.user, twin)
@@ -128,15 +143,17 @@ class CustomerNameField:
                 ).scalars()
             }
             owners = await _owner_names(turn, {c.owner_id for c in rows.values() if c.owner_id})
-            listed = [
-                {
-                    "id": t.customer_id,
-                    "name": t.name,
-                    "owner": owners.get(rows[t.customer_id].owner_id or 0, ""),
-                }
-                for t in twins
-                if t.customer_id in rows
-            ]
+            listed = []
+            for t in twins:
+                row = rows.get(t.customer_id)
+                if row is None:
+                    continue
+                if await knows_owner(turn.session, turn.user, row):
+                    listed.append(
+                        {"id": t.customer_id, "name": t.name, "owner": owners.get(row.owner_id or 0, "")}
+                    )
+                else:  # another team's customer: its name, but neither its owner nor its id
+                    listed.append({"id": 0, "name": t.name, "owner": "", "other_team": True})
             raise FieldError(
                 "这个名称和已有客户很像，为避免重复建档请确认", {PENDING: {"name": name, "twins": listed}}
             )

@@ -117,21 +117,39 @@ async def zombies(turn: Turn, args: str) -> None:
     )
 
 
+async def report_scope(turn: Turn) -> set[int] | None:
+    """Whose data 健康指标 and 需求主题 cover (``security.manager_scope``): admins and the product
+    team everyone; a manager their own team when the setting is ``team`` (the default)."""
+    if turn.user.has_role("admin") or turn.user.has_role("product"):
+        return None
+    if turn.services.settings.security.manager_scope == "company":
+        return None
+    return visible_to(await manager_scopes(turn.session), turn.user)
+
+
+def _scope_note(owners: set[int] | None) -> str:
+    return "" if owners is None else "（你的团队）"
+
+
 async def metrics(turn: Turn, args: str) -> None:
-    result = await compute(turn.session, turn.now, turn.services.settings.metrics)
-    await turn.reply(text.metrics_text(result, turn.services.tz))
+    owners = await report_scope(turn)
+    result = await compute(turn.session, turn.now, turn.services.settings.metrics, owners)
+    body = text.metrics_text(result, turn.services.tz)
+    await turn.reply(f"{body}\n范围：你的团队" if owners is not None else body)
 
 
 THEME_EDITORS = MANAGERS | {"product"}
 LISTED = 15
 
 
-async def _listed(turn: Turn) -> tuple[list[theme_book.ThemeRow], int]:
-    """Cluster what is new, then the themes of the window in the order 需求主题 numbers them."""
+async def _listed(turn: Turn, owners: set[int] | None = None) -> tuple[list[theme_book.ThemeRow], int]:
+    """Cluster what is new, then the themes of the window in the order 需求主题 numbers them (counting
+    the demands of ``owners``; None = everyone's)."""
     settings = turn.services.settings
     days = settings.alerts.demand_window_days
     await cluster_pending(turn.session, Clusterer(load_book(settings.themes.path)), turn.now)
-    rows = await theme_book.themes_in_window(turn.session, turn.now - timedelta(days=days), turn.now)
+    since = turn.now - timedelta(days=days)
+    rows = await theme_book.themes_in_window(turn.session, since, turn.now, owners)
     return rows, days
 
 
@@ -143,12 +161,14 @@ async def _quotes(turn: Turn, title: str, samples: list[DemandSample], most: int
 
 
 async def themes(turn: Turn, args: str) -> None:
-    """需求主题: the themes with counts; 需求主题 <场景> or <主题/编号>: the quotes filed under it."""
-    rows, days = await _listed(turn)
+    """需求主题: the themes with counts; 需求主题 <场景> or <主题/编号>: the quotes filed under it.
+    A team manager sees their team's demands (``security.manager_scope``)."""
+    owners = await report_scope(turn)
+    rows, days = await _listed(turn, owners)
     since = turn.now - timedelta(days=days)
     arg = args.strip()
     if arg and arg in await scenarios_in_use(turn.session):
-        samples = await scenario_samples(turn.session, arg, since, turn.now)
+        samples = await scenario_samples(turn.session, arg, since, turn.now, owners)
         if not samples:
             await turn.reply(f"近 {days} 天没有场景为「{arg}」的需求。")
             return
@@ -160,19 +180,19 @@ async def themes(turn: Turn, args: str) -> None:
         except theme_book.ThemeError as exc:
             await turn.reply(str(exc))
             return
-        samples = await cluster_samples(turn.session, theme.key, since, turn.now)
+        samples = await cluster_samples(turn.session, theme.key, since, turn.now, owners)
         if not samples:
             await turn.reply(f"「{theme.label}」近 {days} 天没有新的需求。")
             return
         await _quotes(turn, f"「{theme.label}」近 {days} 天的需求（{len(samples)} 条）：", samples)
         return
     if not rows:
-        await turn.reply(f"近 {days} 天没有记录需求。")
+        await turn.reply(f"近 {days} 天{_scope_note(owners)}没有记录需求。")
         return
     threshold = turn.services.settings.alerts.demand_threshold
-    lines = [f"近 {days} 天的需求主题（≥{threshold} 次会推送产品部）："]
+    lines = [f"近 {days} 天{_scope_note(owners)}的需求主题（≥{threshold} 次会推送产品部）："]
     for n, row in enumerate(rows[:LISTED], 1):
-        samples = await cluster_samples(turn.session, row.key, since, turn.now)
+        samples = await cluster_samples(turn.session, row.key, since, turn.now, owners)
         found = "（自动发现，可改名保留）" if row.kind == "discovered" else ""
         hot = " 🔥" if row.count >= threshold else ""
         quote = f"\n  例：{samples[0].line()}" if samples else ""
@@ -191,7 +211,7 @@ async def rename_theme(turn: Turn, args: str) -> None:
     if len(parts) < 2:
         await turn.reply("用法：主题改名 <编号或名称> <新名称>，例如「主题改名 3 学术会议支持」。")
         return
-    rows, _ = await _listed(turn)
+    rows, _ = await _listed(turn, await report_scope(turn))  # numbered as 需求主题 showed them
     try:
         row = await theme_book.find(turn.session, parts[0], rows)
         old = row.label
@@ -209,7 +229,7 @@ async def merge_themes(turn: Turn, args: str) -> None:
     if len(parts) != 2:
         await turn.reply("用法：主题合并 <要并掉的主题> <保留的主题>（编号或名称），例如「主题合并 4 2」。")
         return
-    rows, _ = await _listed(turn)
+    rows, _ = await _listed(turn, await report_scope(turn))  # numbered as 需求主题 showed them
     try:
         source = await theme_book.find(turn.session, parts[0], rows)
         target = await theme_book.find(turn.session, parts[1], rows)
@@ -229,7 +249,7 @@ async def split_theme(turn: Turn, args: str) -> None:
             "用法：主题拆分 <编号或名称> <关键词> <新主题名称>，例如「主题拆分 2 试用 试用申请」。"
         )
         return
-    rows, _ = await _listed(turn)
+    rows, _ = await _listed(turn, await report_scope(turn))  # numbered as 需求主题 showed them
     try:
         row = await theme_book.find(turn.session, parts[0], rows)
         new, moved = await theme_book.split(

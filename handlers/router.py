@@ -122,7 +122,7 @@ async def media(path: EventPath) -> bool:
     assert path.user is not None
     prepared = path.prepared
     stored = await path.session.get(MediaFile, prepared.media_id) if prepared.media_id else None
-    path._turn = Turn(
+    turn = path._turn = Turn(
         session=path.session,
         user=path.user,
         event=path.event,
@@ -131,6 +131,13 @@ async def media(path: EventPath) -> bool:
         transcript=prepared.transcript,
         transcript_error=prepared.error,
     )
+    if isinstance(path.event, ImageEvent | FileEvent) and stored is None and prepared.error:
+        # Not fetched, or refused before decoding (a picture too large): say why, then go on.
+        await turn.reply(prepared.error)
+        state = await path.open_form()
+        if state is not None:
+            await path.services.forms.ask_again(turn, state)
+        return True
     return False
 
 

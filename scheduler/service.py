@@ -13,6 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import update
 
 from core.clock import Clock
+from core.redact import redact
 from storage.db import Database
 from storage.models import JobRun
 from storage.upsert import insert_ignore
@@ -226,7 +227,9 @@ class Scheduler:
                 update(JobRun)
                 .where(JobRun.job == job, JobRun.period == period)
                 .values(
-                    status="failed" if error else "done", finished_at=self.clock.now(), error=error[:4000]
+                    status="failed" if error else "done",
+                    finished_at=self.clock.now(),
+                    error=redact(error)[:4000],
                 )
             )
 

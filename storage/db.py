@@ -29,8 +29,14 @@ def safe_url(url: str) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL (None for other backends and in-memory databases)."""
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    parsed = make_url(url)
+    database = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+    ):
         return None
     return Path(database)
 

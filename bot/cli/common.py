@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from bot.imports import StartupError
 from bot.logging import configure
 from config.settings import ConfigFileMissing, Settings, load_settings
+from core.redact import redact
+from domain import limits
 from storage.db import DatabaseUnavailable
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
@@ -40,13 +42,14 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {redact(message)}", file=sys.stderr)
     raise SystemExit(code)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     try:
         settings = load_settings(getattr(args, "config", None))
+        limits.apply(settings.security)
     except ConfigFileMissing as exc:
         fail(str(exc), EXIT_CONFIG)
     except ValidationError as exc:

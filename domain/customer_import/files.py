@@ -7,6 +7,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from domain.sheets import SheetRefused, xlsx_rows
+
 
 class ImportFileError(ValueError):
     """The file cannot be read at all (missing, wrong type, no rows)."""
@@ -42,21 +44,10 @@ def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
 
 
 def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise ImportFileError(f"{path}: not a readable XLSX file ({exc})") from exc
-    try:
-        sheet = book.worksheets[0]
-        return [
-            (number, list(values))
-            for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
-            if any(cell(v) for v in values)
-        ]
-    finally:
-        book.close()
+        return [(number, values) for number, values in xlsx_rows(path) if any(cell(v) for v in values)]
+    except SheetRefused as exc:
+        raise ImportFileError(f"{path}: {exc}") from exc
 
 
 def read_table(path: Path) -> list[tuple[int, list[Any]]]:

@@ -18,6 +18,7 @@ from domain import profiles
 from domain.customer_import.files import cell
 from domain.identity.parse import flat
 from domain.profiles import KeyPersonInput
+from domain.safe_text import BadText, clean_name, formula_risk
 from domain.twins import NameIndex
 from storage.models import User
 
@@ -191,6 +192,11 @@ def _key_persons(
         name = cell(values.get("name"))
         if not name:
             problems.append(f"关键人{n}姓名 is missing")
+        else:
+            try:
+                name = clean_name(name, what=f"关键人{n}姓名")
+            except BadText as exc:
+                problems.append(f"关键人{n}姓名 {name!r}: {exc}")
         role = cell(values.get("role"))
         try:
             role = _option(role, ctx.options.role_groups, f"关键人{n}角色组")
@@ -223,8 +229,17 @@ def _row(line: int, cells: list[Any], layout: _Layout, ctx: _Context) -> tuple[C
         return cells[index] if index is not None and index < len(cells) else None
 
     problems: list[str] = []
+    for value in cells:
+        text = cell(value)
+        if formula_risk(text):
+            problems.append(f"{text[:30]!r} starts with {text[0]!r} and would run as a spreadsheet formula")
     plain = layout.plain
     name = cell(get(plain["name"]))
+    if name:
+        try:
+            name = clean_name(name, what="客户名称")
+        except BadText as exc:
+            problems.append(f"客户名称 {name!r}: {exc}")
     row = CustomerRow(line=line, name=name)
     if len(name) < 2:
         problems.append("客户名称 is missing" if not name else f"客户名称 {name!r} is too short")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from domain import sheets
 from domain.roster.columns import COLUMNS, Lang, column_for, header
+from domain.safe_text import formula_risk, neutralise_cell, unwrap_cell
+from domain.sheets import SheetRefused, xlsx_rows
 
 CSV_SUFFIXES = {".csv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
@@ -82,22 +84,13 @@ def _csv_records(path: Path, data: bytes) -> list[tuple[int, list[str]]]:
 
 
 def _xlsx_records(path: Path, data: bytes) -> list[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise RosterFileError(path, [f"not a readable .xlsx workbook ({exc})"]) from exc
-    try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
-            raise RosterFileError(path, ["the workbook has no sheets"])
         return [
             (i, [_cell_text(v) for v in row])
-            for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)
+            for i, row in xlsx_rows(io.BytesIO(data), max_rows=min(MAX_ROWS, sheets.MAX_ROWS))
         ]
-    finally:
-        workbook.close()
+    except SheetRefused as exc:
+        raise RosterFileError(path, [str(exc)]) from exc
 
 
 def read_roster(path: Path) -> RosterFile:
@@ -144,10 +137,12 @@ def read_roster(path: Path) -> RosterFile:
         if extra or unnamed:
             problems.append(f"line {line}: a value sits in a column without a header")
             continue
-        padded = [*cells, *[""] * (width - len(cells))]
-        rows.append(
-            RawRow(line, {key: padded[pos].strip() for key, pos in zip(columns, positions, strict=True)})
-        )
+        padded = [unwrap_cell(c.strip()) for c in [*cells, *[""] * (width - len(cells))]]
+        risky = [c for c in padded if formula_risk(c)]
+        if risky:
+            problems.append(f"line {line}: {risky[0][:30]!r} would run as a spreadsheet formula; remove it")
+            continue
+        rows.append(RawRow(line, {key: padded[pos] for key, pos in zip(columns, positions, strict=True)}))
     if problems:
         raise RosterFileError(path, problems)
     return RosterFile(path, tuple(columns), tuple(rows))
@@ -165,7 +160,8 @@ def write_roster(path: Path, rows: Sequence[dict[str, str]], *, lang: Lang = "en
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(headers)
-        writer.writerows(table)
+        # A cell starting with = + - @ would run as a formula when the CSV is opened: prefix it with '.
+        writer.writerows([[str(neutralise_cell(v)) for v in values] for values in table])
         path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
     else:
         raise RosterFileError(path, [f"unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx"])
@@ -184,6 +180,10 @@ def _write_xlsx(path: Path, headers: list[str], table: list[list[str]]) -> None:
         cell.font = Font(bold=True)
     for values in table:
         sheet.append(values)
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if cell.data_type == "f":  # text such as =HYPERLINK(…) stays text, never a live formula
+                cell.data_type = "s"
     # Every cell is text, so ids like 0123 and long phone numbers survive a round trip through Excel.
     for row in sheet.iter_rows():
         for cell in row:

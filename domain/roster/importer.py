@@ -28,6 +28,7 @@ from domain.people import (
 from domain.person_changes import KEEP, Change, Desired, NodeKey, apply_desired
 from domain.roster.columns import BY_KEY, ID_FIELDS, TEXT_FIELDS, parse_status
 from domain.roster.files import RawRow, RosterFile
+from domain.safe_text import BadText, clean_name
 from storage.models import ROLES, User
 
 
@@ -73,6 +74,11 @@ def _parse(raw: RawRow, columns: tuple[str, ...], problems: list[tuple[int, str]
     row.name = cells["name"]
     if not row.name:
         problems.append((raw.line, "name is empty"))
+    else:
+        try:
+            row.name = clean_name(row.name, what="姓名")
+        except BadText as exc:
+            problems.append((raw.line, f"name {row.name!r}: {exc}"))
     if "roles" in columns:
         roles, unknown = split_roles(cells["roles"])
         for word in unknown:

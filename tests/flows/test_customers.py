@@ -90,8 +90,12 @@ async def test_exact_twin_is_refused_even_when_owned_by_someone_else(tmp_path: P
         await add_customer(bot, "杭州市中医院", "sunyue")
         await bot.send("wanglei", "新建客户")
         r = await bot.send("wanglei", "杭州市 中医院")
-        assert "已有客户「杭州市中医院」（负责人 孙悦），不能重复建档" in r[0]
+        # 孙悦 is in another team: that the customer exists, not who owns it.
+        assert "已有同名客户（其他团队），不能重复建档" in r[0] and "孙悦" not in r[0]
         assert "请联系主管共享或转给你" in r[0]
+        await add_customer(bot, "杭州市肿瘤医院", "zhangting")  # a teammate's customer names its owner
+        r = await bot.send("wanglei", "杭州市肿瘤医院")
+        assert "已有客户「杭州市肿瘤医院」（负责人 张婷），不能重复建档" in r[0]
 
 
 async def test_fewer_than_two_key_persons_is_incomplete_and_rep_is_reminded(tmp_path: Path) -> None:

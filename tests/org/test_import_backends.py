@@ -45,3 +45,22 @@ async def test_all_or_nothing_and_idempotent(db_url: str, tmp_path: Path) -> Non
             assert (await session.execute(select(func.count()).select_from(AuditLog))).scalar_one() == 8
     finally:
         await db.dispose()
+
+
+async def test_imported_names_are_normalised_and_line_breaks_refused(db_url: str, tmp_path: Path) -> None:
+    db = Database(db_url)
+    try:
+        await upgrade(db)
+        people = tmp_path / "people.csv"
+        people.write_text("姓名,角色\nＡＢ\u200b王\u202e磊,rep\n", encoding="utf-8")
+        async with db.transaction() as session:
+            await import_roster(session, read_roster(people), now=NOW, source="import:test")
+        async with db.read() as session:
+            assert [u.name for u in (await session.execute(select(User))).scalars()] == ["AB王磊"]
+        people.write_text('姓名,角色\n"李强\n**紧急通知**",rep\n', encoding="utf-8")
+        with pytest.raises(RosterInvalid) as caught:
+            async with db.transaction() as session:
+                await import_roster(session, read_roster(people), now=NOW, source="import:bad")
+        assert "姓名不能换行" in caught.value.problems[0]
+    finally:
+        await db.dispose()

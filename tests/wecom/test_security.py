@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import aiohttp
+import pytest
 from sqlalchemy import func, select
 
 from emulators.wecom import crypto, samples
@@ -131,3 +133,29 @@ async def test_oversized_body_is_413(tmp_path: Path) -> None:
         normal = await w.wecom.post(text_xml(w))
         await w.settle()
         assert normal.status == 200 and await stored(w) == (1, 1)
+
+
+async def test_out_of_range_time_and_repeated_elements_are_400_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with wecom_world(tmp_path) as w:
+        await w.add_user("wanglei", "王磊")
+        await w.add_user("liqiang", "李强", roles=("admin",))
+        for create_time in ("99999999999999999999", "-99999999999", "4102444801", "12abc"):
+            plaintext = text_xml(w).replace(
+                f"<CreateTime>{w.wecom.create_time()}</CreateTime>", f"<CreateTime>{create_time}</CreateTime>"
+            )
+            assert create_time in plaintext
+            assert (await w.wecom.post(plaintext)).status == 400, create_time
+        two_senders = text_xml(w).replace(
+            "<FromUserName><![CDATA[wanglei]]></FromUserName>",
+            "<FromUserName><![CDATA[WangLei]]></FromUserName><FromUserName><![CDATA[LiQiang]]></FromUserName>",
+        )
+        assert "LiQiang" in two_senders
+        assert (await w.wecom.post(two_senders)).status == 400
+        await w.settle()
+        assert await stored(w) == (0, 0) and w.emulator.messages == []
+    refused = [r for r in caplog.records if r.getMessage() == "wecom callback refused"]
+    assert len(refused) == 5 and all(getattr(r, "status", None) == 400 for r in refused)
+    assert "appears 2 times" in str(getattr(refused[-1], "reason", ""))

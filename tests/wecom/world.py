@@ -164,7 +164,9 @@ async def wecom_world(
     if prepare is not None:
         prepare(emulator)
     try:
-        cfg = settings_for(tmp_path, emulator.base_url, base=settings, **(wecom or {}))
+        overrides = dict(wecom or {})
+        api_base = overrides.pop("api_base", emulator.base_url)
+        cfg = settings_for(tmp_path, api_base, base=settings, **overrides)
         channel = WeComChannel(cfg.wecom, clock=clock, data_dir=cfg.app.data_dir)
         bot = BotHarness(tmp_path, settings=cfg, extra_channels=[channel], **harness)
         clock.bot = bot

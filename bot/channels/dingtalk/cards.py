@@ -26,6 +26,7 @@ import hashlib
 import json
 from typing import Any
 
+from core.escape import card_text
 from core.messages import Choice, choice_hint, render_text
 
 SEP = "~"
@@ -40,6 +41,13 @@ def card_id_from(out_track: str) -> str:
 
 
 def card_params(choice: Choice) -> dict[str, str]:
+    choice = Choice(
+        prompt=card_text(choice.prompt),
+        options=[card_text(o) for o in choice.options],
+        multi=choice.multi,
+        token=choice.token,
+        note=card_text(choice.note),
+    )
     options = [{"index": str(i), "text": text} for i, text in enumerate(choice.options, 1)]
     return {
         "markdown": render_text(choice),

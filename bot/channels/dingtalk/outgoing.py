@@ -15,6 +15,7 @@ from bot.channels.dingtalk import cards, media, webhook
 from bot.channels.dingtalk.api import ApiError, OpenApi
 from config.settings import DingTalkGroup, DingTalkSettings
 from core.channel import PermanentSendError, SendError, Target, TransientSendError
+from core.escape import dingtalk_markdown
 from core.messages import Choice, File, Markdown, Message, Text, render_text
 
 log = logging.getLogger("actionflow.dingtalk.send")
@@ -32,7 +33,8 @@ def as_send_error(exc: ApiError) -> SendError:
 
 def msg_param(message: Text | Markdown) -> tuple[str, dict[str, str]]:
     if isinstance(message, Markdown):
-        return "sampleMarkdown", {"title": message.title or message.text[:20], "text": message.text}
+        title = dingtalk_markdown(message.title or message.text[:20])
+        return "sampleMarkdown", {"title": title, "text": dingtalk_markdown(message.text)}
     return "sampleText", {"content": message.text}
 
 

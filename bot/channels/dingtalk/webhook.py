@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from core.channel import PermanentSendError, TransientSendError
+from core.escape import dingtalk_markdown
 from core.messages import Choice, File, Markdown, Message, Text, render_text
 
 SEND_TOO_FAST = 130101
@@ -39,7 +40,8 @@ def url(oapi_base: str, token: str, secret: str, now_ms: int | None = None) -> s
 
 def body(message: Message) -> dict[str, Any]:
     if isinstance(message, Markdown):
-        return {"msgtype": "markdown", "markdown": {"title": message.title or "通知", "text": message.text}}
+        title, text = dingtalk_markdown(message.title or "通知"), dingtalk_markdown(message.text)
+        return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
     if isinstance(message, Text | Choice | File):
         return {"msgtype": "text", "text": {"content": render_text(message)}}
     raise PermanentSendError(f"webhooks cannot send {type(message).__name__}")

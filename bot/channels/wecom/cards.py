@@ -20,6 +20,7 @@ import hashlib
 import string
 from typing import Any
 
+from core.escape import plain_text
 from core.messages import Choice, choice_hint
 
 KEEP = frozenset(string.ascii_letters + string.digits + "-")
@@ -90,6 +91,13 @@ def _short(text: str, limit: int) -> str:
 
 def choice_card(choice: Choice, task_id: str) -> dict[str, Any] | None:
     """The ``template_card`` for ``choice``, or None when it should go as text."""
+    choice = Choice(
+        prompt=plain_text(choice.prompt),
+        options=[plain_text(o) for o in choice.options],
+        multi=choice.multi,
+        token=choice.token,
+        note=plain_text(choice.note),
+    )
     n = len(choice.options)
     if n == 0 or n > VOTE_OPTIONS_MAX:
         return None

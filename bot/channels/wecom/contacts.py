@@ -20,6 +20,7 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from bot.channels.wecom.client import WeComClient
+from core.redact import redact
 
 MAX_DEPARTMENTS = 5000
 ACTIVE_STATUSES = {1, 4}  # 1 activated, 4 not activated yet; 2 disabled, 5 left the company
@@ -43,7 +44,7 @@ def _get(client: WeComClient, path: str, params: dict[str, Any], key: str, what:
             raise ContactsReadError(f"{what}: HTTP {status or 'error'}") from exc
         raise ContactsReadError(f"{what}: WeCom error {exc.errcode}: {exc.errmsg}", exc.errcode) from exc
     except (requests.RequestException, OSError) as exc:
-        raise ContactsReadError(f"{what}: network: {type(exc).__name__}: {exc}") from exc
+        raise ContactsReadError(redact(f"{what}: network: {type(exc).__name__}: {exc}")) from exc
     items = answer.get(key) if isinstance(answer, dict) else None
     if not isinstance(items, list):
         raise ContactsReadError(f"{what}: the answer has no {key} list")

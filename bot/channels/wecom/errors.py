@@ -11,6 +11,7 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from core.channel import PermanentSendError, SendError, TransientSendError
+from core.redact import redact
 
 RATE_LIMITED = 45009  # 接口调用超过限制
 RATE_LIMIT_WAIT_S = 60.0
@@ -50,5 +51,6 @@ def classify(exc: Exception) -> SendError:
         # -1 system busy, token errors after the one retry, HTTP errors (errcode None), others.
         return TransientSendError(describe(exc))
     if isinstance(exc, requests.RequestException | OSError | TimeoutError):
-        return TransientSendError(f"network: {type(exc).__name__}: {exc}")
-    return TransientSendError(f"{type(exc).__name__}: {exc}")
+        # requests quotes the URL, and gettoken's URL carries the app secret.
+        return TransientSendError(redact(f"network: {type(exc).__name__}: {exc}"))
+    return TransientSendError(redact(f"{type(exc).__name__}: {exc}"))

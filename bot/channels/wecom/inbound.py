@@ -25,6 +25,7 @@ from bot.channels.wecom.parse import (
     ApprovalChange,
     Click,
     Ignored,
+    MalformedCallback,
     Ready,
     UnreadableXml,
     load_xml,
@@ -76,8 +77,11 @@ class Inbound:
             root = load_xml(plaintext)
         except UnreadableXml as exc:
             raise CallbackRejected(400, f"decrypted message is not acceptable XML: {exc}") from None
-        known = await self._known_tasks(root)
-        parsed = parse(root, token_for_task=lambda t: cards.token_from_task_id(t) or known.get(t))
+        try:
+            known = await self._known_tasks(root)
+            parsed = parse(root, token_for_task=lambda t: cards.token_from_task_id(t) or known.get(t))
+        except MalformedCallback as exc:
+            raise CallbackRejected(400, f"decrypted message has unexpected fields: {exc}") from None
         if isinstance(parsed, Ready):
             await self.sink.submit(parsed.event)
         elif isinstance(parsed, Click):

@@ -27,6 +27,7 @@ from bot.channels.wecom.store import CardRecord, ChannelStore
 from bot.channels.wecom.webhook import WebhookClient
 from core.channel import PermanentSendError, SendError
 from core.clock import Clock
+from core.escape import wecom_markdown, wecom_text
 from core.messages import Choice, File, Markdown, Message, render_text
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,10 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def markdown_body(message: Markdown) -> str:
-    text = message.text
-    if message.title and not text.lstrip().startswith((message.title, f"**{message.title}", "#")):
-        text = f"**{message.title}**\n{text}"
+    """The message escaped for WeCom Markdown (its text is plain text), titled in bold."""
+    text, title = wecom_markdown(message.text), wecom_markdown(message.title)
+    if title and not text.lstrip().startswith(title):
+        text = f"**{title}**\n{text}"
     return text
 
 
@@ -157,6 +159,7 @@ class Outbound:
         steps: list[Step] = []
 
         def text_steps(text: str, msgtype: str, limit: int) -> None:
+            text = wecom_text(text) if msgtype == "text" else text  # WeCom links <a href> in text
             for piece in split_text(text, limit):
                 body = {"msgtype": msgtype, msgtype: {"content": piece}}
                 steps.append((_fp(body), partial(sender.send, body)))
@@ -261,7 +264,7 @@ class Outbound:
 
 
 def _text(content: str) -> dict[str, Any]:
-    return {"msgtype": "text", "text": {"content": content}}
+    return {"msgtype": "text", "text": {"content": wecom_text(content)}}
 
 
 __all__ = ["Outbound", "Progress", "SendError", "markdown_body", "split_text"]

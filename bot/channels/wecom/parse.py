@@ -43,6 +43,19 @@ class UnreadableXml(ValueError):
     """The decrypted message is not XML we accept (malformed, or with a DTD/entities)."""
 
 
+class MalformedCallback(ValueError):
+    """Well-formed XML whose fields are not what WeCom sends (a repeated leaf, a time out of range).
+
+    The channel answers 400: a 500 would make WeCom retry the same message forever.
+    """
+
+
+# CreateTime is Unix seconds; a negative time or one after 2100 is not a real callback (and would
+# overflow datetime.fromtimestamp).
+MIN_CREATE_TIME = 0
+MAX_CREATE_TIME = 4_102_444_800
+
+
 def load_xml(data: str | bytes) -> dict[str, Any]:
     """The ``<xml>`` root as a dict. DTDs and entity declarations are refused before xmltodict runs.
 
@@ -70,9 +83,12 @@ def as_list(value: Any) -> list[Any]:
 
 
 def text(node: dict[str, Any], key: str) -> str:
+    """The one text value of a leaf element; a repeated element is refused, not guessed at."""
     value = node.get(key)
     if value is None:
         return ""
+    if isinstance(value, list):
+        raise MalformedCallback(f"element <{key}> appears {len(value)} times")
     if isinstance(value, dict):  # <X attr="…">text</X>
         value = value.get("#text", "")
     return str(value).strip()
@@ -131,14 +147,28 @@ def _int(value: str, default: int = 0) -> int:
         return default
 
 
+def _create_time(root: dict[str, Any]) -> int:
+    raw = text(root, "CreateTime")
+    if not raw:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise MalformedCallback(f"CreateTime {raw[:40]!r} is not a number") from None
+    if not MIN_CREATE_TIME <= value <= MAX_CREATE_TIME:
+        raise MalformedCallback(f"CreateTime {raw[:40]!r} is out of range")
+    return value
+
+
 def parse(root: dict[str, Any], *, token_for_task: Callable[[str], str | None]) -> Parsed:
     """Turn one decrypted callback into what the channel does next.
 
     ``token_for_task`` maps a card ``TaskId`` back to the ``Choice.token`` it was sent for.
+    Raises :class:`MalformedCallback` for fields WeCom never sends that way.
     """
     msg_type = text(root, "MsgType").lower()
     sender = text(root, "FromUserName")
-    create_time = _int(text(root, "CreateTime"))
+    create_time = _create_time(root)
     if not msg_type or not sender:
         return Ignored("no MsgType or FromUserName")
     base: dict[str, Any] = {

@@ -32,6 +32,7 @@ from bot.channels.wecom.store import ChannelStore
 from config.settings import WeComSettings
 from core.clock import SystemClock
 from core.events import Event, TextEvent
+from core.redact import redact
 
 CORP_ID = re.compile(r"^w[wx][0-9a-zA-Z]{16}$")
 TOKEN = re.compile(r"^[0-9A-Za-z]{1,32}$")
@@ -46,7 +47,7 @@ class Report:
     failed: int = 0
 
     def check(self, label: str, ok: bool, detail: str) -> bool:
-        self.lines.append(f"  {label:<28} {'ok' if ok else 'PROBLEM'}  {detail}")
+        self.lines.append(f"  {label:<28} {'ok' if ok else 'PROBLEM'}  {redact(detail)}")
         self.failed += not ok
         return ok
 
@@ -237,7 +238,7 @@ def online(s: WeComSettings, report: Report) -> None:
             40013: "WeCom does not know this CorpID (a new company's CorpID can take ~30 minutes to work)",
             40001: "the Secret does not belong to this CorpID (copy it again from 应用管理 → your app)",
             60020: "this server's IP is not in the app's 企业可信IP list",
-        }.get(code, f"{type(exc).__name__}: {getattr(exc, 'errmsg', exc)}")
+        }.get(code, redact(f"{type(exc).__name__}: {getattr(exc, 'errmsg', exc)}"))
         report.check("access token (online)", False, explain)
         report.problems.append(f"gettoken at {s.api_base} failed: {explain}")
         return
