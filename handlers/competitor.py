@@ -270,3 +270,8 @@ def setup(registry: Registry) -> None:
     registry.command(
         Command(("批注",), comment_command, "批注竞对分析：批注 <编号> <意见>", roles=reviewers, group="主管")
     )
+
+
+# The board (bot/web/board/actions.py) approves and comments through the same code as the chat.
+load_for_review = _load_for_review
+decide = _decide

@@ -35,6 +35,7 @@ MODULES: tuple[str, ...] = (
     "handlers.demand",
     "handlers.competitor",
     "handlers.trial",
+    "handlers.board",
 )
 
 

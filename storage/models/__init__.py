@@ -1,6 +1,7 @@
 """All tables. Import from here so every model is registered on ``Base.metadata``."""
 
 from storage.base import Base
+from storage.models.board import BoardLink, MetricSnapshot
 from storage.models.customers import STAGES, Customer, KeyPerson, PersonalityTag
 from storage.models.media import MediaFile, Photo
 from storage.models.orders import Order, RebateResult
@@ -26,6 +27,7 @@ __all__ = [
     "AlertLog",
     "AuditLog",
     "Base",
+    "BoardLink",
     "CompetitorAnalysis",
     "ConversationState",
     "Customer",
@@ -37,6 +39,7 @@ __all__ = [
     "JobRun",
     "KeyPerson",
     "MediaFile",
+    "MetricSnapshot",
     "Order",
     "OutboxMessage",
     "PendingSender",
