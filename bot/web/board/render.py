@@ -144,6 +144,6 @@ def filters(tz: ZoneInfo) -> dict[str, Any]:
             return "—"
         if value < 48:
             return f"{value:.1f} 小时"
-        return f"{value / 24:.0f} 天"
+        return f"{value / 24:.1f} 天"
 
     return {"dt": dt, "pct": pct, "hours": hours}

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 COOKIE = "actionflow_board"
 KEY_FILE = "board_session.key"
-SCOPE_KEY = "board_scope"
+SCOPE_KEY: web.RequestKey[Scope] = web.RequestKey("board_scope", Scope)
 
 
 def session_key(settings: Settings) -> Fernet:
@@ -80,7 +80,7 @@ async def check_csrf(request: web.Request, form_token: str) -> bool:
 async def viewer(request: web.Request, bot: Application) -> Scope | None:
     """The signed-in viewer's scope, or None (no session, expired, or the person is no longer active)."""
     cached = request.get(SCOPE_KEY)
-    if isinstance(cached, Scope):
+    if cached is not None:
         return cached
     session = await get_session(request)
     uid = session.get("uid")

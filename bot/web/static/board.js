@@ -34,7 +34,9 @@
         var fresh = doc.querySelector("main");
         var main = document.querySelector("main");
         if (fresh && main) {
+          var flash = main.querySelector(".flash");  // the notice of the last action stays
           main.innerHTML = fresh.innerHTML;
+          if (flash && !main.querySelector(".flash")) main.insertBefore(flash, main.firstChild);
           drawCharts(main);
           document.body.setAttribute("data-refreshed", String(Date.now()));
         }
