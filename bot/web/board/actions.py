@@ -75,7 +75,9 @@ async def review(request: web.Request) -> web.Response:
         if action == "comment" and not comment:
             flash = "请先填写批注意见。"
         elif await competitor.load_for_review(turn, str(row.id)) is not None:
-            await competitor.decide(turn, row, approve=action == "approve", comment=comment)
+            # Approving takes no comment, as in chat (「审核 12 通过」).
+            approve = action == "approve"
+            await competitor.decide(turn, row, approve=approve, comment="" if approve else comment)
         flash = flash or "\n".join(turn.replies)
     bot.outbox.wake()
     session_data = await get_session(request)

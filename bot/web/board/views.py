@@ -114,28 +114,36 @@ async def overview_page(request: web.Request) -> web.Response:
             {
                 "name": "动作规范率",
                 "type": "line",
+                "connectNulls": True,
                 "data": [None if s.compliance is None else round(s.compliance * 100, 1) for s in history],
-                "markLine": {"silent": True, "data": [{"yAxis": target.compliance_target * 100}]},
+                "markLine": {
+                    "silent": True,
+                    "symbol": ["none", "none"],
+                    "label": {"formatter": "目标 {c}%", "position": "insideEndTop"},
+                    "lineStyle": {"type": "dashed"},
+                    "data": [{"yAxis": round(target.compliance_target * 100)}],
+                },
             },
             {
                 "name": "鲜度（小时）",
                 "type": "line",
                 "yAxisIndex": 1,
+                "connectNulls": True,
                 "data": [None if s.freshness_hours is None else round(s.freshness_hours, 1) for s in history],
             },
         ],
     }
     funnel_chart = {
-        "tooltip": {"trigger": "item"},
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "grid": {"left": 70, "right": 30, "top": 10, "bottom": 20},
+        "xAxis": {"type": "value", "minInterval": 1},
+        "yAxis": {"type": "category", "inverse": True, "data": [label for _, label, _ in funnel]},
         "series": [
             {
-                "type": "funnel",
-                "sort": "none",
-                "left": "10%",
-                "width": "80%",
-                "minSize": "20%",
-                "label": {"formatter": "{b} {c}"},
-                "data": [{"name": label, "value": n} for _, label, n in funnel],
+                "type": "bar",
+                "barMaxWidth": 22,
+                "label": {"show": True, "position": "right"},
+                "data": [n for _, _, n in funnel],
             }
         ],
     }

@@ -1,0 +1,122 @@
+"""The board's queries and its daily snapshot job, on SQLite and PostgreSQL (no browser)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.testing import BotHarness
+from domain.board import customers as customer_list
+from domain.board import links
+from domain.board.customers import CustomerFilters
+from domain.board.scope import scope_for
+from storage.models import Deadline, MetricSnapshot, User
+from tests.web.board.kit import customer, org
+
+
+async def _scope(bot: BotHarness, handle: str):  # type: ignore[no-untyped-def]
+    async with bot.session() as session:
+        user = (await session.execute(select(User).where(User.console_id == handle))).scalar_one()
+        return await scope_for(session, user)
+
+
+async def test_filters_order_and_keyset_stream(tmp_path: Path, db_url: str) -> None:
+    async with BotHarness(tmp_path, db_url=db_url) as bot:
+        await org(bot)
+        await customer(bot, "甲医院", "wanglei", hours_since_update=60)
+        await customer(bot, "乙医院", "zhangting", hours_since_update=10, contacts=1)
+        await customer(bot, "丙医院", "wanglei", hours_since_update=120, stage="contract")
+        await customer(bot, "丁医院", "wanglei", hours_since_update=None, contacts=0)  # never: since creation
+        await customer(bot, "戊医院", "sunyue", hours_since_update=300)
+        scope = await _scope(bot, "liqiang")
+        now, alerts = bot.clock.now(), bot.settings.alerts
+        async with bot.session() as session:
+            every = await customer_list.page(session, scope, CustomerFilters(), now, alerts)
+            stale = await customer_list.page(session, scope, CustomerFilters(stale=True), now, alerts)
+            thin = await customer_list.page(session, scope, CustomerFilters(incomplete=True), now, alerts)
+            contract = await customer_list.page(
+                session, scope, CustomerFilters(stage="contract"), now, alerts
+            )
+            streamed = [
+                c.name
+                async for c in customer_list.stream(session, scope, CustomerFilters(), now, alerts, batch=2)
+            ]
+            total = await customer_list.count(session, scope, CustomerFilters(stale=True), now, alerts)
+        assert [c.name for c in every] == ["丁医院", "丙医院", "甲医院", "乙医院"]  # most stale first
+        assert [c.name for c in stale] == ["丁医院", "丙医院", "甲医院"] and total == 3
+        assert all(c.stale for c in stale)
+        assert [c.name for c in thin] == ["丁医院", "乙医院"]
+        assert [c.name for c in contract] == ["丙医院"]
+        assert streamed == [c.name for c in every]
+
+
+async def test_a_link_works_once_and_not_after_it_expires(tmp_path: Path, db_url: str) -> None:
+    async with BotHarness(tmp_path, db_url=db_url) as bot:
+        await org(bot)
+        me = await bot.user("wanglei")
+        now = bot.clock.now()
+        async with bot.session() as session:
+            token = await links.issue(session, now=now, user_id=me.id, ttl=timedelta(minutes=10))
+            late = await links.issue(session, now=now, user_id=me.id, ttl=timedelta(minutes=10))
+        async with bot.session() as session:
+            first = await links.redeem(session, now=now, token=token)
+        async with bot.session() as session:
+            second = await links.redeem(session, now=now, token=token)
+            expired = await links.redeem(session, now=now + timedelta(minutes=10), token=late)
+        assert first.user is not None and first.user.id == me.id
+        assert (second.user, second.problem) == (None, "used")
+        assert (expired.user, expired.problem) == (None, "expired")
+
+
+async def test_the_nightly_snapshot_stores_each_team_and_rep(tmp_path: Path, db_url: str) -> None:
+    async with BotHarness(tmp_path, db_url=db_url) as bot:
+        await org(bot)
+        await customer(bot, "甲医院", "wanglei", hours_since_update=2)
+        await customer(bot, "乙医院", "sunyue", hours_since_update=30)
+        wanglei = await bot.user("wanglei")
+        now = bot.clock.now()
+        async with bot.session() as session:
+            for done, on_time in ((True, True), (True, False)):
+                session.add(
+                    Deadline(
+                        kind="visit_report",
+                        entity_type="visit",
+                        entity_id=1 if on_time else 2,
+                        user_id=wanglei.id,
+                        due_at=now - timedelta(hours=1),
+                        status="done" if done else "pending",
+                        on_time=on_time,
+                        required=True,
+                        created_at=now - timedelta(days=1),
+                    )
+                )
+        await bot.advance(timedelta(hours=15, minutes=10))  # Tuesday 00:10 in Asia/Shanghai
+        async with bot.session() as session:
+            rows = {
+                (s.scope, s.key): s
+                for s in (
+                    await session.execute(
+                        select(MetricSnapshot).where(MetricSnapshot.day == date(2026, 11, 23))
+                    )
+                ).scalars()
+            }
+        assert ("all", "") in rows and ("team", "一组") in rows and ("team", "二组") in rows
+        mine = rows[("rep", str(wanglei.id))]
+        assert (mine.compliance, mine.compliance_due) == (0.5, 2)
+        assert rows[("team", "二组")].compliance is None
+        assert rows[("team", "一组")].valid_updates == 1  # 甲医院's update two hours before the start
+        assert rows[("rep", str(wanglei.id))].freshness_hours is not None
+
+
+async def test_alerts_and_the_morning_digest_link_to_the_board(tmp_path: Path) -> None:
+    from tests.web.board.kit import base, board_bot
+
+    async with board_bot(tmp_path) as bot:
+        await org(bot)
+        await customer(bot, "甲医院", "wanglei", hours_since_update=60)
+        await bot.advance(timedelta(hours=24))
+        to_manager = "\n".join(bot.texts_to("liqiang"))
+        assert f"在看板中查看：{base(bot)}/board/customers?stale=1" in to_manager
+        assert f"在看板中查看：{base(bot)}/board/" in to_manager
