@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.async_api import async_playwright  # noqa: E402
+from playwright.async_api import ViewportSize, async_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from bot.testing import BotHarness  # noqa: E402
@@ -47,7 +47,10 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-WIDTHS = {"phone": {"width": 375, "height": 812}, "desktop": {"width": 1280, "height": 860}}
+WIDTHS: dict[str, ViewportSize] = {
+    "phone": {"width": 375, "height": 812},
+    "desktop": {"width": 1280, "height": 860},
+}
 
 
 def _photo(color: tuple[int, int, int]) -> bytes:

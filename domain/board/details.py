@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.board.scope import Scope
-from domain.competitors import may_review
 from domain.customer_view import CustomerView, gather
 from storage.models import (
     CompetitorAnalysis,
@@ -178,18 +177,29 @@ async def reviews(session: AsyncSession, scope: Scope, *, limit: int = 100) -> l
     rows = list((await session.execute(stmt.limit(limit))).scalars())
     who = await names(session, {r.rep_id for r in rows})
     customers = await _customer_names(session, {r.customer_id for r in rows if r.customer_id})
-    out = []
-    for r in rows:
-        out.append(
-            ReviewItem(
-                r,
-                customers.get(r.customer_id or 0, "未关联客户"),
-                r.customer_id,
-                who.get(r.rep_id, ""),
-                await may_review(session, scope.user, r.rep_id),
-            )
+    return [
+        ReviewItem(
+            r,
+            customers.get(r.customer_id or 0, "未关联客户"),
+            r.customer_id,
+            who.get(r.rep_id, ""),
+            reviewer_of(scope, r.rep_id),
         )
-    return out
+        for r in rows
+    ]
+
+
+def reviewer_of(scope: Scope, rep_id: int) -> bool:
+    """``domain.competitors.may_review`` without a query per row: admins, and managers above the rep
+    (a manager's owner ids are everyone below them in the supervisor chain, and themselves)."""
+    if scope.is_admin:
+        return True
+    return (
+        "manager" in scope.roles
+        and scope.owner_ids is not None
+        and rep_id in scope.owner_ids
+        and (rep_id != scope.user.id)
+    )
 
 
 async def review_row(session: AsyncSession, scope: Scope, analysis_id: int) -> CompetitorAnalysis | None:

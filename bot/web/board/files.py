@@ -72,23 +72,30 @@ async def trial_pdf(request: web.Request) -> web.FileResponse:
 
 
 async def write_xlsx(
-    path: Path,
-    title: str,
-    header: Sequence[str],
-    rows: AsyncIterator[Sequence[Any]],
-    *,
-    yield_every: int = 500,
+    path: Path, title: str, header: Sequence[str], rows: AsyncIterator[Sequence[Any]], *, batch: int = 1000
 ) -> int:
-    """Rows into a write-only workbook (openpyxl keeps only the current row in memory)."""
+    """Rows into a write-only workbook (openpyxl keeps only the current row in memory). The rows are
+    read on the event loop ``batch`` at a time; appending and saving run in a worker thread, one step
+    at a time, so the loop keeps serving other requests during a large export."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title)
     sheet.append(list(header))
+
+    def append(chunk: list[Sequence[Any]]) -> None:
+        for row in chunk:
+            sheet.append(list(row))
+
     n = 0
+    chunk: list[Sequence[Any]] = []
     async for row in rows:
-        sheet.append(list(row))
-        n += 1
-        if n % yield_every == 0:
-            await asyncio.sleep(0)  # let other requests in between batches
+        chunk.append(row)
+        if len(chunk) >= batch:
+            await asyncio.to_thread(append, chunk)
+            n += len(chunk)
+            chunk = []
+    if chunk:
+        await asyncio.to_thread(append, chunk)
+        n += len(chunk)
     await asyncio.to_thread(book.save, path)
     return n
 

@@ -11,12 +11,12 @@ from bot.testing import BotHarness
 from domain.board import customers as customer_list
 from domain.board import links
 from domain.board.customers import CustomerFilters
-from domain.board.scope import scope_for
+from domain.board.scope import Scope, scope_for
 from storage.models import Deadline, MetricSnapshot, User
 from tests.web.board.kit import customer, org
 
 
-async def _scope(bot: BotHarness, handle: str):  # type: ignore[no-untyped-def]
+async def _scope(bot: BotHarness, handle: str) -> Scope:
     async with bot.session() as session:
         user = (await session.execute(select(User).where(User.console_id == handle))).scalar_one()
         return await scope_for(session, user)
