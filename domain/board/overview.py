@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import MetricsSettings
 from domain.board.scope import Scope
-from domain.metrics import latest_update_by_rep
 from storage.models import STAGES, Customer, Deadline, ProgressUpdate, User
 
 STAGE_LABELS = {
@@ -50,6 +49,34 @@ class RepRow:
     compliance_due: int
     freshness_hours: float | None  # None: never recorded a valid update
     valid_updates_yesterday: int
+
+
+async def latest_update_by_rep(
+    session: AsyncSession, rep_ids: Collection[int], now: datetime
+) -> dict[int, datetime]:
+    """Each rep's latest valid update at or before ``now`` (``domain.metrics.latest_update_by_rep``'s
+    answer), as one index walk per rep: newest first on ``ix_progress_rep_created``, stopping at the
+    first valid row, instead of grouping every row of the activity stream."""
+    if not rep_ids:
+        return {}
+    latest = (
+        select(ProgressUpdate.created_at)
+        .where(
+            ProgressUpdate.rep_id == User.id,
+            ProgressUpdate.valid.is_(True),
+            ProgressUpdate.created_at <= now,
+        )
+        .order_by(ProgressUpdate.created_at.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    rows = await session.execute(select(User.id, latest).where(User.id.in_(list(rep_ids))))
+    out: dict[int, datetime] = {}
+    for rep_id, when in rows.all():
+        if when is not None:
+            out[rep_id] = when if when.tzinfo else when.replace(tzinfo=now.tzinfo)
+    return out
 
 
 def _rate(done: int, total: int) -> float | None:

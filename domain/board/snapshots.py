@@ -12,8 +12,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import MetricsSettings
-from domain.board.overview import TeamMetrics, compliance_by_rep, team_metrics, valid_updates_by_rep
-from domain.metrics import active_reps, latest_update_by_rep
+from domain.board.overview import (
+    TeamMetrics,
+    compliance_by_rep,
+    latest_update_by_rep,
+    team_metrics,
+    valid_updates_by_rep,
+)
+from domain.metrics import active_reps
 from storage.models import MetricSnapshot, User
 
 

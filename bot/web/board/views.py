@@ -14,7 +14,6 @@ from domain.board import customers as customer_list
 from domain.board import details, overview, snapshots
 from domain.board.customers import CustomerFilters
 from domain.board.scope import Scope, reps_in_scope
-from domain.metrics import latest_update_by_rep
 from domain.profiles import MIN_KEY_PERSONS
 from storage.models import STAGES
 
@@ -56,7 +55,7 @@ async def overview_page(request: web.Request) -> web.Response:
     async with bot.db.read() as session:
         reps = await reps_in_scope(session, scope)
         ids = [r.id for r in reps]
-        latest = await latest_update_by_rep(session, ids, now)
+        latest = await overview.latest_update_by_rep(session, ids, now)
         by_rep = await overview.compliance_by_rep(session, ids, now - window, now)
         m = await overview.team_metrics(session, reps, now, settings.metrics, latest=latest, by_rep=by_rep)
         rows = await overview.rep_rows(

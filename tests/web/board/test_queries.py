@@ -120,3 +120,30 @@ async def test_alerts_and_the_morning_digest_link_to_the_board(tmp_path: Path) -
         to_manager = "\n".join(bot.texts_to("liqiang"))
         assert f"在看板中查看：{base(bot)}/board/customers?stale=1" in to_manager
         assert f"在看板中查看：{base(bot)}/board/" in to_manager
+
+
+async def test_latest_update_per_rep_agrees_with_the_metrics_definition(tmp_path: Path, db_url: str) -> None:
+    from domain import metrics
+    from domain.board import overview
+    from storage.models import ProgressUpdate
+
+    async with BotHarness(tmp_path, db_url=db_url) as bot:
+        await org(bot)
+        cid = await customer(bot, "甲医院", "wanglei", hours_since_update=30)
+        wanglei, zhangting = await bot.user("wanglei"), await bot.user("zhangting")
+        now = bot.clock.now()
+        async with bot.session() as session:
+            # A newer but invalid update, and one in the future, do not count.
+            session.add(
+                ProgressUpdate(customer_id=cid, rep_id=wanglei.id, kind="note", valid=False, created_at=now)
+            )
+            session.add(
+                ProgressUpdate(
+                    customer_id=cid, rep_id=wanglei.id, kind="note", created_at=now + timedelta(hours=1)
+                )
+            )
+        ids = [wanglei.id, zhangting.id]
+        async with bot.session() as session:
+            ours = await overview.latest_update_by_rep(session, ids, now)
+            theirs = await metrics.latest_update_by_rep(session, ids, now)
+        assert ours == theirs == {wanglei.id: now - timedelta(hours=30)}
