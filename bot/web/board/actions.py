@@ -46,7 +46,7 @@ def refused(request: web.Request) -> web.HTTPException:
 async def review(request: web.Request) -> web.Response:
     scope = await require(request)
     raw = request.match_info.get("id", "")
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdigit() or len(raw) > 9:
         raise not_found(request)
     form = await request.post()
     if not await check_csrf(request, str(form.get("csrf", ""))):

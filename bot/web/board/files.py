@@ -30,7 +30,7 @@ CHUNK = 64 * 1024
 
 def _id(request: web.Request) -> int:
     raw = request.match_info.get("id", "")
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdigit() or len(raw) > 9:
         raise not_found(request)
     return int(raw)
 

@@ -190,7 +190,7 @@ def parse_filters(query: Any) -> CustomerFilters:
         stale=flag("stale"),
         zombie=flag("zombie"),
         incomplete=flag("incomplete"),
-        owner_id=int(owner) if owner.isdigit() else None,
+        owner_id=int(owner) if owner.isdigit() and len(owner) <= 9 else None,
         stage=stage if stage in STAGES else "",
         region=str(query.get("region", ""))[:100],
         q=str(query.get("q", "")).strip()[:50],
@@ -220,7 +220,7 @@ async def customers_page(request: web.Request) -> web.Response:
     now = bot.clock.now()
     f = parse_filters(request.query)
     raw_page = request.query.get("page", "1")
-    number = max(1, int(raw_page)) if raw_page.isdigit() else 1
+    number = max(1, int(raw_page)) if raw_page.isdigit() and len(raw_page) <= 6 else 1
     alerts = bot.settings.alerts
     async with bot.db.read() as session:
         total = await customer_list.count(session, scope, f, now, alerts)
@@ -252,7 +252,7 @@ async def customers_page(request: web.Request) -> web.Response:
 
 def _int(request: web.Request, name: str) -> int:
     raw = request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdigit() or len(raw) > 9:
         raise not_found(request)
     return int(raw)
 

@@ -147,3 +147,32 @@ async def test_latest_update_per_rep_agrees_with_the_metrics_definition(tmp_path
             ours = await overview.latest_update_by_rep(session, ids, now)
             theirs = await metrics.latest_update_by_rep(session, ids, now)
         assert ours == theirs == {wanglei.id: now - timedelta(hours=30)}
+
+
+async def test_hostile_ids_and_filters_get_clear_answers_on_both_databases(
+    tmp_path: Path, db_url: str
+) -> None:
+    import aiohttp
+
+    from tests.web.board.kit import base, board_bot, link_for
+
+    async with board_bot(tmp_path, db_url=db_url) as bot:
+        await org(bot)
+        await customer(bot, "甲医院", "wanglei", hours_since_update=60)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(await link_for(bot, "liqiang")) as resp:
+                assert resp.status == 200
+            for path, status in (
+                ("/board/customers/99999999999999999999", 404),
+                ("/board/customers/2147483648", 404),
+                ("/board/photos/-1", 404),
+                ("/board/quotes/99999999999/audio", 404),
+                ("/board/themes/%00%27%3B", 404),
+                ("/board/customers?owner=99999999999999999999&page=99999999999999999999&stage=x'", 200),
+                ("/board/customers?region=%27%20OR%201%3D1--&q=%25%25", 200),
+                ("/board/rebates.xlsx?period=2026Q9", 404),
+            ):
+                async with http.get(base(bot) + path) as resp:
+                    assert resp.status == status, (path, resp.status, (await resp.text())[:500])
+            async with http.post(base(bot) + "/board/reviews/1", data={"action": "approve"}) as resp:
+                assert resp.status == 403
