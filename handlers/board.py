@@ -34,6 +34,12 @@ def board_base_url(turn: Turn) -> str:
     return str(turn.services.extras.get(BASE_URL_KEY, "")).rstrip("/")
 
 
+def board_line(turn: Turn, path: str, label: str) -> str:
+    """A line linking a board page (signing in there happens through the platform), or "" when off."""
+    base = board_base_url(turn) if turn.services.settings.web.listen else ""
+    return f"\n{label}：{base}{path}" if base else ""
+
+
 async def board_command(turn: Turn, args: str) -> None:
     base = board_base_url(turn)
     if not turn.services.settings.web.listen or not base:

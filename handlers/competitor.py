@@ -9,6 +9,7 @@ from core.messages import Choice
 from domain import competitors
 from domain import progress as progress_log
 from domain.audit import snapshot
+from handlers.board import board_line
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import find_customer, not_found_text, start_form, supervisor_of
@@ -120,7 +121,8 @@ async def complete_competitor(turn: Turn, result: FormResult) -> None:
         boss,
         "请审核竞对分析：\n"
         + summary(row, customer_name, rep_name)
-        + f"\n回复「审核 {row.id} 通过」或「批注 {row.id} 你的意见」，或点击下方卡片。",
+        + f"\n回复「审核 {row.id} 通过」或「批注 {row.id} 你的意见」，或点击下方卡片。"
+        + board_line(turn, f"/board/reviews#review-{row.id}", "在看板中审核"),
     )
     await turn.tell(
         boss,

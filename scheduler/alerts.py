@@ -34,6 +34,7 @@ from storage.models import AlertLog
 from storage.upsert import insert_ignore
 
 STALE_PAGE = "/board/customers?stale=1"  # the board's 超 48 小时未更新 list
+ZOMBIE_PAGE = "/board/customers?zombie=1"
 
 T = TypeVar("T", StaleCustomer, ZombieCustomer, KeyPersonAlert)
 
@@ -107,7 +108,7 @@ async def zombie_job(app: AppLike, ctx: RunContext) -> None:
         for manager, below in scopes.managers:
             mine_groups = groups(sorted(below))
             if any(g[3] for g in mine_groups):
-                body = text.zombie_by_rep(mine_groups, days, most, "")
+                body = with_board_link(app, text.zombie_by_rep(mine_groups, days, most, ""), ZOMBIE_PAGE)
                 await post.to_user(manager, title, body, f"manager:{manager.id}")
         orphans = [o for o in _orphans(scopes, list(counts)) if o in by_owner]
         if orphans:

@@ -238,8 +238,8 @@ async def themes(session: AsyncSession, scope: Scope, now: datetime, *, weeks: i
         return []
     since = now - timedelta(weeks=weeks)
     rows = await session.execute(
-        select(Demand.cluster_key, func.max(Demand.cluster_label), Demand.created_at).where(
-            Demand.cluster_key != "", Demand.created_at >= since
+        select(Demand.cluster_key, Demand.cluster_label, Demand.created_at).where(
+            Demand.cluster_key != "", Demand.created_at > since, Demand.created_at <= now
         )
     )
     counts: dict[str, list[int]] = {}

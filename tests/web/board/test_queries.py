@@ -176,3 +176,38 @@ async def test_hostile_ids_and_filters_get_clear_answers_on_both_databases(
                     assert resp.status == status, (path, resp.status, (await resp.text())[:500])
             async with http.post(base(bot) + "/board/reviews/1", data={"action": "approve"}) as resp:
                 assert resp.status == 403
+
+
+async def test_theme_counts_per_week(tmp_path: Path, db_url: str) -> None:
+    from domain.board import details
+    from storage.models import Demand
+
+    async with BotHarness(tmp_path, db_url=db_url) as bot:
+        await org(bot)
+        rep = await bot.user("wanglei")
+        now = bot.clock.now()
+        async with bot.session() as session:
+            for key, label, days in (
+                ("remote", "远程售后", 1),
+                ("remote", "远程售后", 2),
+                ("remote", "远程售后", 9),
+                ("price", "价格", 20),
+                ("price", "价格", 90),  # older than 8 weeks: in the total only
+            ):
+                session.add(
+                    Demand(
+                        rep_id=rep.id,
+                        text="t",
+                        cluster_key=key,
+                        cluster_label=label,
+                        created_at=now - timedelta(days=days),
+                    )
+                )
+        scope, manager = await _scope(bot, "admin"), await _scope(bot, "liqiang")
+        async with bot.session() as session:
+            themes = {t.key: t for t in await details.themes(session, scope, now, weeks=8)}
+            nothing = await details.themes(session, manager, now)
+        assert themes["remote"].weekly == [0, 0, 0, 0, 0, 0, 1, 2] and themes["remote"].total == 3
+        assert themes["price"].weekly == [0, 0, 0, 0, 0, 1, 0, 0] and themes["price"].total == 2
+        assert themes["remote"].label == "远程售后"
+        assert nothing == []  # a manager without the product role sees no themes
