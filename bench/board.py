@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import resource
 import statistics
 import sys
 import tempfile
@@ -199,7 +198,15 @@ async def timed(http: aiohttp.ClientSession, url: str) -> tuple[float, int]:
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / (1024 * 1024)
+
+
+async def sample_peak(stop: asyncio.Event, peak: list[float]) -> None:
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss_mb())
+        await asyncio.sleep(0.02)
 
 
 async def bench(url: str, customers: int, activities: int) -> list[tuple[str, str, str]]:
@@ -242,16 +249,19 @@ async def bench(url: str, customers: int, activities: int) -> list[tuple[str, st
                             ms, size = await timed(http, base + path)
                             results.append((f"{who}: {name}", f"{ms:.1f} ms", f"{size / 1024:.0f} KiB"))
                         if who == "admin":
-                            before = rss_mb()
+                            before, peak, stop = rss_mb(), [0.0], asyncio.Event()
+                            sampler = asyncio.create_task(sample_peak(stop, peak))
                             t0 = time.perf_counter()
                             async with http.get(base + "/board/customers.xlsx") as resp:
                                 data = await resp.read()
                             elapsed = time.perf_counter() - t0
+                            stop.set()
+                            await sampler
                             results.append(
                                 (
                                     f"admin: XLSX export, all {customers:,} customers",
                                     f"{elapsed * 1000:.0f} ms",
-                                    f"{len(data) / 1024:.0f} KiB, peak RSS +{rss_mb() - before:.0f} MiB",
+                                    f"{len(data) / 1024:.0f} KiB, RSS peak +{max(0.0, peak[0] - before):.0f} MiB",  # noqa: E501
                                 )
                             )
             finally:

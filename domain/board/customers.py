@@ -48,23 +48,26 @@ def _since() -> ColumnElement[datetime]:
     return func.coalesce(Customer.last_update_at, Customer.created_at)
 
 
-def _contacts() -> ColumnElement[int]:
+def _contacts_table() -> Any:
+    """Active decision-chain contacts per customer, counted in one pass over ``key_persons``."""
     return (
-        select(func.count(KeyPerson.id))
-        .where(KeyPerson.customer_id == Customer.id, KeyPerson.status == "active")
-        .correlate(Customer)
-        .scalar_subquery()
+        select(KeyPerson.customer_id.label("customer_id"), func.count().label("n"))
+        .where(KeyPerson.status == "active")
+        .group_by(KeyPerson.customer_id)
+        .subquery("contacts")
     )
 
 
-def _conditions(scope: Scope, f: CustomerFilters, now: datetime, alerts: AlertSettings) -> list[Any]:
+def _conditions(
+    scope: Scope, f: CustomerFilters, now: datetime, alerts: AlertSettings, contacts: Any
+) -> list[Any]:
     parts: list[Any] = [Customer.status == "active", scope.customer_filter()]
     if f.stale:
         parts.append(stale_condition(now, alerts.stale_hours, alerts.stale_hours_by_stage))
     if f.zombie:
         parts.append(zombie_condition(now, alerts.zombie_days))
     if f.incomplete:
-        parts.append(_contacts() < MIN_KEY_PERSONS)
+        parts.append(func.coalesce(contacts.c.n, 0) < MIN_KEY_PERSONS)
     if f.owner_id is not None:
         parts.append(Customer.owner_id == f.owner_id)
     if f.stage:
@@ -80,6 +83,7 @@ def _conditions(scope: Scope, f: CustomerFilters, now: datetime, alerts: AlertSe
 def _select(scope: Scope, f: CustomerFilters, now: datetime, alerts: AlertSettings) -> Any:
     stale = stale_condition(now, alerts.stale_hours, alerts.stale_hours_by_stage)
     zombie = zombie_condition(now, alerts.zombie_days)
+    contacts = _contacts_table()
     stmt = (
         select(
             Customer.id,
@@ -89,12 +93,13 @@ def _select(scope: Scope, f: CustomerFilters, now: datetime, alerts: AlertSettin
             Customer.region,
             Customer.last_update_at,
             _since(),
-            _contacts(),
+            func.coalesce(contacts.c.n, 0),
             stale,
             zombie,
         )
         .outerjoin(User, User.id == Customer.owner_id)
-        .where(and_(*_conditions(scope, f, now, alerts)))
+        .outerjoin(contacts, contacts.c.customer_id == Customer.id)
+        .where(and_(*_conditions(scope, f, now, alerts, contacts)))
     )
     return stmt
 
@@ -114,7 +119,11 @@ def _row(values: Any, now: datetime) -> CustomerRow:
 async def count(
     session: AsyncSession, scope: Scope, f: CustomerFilters, now: datetime, alerts: AlertSettings
 ) -> int:
-    stmt = select(func.count()).select_from(Customer).where(and_(*_conditions(scope, f, now, alerts)))
+    contacts = _contacts_table()
+    stmt = select(func.count()).select_from(Customer)
+    if f.incomplete:
+        stmt = stmt.outerjoin(contacts, contacts.c.customer_id == Customer.id)
+    stmt = stmt.where(and_(*_conditions(scope, f, now, alerts, contacts)))
     return int((await session.execute(stmt)).scalar_one())
 
 
