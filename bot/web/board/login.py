@@ -37,7 +37,7 @@ async def link_login(request: web.Request) -> web.Response:
             minutes = bot.settings.board.link_minutes
             lines.append(f"请在与机器人的聊天中重新发送「看板」获取新链接（{minutes} 分钟内有效）。")
         raise message(request, "无法登录", lines, status=403)
-    await open_session(request, redeemed.user)
+    await open_session(request, redeemed.user, bot.clock.now())
     target = safe_next(redeemed.next_path) or home_of(await scope_for_user(bot, redeemed.user))
     raise web.HTTPSeeOther(target)
 

@@ -91,7 +91,7 @@ async def _finish(request: web.Request, channel: str, platform_id: str, next_pat
         raise message(
             request, "无法登录", [f"你的{where}账号还没有开通销售助手，请联系管理员添加。"], status=403
         )
-    await open_session(request, user)
+    await open_session(request, user, bot.clock.now())
     raise web.HTTPSeeOther(safe_next(next_path) or home_of(await scope_for_user(bot, user)))
 
 

@@ -10,7 +10,7 @@ import hmac
 import logging
 import os
 import secrets
-import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,12 +59,14 @@ def max_age_s(settings: Settings) -> int:
     return int(settings.board.session_hours * 3600)
 
 
-async def open_session(request: web.Request, user: User) -> None:
-    """A fresh session for ``user`` (a new cookie, so an old one cannot be fixed onto the login)."""
+async def open_session(request: web.Request, user: User, now: datetime) -> None:
+    """A fresh session for ``user`` (a new cookie, so an old one cannot be fixed onto the login).
+    It ends ``board.session_hours`` after ``now`` by the bot's clock; the cookie's own encrypted
+    timestamp (Fernet TTL, wall clock) ends it too."""
     session = await new_session(request)
     session["uid"] = user.id
     session["csrf"] = secrets.token_urlsafe(24)
-    session["at"] = int(time.time())
+    session["at"] = int(now.timestamp())
 
 
 def csrf_token(session: Session) -> str:
@@ -87,7 +89,7 @@ async def viewer(request: web.Request, bot: Application) -> Scope | None:
     started = session.get("at")
     if not isinstance(uid, int) or not isinstance(started, int):
         return None
-    if time.time() - started > max_age_s(bot.settings):
+    if bot.clock.now().timestamp() - started > max_age_s(bot.settings):
         session.invalidate()
         return None
     async with bot.db.read() as db:

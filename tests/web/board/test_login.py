@@ -148,3 +148,17 @@ async def test_the_link_is_audited_and_says_how_long_it_lasts(tmp_path: Path) ->
             actions = (await session.execute(select(AuditLog.action))).scalars().all()
         assert "board.link" in actions
         assert "可以打开的页面" in (await bot.send("wanglei", "看板 不存在的页"))[-1]
+
+
+async def test_a_session_ends_after_board_session_hours(tmp_path: Path, desktop: BrowserContext) -> None:
+    async with board_bot(tmp_path, board={"session_hours": 12}) as bot:
+        await org(bot)
+        page = await desktop.new_page()
+        await page.goto(await link_for(bot, "liqiang"))
+        bot.clock.advance(timedelta(hours=11))
+        response = await page.goto(base(bot) + "/board/customers")
+        assert response is not None and response.status == 200
+        bot.clock.advance(timedelta(hours=2))
+        response = await page.goto(base(bot) + "/board/customers")
+        assert response is not None and response.status == 401
+        await expect(page.locator("main")).to_contain_text("登录已失效或尚未登录")
