@@ -162,3 +162,12 @@ async def test_a_session_ends_after_board_session_hours(tmp_path: Path, desktop:
         response = await page.goto(base(bot) + "/board/customers")
         assert response is not None and response.status == 401
         await expect(page.locator("main")).to_contain_text("登录已失效或尚未登录")
+
+
+async def test_without_the_web_server_the_command_says_so(tmp_path: Path) -> None:
+    from bot.testing import BotHarness
+
+    async with BotHarness(tmp_path) as bot:  # web.listen is "" in tests unless a test asks for it
+        await org(bot)
+        replies = await bot.send("liqiang", "看板")
+        assert replies[-1] == "看板没有开启。请管理员在配置中设置 web.listen 后重启。"
