@@ -16,6 +16,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.flows",
     "bench.identity",
     "bench.photo_reuse",
+    "bench.board",
 )
 
 

@@ -191,6 +191,7 @@ class Application:
         if settings.web.listen:
             self.web = WebServer(settings.web, self, self._web_modules)
             await self.web.start()
+            self.services.extras["board_base_url"] = self.web.base_url  # for the `看板` link
         log.info("started", extra={"channels": ",".join(self.channels), "instance": self.instance})
 
     def _group_lookup(self, channel: str) -> GroupLookup:

@@ -60,6 +60,8 @@ def make_settings(tmp_path: Path, *, db_url: str | None = None, **sections: dict
     )
     sections.setdefault("app", {}).setdefault("data_dir", str(tmp_path / "data"))
     sections.setdefault("scheduler", {}).setdefault("enabled", True)
+    # Tests never take a fixed port: the web server (when a test wants it) listens on a free one.
+    sections.setdefault("web", {}).setdefault("listen", "")
     return IsolatedSettings(**cast(dict[str, Any], sections))
 
 

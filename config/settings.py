@@ -442,8 +442,9 @@ class OutboxSettings(Section):
 
 class WebSettings(Section):
     listen: str = Field(
-        "",
-        description="host:port of the bot's HTTP server (the board, /healthz, /metrics); empty turns it off.",
+        "127.0.0.1:8088",
+        description="host:port of the bot's HTTP server (the board, /healthz, /metrics); empty turns it off. "
+        "Not 8080, which the WeCom callback server (wecom.listen) uses by default.",
     )
     public_url: str = Field(
         "",
@@ -468,6 +469,28 @@ class SecuritySettings(Section):
         "team",
         description="What 健康指标 and 需求主题 show a manager: `team` = their own team's reps (admins "
         "always see the whole company); `company` = everyone, as before.",
+    )
+
+
+class BoardSettings(Section):
+    session_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Key that encrypts and signs board session cookies (32 bytes, url-safe base64). "
+        "Empty: generated on first start and kept in <data_dir>/board_session.key.",
+    )
+    session_hours: float = Field(12.0, gt=0, le=720, description="A board session lasts this long.")
+    link_minutes: int = Field(
+        10, ge=1, le=1440, description="The one-time link that `看板` sends is valid this long."
+    )
+    dingtalk_corp_id: str = Field(
+        "", description="DingTalk CorpId, for the micro-app's 免登 (requestAuthCode) on the board."
+    )
+    wecom_oauth_base: str = Field(
+        "https://open.weixin.qq.com",
+        description="WeCom OAuth2 page host (网页授权 snsapi_base); the emulator's address in tests.",
+    )
+    live_poll_s: float = Field(
+        0.5, gt=0, le=10, description="How often open boards look for new actions (server-sent events)."
     )
 
 
@@ -500,6 +523,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    board: BoardSettings = Field(default_factory=BoardSettings)
 
     @model_validator(mode="after")
     def _channels_have_secrets(self) -> Settings:

@@ -11,6 +11,7 @@ from core.messages import Choice
 from domain import competitors
 from domain import progress as progress_log
 from domain.audit import snapshot
+from handlers.board import board_line
 from handlers.commands import Command
 from handlers.context import Turn
 from handlers.flowkit import find_customer, not_found, start_form, supervisor_of
@@ -140,7 +141,8 @@ async def complete_competitor(turn: Turn, result: FormResult) -> None:
         boss,
         "请审核竞对分析：\n"
         + summary(row, customer_name, rep_name)
-        + f"\n回复「审核 {row.id} 通过」或「批注 {row.id} 你的意见」，或点击下方卡片。",
+        + f"\n回复「审核 {row.id} 通过」或「批注 {row.id} 你的意见」，或点击下方卡片。"
+        + board_line(turn, f"/board/reviews#review-{row.id}", "在看板中审核"),
     )
     await turn.tell(
         boss,
@@ -401,3 +403,8 @@ def setup(registry: Registry) -> None:
     registry.command(
         Command(("批注",), comment_command, "批注竞对分析：批注 <编号> <意见>", roles=reviewers, group="主管")
     )
+
+
+# The board (bot/web/board/actions.py) approves and comments through the same code as the chat.
+load_for_review = _load_for_review
+decide = _decide

@@ -45,6 +45,7 @@ MODULES: tuple[str, ...] = (
     "handlers.outcomes",
     "handlers.key_persons",
     "handlers.photos",
+    "handlers.board",
 )
 
 

@@ -28,10 +28,14 @@ from domain.staleness import (
     zombie_counts,
     zombie_customers,
 )
+from scheduler.board_job import with_board_link
 from scheduler.context import AppLike, Postman, postman, tz
 from scheduler.service import RunContext
 from storage.models import AlertLog
 from storage.upsert import insert_ignore
+
+STALE_PAGE = "/board/customers?stale=1"  # the board's 超 48 小时未更新 list
+ZOMBIE_PAGE = "/board/customers?zombie=1"
 
 T = TypeVar("T", StaleCustomer, ZombieCustomer, KeyPersonAlert)
 
@@ -68,12 +72,13 @@ async def stale_job(app: AppLike, ctx: RunContext) -> None:
         for manager, below in scopes.managers:
             groups = [(scopes.name(o), by_owner[o], totals[o]) for o in sorted(below) if o in by_owner]
             if groups:
-                body = text.stale_by_rep(groups, hours, most, "", labels)
+                body = with_board_link(app, text.stale_by_rep(groups, hours, most, "", labels), STALE_PAGE)
                 await post.to_user(manager, title, body, f"manager:{manager.id}")
         orphans = _orphans(scopes, list(by_owner))
         if orphans:
             groups = [(scopes.name(o), by_owner[o], totals[o]) for o in orphans]
-            await post.to_route("managers", title, text.stale_by_rep(groups, hours, most, "", labels))
+            body = with_board_link(app, text.stale_by_rep(groups, hours, most, "", labels), STALE_PAGE)
+            await post.to_route("managers", title, body)
 
 
 async def zombie_job(app: AppLike, ctx: RunContext) -> None:
@@ -105,7 +110,7 @@ async def zombie_job(app: AppLike, ctx: RunContext) -> None:
         for manager, below in scopes.managers:
             mine_groups = groups(sorted(below))
             if any(g[3] for g in mine_groups):
-                body = text.zombie_by_rep(mine_groups, days, most, "")
+                body = with_board_link(app, text.zombie_by_rep(mine_groups, days, most, ""), ZOMBIE_PAGE)
                 await post.to_user(manager, title, body, f"manager:{manager.id}")
         orphans = [o for o in _orphans(scopes, list(counts)) if o in by_owner]
         if orphans:
@@ -178,6 +183,7 @@ async def morning_digest_job(app: AppLike, ctx: RunContext) -> None:
         lines.append(
             f"超 {text.hours_label(alerts.stale_hours)}未更新客户：{sum(per_rep.values())} 家{detail}"
         )
+        lines = with_board_link(app, "\n".join(lines), "/board/").split("\n")
         title = f"早报 · {text.local_day(ctx.scheduled_for, tz(app))}"
         post: Postman = postman(app, session, ctx.now, f"morning:{ctx.period}")
         if not await post.to_route("managers", title, "\n".join(lines)):

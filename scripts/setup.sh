@@ -28,6 +28,17 @@ if [ ${#fonts[@]} -gt 0 ]; then
   fi
 fi
 
+# The board's browser tests drive Debian's chromium (Playwright with the system browser; never
+# `playwright install`, which downloads a browser build). Installed only when missing and when we can.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing chromium for the board's browser tests"
+    apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium not found; the board's browser tests (tests/web/board) will be skipped" >&2
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
   "$PYTHON" -m venv "$VENV"

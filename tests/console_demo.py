@@ -16,6 +16,7 @@ def run_demo_console(
     """The console demo with ``script`` piped in. ``ACTIONFLOW_*`` variables of the caller's environment
     are left out; ``settings`` (environment overrides) are the only ones the bot sees."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACTIONFLOW_")}
+    env["ACTIONFLOW_WEB__LISTEN"] = ""  # no fixed port in tests (the board has its own tests)
     env.update(settings or {}, PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-m", "bot", "--log-level", "WARNING", "run", "--demo"],

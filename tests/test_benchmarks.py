@@ -22,6 +22,7 @@ SMOKE = {
     "wecom_callback": ["--callbacks", "40", "--concurrency", "4", "--rates", "50", "--users", "5"],
     "dingtalk_stream": ["--burst", "40", "--rate", "20", "--seconds", "1", "--users", "5", "--repeat", "1"],
     "identity": ["--customers", "500", "--repeat", "1"],
+    "board": ["--customers", "300", "--activities", "2000", "--no-pg"],
     "flows": [
         "--customers", "50", "--updates", "500", "--twin-sizes", "200",
         "--import-customers", "300", "--import-rows", "40",

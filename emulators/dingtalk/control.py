@@ -48,6 +48,7 @@ class ControlledEmulator(DingTalkEmulator):
         app.router.add_post("/_emulator/load", self._load)
         app.router.add_get("/_emulator/frames", self._frames)
         app.router.add_post("/_emulator/open_latency", self._open_latency)
+        app.router.add_post("/_emulator/authcode", self._authcode)
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -150,3 +151,8 @@ class ControlledEmulator(DingTalkEmulator):
     async def _open_latency(self, request: web.Request) -> web.Response:
         self.set_open_latency(float((await self._body(request))["seconds"]))
         return web.json_response({"ok": True})
+
+    async def _authcode(self, request: web.Request) -> web.Response:
+        """The DingTalk client's side of ``requestAuthCode`` for a signed-in ``staff_id``."""
+        b = await self._body(request)
+        return web.json_response({"code": self.state.issue_auth_code(str(b["staff_id"]))})

@@ -161,6 +161,8 @@ class EmulatorState:
         self.invalid_staff_ids: set[str] = set()
         self.faults: dict[str, deque[str]] = {}
         self.sessions: dict[str, str] = {}
+        # H5 micro-app 免登: auth codes the "DingTalk client" handed to a page (code → staff id, expiry).
+        self.auth_codes: dict[str, tuple[str, datetime]] = {}
         self.rejected: list[tuple[str, str]] = []  # (api, reason) for requests the emulator refused
 
     # -- tokens -------------------------------------------------------------------
@@ -177,6 +179,21 @@ class EmulatorState:
         with self.lock:
             token = self.tokens.get(value or "")
             return token is not None and token.expires_at > self.clock.now()
+
+    # -- H5 micro-app 免登 ---------------------------------------------------------
+    def issue_auth_code(self, staff_id: str, ttl_s: int = 300) -> str:
+        """What ``dd.runtime.permission.requestAuthCode`` gives a page: single use, five minutes."""
+        with self.lock:
+            code = f"auth-{uuid.uuid4().hex[:20]}"
+            self.auth_codes[code] = (staff_id, self.clock.now() + timedelta(seconds=ttl_s))
+            return code
+
+    def redeem_auth_code(self, code: str) -> str | None:
+        with self.lock:
+            entry = self.auth_codes.pop(code, None)
+            if entry is None or entry[1] <= self.clock.now():
+                return None
+            return entry[0]
 
     # -- bookkeeping --------------------------------------------------------------
     def count(self, api: str) -> None:

@@ -118,6 +118,7 @@ class _State:
     webhook_sent: dict[str, deque[float]] = field(default_factory=dict)
     recent: dict[str, float] = field(default_factory=dict)  # duplicate-check fingerprint -> sent at
     drop_next: set[str] = field(default_factory=set)
+    oauth_codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # code -> (userid, expires)
 
 
 def _ascii(name: str) -> str:
@@ -173,6 +174,8 @@ class WeComEmulator:
         self.card_updates: list[dict[str, Any]] = []
         self.duplicates_suppressed: list[dict[str, Any]] = []
         self.on_message: Callable[[dict[str, Any]], None] | None = None
+        # OAuth2 网页授权: who is signed in to the "WeCom client" that opens app pages (None: nobody).
+        self.signed_in: str | None = None
         self._state = _State()
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -218,11 +221,17 @@ class WeComEmulator:
             ("GET", "user/list"): self._user_list,
             ("GET", "user/simplelist"): self._user_list,
         }
+        routes[("GET", "auth/getuserinfo")] = self._auth_getuserinfo
         for (method, path), fn in routes.items():
             app.router.add_route(method, f"/cgi-bin/{path}", self._wrap(path, fn))
+        app.router.add_get("/connect/oauth2/authorize", self._oauth_authorize)
         self._runner, self.port = await serve(app, self.host, self.port)
 
     # -- test hooks ---------------------------------------------------------------
+    def sign_in(self, userid: str | None) -> None:
+        """The member whose WeCom client opens app pages (OAuth2 snsapi_base answers for them)."""
+        self.signed_in = userid
+
     def expire_tokens(self) -> None:
         """Every token issued so far answers 42001 from now on (a fresh ``gettoken`` works)."""
         with self._lock:
@@ -363,6 +372,32 @@ class WeComEmulator:
         if token.stale or token.expires_at <= self.clock():
             return _err(42001, "access_token expired")
         return None
+
+    # -- OAuth2 网页授权 (snsapi_base) ----------------------------------------------
+    async def _oauth_authorize(self, request: web.Request) -> web.StreamResponse:
+        """What WeCom does when an app page sends the member to authorize: straight back to
+        ``redirect_uri`` with a five-minute, single-use ``code`` and the page's ``state``."""
+        q = request.query
+        with self._lock:
+            self.requests.append(Recorded("GET", "oauth2/authorize", dict(q), None, self.clock()))
+        if q.get("appid") != self.corp_id or q.get("scope") != "snsapi_base" or not q.get("redirect_uri"):
+            return web.Response(status=400, text="参数错误", content_type="text/plain")
+        if self.signed_in is None:
+            return web.Response(text="请在企业微信客户端打开链接", content_type="text/plain")
+        code = secrets.token_hex(16)
+        with self._lock:
+            self._state.oauth_codes[code] = (self.signed_in, self.clock() + 300)
+        sep = "&" if "?" in q["redirect_uri"] else "?"
+        target = f"{q['redirect_uri']}{sep}code={code}&state={quote(q.get('state', ''))}"
+        raise web.HTTPFound(target)
+
+    async def _auth_getuserinfo(self, request: web.Request, body: Any) -> web.Response:
+        code = request.query.get("code", "")
+        with self._lock:
+            entry = self._state.oauth_codes.pop(code, None)
+        if entry is None or entry[1] <= self.clock():
+            return _err(40029, "invalid code")
+        return _ok(userid=entry[0], user_ticket="")
 
     # -- endpoints ----------------------------------------------------------------
     async def _gettoken(self, request: web.Request, body: Any) -> web.Response:

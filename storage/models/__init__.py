@@ -1,6 +1,7 @@
 """All tables. Import from here so every model is registered on ``Base.metadata``."""
 
 from storage.base import Base
+from storage.models.board import BoardLink, MetricSnapshot
 from storage.models.customers import STAGES, Customer, CustomerAlias, KeyPerson, PersonalityTag
 from storage.models.media import MediaFile, Photo
 from storage.models.orders import Order, RebateResult
@@ -40,6 +41,7 @@ __all__ = [
     "AlertLog",
     "AuditLog",
     "Base",
+    "BoardLink",
     "CompetitorAnalysis",
     "ConversationState",
     "Customer",
@@ -59,6 +61,7 @@ __all__ = [
     "KeyPerson",
     "KeyPersonStatus",
     "MediaFile",
+    "MetricSnapshot",
     "Order",
     "OutboxMessage",
     "OutboxStatus",
