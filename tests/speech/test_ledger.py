@@ -66,7 +66,10 @@ async def test_quotes_are_chained_in_order(db_url: str) -> None:
         assert [q.prev_hash for q in quotes[1:]] == [q.hash for q in quotes[:-1]]
         assert all(compute_hash(q) == q.hash for q in quotes)  # survives the round trip through the DB
         assert quotes[1].created_at == NOW + timedelta(minutes=2)
-        assert quotes[0].platform_recognition == "第1条采购成本太高了预算只有去年的八成" and quotes[1].platform_recognition is None
+        assert (
+            quotes[0].platform_recognition == "第1条采购成本太高了预算只有去年的八成"
+            and quotes[1].platform_recognition is None
+        )
         assert report.ok and report.count == 3 and report.head_seq == 3 and report.head_hash == quotes[2].hash
     finally:
         await db.dispose()
