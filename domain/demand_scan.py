@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.clustering import Clusterer, DemandItem, KnownCluster
+from domain.quotes import load_views, quote_notes, shown_text
 from storage.models import Customer, Demand, DemandCluster, User
 from storage.upsert import insert_ignore
 
@@ -31,6 +32,8 @@ class DemandSample:
     rep: str
     customer: str
     created_at: datetime
+    # What follows the quote: 已被改动 / 销售更正 / 转写可能不准 from the ledger ("" when nothing).
+    notes: str = ""
 
 
 async def _known(session: AsyncSession, now: datetime) -> list[KnownCluster]:
@@ -94,14 +97,20 @@ async def cluster_counts(session: AsyncSession, since: datetime, until: datetime
 async def cluster_samples(
     session: AsyncSession, key: str, since: datetime, until: datetime
 ) -> list[DemandSample]:
+    """The cluster's demands, newest first, with the quote's text read from the ledger."""
     stmt = (
-        select(Demand.id, Demand.text, User.name, Customer.name, Demand.created_at)
+        select(Demand.id, Demand.text, Demand.quote_id, User.name, Customer.name, Demand.created_at)
         .join(User, User.id == Demand.rep_id)
         .outerjoin(Customer, Customer.id == Demand.customer_id)
         .where(Demand.cluster_key == key, Demand.created_at >= since, Demand.created_at < until)
         .order_by(Demand.created_at.desc(), Demand.id.desc())
     )
-    return [
-        DemandSample(i, text, rep, customer or "（未关联客户）", created)
-        for i, text, rep, customer, created in (await session.execute(stmt)).all()
-    ]
+    rows = (await session.execute(stmt)).all()
+    views = await load_views(session, (r[2] for r in rows))
+    samples: list[DemandSample] = []
+    for i, copy, quote_id, rep, customer, created in rows:
+        view = views.get(quote_id or 0)
+        text, changed = shown_text(view, copy)
+        notes = quote_notes(view, copy, changed=changed)
+        samples.append(DemandSample(i, text, rep, customer or "（未关联客户）", created, notes))
+    return samples

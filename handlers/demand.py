@@ -12,6 +12,7 @@ from handlers.competitor import start_competitor
 from handlers.context import Turn
 from handlers.flowkit import due_note
 from handlers.forms.engine import FormResult
+from handlers.quotes import offer
 from handlers.registry import Registry
 from storage.models import Customer
 
@@ -70,6 +71,8 @@ async def complete_demand(turn: Turn, result: FormResult) -> None:
             turn.session, now=turn.now, kind="demand_confirmation", entity_type="visit", entity_id=visit_id
         )
     await turn.reply(f"需求确认单已提交{due_note(row, turn.services.tz)}。客户原话已存档，不可修改。")
+    if quote.get("quote_id"):
+        await turn.reply(offer(int(quote["quote_id"]), str(quote.get("text", ""))))
     keyword = competition_keyword(
         str(quote.get("text", "")), turn.services.settings.flows.competitor_keywords
     )

@@ -113,7 +113,7 @@ async def themes(turn: Turn, args: str) -> None:
     lines = [f"近 {days} 天的需求主题（≥{threshold} 次会推送产品部）："]
     for c in counts[:15]:
         samples = await cluster_samples(turn.session, c.key, since, turn.now)
-        quote = f"  例：「{samples[0].text}」" if samples else ""
+        quote = f"  例：「{samples[0].text}」{samples[0].notes}" if samples else ""
         lines.append(f"· {c.label}：{c.count} 次{' 🔥' if c.count >= threshold else ''}\n{quote}")
     await turn.reply("\n".join(lines))
 

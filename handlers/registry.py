@@ -33,6 +33,7 @@ MODULES: tuple[str, ...] = (
     "handlers.visits",
     "handlers.visit_report",
     "handlers.demand",
+    "handlers.quotes",
     "handlers.competitor",
     "handlers.trial",
 )

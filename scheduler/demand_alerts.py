@@ -51,7 +51,7 @@ async def _send(
 ) -> None:
     now = post.now
     samples = await cluster_samples(session, cluster.key, now - timedelta(days=since_days), now)
-    quotes = [f"「{s.text}」— {s.rep} · {s.customer}" for s in samples[:SAMPLE_QUOTES]]
+    quotes = [f"「{s.text}」{s.notes}— {s.rep} · {s.customer}" for s in samples[:SAMPLE_QUOTES]]
     reps = Counter(s.rep for s in samples)
     customers = list(dict.fromkeys(s.customer for s in samples))
     body = [

@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,12 @@ log = logging.getLogger("actionflow.speech")
 TIMEOUT = "这条语音没能在规定时间内转写完成，原始录音已保存。请再发一次，或改用文字说明。"
 NO_MODEL = "语音转写模型未安装，暂时无法转写（原始录音已保存）。请联系管理员。"
 TIMEOUT_GRACE_S = 10.0
+
+
+def compression_ratio(text: str) -> float:
+    """Whisper's repetition measure: UTF-8 length over zlib-compressed length (high = repetitive)."""
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw))
 
 
 def language_rule(detected: str) -> str:
@@ -66,6 +73,8 @@ class _Outcome:
     segments: int
     dropped: int
     run_s: float
+    avg_logprob: float | None = None  # the worst window's
+    compression_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -255,13 +264,16 @@ class WhisperTranscriber:
             )
             opts = self.options(decoded.language)
             kept, dropped = clean_segments(decoded.texts, prompt=opts.initial_prompt, hotwords=opts.hotwords)
+            text = join_segments(kept, decoded.language)
             return _Outcome(
-                join_segments(kept, decoded.language),
+                text,
                 decoded.language,
                 decoded.probability,
                 len(decoded.texts),
                 dropped,
                 time.perf_counter() - started,
+                min(decoded.logprobs) if decoded.logprobs else None,
+                compression_ratio(text) if text else None,
             )
         finally:
             with self._counts_lock:
@@ -340,6 +352,10 @@ class WhisperTranscriber:
             audio_sha256=audio.sha256,
             audio_format=audio.format or audio_format,
             platform_recognition=platform_recognition,
+            avg_logprob=None if outcome.avg_logprob is None else round(outcome.avg_logprob, 3),
+            compression_ratio=None
+            if outcome.compression_ratio is None
+            else round(outcome.compression_ratio, 2),
         )
         report = Report(
             transcript, outcome.probability, wait_s, outcome.run_s, outcome.segments, outcome.dropped
