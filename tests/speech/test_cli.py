@@ -70,7 +70,7 @@ def test_audit_verify_passes_then_names_the_tampered_quote(
 
     asyncio.run(setup())
     assert main(["audit", "verify"]) == 0
-    assert "quote ledger OK: 3 quote(s) verified; head seq 3" in capsys.readouterr().out
+    assert "quote ledger OK: 3 quote(s) and 0 annotation(s) verified; head 3.0." in capsys.readouterr().out
 
     async def tamper() -> int:
         db = Database(url)
