@@ -138,6 +138,8 @@ class Application:
         for name, completer in self.registry.completers.items():
             engine.register_completer(name, completer)
         transcriber, quotes = self._build_speech()
+        if transcriber is not None:
+            importlib.import_module("speech.service").attach_vocabulary(transcriber, self.db, settings)
         self.services = Services(
             settings=settings,
             clock=self.clock,

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -32,6 +32,7 @@ from speech.audio import DecodedAudio, decode_file
 from speech.memory import keep_heaps_small, release_free_memory
 from speech.model import ModelNotFound, ModelSource, resolve, weights_sha256
 from speech.text import clean_segments, join_segments
+from speech.vocabulary import REFRESH_S, Vocabulary
 from speech.windows import DecodeOptions, WindowDecoder, speech_windows
 
 log = logging.getLogger("actionflow.speech")
@@ -169,6 +170,10 @@ class WhisperTranscriber:
         self._running = 0
         self.last_wait_s = 0.0
         self.notes_done = 0
+        # The company's vocabulary (speech/vocabulary.py): set, or rebuilt every REFRESH_S through
+        # ``vocabulary_loader`` (the application sets it); None = only ``speech.hotwords``.
+        self.vocabulary: Vocabulary | None = None
+        self.vocabulary_loader: Callable[[], Awaitable[Vocabulary]] | None = None
 
     # -- observability --------------------------------------------------------------
     @property
@@ -227,12 +232,27 @@ class WhisperTranscriber:
     def options(self, language: str) -> DecodeOptions:
         s = self.settings
         mandarin = language == "zh"
+        vocabulary = self.vocabulary
+        hotwords = vocabulary.hotwords if vocabulary is not None else s.hotwords.strip()
         return DecodeOptions(
             beam_size=s.beam_size,
             no_repeat_ngram_size=s.no_repeat_ngram_size,
             initial_prompt=s.initial_prompt_zh if mandarin else "",
-            hotwords=s.hotwords.strip() if mandarin else "",
+            hotwords=hotwords if mandarin else "",
         )
+
+    async def refresh_vocabulary(self, *, force: bool = False) -> None:
+        """Rebuild the vocabulary when it is older than REFRESH_S (or ``force``); a failure keeps the old
+        one and is logged."""
+        loader, current = self.vocabulary_loader, self.vocabulary
+        if loader is None:
+            return
+        if not force and current is not None and time.monotonic() - current.built_at < REFRESH_S:
+            return
+        try:
+            self.vocabulary = await loader()
+        except Exception as exc:  # the database may be busy: keep steering with the previous list
+            log.warning("speech vocabulary not refreshed (keeping the previous one): %s", exc)
 
     def _run(
         self, audio: DecodedAudio, cancel: threading.Event, on_start: Callable[[], None], deadline_s: float
@@ -293,6 +313,7 @@ class WhisperTranscriber:
     ) -> Report:
         """Like :meth:`transcribe`, with timings. Raises :class:`TranscriptionRejected` for bad audio,
         a missing model or a note that takes longer than ``timeout_factor`` × its length + 10 s."""
+        await self.refresh_vocabulary()
         audio = await asyncio.to_thread(decode_file, Path(path), max_duration_s=self.settings.max_duration_s)
         deadline_s = self.settings.timeout_factor * audio.duration_s + self.grace_s
         loop = asyncio.get_running_loop()
