@@ -132,3 +132,33 @@ async def test_the_whole_visit_through_wecom_with_a_real_voice_note(
         async with w.bot.session() as s:
             report = await verify_chain(s)
         assert report.ok and report.annotations == 1
+
+
+async def test_a_doubtful_recognition_is_flagged_and_the_rep_asked_to_check(
+    tmp_path: Path, transcriber: WhisperTranscriber, audio: Path
+) -> None:
+    """The platform heard something else entirely: the quote is marked 转写可能不准 in the ledger and
+    wherever it is shown, and the rep is asked to check it."""
+    async with BotHarness(tmp_path, transcriber=transcriber) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await bot.approval("wanglei", "AP-1", "submitted", visit_fields("杭州市第一人民医院"))
+        await bot.advance(timedelta(hours=2))
+        await bot.photo("wanglei", small_photo(tmp_path / "p.jpg"))
+        await bot.send("wanglei", "确定预算范围")
+        await bot.send("wanglei", "否")
+        heard = "价格可以接受，下周就签合同"
+        r = await bot.voice("wanglei", audio / "sample4.wav", recognition=heard)
+        recorded = next(x for x in r if x.startswith("客户原话已记录"))
+        assert f"：“{heard}”" in recorded  # the platform's text is the quote's text
+        assert "⚠️ 转写可能不准（平台识别与本地转写差别较大），请对照录音核对。" in recorded
+        await bot.send("wanglei", "售后响应慢")
+        await bot.send("wanglei", "无")
+        r = await bot.send("wanglei", "客户 杭州市第一人民医院")
+        assert f"原话 #1 “{heard}”（转写可能不准）" in r[-1]
+        r = await bot.send("wanglei", "原话 #1")
+        assert "本地转写：“设备科对售后服务的响应时间不太满意" in r[-1]
+        async with bot.session() as s:
+            note = (await s.execute(select(QuoteAnnotation))).scalar_one()
+            assert (note.kind, note.author_id) == ("doubt", None)
+            assert (await verify_chain(s)).ok
