@@ -64,6 +64,8 @@ def big_word_list(dest: Path) -> Path:
 
 def company(speech: SpeechSettings) -> vocabulary.Vocabulary:
     settings = load_settings()
+    if speech.vocabulary_file is not None and not Path(speech.vocabulary_file).exists():
+        speech = speech.model_copy(update={"vocabulary_file": settings.speech.vocabulary_file})
     return vocabulary.build(
         speech,
         customers=[c[0] for c in CUSTOMERS],
@@ -120,14 +122,17 @@ async def run(which: str, names: list[str]) -> None:
             )
     transcriber.close()
 
-    print("\n| vocabulary | terms | notes | CER (all characters) | mean CER per note | median run s |")
+    print(
+        "\n| decoder prompt (+ homophone repair) | terms in prompt | notes | CER (all characters) |"
+        " mean CER per note | median s (decode, or repair) |"
+    )
     print("|---|---|---|---|---|---|")
     for name, by_key in results.items():
         errors = sum(e for e, _, _, _, _ in by_key.values())
         total = sum(n for _, n, _, _, _ in by_key.values())
         per_note = statistics.mean(e / n for e, n, _, _, _ in by_key.values())
         run_s = statistics.median(r for *_, r in by_key.values())
-        terms = len(chosen[name].terms)
+        terms = len(chosen[name.removesuffix("+repair")].terms)
         print(f"| {name} | {terms} | {len(by_key)} | {errors / total:.3f} | {per_note:.3f} | {run_s:.2f} |")
 
     print("\n| note | said | " + " | ".join(results) + " | avg log-prob (" + next(iter(results)) + ") |")
@@ -141,7 +146,7 @@ async def run(which: str, names: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", default="all", choices=["held-out", "samples", "all"])
-    parser.add_argument("--configs", default="none,company,terms120,file50k")
+    parser.add_argument("--configs", default="none,hotwords,terms120,file50k")
     args = parser.parse_args()
     asyncio.run(run(args.set, args.configs.split(",")))
 

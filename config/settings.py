@@ -205,7 +205,18 @@ class SpeechSettings(Section):
         "names, product names and codes, form options, theme keywords, vocabulary_file) in the prompt.",
     )
     vocabulary_file: Path | None = Field(
-        None, description="An editable word list, one term per line (UTF-8; # starts a comment)."
+        PACKAGE_DIR / "vocabulary.txt",
+        description="An editable word list, one term per line (UTF-8; # starts a comment).",
+    )
+    vocabulary_hotwords: bool = Field(
+        False,
+        description="Also put the vocabulary into the decoder prompt as hotwords (bounded below). Off: "
+        "measured no better on the base model (bench/vocabulary.py).",
+    )
+    homophone_repair: bool = Field(
+        True,
+        description="Write a vocabulary term where the transcript has characters that sound exactly like it "
+        "(气泄包 → 器械包).",
     )
     vocabulary_max_terms: int = Field(
         40,

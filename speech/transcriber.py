@@ -285,6 +285,11 @@ class WhisperTranscriber:
             opts = self.options(decoded.language)
             kept, dropped = clean_segments(decoded.texts, prompt=opts.initial_prompt, hotwords=opts.hotwords)
             text = join_segments(kept, decoded.language)
+            fixer = self.vocabulary.fixer if self.vocabulary is not None else None
+            if fixer is not None and decoded.language == "zh":
+                text, changes = fixer.fix(text)
+                if changes:
+                    log.info("homophones repaired", extra={"changes": len(changes)})
             return _Outcome(
                 text,
                 decoded.language,

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings, SpeechSettings
 from domain.clustering import load_book
+from speech.homophones import HomophoneFixer
 from storage.models import Customer, KeyPerson, TrialFeedback
 
 log = logging.getLogger("actionflow.speech")
@@ -43,6 +44,8 @@ class Vocabulary:
     available: int = 0  # distinct terms before the bound
     warnings: tuple[str, ...] = ()
     built_at: float = field(default=0.0, compare=False)
+    # Homophone repair against every term (not only those in the prompt), see speech/homophones.py.
+    fixer: HomophoneFixer | None = field(default=None, compare=False)
 
     @property
     def hotwords(self) -> str:
@@ -117,7 +120,7 @@ def form_options(path: Path) -> list[str]:
 
 
 def theme_keywords(path: Path | None) -> list[str]:
-    """The themes' keywords, heaviest first (weights are the dictionary's own)."""
+    """The themes' keywords, heaviest first (weights are the dictionary's own; "词:2" gives 词)."""
     try:
         book = load_book(path)
     except (OSError, ValueError) as exc:
@@ -198,18 +201,23 @@ def build(
     if speech.vocabulary_file is not None:
         listed, warnings = read_word_list(Path(speech.vocabulary_file))
     extra = speech.hotwords.split()
+    sources = [listed, extra, products, customers, persons, keywords, options]
     terms, available = select_terms(
-        [listed, extra, products, customers, persons, keywords, options],
-        max_terms=speech.vocabulary_max_terms,
-        max_chars=speech.vocabulary_max_chars,
+        sources, max_terms=speech.vocabulary_max_terms, max_chars=speech.vocabulary_max_chars
     )
+    fixer = None
+    if speech.homophone_repair:
+        # the word list last: the company's own records should not be crowded out by a huge list
+        ordered = [extra, products, customers, persons, keywords, options, listed]
+        everything = [_clean(t) for source in ordered for t in source]
+        fixer = HomophoneFixer.build(t for t in everything if t)
     if available > len(terms):
         warnings.append(
             f"vocabulary: {available} terms available, {len(terms)} used (bounded by "
             f"speech.vocabulary_max_terms={speech.vocabulary_max_terms} and "
             f"vocabulary_max_chars={speech.vocabulary_max_chars})"
         )
-    return Vocabulary(tuple(terms), available, tuple(warnings), time.monotonic())
+    return Vocabulary(tuple(terms), available, tuple(warnings), time.monotonic(), fixer)
 
 
 async def load(session: AsyncSession, settings: Settings) -> Vocabulary:
@@ -217,6 +225,8 @@ async def load(session: AsyncSession, settings: Settings) -> Vocabulary:
     speech = settings.speech
     if not speech.vocabulary:
         return Vocabulary((), 0, (), time.monotonic())
+    if not speech.vocabulary_hotwords:
+        speech = speech.model_copy(update={"vocabulary_max_terms": 0})
     customers, persons, products = await database_terms(session)
     vocabulary = build(
         speech,

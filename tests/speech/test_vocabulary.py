@@ -12,6 +12,8 @@ import pytest
 from bot.testing import make_settings
 from config.settings import SpeechSettings
 from speech import vocabulary
+from speech.homophones import HomophoneFixer
+from speech.transcriber import WhisperTranscriber
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Customer, KeyPerson
@@ -82,7 +84,12 @@ async def test_vocabulary_comes_from_the_database_forms_and_themes(
         words.write_bytes("骨科耗材\n".encode() + b"\xff\n")
         settings = make_settings(
             tmp_path,
-            speech={"vocabulary_file": str(words), "vocabulary_max_terms": 500, "vocabulary_max_chars": 400},
+            speech={
+                "vocabulary_file": str(words),
+                "vocabulary_hotwords": True,
+                "vocabulary_max_terms": 500,
+                "vocabulary_max_chars": 400,
+            },
         )
         with caplog.at_level(logging.WARNING, logger="actionflow.speech"):
             async with db.read() as s:
@@ -90,8 +97,58 @@ async def test_vocabulary_comes_from_the_database_forms_and_themes(
         assert {"骨科耗材", "萧山区第一人民医院", "孙丽", "采购成本高"} <= set(built.terms)
         assert any("灭菌" in t for t in built.terms)  # the themes' keywords
         assert any("not UTF-8" in r.getMessage() for r in caplog.records)
+        default = make_settings(tmp_path, speech={"vocabulary_file": str(words)})
+        async with db.read() as s:
+            repair_only = await vocabulary.load(s, default)  # the default: nothing in the prompt
+        assert repair_only.terms == () and repair_only.fixer is not None
+        assert {"骨科耗材", "萧山区第一人民医院", "孙丽", "采购成本高"} <= repair_only.fixer.terms
         off = make_settings(tmp_path, speech={"vocabulary": False})
         async with db.read() as s:
-            assert (await vocabulary.load(s, off)).terms == ()
+            nothing = await vocabulary.load(s, off)
+        assert nothing.terms == () and nothing.fixer is None
     finally:
         await db.dispose()
+
+
+def test_homophones_of_terms_are_repaired_and_ordinary_words_left_alone() -> None:
+    fixer = HomophoneFixer.build(["器械包", "科室", "兼容性", "交付周期", "桐庐县", "供应室", "Ab1"])
+    fixed, changes = fixer.fix("我们颗是最头疼的是气泄包的面均坚融性问题。")
+    assert fixed == "我们科室最头疼的是器械包的面均兼容性问题。"
+    assert changes == [("颗是", "科室"), ("气泄包", "器械包"), ("坚融性", "兼容性")]
+    # two characters must match the tones too: 可是 (ke3 shi4) is not 科室 (ke1 shi4)
+    assert fixer.fix("可是价格太高，在同路线人民医院") == (
+        "可是价格太高，在桐庐县人民医院",
+        [("同路线", "桐庐县")],
+    )
+    assert fixer.fix("交付周期太长") == ("交付周期太长", [])  # already right
+    assert fixer.fix("供应\n室") == ("供应\n室", [])  # never across a break
+    # two terms that sound alike: which was meant is unknown, so neither is written
+    both = HomophoneFixer.build(["器械", "气泄"])
+    assert both.fix("器泄") == ("器泄", [])
+    assert HomophoneFixer.build([]).fix("颗是") == ("颗是", [])
+
+
+def test_the_real_model_with_the_company_vocabulary_gets_the_domain_words_right(
+    transcriber: WhisperTranscriber, audio: Path, tmp_path: Path
+) -> None:
+    """Sample 1 (「我们科室最头疼的是器械包的灭菌兼容性问题」) with and without the default vocabulary."""
+    import asyncio
+
+    from tests.speech.conftest import cer, references
+
+    saved = transcriber.vocabulary, transcriber.vocabulary_loader
+    transcriber.vocabulary_loader = None
+    try:
+        settings = make_settings(tmp_path)
+        transcriber.vocabulary = vocabulary.Vocabulary()
+        plain = asyncio.run(transcriber.transcribe(audio / "sample1.wav")).text
+        transcriber.vocabulary = vocabulary.build(
+            settings.speech, keywords=vocabulary.theme_keywords(settings.themes.path)
+        )
+        steered = asyncio.run(transcriber.transcribe(audio / "sample1.wav")).text
+    finally:
+        transcriber.vocabulary, transcriber.vocabulary_loader = saved
+    said = references()["sample1"]
+    assert "器械包" not in plain and "科室" not in plain  # base alone: 气泄包, 颗是
+    assert "器械包" in steered and "科室" in steered
+    assert cer(steered, said) <= cer(plain, said) - 0.15, (plain, steered)
