@@ -76,13 +76,15 @@ def company(speech: SpeechSettings) -> vocabulary.Vocabulary:
 
 
 def configs(base: SpeechSettings, names: list[str], tmp: Path) -> dict[str, vocabulary.Vocabulary]:
+    """Decoder prompts: ``none`` puts nothing in it (the default: repair only); ``hotwords`` the bounded
+    company vocabulary; ``terms<N>`` a longer bound; ``file50k`` the bound with a 50k-line word list."""
     out: dict[str, vocabulary.Vocabulary] = {}
     for name in names:
         if name == "none":
             out[name] = vocabulary.Vocabulary()
-        elif name == "company":
+        elif name == "hotwords":
             out[name] = company(base)
-        elif name.startswith("terms"):  # terms20, terms80 …: the bound moved
+        elif name.startswith("terms"):  # terms20, terms120 …: the bound moved
             n = int(name.removeprefix("terms"))
             out[name] = company(
                 base.model_copy(update={"vocabulary_max_terms": n, "vocabulary_max_chars": 400})
@@ -106,20 +108,23 @@ async def run(which: str, names: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         chosen = configs(base, names, Path(tmp))
     results: dict[str, dict[str, tuple[int, int, str, float | None, float]]] = {}
+    default = company(base).fixer  # the default repair: the shipped word list and the demo organisation
+    assert default is not None
     for name, vocab in chosen.items():
-        transcriber.vocabulary = vocab
-        print(f"\n{name}: {len(vocab.terms)} terms, {len(vocab.hotwords)} characters")
-        results[name] = {}
+        # Decode without repair, then repair the same text: one decoding gives both rows.
+        transcriber.vocabulary = vocabulary.Vocabulary(vocab.terms, vocab.available)
+        print(f"\n{name}: {len(vocab.terms)} terms, {len(vocab.hotwords)} characters in the prompt")
+        fixer = vocab.fixer or default
+        plain: dict[str, tuple[int, int, str, float | None, float]] = {}
+        repaired: dict[str, tuple[int, int, str, float | None, float]] = {}
         for key, path, said in rows:
             report = await transcriber.transcribe_report(path)
-            errors, length = cer(report.transcript.text, said)
-            results[name][key] = (
-                errors,
-                length,
-                report.transcript.text,
-                report.transcript.avg_logprob,
-                report.run_s,
-            )
+            text, logprob = report.transcript.text, report.transcript.avg_logprob
+            plain[key] = (*cer(text, said), text, logprob, report.run_s)
+            started = time.perf_counter()
+            fixed, _ = fixer.fix(text)
+            repaired[key] = (*cer(fixed, said), fixed, logprob, time.perf_counter() - started)
+        results[name], results[f"{name}+repair"] = plain, repaired
     transcriber.close()
 
     print(
