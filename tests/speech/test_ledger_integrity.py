@@ -23,10 +23,11 @@ from domain.quotes import (
     quote_text,
     shown_text,
 )
-from speech.ledger import annotate, verify_chain
+from speech.ledger import QuoteLedger, annotate, verify_chain
 from storage.db import Database
-from storage.models import Demand, Quote, QuoteAnnotation
-from tests.speech.test_ledger import NOW, drop_guards, ledger_db
+from storage.migrate import upgrade
+from storage.models import Demand, Quote, QuoteAnnotation, User
+from tests.speech.test_ledger import NOW, drop_guards, ledger_db, transcript
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -260,3 +261,33 @@ def test_audit_verify_head_on_the_command_line(tmp_path: Path) -> None:
     assert wrong.returncode == 1 and "removed from the end" in wrong.stdout
     bad = verify("--head", "yesterday")
     assert bad.returncode == 1 and "not of the form" in bad.stdout
+
+
+async def test_annotations_written_before_0009_are_chained_by_the_migration(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        await upgrade(db, "0005")
+        async with db.transaction() as s:
+            s.add(User(name="王磊", created_at=NOW, updated_at=NOW))
+        async with db.transaction() as s:
+            await QuoteLedger().record(
+                s, now=NOW, transcript=transcript(2), rep_id=1, customer_id=None, visit_id=None
+            )
+            quote_hash = (await s.execute(select(Quote.hash))).scalar_one()
+        async with db.transaction() as s:
+            for words in ("“运算”应为“预算”", "补充：去年的八成"):
+                await s.execute(
+                    text(
+                        "INSERT INTO quote_annotations (quote_id, author_id, text, created_at) "
+                        "VALUES (1, 1, :w, :t)"
+                    ),
+                    {"w": words, "t": NOW},
+                )
+        await upgrade(db)
+        async with db.read() as s:
+            notes = (await s.execute(select(QuoteAnnotation).order_by(QuoteAnnotation.id))).scalars().all()
+            assert (await verify_chain(s)).ok
+        assert [n.seq for n in notes] == [1, 2] and notes[1].prev_hash == notes[0].hash
+        assert all(annotation_hash(n) == n.hash and n.quote_hash == quote_hash for n in notes)
+    finally:
+        await db.dispose()

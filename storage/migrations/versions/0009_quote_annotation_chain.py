@@ -40,7 +40,7 @@ def _chain_existing() -> None:
     """Hash the annotations written before this revision, oldest first (the same canonical form as
     domain.quotes.annotation_hash, written out here so later code changes cannot alter a migration)."""
     bind = op.get_bind()
-    quotes = dict(bind.execute(sa.text("SELECT id, hash FROM quotes")).all())
+    quotes: dict[int, str] = {int(i): str(h) for i, h in bind.execute(sa.text("SELECT id, hash FROM quotes"))}
     rows = bind.execute(
         sa.text("SELECT id, quote_id, author_id, text, created_at FROM quote_annotations ORDER BY id")
     ).all()
