@@ -19,7 +19,7 @@ import time
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -223,10 +223,9 @@ def build(
 async def load(session: AsyncSession, settings: Settings) -> Vocabulary:
     """The company's vocabulary now (database, forms, themes, word list), bounded, warnings logged."""
     speech = settings.speech
+    explicit = tuple(speech.hotwords.split())  # speech.hotwords always go into the prompt
     if not speech.vocabulary:
-        return Vocabulary((), 0, (), time.monotonic())
-    if not speech.vocabulary_hotwords:
-        speech = speech.model_copy(update={"vocabulary_max_terms": 0})
+        return Vocabulary(explicit, len(explicit), (), time.monotonic())
     customers, persons, products = await database_terms(session)
     vocabulary = build(
         speech,
@@ -236,6 +235,14 @@ async def load(session: AsyncSession, settings: Settings) -> Vocabulary:
         options=form_options(settings.forms.path),
         keywords=theme_keywords(settings.themes.path),
     )
+    if not speech.vocabulary_hotwords:  # the default: the vocabulary only repairs homophones
+        kept = tuple(w for w in vocabulary.warnings if not w.startswith("vocabulary: "))
+        vocabulary = replace(vocabulary, terms=explicit, warnings=kept)
     for warning in vocabulary.warnings:
-        log.warning(warning)
+        if warning not in _warned:  # once per process, not at every refresh
+            _warned.add(warning)
+            log.warning(warning)
     return vocabulary
+
+
+_warned: set[str] = set()
