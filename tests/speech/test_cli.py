@@ -106,3 +106,20 @@ def test_config_check_reports_a_missing_model_and_a_bad_compute_type(
     assert any("speech.compute_type 'float16' is not supported on cpu" in p for p in problems)
     assert main(["check-config"]) == 2
     assert "speech.compute_type 'float16'" in capsys.readouterr().out
+
+
+def test_config_check_names_a_vocabulary_file_with_bad_lines(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config.settings import load_settings
+
+    words = config / "words.txt"
+    words.write_bytes("器械包\n".encode() + b"\xff\xfe\n" + "器械包\n".encode())
+    monkeypatch.setenv("ACTIONFLOW_SPEECH__VOCABULARY_FILE", str(words))
+    problems = check_speech(load_settings())
+    assert (
+        f"speech.vocabulary_file: vocabulary file {words}: 1 line(s) are not UTF-8 and were skipped"
+        in problems
+    )
+    monkeypatch.setenv("ACTIONFLOW_SPEECH__VOCABULARY_FILE", str(config / "absent.txt"))
+    assert any("cannot be read" in p for p in check_speech(load_settings()))
