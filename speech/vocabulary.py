@@ -13,6 +13,7 @@ blank lines, comments and duplicates dropped, over-long lines refused, each with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -227,14 +228,18 @@ async def load(session: AsyncSession, settings: Settings) -> Vocabulary:
     if not speech.vocabulary:
         return Vocabulary(explicit, len(explicit), (), time.monotonic())
     customers, persons, products = await database_terms(session)
-    vocabulary = build(
-        speech,
-        customers=customers,
-        persons=persons,
-        products=products,
-        options=form_options(settings.forms.path),
-        keywords=theme_keywords(settings.themes.path),
-    )
+
+    def assemble() -> Vocabulary:  # file reading and the pinyin index: off the event loop
+        return build(
+            speech,
+            customers=customers,
+            persons=persons,
+            products=products,
+            options=form_options(settings.forms.path),
+            keywords=theme_keywords(settings.themes.path),
+        )
+
+    vocabulary = await asyncio.to_thread(assemble)
     if not speech.vocabulary_hotwords:  # the default: the vocabulary only repairs homophones
         kept = tuple(w for w in vocabulary.warnings if not w.startswith("vocabulary: "))
         vocabulary = replace(vocabulary, terms=explicit, warnings=kept)
