@@ -65,14 +65,18 @@ async def ledger_head_job(app: AppLike, ctx: RunContext) -> None:
             AlertLog,
             {
                 "kind": "ledger_head",
-                "key": report.head if report.broken is None else f"broken:{report.broken.describe()}"[:200],
+                "key": (
+                    f"{report.head}/{len(report.changed_copies)}"
+                    if report.broken is None
+                    else f"broken:{report.broken.describe()}"[:200]
+                ),
                 "period": "",
                 "target": "admins",
                 "payload": {"ok": report.ok, "changed_copies": len(report.changed_copies)},
                 "created_at": ctx.now,
             },
         )
-        if not fresh:  # the same head (or the same break) was already sent
+        if not fresh:  # the same head and changed copies (or the same break) were already sent
             return
         post = postman(app, session, ctx.now, f"ledger-head:{ctx.period}")
         for admin in await active_admins(session):
