@@ -150,6 +150,10 @@ class Application:
         for name, discarder in self.registry.discarders.items():
             engine.register_discarder(name, discarder)
         transcriber, quotes = self._build_speech()
+        if transcriber is not None:
+            speech = import_module("speech.service", optional=SPEECH_OPTIONAL, purpose="voice transcription")
+            if speech is not None:  # the company's words steer the transcripts (docs/speech.md)
+                speech.attach_vocabulary(transcriber, self.db, settings)
         self.services = Services(
             settings=settings,
             clock=self.clock,

@@ -203,7 +203,44 @@ class SpeechSettings(Section):
         "以下是普通话的句子，使用简体中文。",
         description="Prompt used for Mandarin (keeps the script Simplified).",
     )
-    hotwords: str = Field("", description="Optional domain hotwords (space separated); off by default.")
+    hotwords: str = Field(
+        "",
+        description="Extra hotwords (space separated), added to the company vocabulary when steering is on.",
+    )
+    vocabulary: bool = Field(
+        True,
+        description="Steer Mandarin recognition with the company's vocabulary (customer and key-person "
+        "names, product names and codes, form options, theme keywords, vocabulary_file) in the prompt.",
+    )
+    vocabulary_file: Path | None = Field(
+        PACKAGE_DIR / "vocabulary.txt",
+        description="An editable word list, one term per line (UTF-8; # starts a comment).",
+    )
+    vocabulary_hotwords: bool = Field(
+        False,
+        description="Also put the vocabulary into the decoder prompt as hotwords (bounded below). Off: "
+        "measured no better on the base model (bench/vocabulary.py).",
+    )
+    homophone_repair: bool = Field(
+        True,
+        description="Write a vocabulary term where the transcript has characters that sound exactly like it "
+        "(气泄包 → 器械包).",
+    )
+    vocabulary_max_terms: int = Field(
+        40,
+        ge=0,
+        le=500,
+        description="At most this many terms (and vocabulary_max_chars characters) go into the prompt: a "
+        "longer prompt pushes words into what was said (measured in bench/vocabulary.py).",
+    )
+    vocabulary_max_chars: int = Field(
+        160, ge=0, le=400, description="Character budget of the vocabulary in the prompt."
+    )
+    ledger_head_time: str = Field(
+        "07:50",
+        description="Local time (HH:MM) the quote ledger is verified daily and its head sent to the admins "
+        "and the log (keep it: `audit verify --head` checks against it).",
+    )
     max_duration_s: float = Field(300.0, gt=0, description="Reject longer voice notes.")
     preload: bool = Field(False, description="Load the model at start instead of on first use.")
     timeout_factor: float = Field(
@@ -222,6 +259,14 @@ class SpeechSettings(Section):
         description="Cap on glibc malloc arenas for the process (fewer arenas keep less freed memory: "
         "peak RSS with two notes at once 738 → 662 MB); 0 = glibc's default. MALLOC_ARENA_MAX wins.",
     )
+
+    @field_validator("ledger_head_time")
+    @classmethod
+    def _head_hhmm(cls, v: str) -> str:
+        hh, _, mm = v.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+            raise ValueError("must be HH:MM")
+        return v
 
 
 class SchedulerSettings(Section):

@@ -20,6 +20,10 @@ class Transcript:
     audio_sha256: str
     audio_format: str
     platform_recognition: str | None = None
+    # How sure the model was (Whisper's measures, worst window): mean token log-probability and the
+    # gzip compression ratio of the text (high = repetitive). None when not measured.
+    avg_logprob: float | None = None
+    compression_ratio: float | None = None
 
 
 class TranscriptionRejected(Exception):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.identity.store import aliases_of
 from domain.profiles import MIN_KEY_PERSONS, active_key_persons
+from domain.quotes import QuoteView, load_views
 from storage.models import (
     CompetitorAnalysis,
     Customer,
@@ -53,6 +54,7 @@ class CustomerView:
     tags: list[TagView] = field(default_factory=list)
     updates: list[UpdateView] = field(default_factory=list)
     demands: list[Demand] = field(default_factory=list)
+    quotes: dict[int, QuoteView] = field(default_factory=dict)  # the demands' ledger quotes by id
     competitors: list[CompetitorAnalysis] = field(default_factory=list)
     missing_key_persons: int = 0
     orders: list[Order] = field(default_factory=list)  # latest signed orders, newest first
@@ -150,6 +152,7 @@ async def gather(
         tags=list(latest.values()),
         updates=[UpdateView(u, names.get(u.rep_id, "")) for u in update_rows],
         demands=demand_rows,
+        quotes=await load_views(session, (d.quote_id for d in demand_rows)),
         competitors=competitor_rows,
         missing_key_persons=max(0, MIN_KEY_PERSONS - len(contacts)),
         orders=order_rows,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import theme_book
 from domain.clustering import Clusterer, DemandItem, KnownCluster
+from domain.quotes import load_views, quote_notes, shown_text
 from storage.models import Customer, Demand, DemandCluster, User
 from storage.upsert import insert_ignore
 
@@ -36,11 +37,13 @@ class DemandSample:
     created_at: datetime
     scenario: str = ""
     label: str = ""
+    # What follows the quote: 已被改动 / 销售更正 / 转写可能不准 from the ledger ("" when nothing).
+    notes: str = ""
 
     def line(self) -> str:
-        """「原话」— 销售 · 客户 · 场景, as alerts and theme lists show a quote."""
+        """「原话」（notes）— 销售 · 客户 · 场景, as alerts and theme lists show a quote."""
         scenario = f" · 场景：{self.scenario}" if self.scenario else ""
-        return f"「{self.text}」— {self.rep} · {self.customer}{scenario}"
+        return f"「{self.text}」{self.notes}— {self.rep} · {self.customer}{scenario}"
 
 
 async def _known(session: AsyncSession, now: datetime, skip: set[str]) -> list[KnownCluster]:
@@ -144,6 +147,7 @@ def _samples_stmt(since: datetime, until: datetime) -> Any:
             Demand.created_at,
             Demand.scenario,
             Demand.cluster_label,
+            Demand.quote_id,
         )
         .join(User, User.id == Demand.rep_id)
         .outerjoin(Customer, Customer.id == Demand.customer_id)
@@ -152,11 +156,17 @@ def _samples_stmt(since: datetime, until: datetime) -> Any:
     )
 
 
-def _samples(rows: Sequence[Any]) -> list[DemandSample]:
-    return [
-        DemandSample(i, text, rep, customer or "（未关联客户）", created, scenario or "", label or "")
-        for i, text, rep, customer, created, scenario, label in rows
-    ]
+async def _samples(session: AsyncSession, rows: Sequence[Any]) -> list[DemandSample]:
+    """The rows as samples, each quote's text read from (and checked against) the ledger."""
+    views = await load_views(session, (r[7] for r in rows))
+    samples = []
+    for i, copy, rep, customer, created, scenario, label, quote_id in rows:
+        view = views.get(quote_id or 0)
+        text, changed = shown_text(view, copy)
+        notes = quote_notes(view, copy, changed=changed)
+        who = customer or "（未关联客户）"
+        samples.append(DemandSample(i, text, rep, who, created, scenario or "", label or "", notes))
+    return samples
 
 
 async def cluster_samples(
@@ -175,7 +185,7 @@ async def cluster_samples(
         stmt = stmt.where(Demand.rep_id.in_(rep_ids))
     if unalerted:
         stmt = stmt.where(Demand.alerted_at.is_(None))
-    return _samples((await session.execute(stmt)).all())
+    return await _samples(session, (await session.execute(stmt)).all())
 
 
 async def scenario_samples(
@@ -185,7 +195,7 @@ async def scenario_samples(
     stmt = _samples_stmt(since, until).where(Demand.scenario == scenario)
     if rep_ids is not None:
         stmt = stmt.where(Demand.rep_id.in_(rep_ids))
-    return _samples((await session.execute(stmt)).all())
+    return await _samples(session, (await session.execute(stmt)).all())
 
 
 async def scenarios_in_use(session: AsyncSession) -> set[str]:

@@ -11,6 +11,7 @@ from handlers.context import Turn
 from handlers.forms.answers import Answers, QuoteValue
 from handlers.forms.engine import FormResult
 from handlers.forms.fields import NOTES_KEY
+from handlers.quotes import offer
 from handlers.registry import Registry
 from storage.models import Customer
 
@@ -63,6 +64,8 @@ async def complete_demand(turn: Turn, result: FormResult) -> None:
         deadline=DeadlineMet("demand_confirmation", "visit", visit_id) if visit_id is not None else None,
         reply=lambda due: f"需求确认单已提交{due}。客户原话已存档，不可修改。",
     )
+    if quote.quote_id:
+        await turn.reply(offer(int(quote.quote_id), quote.text))
     keyword = competition_keyword(quote.text, turn.services.settings.flows.competitor_keywords)
     if keyword and customer is not None:
         await start_competitor(

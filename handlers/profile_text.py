@@ -6,8 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.customer_view import ContactView, CustomerView
+from domain.quotes import quote_notes, shown_text
 from domain.wording import days_ago
-from storage.models import CompetitorAnalysis, Visit
+from storage.models import CompetitorAnalysis, Demand, Visit
 
 UPDATE_KINDS = {
     "visit_report": "拜访",
@@ -54,6 +55,18 @@ def _competitor(row: CompetitorAnalysis) -> str:
     return f"  · {row.competitor or '未填写'}：{'；'.join(p for p in parts if p)}（{status}）"
 
 
+def _demand(d: Demand, view: CustomerView) -> str:
+    """One open demand: the quote's text from the ledger (numbered, so it can be corrected), its notes."""
+    quote = view.quotes.get(d.quote_id or 0)
+    text, changed = shown_text(quote, d.text)
+    number = f"原话 #{quote.quote_id} " if quote is not None else ""
+    return (
+        f"  · [{d.scenario or '未分类'}] {number}“{text}”"
+        + quote_notes(quote, d.text, changed=changed)
+        + (f" 已试：{d.tried_solutions}" if d.tried_solutions else "")
+    )
+
+
 def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
     c = view.customer
     facts = " · ".join(x for x in (c.kind, c.grade, c.region) if x)
@@ -88,11 +101,7 @@ def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
             for o in view.orders
         ]
     lines.append("开放需求：")
-    lines += [
-        f"  · [{d.scenario or '未分类'}] “{d.text}”"
-        + (f" 已试：{d.tried_solutions}" if d.tried_solutions else "")
-        for d in view.demands
-    ] or [NONE]
+    lines += [_demand(d, view) for d in view.demands] or [NONE]
     lines.append("竞品动态：")
     lines += [_competitor(r) for r in view.competitors] or [NONE]
     return lines

@@ -40,6 +40,7 @@ MODULES: tuple[str, ...] = (
     "handlers.visits",
     "handlers.visit_report",
     "handlers.demand",
+    "handlers.quotes",
     "handlers.competitor",
     "handlers.trial",
     "handlers.outcomes",

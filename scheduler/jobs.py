@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from scheduler import alerts, board_job, deadline_sweep, demand_alerts, rebate_job
+from scheduler import alerts, board_job, deadline_sweep, demand_alerts, ledger_head, rebate_job
 from scheduler.context import AppLike
 from scheduler.leader import build_leader
 from scheduler.service import RunContext, Scheduler
@@ -51,3 +51,6 @@ def register(scheduler: Scheduler, app: AppLike) -> None:
     scheduler.add_periodic("morning-digest", _at(a.morning_digest_time), _job(app, alerts.morning_digest_job))
     scheduler.add_periodic("rebates", _at(settings.rebates.run_at), _job(app, rebate_job.rebate_job))
     scheduler.add_periodic("board-snapshot", board_job.SNAPSHOT_CRON, _job(app, board_job.snapshot_job))
+    scheduler.add_periodic(
+        "ledger-head", _at(settings.speech.ledger_head_time), _job(app, ledger_head.ledger_head_job)
+    )

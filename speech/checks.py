@@ -1,4 +1,5 @@
-"""``actionflow check-config`` contributions for speech: is there a model, is the compute type valid."""
+"""``actionflow check-config`` contributions for speech: is there a model, is the compute type valid, can the
+vocabulary file be read cleanly."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def check_speech(settings: Settings) -> list[str]:
             f"speech.compute_type {s.compute_type!r} is not supported on {s.device} "
             f"(supported: {', '.join(sorted(supported))}); int8 is recommended on CPU"
         )
+    if s.vocabulary and s.vocabulary_file is not None:
+        from speech.vocabulary import read_word_list
+
+        _, warnings = read_word_list(s.vocabulary_file)  # the bot still starts; the admin should know
+        problems += [f"speech.vocabulary_file: {w}" for w in warnings]
     if s.language:
         from faster_whisper.tokenizer import _LANGUAGE_CODES
 

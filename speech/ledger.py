@@ -7,57 +7,44 @@ broken link. Quotes are never edited or deleted (the ORM and the database both r
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.speech import Transcript
-from storage.models import Quote, QuoteAnnotation
-
-GENESIS = "0" * 64
-LEDGER_LOCK_KEY = 0x41465155_4F544553 & 0x7FFF_FFFF_FFFF_FFFF  # "AFQUOTES": PostgreSQL advisory lock id
-
-# The fields covered by a quote's hash, in the order they are documented (docs/speech.md).
-HASHED_FIELDS = (
-    "seq",
-    "prev_hash",
-    "created_at",
-    "rep_id",
-    "customer_id",
-    "visit_id",
-    "audio_sha256",
-    "audio_path",
-    "audio_format",
-    "duration_s",
-    "language",
-    "model_name",
-    "model_version",
-    "transcript",
-    "platform_recognition",
+from domain.quotes import (
+    ANNOTATION_HASHED_FIELDS,
+    CORRECTION,
+    DOUBT,
+    GENESIS,
+    HASHED_FIELDS,
+    annotation_hash,
+    append_annotation,
+    canonical,
+    compute_hash,
+    doubt_reasons,
+    head_token,
+    parse_head,
+    quote_text,
 )
+from storage.models import Demand, Quote, QuoteAnnotation
 
+__all__ = [
+    "ANNOTATION_HASHED_FIELDS",
+    "GENESIS",
+    "HASHED_FIELDS",
+    "QuoteLedger",
+    "annotate",
+    "append",
+    "canonical",
+    "compute_hash",
+    "verify_chain",
+]
 
-def _value(name: str, value: Any) -> Any:
-    if name == "created_at":
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if name == "duration_s":
-        return f"{value:.3f}"
-    return value
-
-
-def canonical(quote: Quote) -> bytes:
-    """The bytes a quote's hash is taken over: sorted-key compact JSON, UTF-8, times in UTC."""
-    payload = {name: _value(name, getattr(quote, name)) for name in HASHED_FIELDS}
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def compute_hash(quote: Quote) -> str:
-    return hashlib.sha256(canonical(quote)).hexdigest()
+LEDGER_LOCK_KEY = 0x41465155_4F544553 & 0x7FFF_FFFF_FFFF_FFFF  # "AFQUOTES": PostgreSQL advisory lock id
 
 
 class QuoteLedger:
@@ -81,6 +68,16 @@ class QuoteLedger:
             customer_id=customer_id,
             visit_id=visit_id,
         )
+        reasons = doubt_reasons(
+            transcript=transcript.text,
+            platform=transcript.platform_recognition,
+            avg_logprob=transcript.avg_logprob,
+            compression_ratio=transcript.compression_ratio,
+        )
+        if reasons:  # the flag is part of the ledger too, so it is shown wherever the quote is
+            await append_annotation(
+                session, quote=quote, kind=DOUBT, text_="；".join(reasons), now=now, author_id=None
+            )
         return quote.id
 
 
@@ -127,15 +124,19 @@ async def append(
 
 
 async def annotate(
-    session: AsyncSession, *, quote_id: int, text: str, now: datetime, author_id: int | None = None
+    session: AsyncSession,
+    *,
+    quote_id: int,
+    text: str,
+    now: datetime,
+    author_id: int | None = None,
+    kind: str = CORRECTION,
 ) -> QuoteAnnotation:
-    """Attach a correction or remark to a quote; the quote itself stays as recorded."""
-    if await session.get(Quote, quote_id) is None:
+    """Append a correction or remark about a quote to the annotation chain; the quote stays as recorded."""
+    quote = await session.get(Quote, quote_id)
+    if quote is None:
         raise LookupError(f"no quote {quote_id}")
-    note = QuoteAnnotation(quote_id=quote_id, author_id=author_id, text=text, created_at=now)
-    session.add(note)
-    await session.flush()
-    return note
+    return await append_annotation(session, quote=quote, kind=kind, text_=text, now=now, author_id=author_id)
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,11 @@ class BrokenLink:
     quote_id: int | None
     seq: int
     reason: str
+    chain: str = "quote"  # quote | annotation
 
     def describe(self) -> str:
+        if self.chain == "annotation":
+            return f"annotation seq {self.seq}: {self.reason}"
         which = f"quote {self.quote_id} (seq {self.seq})" if self.quote_id is not None else f"seq {self.seq}"
         return f"{which}: {self.reason}"
 
@@ -156,10 +160,19 @@ class ChainReport:
     head_hash: str
     broken: BrokenLink | None
     audio_checked: int = 0
+    annotations: int = 0
+    annotation_head_hash: str = GENESIS
+    changed_copies: tuple[str, ...] = ()  # demands whose stored text differs from their ledger quote
+    head_problem: str | None = None  # the remembered head (``--head``) does not match
 
     @property
     def ok(self) -> bool:
-        return self.broken is None
+        return self.broken is None and not self.changed_copies and self.head_problem is None
+
+    @property
+    def head(self) -> str:
+        """The token to keep outside the database (see :func:`domain.quotes.head_token`)."""
+        return head_token(self.head_seq, self.head_hash, self.annotations, self.annotation_head_hash)
 
 
 def _audio_problem(quote: Quote) -> str | None:
@@ -190,24 +203,171 @@ def _link_problem(quote: Quote, expected_seq: int, prev_hash: str) -> str | None
     return None
 
 
-async def verify_chain(session: AsyncSession, *, check_audio: bool = False, batch: int = 500) -> ChainReport:
-    """Recompute every hash in ``seq`` order; stop at the first broken link.
+def _note_problem(
+    note: QuoteAnnotation, expected_seq: int, prev_hash: str, quote_hash: str | None
+) -> str | None:
+    if note.seq is None or note.hash is None:
+        return f"annotation {note.id} is outside the chain (inserted around the ledger)"
+    if note.seq != expected_seq:
+        return f"expected seq {expected_seq} here: annotation(s) {expected_seq}–{note.seq - 1} are missing"
+    if note.prev_hash != prev_hash:
+        return f"its prev_hash does not match the hash of annotation seq {expected_seq - 1}"
+    if annotation_hash(note) != note.hash:
+        return "its contents do not match its hash (the row was changed)"
+    if quote_hash is None:
+        return f"it is about quote {note.quote_id}, which is missing"
+    if note.quote_hash != quote_hash:
+        return f"it was written about another version of quote {note.quote_id}"
+    return None
 
-    ``check_audio`` also re-hashes each stored audio file (``audit verify --audio``).
-    """
+
+async def _verify_quotes(
+    session: AsyncSession, *, check_audio: bool, batch: int, remembered: dict[int, str]
+) -> tuple[int, str, BrokenLink | None, int]:
+    """The quote chain: (count verified, head hash, first broken link, audio files checked).
+    ``remembered`` collects the hash at the seqs it names (for ``--head``)."""
     count, prev_hash, audio = 0, GENESIS, 0
     while True:
         query = select(Quote).where(Quote.seq > count).order_by(Quote.seq).limit(batch)
         rows = (await session.execute(query)).scalars().all()
         if not rows:
-            return ChainReport(count, count, prev_hash, None, audio)
+            return count, prev_hash, None, audio
         for quote in rows:
             problem = _link_problem(quote, count + 1, prev_hash)
             if problem is None and check_audio:
                 audio += 1
                 problem = _audio_problem(quote)
             if problem is not None:
-                return ChainReport(count, count, prev_hash, BrokenLink(quote.id, quote.seq, problem), audio)
+                return count, prev_hash, BrokenLink(quote.id, quote.seq, problem), audio
             count += 1
             prev_hash = quote.hash
+            if count in remembered:
+                remembered[count] = prev_hash
         session.expunge_all()
+
+
+async def _verify_annotations(
+    session: AsyncSession, *, batch: int, remembered: dict[int, str]
+) -> tuple[int, str, BrokenLink | None]:
+    outside = (
+        await session.execute(select(QuoteAnnotation).where(QuoteAnnotation.seq.is_(None)).limit(1))
+    ).scalar_one_or_none()
+    if outside is not None:
+        reason = _note_problem(outside, 0, GENESIS, None) or ""
+        return 0, GENESIS, BrokenLink(outside.quote_id, 0, reason, "annotation")
+    count, prev_hash = 0, GENESIS
+    while True:
+        query = (
+            select(QuoteAnnotation, Quote.hash)
+            .outerjoin(Quote, Quote.id == QuoteAnnotation.quote_id)
+            .where(QuoteAnnotation.seq > count)
+            .order_by(QuoteAnnotation.seq)
+            .limit(batch)
+        )
+        rows = (await session.execute(query)).all()
+        if not rows:
+            return count, prev_hash, None
+        for note, quote_hash in rows:
+            problem = _note_problem(note, count + 1, prev_hash, quote_hash)
+            if problem is not None:
+                return count, prev_hash, BrokenLink(note.quote_id, int(note.seq or 0), problem, "annotation")
+            count += 1
+            prev_hash = str(note.hash)
+            if count in remembered:
+                remembered[count] = prev_hash
+        session.expunge_all()
+
+
+async def changed_copies(session: AsyncSession, batch: int = 1000) -> list[str]:
+    """Demands whose stored text no longer matches the quote text of their ledger entry."""
+    found: list[str] = []
+    last = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(Demand.id, Demand.text, Quote.id, Quote.transcript, Quote.platform_recognition)
+                .join(Quote, Quote.id == Demand.quote_id)
+                .where(Demand.id > last)
+                .order_by(Demand.id)
+                .limit(batch)
+            )
+        ).all()
+        if not rows:
+            return found
+        for demand_id, copy, quote_id, transcript, platform in rows:
+            last = int(demand_id)
+            if (copy or "").strip() != quote_text(transcript, platform)[0]:
+                found.append(f"demand {demand_id}: its text differs from quote {quote_id} in the ledger")
+
+
+def _head_problem(
+    token: str, report: ChainReport, quotes_at: dict[int, str], notes_at: dict[int, str]
+) -> str | None:
+    parsed = parse_head(token)
+    if parsed is None:
+        return "the remembered head is not of the form <quote seq>.<annotation seq>.<64 hex digits>"
+    q_seq, a_seq, _ = parsed
+    if q_seq > report.head_seq or a_seq > report.annotations:
+        return (
+            f"the remembered head has {q_seq} quote(s) and {a_seq} annotation(s); the ledger now verifies "
+            f"only {report.head_seq} and {report.annotations}: entries were removed from the end"
+        )
+    q_hash = quotes_at.get(q_seq, GENESIS) if q_seq else GENESIS
+    a_hash = notes_at.get(a_seq, GENESIS) if a_seq else GENESIS
+    if head_token(q_seq, q_hash, a_seq, a_hash) != token.strip().lower():
+        return (
+            f"the ledger up to quote seq {q_seq} and annotation seq {a_seq} is not the one remembered: "
+            "entries up to there were rewritten and the chain re-hashed"
+        )
+    return None
+
+
+async def verify_chain(
+    session: AsyncSession, *, check_audio: bool = False, batch: int = 500, head: str | None = None
+) -> ChainReport:
+    """Recompute every hash of both chains in ``seq`` order (stopping at the first broken link), compare
+    each demand's stored text with its ledger quote, and, with ``head``, check that the ledger still
+    contains the remembered head unchanged.
+
+    ``check_audio`` also re-hashes each stored audio file (``audit verify --audio``).
+    """
+    parsed = parse_head(head) if head else None
+    quotes_at: dict[int, str] = {parsed[0]: GENESIS} if parsed else {}
+    notes_at: dict[int, str] = {parsed[1]: GENESIS} if parsed else {}
+    count, q_head, broken, audio = await _verify_quotes(
+        session, check_audio=check_audio, batch=batch, remembered=quotes_at
+    )
+    notes, a_head, a_broken = 0, GENESIS, None
+    if broken is None:
+        notes, a_head, a_broken = await _verify_annotations(session, batch=batch, remembered=notes_at)
+    report = ChainReport(
+        count,
+        count,
+        q_head,
+        broken or a_broken,
+        audio,
+        notes,
+        a_head,
+        tuple(await changed_copies(session)),
+    )
+    if head is not None and report.broken is None:
+        problem = _head_problem(head, report, quotes_at, notes_at)
+        if problem is not None:
+            return ChainReport(
+                report.count,
+                report.head_seq,
+                report.head_hash,
+                None,
+                audio,
+                notes,
+                a_head,
+                report.changed_copies,
+                problem,
+            )
+    return report
+
+
+async def ledger_size(session: AsyncSession) -> tuple[int, int]:
+    quotes = (await session.execute(select(func.count()).select_from(Quote))).scalar_one()
+    notes = (await session.execute(select(func.count()).select_from(QuoteAnnotation))).scalar_one()
+    return int(quotes), int(notes)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from config.settings import Settings
+from speech import vocabulary
 from speech.ledger import QuoteLedger
 from speech.model import ModelNotFound, resolve
 from speech.transcriber import WhisperTranscriber
+from storage.db import Database
 
 log = logging.getLogger("actionflow.speech")
 
@@ -25,3 +28,16 @@ def build(settings: Settings) -> tuple[WhisperTranscriber | None, QuoteLedger]:
     if settings.speech.preload:
         transcriber.preload()
     return transcriber, QuoteLedger()
+
+
+def attach_vocabulary(transcriber: Any, db: Database, settings: Settings) -> None:
+    """Let the transcriber rebuild the company's vocabulary from this database when it is stale."""
+    if not isinstance(transcriber, WhisperTranscriber):
+        return
+
+    async def load() -> vocabulary.Vocabulary:
+        async with db.read() as session:
+            return await vocabulary.load(session, settings)
+
+    transcriber.vocabulary_loader = load
+    transcriber.vocabulary = None  # built on the next note, from this database

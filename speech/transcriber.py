@@ -19,7 +19,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -32,6 +33,7 @@ from speech.audio import DecodedAudio, decode_file
 from speech.memory import keep_heaps_small, release_free_memory
 from speech.model import ModelNotFound, ModelSource, resolve, weights_sha256
 from speech.text import clean_segments, join_segments
+from speech.vocabulary import REFRESH_S, Vocabulary
 from speech.windows import DecodeOptions, WindowDecoder, speech_windows
 
 log = logging.getLogger("actionflow.speech")
@@ -39,6 +41,12 @@ log = logging.getLogger("actionflow.speech")
 TIMEOUT = "这条语音没能在规定时间内转写完成，原始录音已保存。请再发一次，或改用文字说明。"
 NO_MODEL = "语音转写模型未安装，暂时无法转写（原始录音已保存）。请联系管理员。"
 TIMEOUT_GRACE_S = 10.0
+
+
+def compression_ratio(text: str) -> float:
+    """Whisper's repetition measure: UTF-8 length over zlib-compressed length (high = repetitive)."""
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw))
 
 
 def language_rule(detected: str) -> str:
@@ -67,6 +75,8 @@ class _Outcome:
     segments: int
     dropped: int
     run_s: float
+    avg_logprob: float | None = None  # the worst window's
+    compression_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,10 @@ class WhisperTranscriber:
         self._running = 0
         self.last_wait_s = 0.0
         self.notes_done = 0
+        # The company's vocabulary (speech/vocabulary.py): set, or rebuilt every REFRESH_S through
+        # ``vocabulary_loader`` (the application sets it); None = only ``speech.hotwords``.
+        self.vocabulary: Vocabulary | None = None
+        self.vocabulary_loader: Callable[[], Awaitable[Vocabulary]] | None = None
 
     # -- observability --------------------------------------------------------------
     @property
@@ -219,12 +233,27 @@ class WhisperTranscriber:
     def options(self, language: str) -> DecodeOptions:
         s = self.settings
         mandarin = language == "zh"
+        vocabulary = self.vocabulary
+        hotwords = vocabulary.hotwords if vocabulary is not None else s.hotwords.strip()
         return DecodeOptions(
             beam_size=s.beam_size,
             no_repeat_ngram_size=s.no_repeat_ngram_size,
             initial_prompt=s.initial_prompt_zh if mandarin else "",
-            hotwords=s.hotwords.strip() if mandarin else "",
+            hotwords=hotwords if mandarin else "",
         )
+
+    async def refresh_vocabulary(self, *, force: bool = False) -> None:
+        """Rebuild the vocabulary when it is older than REFRESH_S (or ``force``); a failure keeps the old
+        one and is logged."""
+        loader, current = self.vocabulary_loader, self.vocabulary
+        if loader is None:
+            return
+        if not force and current is not None and time.monotonic() - current.built_at < REFRESH_S:
+            return
+        try:
+            self.vocabulary = await loader()
+        except Exception as exc:  # the database may be busy: keep steering with the previous list
+            log.warning("speech vocabulary not refreshed (keeping the previous one): %s", exc)
 
     def _run(
         self, audio: DecodedAudio, cancel: threading.Event, on_start: Callable[[], None], deadline_s: float
@@ -256,13 +285,21 @@ class WhisperTranscriber:
             )
             opts = self.options(decoded.language)
             kept, dropped = clean_segments(decoded.texts, prompt=opts.initial_prompt, hotwords=opts.hotwords)
+            text = join_segments(kept, decoded.language)
+            fixer = self.vocabulary.fixer if self.vocabulary is not None else None
+            if fixer is not None and decoded.language == "zh":
+                text, changes = fixer.fix(text)
+                if changes:
+                    log.info("homophones repaired", extra={"changes": len(changes)})
             return _Outcome(
-                join_segments(kept, decoded.language),
+                text,
                 decoded.language,
                 decoded.probability,
                 len(decoded.texts),
                 dropped,
                 time.perf_counter() - started,
+                min(decoded.logprobs) if decoded.logprobs else None,
+                compression_ratio(text) if text else None,
             )
         finally:
             with self._counts_lock:
@@ -282,6 +319,7 @@ class WhisperTranscriber:
     ) -> Report:
         """Like :meth:`transcribe`, with timings. Raises :class:`TranscriptionRejected` for bad audio,
         a missing model or a note that takes longer than ``timeout_factor`` × its length + 10 s."""
+        await self.refresh_vocabulary()
         audio = await asyncio.to_thread(decode_file, Path(path), max_duration_s=self.settings.max_duration_s)
         deadline_s = self.settings.timeout_factor * audio.duration_s + self.grace_s
         loop = asyncio.get_running_loop()
@@ -341,6 +379,10 @@ class WhisperTranscriber:
             audio_sha256=audio.sha256,
             audio_format=audio.format or audio_format,
             platform_recognition=platform_recognition,
+            avg_logprob=None if outcome.avg_logprob is None else round(outcome.avg_logprob, 3),
+            compression_ratio=None
+            if outcome.compression_ratio is None
+            else round(outcome.compression_ratio, 2),
         )
         report = Report(
             transcript, outcome.probability, wait_s, outcome.run_s, outcome.segments, outcome.dropped

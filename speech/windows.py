@@ -18,7 +18,7 @@ Measured on 2 cores against the batched pipeline plus a separate detection step:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,9 @@ class Decoded:
     detected: str  # what the model said ("" when the language was pinned)
     probability: float
     texts: list[str]  # one per window
+    # Mean token log-probability per window (faster-whisper's avg_logprob: cumulative log-probability
+    # over tokens + 1), the model's own measure of how sure it was.
+    logprobs: list[float] = field(default_factory=list)
 
 
 def speech_windows(samples: np.ndarray) -> list[np.ndarray]:
@@ -101,7 +104,7 @@ class WindowDecoder:
         token, probability = self.model.model.detect_language(encoded)[0][0]  # ("<|zh|>", 0.97)
         return str(token)[2:-2], float(probability)
 
-    def _decode(self, encoded: Any, samples: int, language: str, options: DecodeOptions) -> str:
+    def _decode(self, encoded: Any, samples: int, language: str, options: DecodeOptions) -> tuple[str, float]:
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
@@ -121,8 +124,12 @@ class WindowDecoder:
             suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
             no_repeat_ngram_size=options.no_repeat_ngram_size,
+            return_scores=True,
         )[0]
-        return str(tokenizer.decode(result.sequences_ids[0]))
+        tokens = result.sequences_ids[0]
+        # ctranslate2's score is the cumulative log-probability divided by length (length_penalty 1)
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1) if result.scores else 0.0
+        return str(tokenizer.decode(tokens)), avg_logprob
 
     def run(
         self,
@@ -136,6 +143,7 @@ class WindowDecoder:
         """Decode ``windows`` in order. ``pinned`` skips detection; otherwise ``choose`` maps the detected
         language to the one to decode in. ``check`` runs between windows and may raise to give up."""
         texts: list[str] = []
+        logprobs: list[float] = []
         language, detected, probability = pinned, "", 1.0
         waiting: list[tuple[Any, int]] = []  # windows encoded before the language was decided
         votes: list[tuple[str, float]] = []
@@ -154,9 +162,13 @@ class WindowDecoder:
                     detected, probability = _vote(votes)
                 language = choose(detected)
                 for earlier, length in waiting:
-                    texts.append(self._decode(earlier, length, language, options_for(language)))
+                    text, logprob = self._decode(earlier, length, language, options_for(language))
+                    texts.append(text)
+                    logprobs.append(logprob)
                     check()
                 waiting.clear()
                 continue
-            texts.append(self._decode(encoded, len(window), language, options_for(language)))
-        return Decoded(language, detected, probability, texts)
+            text, logprob = self._decode(encoded, len(window), language, options_for(language))
+            texts.append(text)
+            logprobs.append(logprob)
+        return Decoded(language, detected, probability, texts, logprobs)

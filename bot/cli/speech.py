@@ -33,11 +33,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     v = asub.add_parser(
         "verify",
         help="recompute the quote hash chain; name the first broken link (non-zero exit when broken)",
-        description="Recompute every quote's SHA-256 in order and check each links to the one before. "
-        "Prints the chain head (seq and hash): keep it somewhere else to detect later removal of the "
-        "newest quotes.",
+        description="Recompute every quote's and every annotation's SHA-256 in order and check each links "
+        "to the one before; compare each demand's stored text with its ledger quote. Prints the ledger "
+        "head: keep it somewhere else (the bot sends it to the admins daily) and pass it with --head "
+        "later to detect removal of the newest entries or a re-hashed chain.",
     )
     v.add_argument("--audio", action="store_true", help="also re-hash each quote's stored audio file")
+    v.add_argument(
+        "--head",
+        metavar="HEAD",
+        default=None,
+        help="a head printed earlier (<quote seq>.<annotation seq>.<sha256>): check the ledger still "
+        "contains it unchanged",
+    )
     v.set_defaults(func=cmd_audit_verify)
 
     def audit_help(args: argparse.Namespace) -> int:
@@ -129,7 +137,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         try:
             await db.check()
             async with db.read() as session:
-                report = await verify_chain(session, check_audio=args.audio)
+                report = await verify_chain(session, check_audio=args.audio, head=args.head)
         except DBAPIError as exc:
             print(
                 f"error: cannot read the quote ledger in {safe_url(settings.database.url)}: "
@@ -142,10 +150,27 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         audio = f", {report.audio_checked} audio files re-hashed" if args.audio else ""
         if report.broken is not None:
             print(f"quote ledger BROKEN at {report.broken.describe()}")
-            print(f"  the {report.count} quote(s) before it verify (up to seq {report.head_seq}){audio}")
+            if report.broken.chain == "annotation":
+                print(
+                    f"  all {report.count} quote(s) and {report.annotations} annotation(s) before it verify"
+                )
+            else:
+                print(f"  the {report.count} quote(s) before it verify (up to seq {report.head_seq}){audio}")
             return EXIT_ERROR
-        head = f"head seq {report.head_seq}, hash {report.head_hash}" if report.count else "empty"
-        print(f"quote ledger OK: {report.count} quote(s) verified{audio}; {head}")
+        for line in report.changed_copies:
+            print(f"CHANGED COPY {line} (shown to users as 已被改动)")
+        if report.head_problem is not None:
+            print(f"quote ledger does NOT match the remembered head: {report.head_problem}")
+            return EXIT_ERROR
+        checked = " (matches the remembered head)" if args.head else ""
+        summary = (
+            f"{report.count} quote(s) and {report.annotations} annotation(s) verified{audio}{checked}; "
+            f"head {report.head}"
+        )
+        if report.changed_copies:
+            print(f"quote ledger chain OK but {len(report.changed_copies)} copy(ies) changed: {summary}")
+            return EXIT_ERROR
+        print(f"quote ledger OK: {summary}")
         return 0
 
     return run(go())

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Protocol
 from core.events import CardActionEvent, ImageEvent, TextEvent, VoiceEvent
 from core.messages import Choice, Message, Text
 from domain import when
+from domain.quotes import doubt_reasons, quote_text
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.spec import FieldSpec
@@ -403,7 +404,8 @@ class VoiceQuoteField:
             raise FieldError("这里需要客户原话的语音（按住说话发送），文字不能代替原话")
         if turn.transcript is None:
             raise FieldError(turn.transcript_error or "语音没有识别出文字，请再录一次")
-        if not turn.transcript.text.strip():
+        text, _ = quote_text(turn.transcript.text, turn.transcript.platform_recognition)
+        if not text:
             raise FieldError("没有听到说话内容，请再录一次")
         recorder = turn.services.quotes
         if recorder is None:
@@ -416,8 +418,18 @@ class VoiceQuoteField:
             customer_id=ctx.get("customer_id"),
             visit_id=ctx.get("visit_id"),
         )
-        text = turn.transcript.text.strip()
-        return Parsed({"quote_id": quote_id, "text": text}, f"客户原话已记录（不可修改）：“{text}”")
+        t = turn.transcript
+        doubts = doubt_reasons(
+            transcript=t.text,
+            platform=t.platform_recognition,
+            avg_logprob=t.avg_logprob,
+            compression_ratio=t.compression_ratio,
+        )
+        echo = f"客户原话已记录（原话 #{quote_id}，不可修改）：“{text}”"
+        if doubts:
+            echo += f"\n⚠️ 转写可能不准（{'，'.join(doubts)}），请对照录音核对。"
+        echo += "\n如有听错，回复「更正 正确内容」，原话会保留。"
+        return Parsed({"quote_id": quote_id, "text": text}, echo)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return f"“{value.get('text', '')}”" if isinstance(value, dict) else str(value)

@@ -44,6 +44,11 @@ class Quote(Base):
 
 
 class QuoteAnnotation(Base):
+    """A correction (``kind`` correction, by a rep) or a flag (``doubt``, by the system) about a quote.
+
+    Annotations are a second append-only hash chain (migration 0009): ``hash`` covers ``seq``,
+    ``prev_hash``, the time, the quote and its hash, the author, the kind and the text."""
+
     __tablename__ = "quote_annotations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,19 +56,31 @@ class QuoteAnnotation(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seq: Mapped[int | None] = mapped_column(unique=True, index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="correction", server_default="correction")
+    quote_hash: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
 
 @event.listens_for(Quote, "before_update")
-def _refuse_update(mapper: Any, connection: Any, target: Quote) -> None:
-    raise QuoteImmutableError(f"quote {target.id} cannot be changed; add a quote annotation instead")
+@event.listens_for(QuoteAnnotation, "before_update")
+def _refuse_update(mapper: Any, connection: Any, target: Quote | QuoteAnnotation) -> None:
+    raise QuoteImmutableError(
+        f"{type(target).__name__} {target.id} cannot be changed; add a quote annotation instead"
+    )
 
 
 @event.listens_for(Quote, "before_delete")
-def _refuse_delete(mapper: Any, connection: Any, target: Quote) -> None:
-    raise QuoteImmutableError(f"quote {target.id} cannot be deleted")
+@event.listens_for(QuoteAnnotation, "before_delete")
+def _refuse_delete(mapper: Any, connection: Any, target: Quote | QuoteAnnotation) -> None:
+    raise QuoteImmutableError(f"{type(target).__name__} {target.id} cannot be deleted")
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk(state: ORMExecuteState) -> None:
-    if (state.is_update or state.is_delete) and state.bind_mapper is Quote.__mapper__:
+    if (state.is_update or state.is_delete) and state.bind_mapper in (
+        Quote.__mapper__,
+        QuoteAnnotation.__mapper__,
+    ):
         raise QuoteImmutableError("quotes cannot be changed or deleted; add a quote annotation instead")

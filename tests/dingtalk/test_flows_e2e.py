@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from emulators.dingtalk.rig import DingTalkRig, dingtalk_bot
-from speech.ledger import QuoteLedger
+from speech.ledger import QuoteLedger, verify_chain
 from speech.transcriber import WhisperTranscriber
 from storage.models import Deadline, Demand, Quote, Visit
 from tests.flows.kit import add_customer, one, rows
@@ -20,6 +20,7 @@ from tests.speech.conftest import audio, cer, model_dir, references, speech_sett
 __all__ = ["audio", "model_dir", "speech_settings", "transcriber"]
 
 PROCESS = "PROC-VISIT-001"
+SAID = "采购成本太高了，预算只有去年的八成。"
 FORM = {
     "客户名称": "杭州一院",
     "拜访开始时间": "2026-11-23 14:00",
@@ -95,18 +96,31 @@ async def test_after_the_visit_a_real_voice_note_becomes_the_quote(
         assert "发送一段语音" in r[-1]
         note = (audio / "sample2.wav").read_bytes()
         before = len(rig.texts("0423"))
-        await rig.deliver(
-            rig.emu.push_audio("0423", note, recognition="钉钉识别：采购成本太高", content_type="audio/wav")
-        )
+        await rig.deliver(rig.emu.push_audio("0423", note, recognition=SAID, content_type="audio/wav"))
         r = rig.texts("0423")[before:]
-        assert r[0] == "正在转写…" and r[1].startswith("客户原话已记录（不可修改）")
+        # DingTalk's own recognition is the quote's text (the rule in docs/speech.md)
+        assert r[0] == "正在转写…" and r[1].startswith(f"客户原话已记录（原话 #1，不可修改）：“{SAID}”")
         await rig.say("0423", "采购成本高")
         r = await rig.say("0423", "无")
-        assert "需求确认单已提交（按时完成）" in r[-1]
+        assert any("需求确认单已提交（按时完成）" in x for x in r)
         quote, demand = await one(rig.bot, Quote), await one(rig.bot, Demand)
         # The whole note arrived (a partial read once truncated it) and is the ledger's audio.
         assert quote.audio_sha256 == hashlib.sha256(note).hexdigest()
         assert cer(quote.transcript, references()["sample2"]) <= 0.6, quote.transcript
-        assert quote.platform_recognition == "钉钉识别：采购成本太高"
-        assert (quote.customer_id, demand.quote_id, demand.text) == (cid, quote.id, quote.transcript)
+        assert quote.platform_recognition == SAID  # kept beside the local transcript in the ledger entry
+        assert (quote.customer_id, demand.quote_id, demand.text) == (cid, quote.id, SAID)
+        r = await rig.say("0423", "原话 #1")
+        assert f"平台识别：“{SAID}”（采用）" in r[-1] and f"本地转写：“{quote.transcript}”" in r[-1]
+
+        # Later, from the profile: the rep corrects it by number; the profile shows both.
+        r = await rig.say("0423", "更正 #1 采购成本太高了，预算只有去年的七成。")
+        assert r[-1].startswith("已记录更正（原话 #1），原话保留不变")
+        r = await rig.say("0423", "更正 #1 采购成本太高了，预算只有去年的七成。")
+        assert r[-1] == "原话 #1 已经有这条更正了，不用重复提交。"
+        r = await rig.say("0100", "更正 #1 不对")
+        assert "只有记录人可以更正" in r[-1]
+        r = await rig.say("0423", "客户 杭州市第一人民医院")
+        assert f"原话 #1 “{SAID}”（销售更正：“采购成本太高了，预算只有去年的七成。”（王磊））" in r[-1]
+        async with rig.bot.session() as s:
+            assert (await verify_chain(s)).ok
         assert (await one(rig.bot, Deadline, Deadline.kind == "demand_confirmation")).on_time is True

@@ -84,11 +84,11 @@ async def test_planned_end_starts_the_report_and_everything_is_on_time(tmp_path:
         r = await bot.send("wanglei", "客户说器械包尺寸不对")
         assert "文字不能代替原话" in r[0]
         r = await bot.voice("wanglei", scripted_note(tmp_path, transcriber, "q1", QUOTE))
-        assert f"客户原话已记录（不可修改）：“{QUOTE}”" in "\n".join(r)
+        assert f"客户原话已记录（原话 #1，不可修改）：“{QUOTE}”" in "\n".join(r)
         await bot.send("wanglei", "合规风险")
         await bot.send("wanglei", "换过两家供应商的灭菌盒")
         r = await bot.send("wanglei", "尺寸还是不统一")
-        assert "需求确认单已提交（按时完成）。客户原话已存档，不可修改。" in r[-1]
+        assert "需求确认单已提交（按时完成）。客户原话已存档，不可修改。" in r[-2]
 
         visit = await one(bot, Visit)
         assert visit.status == "done" and visit.done_at == datetime.fromisoformat("2026-11-23T11:00:00+08:00")
@@ -166,7 +166,7 @@ async def test_late_report_is_recorded_as_late(tmp_path: Path) -> None:
         await bot.voice("wanglei", scripted_note(tmp_path, transcriber, "q2", "预算今年很紧"))
         await bot.send("wanglei", "1")
         r = await bot.send("wanglei", "无")  # no tried solutions: the follow-up question is skipped
-        assert "需求确认单已提交（已超时 15 分钟，截止时间 11-23 11:30）" in r[-1]
+        assert "需求确认单已提交（已超时 15 分钟，截止时间 11-23 11:30）" in r[-2]
         dl = await deadline(bot, "demand_confirmation")
         assert dl.on_time is False and dl.done_at == bot.clock.now()
         photo = await one(bot, Photo)

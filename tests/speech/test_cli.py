@@ -70,7 +70,7 @@ def test_audit_verify_passes_then_names_the_tampered_quote(
 
     asyncio.run(setup())
     assert main(["audit", "verify"]) == 0
-    assert "quote ledger OK: 3 quote(s) verified; head seq 3" in capsys.readouterr().out
+    assert "quote ledger OK: 3 quote(s) and 0 annotation(s) verified; head 3.0." in capsys.readouterr().out
 
     async def tamper() -> int:
         db = Database(url)
@@ -106,3 +106,20 @@ def test_config_check_reports_a_missing_model_and_a_bad_compute_type(
     assert any("speech.compute_type 'float16' is not supported on cpu" in p for p in problems)
     assert main(["check-config"]) == 2
     assert "speech.compute_type 'float16'" in capsys.readouterr().out
+
+
+def test_config_check_names_a_vocabulary_file_with_bad_lines(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config.settings import load_settings
+
+    words = config / "words.txt"
+    words.write_bytes("器械包\n".encode() + b"\xff\xfe\n" + "器械包\n".encode())
+    monkeypatch.setenv("ACTIONFLOW_SPEECH__VOCABULARY_FILE", str(words))
+    problems = check_speech(load_settings())
+    assert (
+        f"speech.vocabulary_file: vocabulary file {words}: 1 line(s) are not UTF-8 and were skipped"
+        in problems
+    )
+    monkeypatch.setenv("ACTIONFLOW_SPEECH__VOCABULARY_FILE", str(config / "absent.txt"))
+    assert any("cannot be read" in p for p in check_speech(load_settings()))

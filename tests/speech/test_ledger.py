@@ -30,7 +30,7 @@ def transcript(n: int, audio_path: str = "") -> Transcript:
         audio_path=audio_path or f"data/audio/ab/{n:064d}.amr",
         audio_sha256=f"{n:064x}",
         audio_format="amr-nb",
-        platform_recognition="采购成本太高了" if n % 2 else None,
+        platform_recognition=f"第{n}条采购成本太高了预算只有去年的八成" if n % 2 else None,
     )
 
 
@@ -66,7 +66,10 @@ async def test_quotes_are_chained_in_order(db_url: str) -> None:
         assert [q.prev_hash for q in quotes[1:]] == [q.hash for q in quotes[:-1]]
         assert all(compute_hash(q) == q.hash for q in quotes)  # survives the round trip through the DB
         assert quotes[1].created_at == NOW + timedelta(minutes=2)
-        assert quotes[0].platform_recognition == "采购成本太高了" and quotes[1].platform_recognition is None
+        assert (
+            quotes[0].platform_recognition == "第1条采购成本太高了预算只有去年的八成"
+            and quotes[1].platform_recognition is None
+        )
         assert report.ok and report.count == 3 and report.head_seq == 3 and report.head_hash == quotes[2].hash
     finally:
         await db.dispose()
@@ -250,7 +253,7 @@ async def test_triggers_are_in_place_at_the_head_revision(db_url: str) -> None:
                     .scalars()
                     .all()
                 )
-                assert set(names) == {"quotes_no_update", "quotes_no_delete"}
+                assert set(names) == {"quotes_no_update", "quotes_no_delete", "quotes_no_replace"}
             else:
                 names = (
                     (

@@ -1,0 +1,183 @@
+"""Corrections of the customer's words: ``更正 [#编号] <正确内容>``, the 更正原话 card button, ``原话 #编号``.
+
+A correction never changes the quote: it is appended to the ledger's annotation chain with its author and
+time, and shown as 销售更正 beside the original wherever the quote is shown.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core.events import CardActionEvent
+from core.messages import Choice
+from domain.quotes import CORRECTION, QuoteView, append_annotation, load_views
+from handlers.commands import Command
+from handlers.context import Turn
+from handlers.flowkit import start_form
+from handlers.forms.engine import FormResult
+from handlers.registry import Registry
+from storage.models import Quote, User
+
+MAX_LENGTH = 500
+RECENT = timedelta(hours=24)  # 更正 without a number corrects the rep's own quote of the last day
+CARD_PREFIX = "quote:"
+FIX_OPTION = "更正原话"
+VIEWERS = frozenset({"manager", "admin", "product"})
+EXAMPLE = "我们科室最头疼的是器械包的灭菌兼容性问题"
+_NUMBER = re.compile(r"^(?:原话\s*)?[#＃](\d+)[\s:：，,]*(.*)$", re.DOTALL)
+
+
+def _clean(text: str) -> str:
+    """One line of printable text: control characters dropped, runs of whitespace made one space."""
+    kept = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
+    return re.sub(r"\s+", " ", kept).strip()
+
+
+def offer(quote_id: int, text: str) -> Choice:
+    """The card shown after a quote is filed: the text as recorded and a button to correct it."""
+    return Choice(
+        prompt=f"原话 #{quote_id}：“{text}”",
+        note="听错了可以点「更正原话」，原来的录音和转写都会保留。",
+        options=[FIX_OPTION],
+        token=f"{CARD_PREFIX}{quote_id}",
+    )
+
+
+async def _own_quote(turn: Turn, quote_id: int) -> Quote | None:
+    """The quote if the user may correct it; otherwise tell them why and return None."""
+    quote = await turn.session.get(Quote, quote_id)
+    if quote is None:
+        await turn.reply(f"没有找到原话 #{quote_id}，请核对编号（客户档案里的「原话 #编号」）。")
+        return None
+    if quote.rep_id != turn.user.id:
+        author = await turn.session.get(User, quote.rep_id)
+        who = author.name if author is not None else "其他同事"
+        await turn.reply(f"原话 #{quote_id} 是{who}记录的，只有记录人可以更正。如有出入，请联系{who}。")
+        return None
+    return quote
+
+
+async def _latest_own(turn: Turn) -> Quote | None:
+    return (
+        await turn.session.execute(
+            select(Quote)
+            .where(Quote.rep_id == turn.user.id, Quote.created_at >= turn.now - RECENT)
+            .order_by(Quote.seq.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def apply_correction(turn: Turn, quote: Quote, raw: str) -> None:
+    text = _clean(raw)
+    if not text:
+        await turn.reply(f"请在「更正」后写上客户实际说的话，例如：更正 #{quote.id} {EXAMPLE}")
+        return
+    if len(text) > MAX_LENGTH:
+        await turn.reply(f"更正内容太长了（最多 {MAX_LENGTH} 字），请精简后再发。")
+        return
+    view: QuoteView = (await load_views(turn.session, [quote.id]))[quote.id]
+    if text == view.text:
+        await turn.reply(f"更正内容和原话 #{quote.id} 完全一样，不需要更正。")
+        return
+    earlier = view.correction
+    if earlier is not None and earlier.text == text:
+        await turn.reply(f"原话 #{quote.id} 已经有这条更正了，不用重复提交。")
+        return
+    note = await append_annotation(
+        turn.session, quote=quote, kind=CORRECTION, text_=text, now=turn.now, author_id=turn.user.id
+    )
+    turn.audit("quote.correct", "quote", quote.id, after={"annotation_seq": note.seq, "text": text})
+    if earlier is None:
+        head = f"已记录更正（原话 #{quote.id}），原话保留不变："
+    else:
+        head = f"已更新更正（原话 #{quote.id}），之前的更正也保留在记录里："
+    await turn.reply(f"{head}\n原话：“{view.text}”\n销售更正：“{text}”")
+
+
+async def correct(turn: Turn, args: str) -> None:
+    """更正 [#编号] <正确内容>."""
+    m = _NUMBER.match(args.strip())
+    if m is not None:
+        quote = await _own_quote(turn, int(m.group(1)))
+        if quote is not None:
+            await apply_correction(turn, quote, m.group(2))
+        return
+    quote = await _latest_own(turn)
+    if quote is None:
+        await turn.reply(
+            "没有找到你最近一天记录的客户原话。更正更早的原话，请在客户档案里找到编号，"
+            "回复「更正 #编号 正确内容」。"
+        )
+        return
+    await apply_correction(turn, quote, args)
+
+
+async def show(turn: Turn, args: str) -> None:
+    """原话 #编号: the ledger entry as recorded: both recognitions, the corrections, the flags."""
+    m = re.fullmatch(r"[#＃]?\s*(\d+)", args.strip())
+    if m is None:
+        await turn.reply("用法：原话 #编号（编号见客户档案的开放需求）。")
+        return
+    quote_id = int(m.group(1))
+    quote = await turn.session.get(Quote, quote_id)
+    if quote is None or (quote.rep_id != turn.user.id and not (turn.user.roles & VIEWERS)):
+        await turn.reply(f"没有找到原话 #{quote_id}。")
+        return
+    view = (await load_views(turn.session, [quote_id]))[quote_id]
+    when = quote.created_at.astimezone(turn.services.tz).strftime("%Y-%m-%d %H:%M")
+    lines = [f"原话 #{quote_id}（{when}，{quote.duration_s:.0f} 秒录音）：“{view.text}”"]
+    if not view.intact:
+        lines.append("⚠️ 这条记录已被改动，请联系管理员运行 actionflow audit verify。")
+    if view.platform:
+        lines.append(f"平台识别：“{view.platform}”" + ("（采用）" if view.source == "platform" else ""))
+        lines.append(f"本地转写：“{view.transcript}”" + ("（采用）" if view.source == "local" else ""))
+    if view.doubtful:
+        lines.append("转写可能不准，请以录音为准。")
+    for fix in view.corrections:
+        day = fix.created_at.astimezone(turn.services.tz).strftime("%m-%d %H:%M")
+        lines.append(f"销售更正（{fix.author or '销售'}，{day}）：“{fix.text}”")
+    await turn.reply("\n".join(lines))
+
+
+async def card(turn: Turn) -> None:
+    """The 更正原话 button: ask for the right words in a one-question form."""
+    event = turn.event
+    if not isinstance(event, CardActionEvent):
+        return
+    raw = event.card_id.removeprefix(CARD_PREFIX)
+    quote = await _own_quote(turn, int(raw)) if raw.isdigit() else None
+    if quote is None:
+        return
+    value = event.values[0] if event.values else ""
+    if value not in ("1", FIX_OPTION):
+        await turn.reply("请点「更正原话」。")
+        return
+    await start_form(turn, "quote_correction", context={"quote_id": quote.id})
+
+
+async def complete_correction(turn: Turn, result: FormResult) -> None:
+    quote = await _own_quote(turn, int(result.context.get("quote_id") or 0))
+    if quote is not None:
+        answer = str(result.answers.get("text", ""))
+        # Asked for the words, a rep often types the whole command again (「更正 …」).
+        answer = re.sub(rf"^更正\s*(?:[#＃]{quote.id}(?!\d))?\s*", "", answer.strip())
+        await apply_correction(turn, quote, answer)
+
+
+def setup(registry: Registry) -> None:
+    registry.command(
+        Command(
+            ("更正",),
+            correct,
+            "更正客户原话的转写（更正 #编号 正确内容），原话保留",
+            in_form=True,
+        )
+    )
+    registry.command(Command(("原话",), show, "查看一条客户原话的完整记录（原话 #编号）"))
+    registry.card(CARD_PREFIX, card)
+    registry.completer("quote_correction", complete_correction)

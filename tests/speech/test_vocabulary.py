@@ -1,0 +1,154 @@
+"""The company vocabulary: built from the database, forms, themes and a word list; bounded; a hostile
+word list is loaded with warnings, never a crash."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.testing import make_settings
+from config.settings import SpeechSettings
+from speech import vocabulary
+from speech.homophones import HomophoneFixer
+from speech.transcriber import WhisperTranscriber
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Customer, KeyPerson
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def test_a_50k_line_word_list_with_junk_is_loaded_with_warnings_and_bounded(tmp_path: Path) -> None:
+    lines = [f"词条{i:05d}".encode() for i in range(48_000)]
+    lines += [b"", b"   ", b"# a comment"] * 500
+    lines += ["器械包".encode()] * 300 + [b"\xff\xfe\xb0\xa1 not utf-8"] * 200 + [("长" * 40).encode()]
+    words = tmp_path / "words.txt"
+    words.write_bytes(b"\xef\xbb\xbf" + "灭菌兼容性\n".encode() + b"\n".join(lines))
+    terms, warnings = vocabulary.read_word_list(words)
+    assert terms[:3] == ["灭菌兼容性", "词条00000", "词条00001"] and terms.count("器械包") == 1
+    assert len(terms) == 48_002
+    assert any("200 line(s) are not UTF-8" in w for w in warnings)
+    assert any("duplicate" in w for w in warnings) and any("longer than" in w for w in warnings)
+
+    speech = SpeechSettings(vocabulary_file=words, vocabulary_max_terms=40, vocabulary_max_chars=160)
+    built = vocabulary.build(speech, customers=["杭州市第一人民医院"], keywords=["灭菌:3"])
+    assert len(built.terms) <= 40 and len(built.hotwords) <= 160
+    assert built.terms[:2] == ("灭菌兼容性", "杭州市第一人民医院")  # taken in turn from each source
+    assert any("terms available" in w for w in built.warnings)
+
+
+def test_a_huge_or_missing_or_binary_word_list_is_a_warning(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(("设备科\n" * 800_000).encode())  # 8 MB
+    terms, warnings = vocabulary.read_word_list(huge)
+    assert terms == ["设备科"] and any("read only that far" in w for w in warnings)
+    terms, warnings = vocabulary.read_word_list(tmp_path / "absent.txt")
+    assert terms == [] and "cannot be read" in warnings[0]
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(bytes(range(256)) * 100)
+    terms, warnings = vocabulary.read_word_list(binary)
+    assert any("not UTF-8" in w for w in warnings)  # and no exception
+
+
+def test_select_terms_respects_both_bounds_and_skips_repeats() -> None:
+    terms, available = vocabulary.select_terms(
+        [["器械包", "灭菌"], ["器械包", "杭州市第一人民医院"], ["x", "设备科"]], max_terms=3, max_chars=100
+    )
+    assert terms == ["器械包", "杭州市第一人民医院", "设备科"] and available == 4  # "x" is too short
+    terms, _ = vocabulary.select_terms([["器械包", "灭菌柜", "设备科"]], max_terms=10, max_chars=7)
+    assert terms == ["器械包", "灭菌柜"]  # 3 + 1 + 3 characters
+
+
+async def test_vocabulary_comes_from_the_database_forms_and_themes(
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(db_url)
+    await upgrade(db)
+    try:
+        async with db.transaction() as s:
+            c = Customer(
+                name="萧山区第一人民医院",
+                normalized_name="萧山区第一人民医院",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            s.add(c)
+            await s.flush()
+            s.add(
+                KeyPerson(customer_id=c.id, role_group="设备科", name="孙丽", created_at=NOW, updated_at=NOW)
+            )
+        words = tmp_path / "words.txt"
+        words.write_bytes("骨科耗材\n".encode() + b"\xff\n")
+        settings = make_settings(
+            tmp_path,
+            speech={
+                "vocabulary_file": str(words),
+                "vocabulary_hotwords": True,
+                "vocabulary_max_terms": 500,
+                "vocabulary_max_chars": 400,
+            },
+        )
+        with caplog.at_level(logging.WARNING, logger="actionflow.speech"):
+            async with db.read() as s:
+                built = await vocabulary.load(s, settings)
+        assert {"骨科耗材", "萧山区第一人民医院", "孙丽", "采购成本高"} <= set(built.terms)
+        assert any("灭菌" in t for t in built.terms)  # the themes' keywords
+        assert any("not UTF-8" in r.getMessage() for r in caplog.records)
+        default = make_settings(tmp_path, speech={"vocabulary_file": str(words)})
+        async with db.read() as s:
+            repair_only = await vocabulary.load(s, default)  # the default: nothing in the prompt
+        assert repair_only.terms == () and repair_only.fixer is not None
+        assert {"骨科耗材", "萧山区第一人民医院", "孙丽", "采购成本高"} <= repair_only.fixer.terms
+        off = make_settings(tmp_path, speech={"vocabulary": False})
+        async with db.read() as s:
+            nothing = await vocabulary.load(s, off)
+        assert nothing.terms == () and nothing.fixer is None
+    finally:
+        await db.dispose()
+
+
+def test_homophones_of_terms_are_repaired_and_ordinary_words_left_alone() -> None:
+    fixer = HomophoneFixer.build(["器械包", "科室", "兼容性", "交付周期", "桐庐县", "供应室", "Ab1"])
+    fixed, changes = fixer.fix("我们颗是最头疼的是气泄包的面均坚融性问题。")
+    assert fixed == "我们科室最头疼的是器械包的面均兼容性问题。"
+    assert changes == [("颗是", "科室"), ("气泄包", "器械包"), ("坚融性", "兼容性")]
+    # two characters must match the tones too: 可是 (ke3 shi4) is not 科室 (ke1 shi4)
+    assert fixer.fix("可是价格太高，在同路线人民医院") == (
+        "可是价格太高，在桐庐县人民医院",
+        [("同路线", "桐庐县")],
+    )
+    assert fixer.fix("交付周期太长") == ("交付周期太长", [])  # already right
+    assert fixer.fix("供应\n室") == ("供应\n室", [])  # never across a break
+    # two terms that sound alike: which was meant is unknown, so neither is written
+    both = HomophoneFixer.build(["器械", "气泄"])
+    assert both.fix("器泄") == ("器泄", [])
+    assert HomophoneFixer.build([]).fix("颗是") == ("颗是", [])
+
+
+def test_the_real_model_with_the_company_vocabulary_gets_the_domain_words_right(
+    transcriber: WhisperTranscriber, audio: Path, tmp_path: Path
+) -> None:
+    """Sample 1 (「我们科室最头疼的是器械包的灭菌兼容性问题」) with and without the default vocabulary."""
+    import asyncio
+
+    from tests.speech.conftest import cer, references
+
+    saved = transcriber.vocabulary, transcriber.vocabulary_loader
+    transcriber.vocabulary_loader = None
+    try:
+        settings = make_settings(tmp_path)
+        transcriber.vocabulary = vocabulary.Vocabulary()
+        plain = asyncio.run(transcriber.transcribe(audio / "sample1.wav")).text
+        transcriber.vocabulary = vocabulary.build(
+            settings.speech, keywords=vocabulary.theme_keywords(settings.themes.path)
+        )
+        steered = asyncio.run(transcriber.transcribe(audio / "sample1.wav")).text
+    finally:
+        transcriber.vocabulary, transcriber.vocabulary_loader = saved
+    said = references()["sample1"]
+    assert "器械包" not in plain and "科室" not in plain  # base alone: 气泄包, 颗是
+    assert "器械包" in steered and "科室" in steered
+    assert cer(steered, said) <= cer(plain, said) - 0.15, (plain, steered)
