@@ -131,6 +131,8 @@ class Application:
         self.channels = {c.name: c for c in channels}
         for channel in channels:
             channel.group_lookup = self._group_lookup(channel.name)
+            if hasattr(channel, "database"):  # channels that keep their own state in the main database
+                channel.database = self.db
         # Direct messages prefer a platform the person is on; the console comes last.
         order = tuple(sorted(self.channels, key=lambda name: name == "console"))
         notifier = Notifier(order, group_channels(settings))
@@ -164,7 +166,6 @@ class Application:
         self._register_jobs()
         self._stop.clear()
         self._accepting = True
-        self._sender_task = asyncio.create_task(self.outbox.run(self._stop), name="outbox-sender")
         realtime = self._scheduler_realtime
         if realtime is None:
             realtime = isinstance(self.clock, SystemClock)
@@ -176,6 +177,8 @@ class Application:
         if receive:
             for channel in channels:
                 await channel.start(self)
+        # After the channels: what a previous run left unsent goes out now, without burning attempts.
+        self._sender_task = asyncio.create_task(self.outbox.run(self._stop), name="outbox-sender")
         if settings.web.listen:
             self.web = WebServer(settings.web, self, self._web_modules)
             await self.web.start()

@@ -220,9 +220,10 @@ class SchedulerSettings(Section):
     enabled: bool = Field(True, description="Run scheduled jobs and the deadline sweep.")
     sweep_interval_s: int = Field(30, ge=5, le=300, description="How often due deadlines are swept.")
     lease_s: int = Field(
-        90,
-        ge=5,
-        description="Leader lease length (SQLite lease row); at least 3 sweep intervals are used.",
+        10,
+        ge=3,
+        description="Leader lease: renewed every third of it; a leader that cannot renew (frozen, "
+        "partitioned) stops leading, and a follower takes over, within about this long.",
     )
     run_timeout_s: int = Field(
         900,
@@ -407,7 +408,12 @@ class OutboxSettings(Section):
     max_attempts: int = Field(12, ge=1, description="Give up (dead letter) after this many failed sends.")
     backoff_base_s: float = Field(2.0, gt=0, description="First retry delay; doubles per attempt.")
     backoff_cap_s: float = Field(600.0, gt=0, description="Longest retry delay.")
-    lease_s: float = Field(60.0, gt=0, description="A message claimed for sending is retried after this.")
+    lease_s: float = Field(
+        10.0,
+        gt=0,
+        description="Sending lease, renewed every third of it while a message is sent; another "
+        "instance takes over the messages of a sender that stopped renewing after this.",
+    )
     batch_size: int = Field(50, ge=1, description="Messages claimed per round.")
 
 

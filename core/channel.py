@@ -86,6 +86,15 @@ class Channel(ABC):
     async def send(self, target: Target, message: Message, *, key: str) -> None:
         """Deliver one message or raise :class:`SendError`. ``key`` is the idempotency key."""
 
+    def ready(self) -> bool:
+        """True while the channel can send. The outbox leaves a channel's messages alone (and counts
+        no attempt) until it is; a channel that sends without being started keeps the default."""
+        return True
+
+    def connected(self) -> bool | None:
+        """Whether the platform link is up right now (None: the channel has no such link)."""
+        return None
+
     async def fetch_media(self, ref: MediaRef) -> bytes:
         raise NotImplementedError(f"{self.name} does not deliver media")
 

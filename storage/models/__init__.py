@@ -1,6 +1,7 @@
 """All tables. Import from here so every model is registered on ``Base.metadata``."""
 
 from storage.base import Base
+from storage.models.channel_state import WeComApproval, WeComCard, WeComDelivery
 from storage.models.customers import STAGES, Customer, KeyPerson, PersonalityTag
 from storage.models.media import MediaFile, Photo
 from storage.models.orders import Order, RebateResult
@@ -52,4 +53,7 @@ __all__ = [
     "User",
     "UserRole",
     "Visit",
+    "WeComApproval",
+    "WeComCard",
+    "WeComDelivery",
 ]
