@@ -13,7 +13,9 @@ from typing import Any
 
 from bot.dispatcher import Dispatcher
 from bot.inbox import Inbox
+from bot.incidents import Incidents
 from bot.locks import KeyedLocks
+from bot.metrics import Metrics, TimedTranscriber
 from bot.outbox_sender import OutboxSender
 from bot.web import WEB_MODULES
 from bot.web.server import WebServer
@@ -84,6 +86,8 @@ class Application:
         self._jobs = jobs
         self._web_modules = web_modules
         self.web: WebServer | None = None
+        self.metrics = Metrics()
+        self.incidents = Incidents(self)
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.locks = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -140,6 +144,7 @@ class Application:
         for name, completer in self.registry.completers.items():
             engine.register_completer(name, completer)
         transcriber, quotes = self._build_speech()
+        timed = TimedTranscriber(transcriber, self.metrics) if transcriber is not None else None
         self.services = Services(
             settings=settings,
             clock=self.clock,
@@ -157,11 +162,14 @@ class Application:
             services=self.services,
             router=Router(self.registry),
             channels=self.channels,
-            transcriber=transcriber,
+            transcriber=timed,
             wake_outbox=self.outbox.wake,
             slots=self._slots,
         )
+        self.dispatcher.observe = self.metrics.observe_event
+        self.outbox.on_dead = self.incidents.dead_letters
         self.scheduler = Scheduler(self.db, self.clock, settings.app.timezone, holder=self.instance)
+        self.scheduler.on_job_failed = self.incidents.job_failed
         self._register_sweeps(engine)
         self._register_jobs()
         self._stop.clear()
@@ -179,6 +187,8 @@ class Application:
                 await channel.start(self)
         # After the channels: what a previous run left unsent goes out now, without burning attempts.
         self._sender_task = asyncio.create_task(self.outbox.run(self._stop), name="outbox-sender")
+        if realtime:
+            self.incidents.start()
         if settings.web.listen:
             self.web = WebServer(settings.web, self, self._web_modules)
             await self.web.start()
@@ -293,6 +303,7 @@ class Application:
             await self.db.dispose()
             return
         self._accepting = False
+        await self.incidents.stop()
         await self.scheduler.close()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -304,6 +315,7 @@ class Application:
             await asyncio.wait_for(self.outbox.drain(max_rounds=20), timeout=10)
         except Exception:
             log.warning("outbox not fully drained at stop; the rest is sent after the next start")
+        self.outbox.close()
         if self.web is not None:
             await self.web.stop()
             self.web = None

@@ -137,6 +137,10 @@ class OutboxSender:
     def wake(self) -> None:
         self._wake.set()
 
+    def close(self) -> None:
+        """This sender is gone: a new one in this process takes back the rows it still holds."""
+        _LIVE_BOOTS.discard(self.boot)
+
     async def run(self, stop: asyncio.Event, poll_s: float = 1.0) -> None:
         while not stop.is_set():
             try:

@@ -429,6 +429,26 @@ class WebSettings(Section):
     )
 
 
+class OpsSettings(Section):
+    channel_window_s: int = Field(
+        120,
+        ge=5,
+        description="/healthz fails when a channel has been disconnected for longer than this.",
+    )
+    channel_down_alert_s: int = Field(
+        300,
+        ge=10,
+        description="Admins are told in chat (through another channel) when a channel stays "
+        "disconnected this long; once per outage.",
+    )
+    alert_admins: bool = Field(
+        True,
+        description="Tell the admins in chat when a message is dead-lettered, a scheduled job fails or "
+        "a channel stays down (once per incident). The `admins` route in [alerts.routes] is used "
+        "when set, else a direct message to each admin.",
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration. Load it with :func:`load_settings`."""
 
@@ -457,6 +477,7 @@ class Settings(BaseSettings):
     themes: ThemeSettings = Field(default_factory=ThemeSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
 
     @model_validator(mode="after")
     def _channels_have_secrets(self) -> Settings:

@@ -146,7 +146,6 @@ class Scheduler:
         self._ticking = asyncio.Lock()
         self._takeover: asyncio.Task[None] | None = None
         self.on_job_failed: Callable[[str, str, str], Awaitable[None]] | None = None
-        self.job_outcomes: dict[tuple[str, str], int] = {}  # (job, outcome) -> runs, for /metrics
 
     def on_close(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Run ``fn`` when the scheduler closes (release the leader lock, …)."""
@@ -263,7 +262,6 @@ class Scheduler:
                 log.exception("job %s for %s failed", job.name, period)
                 error = f"{type(exc).__name__}: {exc}"
                 await self._finish(job.name, period, error)
-                self._count(job.name, "failed")
                 if self.on_job_failed is not None:
                     try:
                         await self.on_job_failed(job.name, period, error)
@@ -271,13 +269,9 @@ class Scheduler:
                         log.exception("telling about the failed job %s failed", job.name)
             else:
                 await self._finish(job.name, period)
-                self._count(job.name, "done")
                 log.info("job ran", extra={"job": job.name, "period": period})
             ran.append(f"{job.name}@{period}")
         return ran
-
-    def _count(self, job: str, outcome: str) -> None:
-        self.job_outcomes[(job, outcome)] = self.job_outcomes.get((job, outcome), 0) + 1
 
     def start(self, interval_s: int, after_tick: Callable[[], None] | None = None) -> None:
         """Drive ``tick`` in real time with APScheduler (in-memory job store), and the leader's
