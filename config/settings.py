@@ -535,11 +535,45 @@ class ConfigFileMissing(FileNotFoundError):
     pass
 
 
+class ConfigSyntaxError(ValueError):
+    """The config file is not valid TOML. ``str()`` is one line: ``file:line:column: what``."""
+
+
+def check_toml_syntax(path: Path) -> dict[str, Any]:
+    """Parse ``path`` as TOML; raise :class:`ConfigSyntaxError` with file, line and column if it is not."""
+    import re
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigSyntaxError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        line = getattr(exc, "lineno", None)
+        column = getattr(exc, "colno", None)
+        found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        if found:
+            line, column = int(found.group(1)), int(found.group(2))
+            message = message[: found.start()].strip()
+        elif "(at end of document)" in message:
+            message = message.replace("(at end of document)", "").strip()
+            line = text.count("\n") + 1
+            column = len(text.rsplit("\n", 1)[-1]) + 1
+        where = f"{path}:{line}:{column}" if line else str(path)
+        raise ConfigSyntaxError(f"{where}: TOML syntax error: {message}") from None
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Load settings; raises ``pydantic.ValidationError`` or :class:`ConfigFileMissing`."""
+    """Load settings; raises ``pydantic.ValidationError``, :class:`ConfigFileMissing` or
+    :class:`ConfigSyntaxError`."""
     resolved = resolve_config_path(path)
     if resolved is not None and not resolved.exists():
         raise ConfigFileMissing(f"config file not found: {resolved}")
+    if resolved is not None:
+        check_toml_syntax(resolved)
 
     class _Loaded(Settings):
         model_config = SettingsConfigDict(toml_file=resolved)
