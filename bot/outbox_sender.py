@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,7 +36,7 @@ from sqlalchemy import BindParameter, Table, and_, bindparam, exists, or_, selec
 
 from bot.ratelimit import RateLimiter
 from config.settings import OutboxSettings
-from core.channel import Channel, PermanentSendError, Target, TransientSendError
+from core.channel import STILL_OURS, Channel, PermanentSendError, Target, TransientSendError
 from core.clock import Clock
 from core.messages import Markdown, Message, Text, message_from_dict
 from storage.db import Database
@@ -429,43 +430,57 @@ class OutboxSender:
                     if wait_until is not None:
                         self._postpone(batch[i:], wait_until)
                         return
+                ids = [m.id for m in members]
+                token = STILL_OURS.set(partial(self._holds, ids))
                 try:
                     await channel.send(target, message, key=lead.key)
-                except TransientSendError as exc:
-                    now = self.clock.now()
-                    when = now + (
-                        timedelta(seconds=exc.retry_after)
-                        if exc.retry_after is not None
-                        else self._backoff(lead.id, lead.attempts + 1)
-                    )
-                    if exc.block_key:
-                        self.limiter.block(exc.block_key, when)
-                    log.warning(
-                        "send to %s:%s failed, retry at %s: %s", first.channel, target.address, when, exc
-                    )
-                    # A channel going down under the send (a stop) costs no attempt.
-                    counted = 1 if channel.ready() else 0
-                    for member in members:
-                        attempts = member.attempts + counted
-                        if attempts >= self.settings.max_attempts:
-                            self._dead(member.id, f"gave up after {attempts} attempts: {exc}")
-                        else:
-                            self._retry(member.id, when, attempts, str(exc))
-                    self._postpone(batch[i + 1 :], when)
-                    return
-                except PermanentSendError as exc:
-                    log.error("send to %s:%s failed for good: %s", first.channel, target.address, exc)
-                    for member in members:
-                        self._dead(member.id, str(exc))
-                    continue
                 except Exception as exc:
+                    if not self._holds(ids):
+                        # Paused past the lease: the rows may be another instance's now; it records them.
+                        log.warning("send to %s:%s stopped: %s", first.channel, target.address, exc)
+                        return
+                    if isinstance(exc, TransientSendError):
+                        self._postpone(batch[i + 1 :], self._transient(channel, members, exc))
+                        return
+                    if isinstance(exc, PermanentSendError):
+                        log.error("send to %s:%s failed for good: %s", first.channel, target.address, exc)
+                        for member in members:
+                            self._dead(member.id, str(exc))
+                        continue
                     log.exception("send to %s:%s raised", first.channel, target.address)
                     when = self.clock.now() + self._backoff(lead.id, lead.attempts + 1)
                     for member in members:
                         self._retry(member.id, when, member.attempts + 1, f"{type(exc).__name__}: {exc}")
                     self._postpone(batch[i + 1 :], when)
                     return
+                finally:
+                    STILL_OURS.reset(token)
                 self._sent(lead, members)
+
+    def _holds(self, ids: list[int]) -> bool:
+        """This sender surely still holds these rows (no pause past its lease, none taken over)."""
+        return time.monotonic() < self._lease_ok_until and not any(i in self._lost for i in ids)
+
+    def _transient(self, channel: Channel, members: list[_Row], exc: TransientSendError) -> datetime:
+        lead = members[0]
+        now = self.clock.now()
+        when = now + (
+            timedelta(seconds=exc.retry_after)
+            if exc.retry_after is not None
+            else self._backoff(lead.id, lead.attempts + 1)
+        )
+        if exc.block_key:
+            self.limiter.block(exc.block_key, when)
+        log.warning("send to %s:%s failed, retry at %s: %s", lead.channel, lead.target, when, exc)
+        # A channel going down under the send (a stop) costs no attempt.
+        counted = 1 if channel.ready() else 0
+        for member in members:
+            attempts = member.attempts + counted
+            if attempts >= self.settings.max_attempts:
+                self._dead(member.id, f"gave up after {attempts} attempts: {exc}")
+            else:
+                self._retry(member.id, when, attempts, str(exc))
+        return when
 
     @staticmethod
     def _merge(batch: list[tuple[list[_Row], Message]]) -> list[tuple[list[_Row], Message]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -49,6 +50,18 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Will never succeed (unknown user, bad group, invalid payload): dead-letter it."""
+
+
+#: Set by the outbox around ``Channel.send``: False once the message may have passed to another
+#: instance (this process was paused past its sending lease). Channels call :func:`check_still_ours`
+#: right before each platform call, so a process resumed after a freeze does not send it too.
+STILL_OURS: ContextVar[Callable[[], bool] | None] = ContextVar("still_ours", default=None)
+
+
+def check_still_ours() -> None:
+    still_ours = STILL_OURS.get()
+    if still_ours is not None and not still_ours():
+        raise TransientSendError("the sending lease may have passed to another instance; not sending")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.errors import classify
 from bot.channels.wecom.store import CardRecord, ChannelStore
 from bot.channels.wecom.webhook import WebhookClient
-from core.channel import PermanentSendError, SendError
+from core.channel import PermanentSendError, SendError, check_still_ours
 from core.clock import Clock
 from core.messages import Choice, File, Markdown, Message, Text, render_text
 
@@ -130,8 +130,12 @@ class Outbound:
 
     @staticmethod
     async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def guarded() -> Any:
+            check_still_ours()  # last moment before the request: not after a pause past the lease
+            return fn(*args, **kwargs)
+
         try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            return await asyncio.to_thread(guarded)
         except Exception as exc:
             raise classify(exc) from exc
 
