@@ -128,6 +128,12 @@ class Application:
         settings = self.settings
         await self.db.check()
         if migrate if migrate is not None else settings.database.migrate_on_start:
+            from bot.backup import backup_before_migrating
+            from storage.migrate import head_revision
+
+            saved = await backup_before_migrating(self.db, settings, head_revision())
+            if saved is not None:
+                log.info("database copied to %s before migrating", saved)
             await upgrade(self.db)
         self.registry = build_registry(self._modules)
         forms = load_forms(settings.forms.path)

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.speech",
     "bot.cli.customers",
     "bot.cli.ops",
+    "bot.cli.backup",
 )
 
 
