@@ -578,4 +578,50 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     class _Loaded(Settings):
         model_config = SettingsConfigDict(toml_file=resolved)
 
-    return _Loaded(**overrides)
+    return anchored(_Loaded(**overrides), settings_home(resolved))
+
+
+HOME_ENV = "ACTIONFLOW_HOME"
+
+
+def settings_home(config_file: Path | None) -> Path:
+    """Where relative paths in the configuration point: ``ACTIONFLOW_HOME``, else the config file's
+    folder, else the working directory (no config file: the embedded defaults, as in development)."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    if config_file is not None:
+        return config_file.resolve().parent
+    return Path.cwd()
+
+
+def _anchor(path: Path, home: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else home / path
+
+
+def anchored(settings: Settings, home: Path) -> Settings:
+    """``settings`` with every relative path (data, models, forms, themes, order drop folder, report
+    font, the SQLite file) resolved against ``home``, so the bot behaves the same from any directory."""
+    from sqlalchemy.engine import make_url
+
+    s = settings
+    db = s.database
+    url = make_url(db.url)
+    name = url.database or ""
+    relative = name not in ("", ":memory:") and not name.startswith("file:") and not Path(name).is_absolute()
+    if url.get_backend_name() == "sqlite" and relative:
+        anchored_url = url.set(database=str(_anchor(Path(name), home)))
+        db = db.model_copy(update={"url": anchored_url.render_as_string(hide_password=False)})
+    fonts = s.reports.font_path
+    return s.model_copy(
+        update={
+            "app": s.app.model_copy(update={"data_dir": _anchor(s.app.data_dir, home)}),
+            "database": db,
+            "forms": s.forms.model_copy(update={"path": _anchor(s.forms.path, home)}),
+            "speech": s.speech.model_copy(update={"models_dir": _anchor(s.speech.models_dir, home)}),
+            "rebates": s.rebates.model_copy(update={"orders_dir": _anchor(s.rebates.orders_dir, home)}),
+            "reports": s.reports.model_copy(update={"font_path": _anchor(fonts, home) if fonts else None}),
+            "themes": s.themes.model_copy(update={"path": _anchor(s.themes.path, home)}),
+        }
+    )

@@ -335,9 +335,13 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 
 # -- config-docs -------------------------------------------------------------------
 def cmd_config_docs(args: argparse.Namespace) -> int:
-    from config.docs import write
+    from config.docs import NotASourceTree, write
 
-    stale = write(check=args.check)
+    try:
+        stale = write(check=args.check)
+    except NotASourceTree as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if args.check:
         for path in stale:
             print(f"out of date: {path} (run `actionflow config-docs`)")

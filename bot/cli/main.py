@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.customers",
     "bot.cli.ops",
     "bot.cli.backup",
+    "bot.cli.init",
 )
 
 
