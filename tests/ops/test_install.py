@@ -35,6 +35,13 @@ def test_init_writes_a_commented_config_an_env_template_and_the_folders(
     assert main(["--config", str(config), "check-config"]) == 0
 
 
+def test_the_shipped_env_example_is_the_init_template() -> None:
+    from bot.cli.init import ENV_TEMPLATE
+
+    shipped = (ROOT / "deploy" / "actionflow.env.example").read_text(encoding="utf-8")
+    assert shipped == ENV_TEMPLATE.format(home="/var/lib/actionflow")
+
+
 def test_relative_paths_resolve_against_the_home_not_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

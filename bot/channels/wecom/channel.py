@@ -24,7 +24,7 @@ from bot.channels.wecom.errors import classify
 from bot.channels.wecom.inbound import Inbound
 from bot.channels.wecom.outbound import Outbound
 from bot.channels.wecom.server import CallbackServer
-from bot.channels.wecom.store import ChannelStore
+from bot.channels.wecom.store import ChannelStore, import_legacy_file
 from bot.channels.wecom.webhook import WebhookClient, limit_key
 from config.settings import WeComGroup, WeComSettings
 from core.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
@@ -111,6 +111,7 @@ class WeComChannel(Channel):
         if self.database is None:
             raise RuntimeError("the WeCom channel needs the main database (Application sets it)")
         store = ChannelStore(self.database)
+        await import_legacy_file(store, self.data_dir / "wecom")
         await store.prune(self.clock.now().timestamp() - STORE_KEEP_S)
         self.store = store
         self.outbound = Outbound(client=self.client, webhook=self.webhook, store=store, clock=self.clock)

@@ -12,13 +12,21 @@ WeCom already accepted nor forgets that it is a retry.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
 from storage.db import Database
 from storage.models import WeComApproval, WeComCard, WeComDelivery
 from storage.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
 
 ATTEMPTED = ""  # the delivery step that records "a send of this key was attempted"
 
@@ -155,3 +163,61 @@ class ChannelStore:
                 )
             )
             await session.execute(delete(WeComDelivery).where(WeComDelivery.created_at < before))
+
+
+LEGACY_FILE = "state.sqlite3"  # <data_dir>/wecom/state.sqlite3, before migration 0013
+
+
+def _read_legacy(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        cards = conn.execute(
+            "SELECT task_id, token, userid, options, multi, created_at FROM cards"
+        ).fetchall()
+        approvals = conn.execute(
+            "SELECT key, sp_no, template_id, create_time, status, attempts, error, created_at FROM approvals"
+        ).fetchall()
+    finally:
+        conn.close()
+    return cards, approvals
+
+
+async def import_legacy_file(store: ChannelStore, folder: Path) -> int:
+    """Move what an older version kept in ``<data_dir>/wecom/state.sqlite3`` into the database (pending
+    approvals above all), then rename the file so it is read once. Returns the rows imported."""
+    path = folder / LEGACY_FILE
+    if not await asyncio.to_thread(path.exists):
+        return 0
+    cards, approvals = await asyncio.to_thread(_read_legacy, path)
+    async with store.db.transaction() as session:
+        for task_id, token, userid, options, multi, created in cards:
+            await insert_ignore(
+                session,
+                WeComCard,
+                {
+                    "task_id": task_id,
+                    "token": token,
+                    "userid": userid,
+                    "options": json.loads(options),
+                    "multi": bool(multi),
+                    "created_at": created,
+                },
+            )
+        for key, sp_no, template_id, create_time, status, attempts, error, created in approvals:
+            await insert_ignore(
+                session,
+                WeComApproval,
+                {
+                    "key": key,
+                    "sp_no": sp_no,
+                    "template_id": template_id,
+                    "create_time": create_time,
+                    "status": status,
+                    "attempts": attempts,
+                    "error": error,
+                    "created_at": created,
+                },
+            )
+    await asyncio.to_thread(path.rename, path.with_name(LEGACY_FILE + ".imported"))
+    log.info("imported %d cards and %d approvals from %s", len(cards), len(approvals), path)
+    return len(cards) + len(approvals)
