@@ -8,7 +8,8 @@ RUN apt-get update \
 
 COPY . /src
 # The same script a test runs in a fresh virtualenv (tests/ops/test_install.py).
-RUN /src/scripts/install.sh /opt/actionflow /src && rm -rf /src
+RUN /src/scripts/install.sh /opt/actionflow /src && rm -rf /src \
+ && /opt/actionflow/bin/actionflow speech install-model --dest /opt/models/whisper-base
 
 RUN useradd --system --home /var/lib/actionflow --create-home actionflow
 USER actionflow
@@ -17,6 +18,7 @@ ENV PATH=/opt/actionflow/bin:$PATH \
     ACTIONFLOW_HOME=/var/lib/actionflow \
     ACTIONFLOW_CONFIG=/var/lib/actionflow/actionflow.toml \
     ACTIONFLOW_WEB__LISTEN=0.0.0.0:8090 \
+    ACTIONFLOW_SPEECH__MODELS_DIR=/opt/models \
     PYTHONUNBUFFERED=1
 
 # WeCom callbacks (wecom.listen) and the web server (/healthz, /metrics, the board).

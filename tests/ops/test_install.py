@@ -93,6 +93,20 @@ def test_the_dockerfile_install_script_works_in_a_fresh_virtualenv(tmp_path: Pat
         [str(venv / "bin" / "actionflow"), "init", str(home)], capture_output=True, text=True, cwd=tmp_path
     )
     assert run.returncode == 0, run.stderr
+    model = subprocess.run(
+        [
+            str(venv / "bin" / "actionflow"),
+            "--config",
+            str(home / "actionflow.toml"),
+            "speech",
+            "install-model",
+        ],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=600,
+    )
+    assert model.returncode == 0, model.stdout + model.stderr
     check = subprocess.run(
         [str(venv / "bin" / "actionflow"), "--config", str(home / "actionflow.toml"), "check-config"],
         capture_output=True,
