@@ -5,8 +5,9 @@ Crash safety:
 
 * A claim records its holder (``host|pid|boot``) and a short lease that a heartbeat renews while the
   round runs. A restarted process reclaims at once the rows its previous life held (same host, a pid
-  that is gone or is its own, a boot id no live sender of this process has); another instance takes
-  rows over once their lease runs out (a frozen or partitioned holder).
+  that is gone or is its own, a boot id no live sender of this process has), and every sender looks
+  for such rows every ``RECLAIM_EVERY_S``; another instance takes rows over once their lease runs out
+  (a frozen or partitioned holder, or a dead one on another host).
 * A sender whose lease may have run out (its heartbeat has not succeeded for a lease) stops sending
   the rows it holds: a process resumed after a freeze does not send what another instance took over.
 * Each delivery is recorded as soon as the platform accepts it, in micro-batches of at most
@@ -45,7 +46,8 @@ from storage.models import OutboxMessage
 log = logging.getLogger(__name__)
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
-RECORD_EVERY_S = 0.05  # deliveries are written at most this long after the platform accepted them
+RECORD_EVERY_S = 0.05
+RECLAIM_EVERY_S = 5.0  # deliveries are written at most this long after the platform accepted them
 _HOST = socket.gethostname()[:60]
 _LIVE_BOOTS: set[str] = set()  # boot ids of the senders running in this process
 
@@ -128,7 +130,7 @@ class OutboxSender:
         self._rows: dict[int, _Row] = {}
         self._lost: set[int] = set()
         self._lease_ok_until = 0.0  # time.monotonic() until which this sender's claims are surely valid
-        self._reclaimed = False
+        self._reclaim_at = 0.0
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(concurrency)
         self._round = asyncio.Lock()  # one round at a time per process, so drain() sees settled state
@@ -260,8 +262,9 @@ class OutboxSender:
         return count
 
     async def _claim(self, now: datetime) -> list[_Row]:
-        if not self._reclaimed:
-            self._reclaimed = True
+        if time.monotonic() >= self._reclaim_at:
+            # At start, then every few seconds: a dead sender of this host (a crash) is not waited for.
+            self._reclaim_at = time.monotonic() + RECLAIM_EVERY_S
             await self.reclaim_previous_life()
         ready = self._ready_channels()
         if not ready:
