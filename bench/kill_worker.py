@@ -63,13 +63,17 @@ async def serve(db_url: str, api_base: str, status_dir: Path, lease_s: float, le
         leader = build_leader(db, clock, f"kill-{os.getpid()}", timedelta(seconds=leader_lease_s))
         status = status_dir / str(os.getpid())
 
-        async def beat() -> None:
+        async def beat() -> None:  # the scheduler's heartbeat: renew or try to take the lease
             while not stop.is_set():
-                leading = await leader.is_leader()
-                status.write_text("1" if leading else "0")
+                await leader.is_leader()
                 await asyncio.sleep(leader_lease_s / 3)
 
-        beating = asyncio.create_task(beat())
+        async def report() -> None:  # what the parent reads: leading now, per the last renewal
+            while not stop.is_set():
+                status.write_text("1" if leader.holds() else "0")
+                await asyncio.sleep(0.3)
+
+        beating = asyncio.gather(beat(), report())
         print("ready", flush=True)
         await sender.run(stop, poll_s=0.1)
         beating.cancel()

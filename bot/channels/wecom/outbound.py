@@ -131,7 +131,10 @@ class Outbound:
     @staticmethod
     async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         def guarded() -> Any:
-            check_still_ours()  # last moment before the request: not after a pause past the lease
+            client = getattr(fn, "__self__", None)
+            if isinstance(client, WeComClient):
+                _ = client.access_token  # fetch it first, so the check below is right before the send
+            check_still_ours()  # the last moment before the request: not after a pause past the lease
             return fn(*args, **kwargs)
 
         try:
