@@ -14,6 +14,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.dingtalk_stream",
     "bench.speech",
     "bench.flows",
+    "bench.killtest",
 )
 
 

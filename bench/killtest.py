@@ -251,14 +251,17 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--pg", default="", help="PostgreSQL admin URL (a fresh database is created)")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--lease", type=float, default=10.0, help="outbox lease (s)")
+    parser.add_argument("--leader-lease", type=float, default=10.0, help="scheduler leader lease (s)")
     args = parser.parse_args()
+    leases = {"lease": args.lease, "leader_lease": args.leader_lease}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'kill.db'}"
-        results.append(asyncio.run(run(url, "SQLite", args.rounds, args.per_round)))
+        results.append(asyncio.run(run(url, "SQLite", args.rounds, args.per_round, **leases)))
     if args.pg and not args.sqlite_only:
         pg = asyncio.run(_fresh_pg(args.pg))
-        results.append(asyncio.run(run(pg, "PostgreSQL", args.rounds, args.per_round)))
+        results.append(asyncio.run(run(pg, "PostgreSQL", args.rounds, args.per_round, **leases)))
     print(table(results))
 
 

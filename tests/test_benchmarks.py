@@ -25,6 +25,7 @@ SMOKE = {
         "--customers", "50", "--updates", "500", "--twin-sizes", "200",
         "--import-customers", "300", "--import-rows", "40",
     ],
+    "killtest": ["--rounds", "2", "--per-round", "5", "--sqlite-only", "--lease", "3", "--leader-lease", "3"],
 }  # fmt: skip
 
 
