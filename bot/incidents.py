@@ -144,9 +144,9 @@ class Incidents:
     async def job_failed(self, job: str, period: str, error: str) -> None:
         text = (
             f"【系统提醒】定时任务 {job}（{period}）运行失败：{error[:200]}\n"
-            "请查看日志；修复后它会在下个周期照常运行。"
+            "请查看日志；修复后它会在下个周期照常运行。今天这个任务再失败不再提醒。"
         )
-        await self.report(f"job:{job}", period, text)
+        await self.report(f"job:{job}", self.app.clock.now().strftime("%Y-%m-%d"), text)
 
     # -- channel watch --------------------------------------------------------------------
     def start(self) -> None:

@@ -140,3 +140,23 @@ async def test_admins_are_told_once_per_incident_through_another_channel(tmp_pat
         await bot.settle()
         told = bot.texts_to("admin")
         assert len(told) == 2 and "企业微信连接已断开约 2 分钟" in told[1]
+
+
+async def test_a_failing_job_tells_the_admins_once_a_day(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from scheduler.service import RunContext
+
+    async with _harness(tmp_path, Platform()) as bot:
+        await bot.add_user("admin", "周管理", roles=("admin",))
+
+        async def broken(ctx: RunContext) -> None:
+            raise RuntimeError("ERP 连接超时")
+
+        bot.app.scheduler.add_periodic("erp-import", "*/10 * * * *", broken)
+        for _ in range(3):  # three failed runs the same day
+            await bot.advance(timedelta(minutes=10))
+        told = bot.texts_to("admin")
+        assert len(told) == 1 and "定时任务 erp-import" in told[0] and "ERP 连接超时" in told[0]
+        await bot.advance(timedelta(days=1))
+        assert len(bot.texts_to("admin")) == 2
