@@ -81,3 +81,19 @@ async def test_a_re_run_of_a_digest_to_a_route_does_not_fall_back_to_direct_mess
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
         assert await session.scalar(select(func.count()).select_from(User)) == 0
     await db.dispose()
+
+
+@pytest.mark.postgres
+def test_three_db_upgrade_commands_at_once_on_an_empty_postgres_database(pg_url: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "actionflow.toml"
+    cfg.write_text(f'[database]\nurl = "{pg_url}"\n', encoding="utf-8")
+    command = [sys.executable, "-m", "bot.cli.main", "--config", str(cfg), "db", "upgrade"]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-500:] for _, err in results]
+    assert all(f"is at revision {head_revision()}" in out for out, _ in results)
