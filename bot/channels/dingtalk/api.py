@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from config.settings import DingTalkSettings
+from core.channel import check_still_ours
 from core.clock import Clock
 
 log = logging.getLogger("actionflow.dingtalk.api")
@@ -176,6 +177,8 @@ class OpenApi:
 
     # -- calls ----------------------------------------------------------------------
     async def _request(self, method: str, url: str, **kw: Any) -> tuple[int, dict[str, Any]]:
+        if method != "GET":
+            check_still_ours()  # an outbox send paused past its lease stops before the request
         try:
             async with self.session().request(method, url, **kw) as resp:
                 try:
