@@ -17,6 +17,7 @@ BENCHMARKS: tuple[str, ...] = (
     "bench.identity",
     "bench.photo_reuse",
     "bench.board",
+    "bench.killtest",
 )
 
 

@@ -13,7 +13,9 @@ from typing import Any
 from bot.dispatcher import Dispatcher
 from bot.imports import import_module
 from bot.inbox import Inbox
+from bot.incidents import Incidents
 from bot.locks import KeyedLocks
+from bot.metrics import Metrics, TimedTranscriber
 from bot.outbox_sender import OutboxSender
 from bot.web import WEB_MODULES
 from bot.web.server import WebServer
@@ -89,6 +91,8 @@ class Application:
         self._jobs = jobs
         self._web_modules = web_modules
         self.web: WebServer | None = None
+        self.metrics = Metrics()
+        self.incidents = Incidents(self)
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.locks = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -128,6 +132,12 @@ class Application:
         settings = self.settings
         await self.db.check()
         if migrate if migrate is not None else settings.database.migrate_on_start:
+            from bot.backup import backup_before_migrating
+            from storage.migrate import head_revision
+
+            saved = await backup_before_migrating(self.db, settings, head_revision())
+            if saved is not None:
+                log.info("database copied to %s before migrating", saved)
             await upgrade(self.db)
         self.registry = build_registry(self._modules)
         forms = load_forms(settings.forms.path, self.registry)
@@ -135,6 +145,8 @@ class Application:
         self.channels = {c.name: c for c in channels}
         for channel in channels:
             channel.group_lookup = self._group_lookup(channel.name)
+            if hasattr(channel, "database"):  # channels that keep their own state in the main database
+                channel.database = self.db
         # Direct messages prefer a platform the person is on; the console comes last.
         order = tuple(sorted(self.channels, key=lambda name: name == "console"))
         notifier = Notifier(order, group_channels(settings))
@@ -154,6 +166,7 @@ class Application:
             speech = import_module("speech.service", optional=SPEECH_OPTIONAL, purpose="voice transcription")
             if speech is not None:  # the company's words steer the transcripts (docs/speech.md)
                 speech.attach_vocabulary(transcriber, self.db, settings)
+        timed = TimedTranscriber(transcriber, self.metrics) if transcriber is not None else None
         self.services = Services(
             settings=settings,
             clock=self.clock,
@@ -171,16 +184,18 @@ class Application:
             services=self.services,
             router=Router(self.registry),
             channels=self.channels,
-            transcriber=transcriber,
+            transcriber=timed,
             wake_outbox=self.outbox.wake,
             slots=self._slots,
         )
+        self.dispatcher.observe = self.metrics.observe_event
+        self.outbox.on_dead = self.incidents.dead_letters
         self.scheduler = Scheduler(self.db, self.clock, settings.app.timezone, holder=self.instance)
+        self.scheduler.on_job_failed = self.incidents.job_failed
         self._register_sweeps(engine)
         self._register_jobs()
         self._stop.clear()
         self._accepting = True
-        self._sender_task = asyncio.create_task(self.outbox.run(self._stop), name="outbox-sender")
         realtime = self._scheduler_realtime
         if realtime is None:
             realtime = isinstance(self.clock, SystemClock)
@@ -192,6 +207,10 @@ class Application:
         if receive:
             for channel in channels:
                 await channel.start(self)
+        # After the channels: what a previous run left unsent goes out now, without burning attempts.
+        self._sender_task = asyncio.create_task(self.outbox.run(self._stop), name="outbox-sender")
+        if realtime:
+            self.incidents.start()
         if settings.web.listen:
             self.web = WebServer(settings.web, self, self._web_modules)
             await self.web.start()
@@ -305,6 +324,7 @@ class Application:
             await self.db.dispose()
             return
         self._accepting = False
+        await self.incidents.stop()
         await self.scheduler.close()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -316,6 +336,7 @@ class Application:
             await asyncio.wait_for(self.outbox.drain(max_rounds=20), timeout=10)
         except Exception:
             log.warning("outbox not fully drained at stop; the rest is sent after the next start")
+        self.outbox.close()
         if self.web is not None:
             await self.web.stop()
             self.web = None

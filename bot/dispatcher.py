@@ -65,6 +65,7 @@ class Dispatcher:
         self.router = router
         self.channels = channels
         self.transcriber = transcriber
+        self.observe: Callable[[str, str, float], None] | None = None  # metrics: (kind, outcome, s)
         self.wake_outbox = wake_outbox
         # The application's processing slots (held around process()). A voice note gives its slot back
         # while it waits for the transcriber: the transcriber has its own bounded queue, and a burst of
@@ -102,6 +103,8 @@ class Dispatcher:
                 log.exception("could not record the failure of %s", event.event_id)
         finally:
             self.wake_outbox()
+            if self.observe is not None:
+                self.observe(event.kind, outcome, time.perf_counter() - started)
             log.info(
                 "event handled",
                 extra={

@@ -195,8 +195,22 @@ def render_markdown() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+class NotASourceTree(RuntimeError):
+    """``config-docs`` runs in a source checkout only (it never writes into an installed package)."""
+
+
+def source_tree() -> bool:
+    return (ROOT / "pyproject.toml").is_file() and (ROOT / "docs").is_dir() and (ROOT / ".git").exists()
+
+
 def write(check: bool = False) -> list[Path]:
     """Write both files; with ``check`` only report which are out of date."""
+    if not check and not source_tree():
+        raise NotASourceTree(
+            f"{ROOT} is not a source checkout: config-docs is a developer command that regenerates "
+            "docs/configuration.md and config/actionflow.example.toml in the repository; "
+            "to start a configuration, run `actionflow init DIR`"
+        )
     stale = []
     for path, text in ((DOCS_PATH, render_markdown()), (EXAMPLE_PATH, render_example())):
         current = path.read_text(encoding="utf-8") if path.exists() else None

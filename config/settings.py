@@ -273,9 +273,10 @@ class SchedulerSettings(Section):
     enabled: bool = Field(True, description="Run scheduled jobs and the deadline sweep.")
     sweep_interval_s: int = Field(30, ge=5, le=300, description="How often due deadlines are swept.")
     lease_s: int = Field(
-        90,
-        ge=5,
-        description="Leader lease length (SQLite lease row); at least 3 sweep intervals are used.",
+        10,
+        ge=3,
+        description="Leader lease: renewed every third of it; a leader that cannot renew (frozen, "
+        "partitioned) stops leading, and a follower takes over, within about this long.",
     )
     run_timeout_s: int = Field(
         900,
@@ -481,7 +482,12 @@ class OutboxSettings(Section):
     max_attempts: int = Field(12, ge=1, description="Give up (dead letter) after this many failed sends.")
     backoff_base_s: float = Field(2.0, gt=0, description="First retry delay; doubles per attempt.")
     backoff_cap_s: float = Field(600.0, gt=0, description="Longest retry delay.")
-    lease_s: float = Field(60.0, gt=0, description="A message claimed for sending is retried after this.")
+    lease_s: float = Field(
+        10.0,
+        gt=0,
+        description="Sending lease, renewed every third of it while a message is sent; another "
+        "instance takes over the messages of a sender that stopped renewing after this.",
+    )
     batch_size: int = Field(50, ge=1, description="Messages claimed per round.")
 
 
@@ -539,6 +545,26 @@ class BoardSettings(Section):
     )
 
 
+class OpsSettings(Section):
+    channel_window_s: int = Field(
+        120,
+        ge=5,
+        description="/healthz fails when a channel has been disconnected for longer than this.",
+    )
+    channel_down_alert_s: int = Field(
+        300,
+        ge=10,
+        description="Admins are told in chat (through another channel) when a channel stays "
+        "disconnected this long; once per outage.",
+    )
+    alert_admins: bool = Field(
+        True,
+        description="Tell the admins in chat when a message is dead-lettered, a scheduled job fails or "
+        "a channel stays down (once per incident). The `admins` route in [alerts.routes] is used "
+        "when set, else a direct message to each admin.",
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration. Load it with :func:`load_settings`."""
 
@@ -569,6 +595,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     board: BoardSettings = Field(default_factory=BoardSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
 
     @model_validator(mode="after")
     def _channels_have_secrets(self) -> Settings:
@@ -626,13 +653,93 @@ class ConfigFileMissing(FileNotFoundError):
     pass
 
 
+class ConfigSyntaxError(ValueError):
+    """The config file is not valid TOML. ``str()`` is one line: ``file:line:column: what``."""
+
+
+def check_toml_syntax(path: Path) -> dict[str, Any]:
+    """Parse ``path`` as TOML; raise :class:`ConfigSyntaxError` with file, line and column if it is not."""
+    import re
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigSyntaxError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        line = getattr(exc, "lineno", None)
+        column = getattr(exc, "colno", None)
+        found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        if found:
+            line, column = int(found.group(1)), int(found.group(2))
+            message = message[: found.start()].strip()
+        elif "(at end of document)" in message:
+            message = message.replace("(at end of document)", "").strip()
+            line = text.count("\n") + 1
+            column = len(text.rsplit("\n", 1)[-1]) + 1
+        where = f"{path}:{line}:{column}" if line else str(path)
+        raise ConfigSyntaxError(f"{where}: TOML syntax error: {message}") from None
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Load settings; raises ``pydantic.ValidationError`` or :class:`ConfigFileMissing`."""
+    """Load settings; raises ``pydantic.ValidationError``, :class:`ConfigFileMissing` or
+    :class:`ConfigSyntaxError`."""
     resolved = resolve_config_path(path)
     if resolved is not None and not resolved.exists():
         raise ConfigFileMissing(f"config file not found: {resolved}")
+    if resolved is not None:
+        check_toml_syntax(resolved)
 
     class _Loaded(Settings):
         model_config = SettingsConfigDict(toml_file=resolved)
 
-    return _Loaded(**overrides)
+    return anchored(_Loaded(**overrides), settings_home(resolved))
+
+
+HOME_ENV = "ACTIONFLOW_HOME"
+
+
+def settings_home(config_file: Path | None) -> Path:
+    """Where relative paths in the configuration point: ``ACTIONFLOW_HOME``, else the config file's
+    folder, else the working directory (no config file: the embedded defaults, as in development)."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    if config_file is not None:
+        return config_file.resolve().parent
+    return Path.cwd()
+
+
+def _anchor(path: Path, home: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else home / path
+
+
+def anchored(settings: Settings, home: Path) -> Settings:
+    """``settings`` with every relative path (data, models, forms, themes, order drop folder, report
+    font, the SQLite file) resolved against ``home``, so the bot behaves the same from any directory."""
+    from sqlalchemy.engine import make_url
+
+    s = settings
+    db = s.database
+    url = make_url(db.url)
+    name = url.database or ""
+    relative = name not in ("", ":memory:") and not name.startswith("file:") and not Path(name).is_absolute()
+    if url.get_backend_name() == "sqlite" and relative:
+        anchored_url = url.set(database=str(_anchor(Path(name), home)))
+        db = db.model_copy(update={"url": anchored_url.render_as_string(hide_password=False)})
+    fonts = s.reports.font_path
+    return s.model_copy(
+        update={
+            "app": s.app.model_copy(update={"data_dir": _anchor(s.app.data_dir, home)}),
+            "database": db,
+            "forms": s.forms.model_copy(update={"path": _anchor(s.forms.path, home)}),
+            "speech": s.speech.model_copy(update={"models_dir": _anchor(s.speech.models_dir, home)}),
+            "rebates": s.rebates.model_copy(update={"orders_dir": _anchor(s.rebates.orders_dir, home)}),
+            "reports": s.reports.model_copy(update={"font_path": _anchor(fonts, home) if fonts else None}),
+            "themes": s.themes.model_copy(update={"path": _anchor(s.themes.path, home)}),
+        }
+    )

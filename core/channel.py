@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -51,6 +52,18 @@ class PermanentSendError(SendError):
     """Will never succeed (unknown user, bad group, invalid payload): dead-letter it."""
 
 
+#: Set by the outbox around ``Channel.send``: False once the message may have passed to another
+#: instance (this process was paused past its sending lease). Channels call :func:`check_still_ours`
+#: right before each platform call, so a process resumed after a freeze does not send it too.
+STILL_OURS: ContextVar[Callable[[], bool] | None] = ContextVar("still_ours", default=None)
+
+
+def check_still_ours() -> None:
+    still_ours = STILL_OURS.get()
+    if still_ours is not None and not still_ours():
+        raise TransientSendError("the sending lease may have passed to another instance; not sending")
+
+
 @dataclass(frozen=True)
 class GroupAddress:
     """A named group saved by an admin (``group_targets``): ``kind`` is ``conversation`` or ``webhook``
@@ -85,6 +98,15 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, target: Target, message: Message, *, key: str) -> None:
         """Deliver one message or raise :class:`SendError`. ``key`` is the idempotency key."""
+
+    def ready(self) -> bool:
+        """True while the channel can send. The outbox leaves a channel's messages alone (and counts
+        no attempt) until it is; a channel that sends without being started keeps the default."""
+        return True
+
+    def connected(self) -> bool | None:
+        """Whether the platform link is up right now (None: the channel has no such link)."""
+        return None
 
     async def fetch_media(self, ref: MediaRef) -> bytes:
         raise NotImplementedError(f"{self.name} does not deliver media")

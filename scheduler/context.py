@@ -73,6 +73,10 @@ class Postman:
         group = self.routes.get(audience)
         if not group:
             return False
+        if await self.notifier.address_group(self.session, group) is None:
+            return False
+        # True also when this run's message is already queued (a re-run of the period): the caller's
+        # fallback (a direct message to each manager) is only for a route that cannot be reached.
         ok = await self.notifier.to_group(
             self.session,
             now=self.now,
@@ -81,7 +85,7 @@ class Postman:
             key=f"{self.prefix}:{audience}{':' + key if key else ''}",
         )
         self.sent += ok
-        return ok
+        return True
 
 
 def postman(app: AppLike, session: AsyncSession, now: datetime, prefix: str) -> Postman:

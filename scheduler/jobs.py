@@ -31,10 +31,10 @@ def _job(
 
 def register(scheduler: Scheduler, app: AppLike) -> None:
     settings = app.settings
-    interval = settings.scheduler.sweep_interval_s
-    lease = timedelta(seconds=max(settings.scheduler.lease_s, 3 * interval))
+    lease = timedelta(seconds=settings.scheduler.lease_s)
     leader = build_leader(app.db, app.clock, scheduler.holder or "scheduler", lease)
     scheduler.leader = leader
+    scheduler.heartbeat_s = lease.total_seconds() / 3
     scheduler.is_leader = leader.is_leader
     scheduler.on_close(leader.close)
     scheduler.run_timeout = timedelta(seconds=settings.scheduler.run_timeout_s)

@@ -1,18 +1,26 @@
 """Leader election: only one process per deployment runs scheduled jobs and sweeps.
 
-* PostgreSQL: ``pg_try_advisory_lock`` held on a dedicated connection (not a pooled one). The leader
-  checks that connection before every tick (``SELECT 1``); when it fails the process stops acting as
-  leader at once. PostgreSQL drops the lock with the session, so a follower's next attempt wins.
-* SQLite: a lease row in ``scheduler_leases`` renewed on every tick; a follower takes over once the
+Both kinds are renewed by a heartbeat every third of the lease (``Scheduler.start``), independent of
+the sweep interval, so a follower takes over within one lease plus one heartbeat of the leader's end.
+
+* PostgreSQL: ``pg_try_advisory_lock`` held on a dedicated connection (not a pooled one) whose
+  session has ``idle_session_timeout`` set to the lease. The heartbeat's ``SELECT 1`` keeps it alive;
+  a frozen (SIGSTOP) or partitioned leader sends nothing, so the server ends its session after the
+  lease and the lock is free: the keep-alive cannot be faked by a process that does not run. A killed
+  leader's lock goes at once with its connection.
+* SQLite: a lease row in ``scheduler_leases`` renewed by the heartbeat; a follower takes over once the
   lease has expired (or at once when the leader released it on a clean stop).
 
-The ``job_runs`` ledger and the outbox idempotency keys make a short overlap harmless; leadership only
-keeps the work in one place.
+Either way a leader that has not renewed for most of a lease (measured on its monotonic clock, so a
+process resumed after a freeze notices) stops leading before it runs anything. The ``job_runs``
+ledger and the outbox idempotency keys make a short overlap harmless; leadership only keeps the work
+in one place.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -29,8 +37,16 @@ LOCK_KEY = 0x4163746E466C6F77  # "ActnFlow": the advisory-lock id of the schedul
 LEASE_NAME = "scheduler"
 
 
+# A leader trusts its leadership for this share of the lease after its last successful renewal.
+TRUST = 0.8
+
+
 class Leader(Protocol):
     async def is_leader(self) -> bool: ...
+
+    def holds(self) -> bool:
+        """Leading now, per the last renewal (no I/O): for health checks and metrics."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -44,8 +60,13 @@ class LeaseLeader:
         self.holder = holder
         self.lease = lease
         self._leading = False
+        self._renewed = 0.0
+
+    def holds(self) -> bool:
+        return self._leading and time.monotonic() - self._renewed < self.lease.total_seconds() * TRUST
 
     async def is_leader(self) -> bool:
+        started = time.monotonic()
         now = self.clock.now()
         expires = now + self.lease
         async with self.db.transaction() as session:
@@ -62,6 +83,8 @@ class LeaseLeader:
                     .values(holder=self.holder, expires_at=expires)
                 )
                 created = bool(result.rowcount)  # type: ignore[attr-defined]
+        if created:
+            self._renewed = started
         self._note(created)
         return created
 
@@ -89,13 +112,31 @@ class LeaseLeader:
 class AdvisoryLockLeader:
     """PostgreSQL: a session-level advisory lock on one dedicated asyncpg connection."""
 
-    def __init__(self, dsn: str, holder: str, *, key: int = LOCK_KEY, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, dsn: str, holder: str, *, key: int = LOCK_KEY, timeout_s: float = 5.0, lease_s: float = 10.0
+    ) -> None:
         self.dsn = dsn
         self.holder = holder
         self.key = key
-        self.timeout_s = timeout_s
+        self.lease_s = lease_s
+        self.timeout_s = min(timeout_s, lease_s / 2)
         self._conn: Any = None
         self._leading = False
+        self._renewed = 0.0
+
+    def holds(self) -> bool:
+        return self._leading and time.monotonic() - self._renewed < self.lease_s * TRUST
+
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        # The server ends the session (and frees the lock) when the heartbeat stops for a lease.
+        idle = {"idle_session_timeout": str(int(self.lease_s * 1000))}
+        try:
+            return await asyncpg.connect(self.dsn, timeout=self.timeout_s, server_settings=idle)
+        except asyncpg.PostgresError as exc:  # PostgreSQL < 14 has no idle_session_timeout
+            log.warning("idle_session_timeout unavailable (%s); a frozen leader keeps the lock", exc)
+            return await asyncpg.connect(self.dsn, timeout=self.timeout_s)
 
     @property
     def backend_pid(self) -> int | None:
@@ -110,15 +151,19 @@ class AdvisoryLockLeader:
                 log.debug("terminating the leader connection failed", exc_info=True)
 
     async def is_leader(self) -> bool:
-        import asyncpg
-
         if self._conn is not None and self._conn.is_closed():
             # The lock went with the session. Stop leading now; try again (as anyone) next time.
             await self._lose("the lock connection closed")
             return False
+        if self._leading and not self.holds():
+            # Paused past the lease (frozen, partitioned): the server may have ended the session and
+            # another instance may lead. Give it up rather than trust a connection that may be stale.
+            await self._lose("no keep-alive for most of a lease")
+            return False
+        started = time.monotonic()
         try:
             if self._conn is None:
-                self._conn = await asyncpg.connect(self.dsn, timeout=self.timeout_s)
+                self._conn = await self._connect()
             if self._leading:
                 await self._conn.fetchval("SELECT 1", timeout=self.timeout_s)
             else:
@@ -129,6 +174,8 @@ class AdvisoryLockLeader:
                 )
                 if self._leading:
                     log.info("scheduler leadership acquired", extra={"holder": self.holder})
+            if self._leading:
+                self._renewed = started
         except Exception as exc:  # any doubt about the lock connection means: not the leader
             await self._lose(str(exc) or type(exc).__name__)
         return self._leading
@@ -160,4 +207,4 @@ def asyncpg_dsn(url: str) -> str:
 def build_leader(db: Database, clock: Clock, holder: str, lease: timedelta) -> Leader:
     if db.is_sqlite:
         return LeaseLeader(db, clock, holder, lease)
-    return AdvisoryLockLeader(asyncpg_dsn(db.url), holder)
+    return AdvisoryLockLeader(asyncpg_dsn(db.url), holder, lease_s=lease.total_seconds())

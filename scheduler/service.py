@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -140,6 +142,11 @@ class Scheduler:
         # Jobs write their messages with idempotency keys, so a re-run cannot send anything twice.
         self.run_timeout = run_timeout
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self.heartbeat_s: float = 0.0  # set by whoever installs a leader with a lease (a third of it)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._ticking = asyncio.Lock()
+        self._takeover: asyncio.Task[None] | None = None
+        self.on_job_failed: Callable[[str, str, str], Awaitable[None]] | None = None
 
     def on_close(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Run ``fn`` when the scheduler closes (release the leader lock, …)."""
@@ -256,7 +263,13 @@ class Scheduler:
                 await job.fn(ctx)
             except Exception as exc:
                 log.exception("job %s for %s failed", job.name, period)
-                await self._finish(job.name, period, f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                await self._finish(job.name, period, error)
+                if self.on_job_failed is not None:
+                    try:
+                        await self.on_job_failed(job.name, period, error)
+                    except Exception:
+                        log.exception("telling about the failed job %s failed", job.name)
             else:
                 await self._finish(job.name, period)
                 log.info("job ran", extra={"job": job.name, "period": period})
@@ -264,12 +277,17 @@ class Scheduler:
         return ran
 
     def start(self, interval_s: int, after_tick: Callable[[], None] | None = None) -> None:
-        """Drive ``tick`` in real time with APScheduler (in-memory job store)."""
+        """Drive ``tick`` in real time with APScheduler (in-memory job store), and the leader's
+        heartbeat on its own, faster cadence: a follower that wins the lease ticks at once."""
 
         async def _tick() -> None:
-            await self.tick()
+            async with self._ticking:
+                await self.tick()
             if after_tick is not None:
                 after_tick()
+
+        if self.is_leader is not None and self.heartbeat_s > 0:
+            self._heartbeat = asyncio.create_task(self._beat(_tick), name="leader-heartbeat")
 
         self._aps = AsyncIOScheduler(timezone=self.tz)
         self._aps.add_job(
@@ -284,7 +302,26 @@ class Scheduler:
         )
         self._aps.start()
 
+    async def _beat(self, tick: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        assert self.is_leader is not None
+        leading = False
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                now_leading = await self.is_leader()
+            except Exception:
+                log.exception("leader heartbeat failed")
+                now_leading = False
+            if now_leading and not leading and not self._ticking.locked():
+                # Taken over: jobs and sweeps resume now, not at the next interval (in a task, so a
+                # long job does not hold up the renewals).
+                self._takeover = asyncio.create_task(tick(), name="takeover-tick")
+            leading = now_leading
+
     def shutdown(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Held (transaction-scoped) while migrations run on PostgreSQL: concurrent upgrades (several
+# instances starting at once, `actionflow db upgrade` beside a starting bot) run one after another;
+# the later ones find the schema at head and do nothing. SQLite's BEGIN IMMEDIATE does the same.
+MIGRATION_LOCK_KEY = 0x4146_4D49_4752_4154  # "AFMIGRAT"
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(url: str) -> Config:
@@ -22,14 +31,22 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
+def quiet_alembic(verbose: bool = False) -> None:
+    """Alembic logs every step at INFO; ordinary commands and the bot's start show only problems."""
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+async def upgrade(db: Database, revision: str = "head", *, verbose: bool = False) -> None:
     cfg = alembic_config(db.url)
+    quiet_alembic(verbose)
 
     def _run(conn: Connection) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
     async with db.engine.begin() as conn:
+        if not db.is_sqlite:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         await conn.run_sync(_run)
 
 

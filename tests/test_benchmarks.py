@@ -28,6 +28,7 @@ SMOKE = {
         "--import-customers", "300", "--import-rows", "40",
     ],
     "photo_reuse": ["--scenes", "3"],
+    "killtest": ["--rounds", "2", "--per-round", "5", "--sqlite-only", "--lease", "3", "--leader-lease", "3"],
 }  # fmt: skip
 
 

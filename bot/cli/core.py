@@ -13,7 +13,13 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from bot.cli.common import EXIT_CONFIG, EXIT_ERROR, describe_validation_error, run, settings_from
-from config.settings import ConfigFileMissing, Settings, load_settings, resolve_config_path
+from config.settings import (
+    ConfigFileMissing,
+    ConfigSyntaxError,
+    Settings,
+    load_settings,
+    resolve_config_path,
+)
 from core.channel import Channel
 from core.clock import Clock
 from storage.db import Database, DatabaseUnavailable, safe_url
@@ -219,21 +225,64 @@ def _load_check(spec: str) -> Callable[[Settings], list[str]]:
     return check
 
 
+def _without(data: dict[str, object], locs: list[tuple[str | int, ...]]) -> dict[str, object]:
+    """``data`` less the keys at ``locs`` (the values pydantic refused)."""
+    import copy
+
+    cleaned = copy.deepcopy(data)
+    for loc in locs:
+        node: object = cleaned
+        for part in loc[:-1]:
+            node = node.get(str(part)) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(str(loc[-1]), None)
+    return cleaned
+
+
+def _settings_despite(args: argparse.Namespace, exc: ValidationError) -> Settings | None:
+    """Settings with the refused values left at their defaults, so the other checks still run."""
+    from config.settings import check_toml_syntax
+
+    path = resolve_config_path(getattr(args, "config", None))
+    data = check_toml_syntax(path) if path is not None else {}
+    locs = [tuple(e["loc"]) for e in exc.errors() if e["loc"]]
+    try:
+        return (
+            load_settings(None, **_without(data, locs)) if path is None else _load_dict(_without(data, locs))
+        )
+    except ValidationError:
+        return None
+
+
+def _load_dict(data: dict[str, object]) -> Settings:
+    from pydantic_settings import SettingsConfigDict
+
+    class _Partial(Settings):
+        model_config = SettingsConfigDict(toml_file=None)
+
+    return _Partial(**data)  # type: ignore[arg-type]
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = resolve_config_path(getattr(args, "config", None))
     print(f"config file: {path if path else '(none: embedded defaults)'}")
+    problems: list[str] = []
     try:
-        settings = load_settings(getattr(args, "config", None))
+        settings: Settings | None = load_settings(getattr(args, "config", None))
     except ConfigFileMissing as exc:
         print(f"  - {exc}")
         return EXIT_CONFIG
+    except ConfigSyntaxError as exc:
+        print(f"error: {exc}")
+        return EXIT_CONFIG
     except ValidationError as exc:
-        problems = describe_validation_error(exc)
+        problems += describe_validation_error(exc)
+        settings = _settings_despite(args, exc)
+    if settings is None:  # even with the refused values left out it does not load
         print(f"{len(problems)} problem(s):")
         for problem in problems:
             print(f"  - {problem}")
         return EXIT_CONFIG
-    problems = []
     for spec in CONFIG_CHECKS:
         problems += _load_check(spec)(settings)
     channels = [
@@ -299,9 +348,13 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 
 # -- config-docs -------------------------------------------------------------------
 def cmd_config_docs(args: argparse.Namespace) -> int:
-    from config.docs import write
+    from config.docs import NotASourceTree, write
 
-    stale = write(check=args.check)
+    try:
+        stale = write(check=args.check)
+    except NotASourceTree as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if args.check:
         for path in stale:
             print(f"out of date: {path} (run `actionflow config-docs`)")

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from bot.version import actionflow_version
+
 COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.core",
     "bot.cli.org",
@@ -15,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.speech",
     "bot.cli.customers",
     "bot.cli.ops",
+    "bot.cli.backup",
+    "bot.cli.init",
 )
 
 
@@ -26,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "override any key with ACTIONFLOW_<SECTION>__<KEY>. See docs/configuration.md.",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML configuration file")
+    parser.add_argument("--version", action="version", version=f"actionflow {actionflow_version()}")
     parser.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override app.log_level"
     )
@@ -47,13 +52,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe_all(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand's ``--help`` opens with a description (its one-line help when none is set)."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            if not sub.description and helps.get(name):
+                text = str(helps[name])
+                sub.description = text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+            _describe_all(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from bot.cli.common import EXIT_CONFIG
+    from config.settings import ConfigSyntaxError
+
     parser = build_parser()
+    _describe_all(parser)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigSyntaxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

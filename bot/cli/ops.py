@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.cli.common import EXIT_OK, fail, run, settings_from
+from bot.version import actionflow_version
 from config.settings import Settings
 from core.clock import SystemClock
 from domain.health import Health, one_line, requeue_dead, requeue_failed, snapshot
@@ -85,8 +86,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         finally:
             await db.dispose()
         if args.json:
-            print(json.dumps(health.to_dict(), ensure_ascii=False, indent=2))
+            print(
+                json.dumps(
+                    {"version": actionflow_version(), **health.to_dict()}, ensure_ascii=False, indent=2
+                )
+            )
         else:
+            print(f"ActionFlow {actionflow_version()}")
             print(status_text(health, ZoneInfo(settings.app.timezone)))
         return EXIT_ATTENTION if health.needs_attention else EXIT_OK
 

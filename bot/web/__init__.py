@@ -6,4 +6,4 @@ and adds its routes; the server calls them in order when it starts.
 
 from __future__ import annotations
 
-WEB_MODULES: tuple[str, ...] = ("bot.web.board",)
+WEB_MODULES: tuple[str, ...] = ("bot.web.health", "bot.web.board")

@@ -2,6 +2,7 @@
 
 from storage.base import Base
 from storage.models.board import BoardLink, MetricSnapshot
+from storage.models.channel_state import WeComApproval, WeComCard, WeComDelivery
 from storage.models.customers import STAGES, Customer, CustomerAlias, KeyPerson, PersonalityTag
 from storage.models.media import MediaFile, Photo
 from storage.models.orders import Order, RebateResult
@@ -82,4 +83,7 @@ __all__ = [
     "UserStatus",
     "Visit",
     "VisitStatus",
+    "WeComApproval",
+    "WeComCard",
+    "WeComDelivery",
 ]

@@ -57,7 +57,9 @@ def test_config_env_var_selects_the_file(tmp_path: Path, monkeypatch: pytest.Mon
 def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
-    assert settings.database.url == "sqlite+aiosqlite:///./actionflow.db"
+    # No config file: relative paths resolve against the working directory (ACTIONFLOW_HOME unset).
+    assert settings.database.url == f"sqlite+aiosqlite:///{tmp_path / 'actionflow.db'}"
+    assert settings.app.data_dir == tmp_path / "data"
     assert settings.console_enabled
 
 

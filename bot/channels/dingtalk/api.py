@@ -15,6 +15,7 @@ import aiohttp
 
 from bot.ratelimit import RateLimiter
 from config.settings import DingTalkSettings
+from core.channel import check_still_ours
 from core.clock import Clock, SystemClock
 
 log = logging.getLogger("actionflow.dingtalk.api")
@@ -168,6 +169,8 @@ class OpenApi:
 
     # -- calls ----------------------------------------------------------------------
     async def _request(self, method: str, url: str, **kw: Any) -> tuple[int, dict[str, Any]]:
+        if method != "GET":
+            check_still_ours()  # an outbox send paused past its lease stops before the request
         try:
             async with self.session().request(method, url, **kw) as resp:
                 try:

@@ -79,6 +79,12 @@ class DingTalkChannel(Channel):
             self.stream = None
         await self.api.close()
 
+    def ready(self) -> bool:
+        return not self.api.stopped
+
+    def connected(self) -> bool | None:
+        return self.stream is not None and self.stream.connected
+
     # -- sending --------------------------------------------------------------------
     async def send(self, target: Target, message: Message, *, key: str) -> None:
         await self.outgoing.send(target, message, key)

@@ -24,13 +24,14 @@ from bot.channels.wecom.errors import classify
 from bot.channels.wecom.inbound import Inbound
 from bot.channels.wecom.outbound import Outbound
 from bot.channels.wecom.server import CallbackServer
-from bot.channels.wecom.store import ChannelStore
+from bot.channels.wecom.store import ChannelStore, import_legacy_file
 from bot.channels.wecom.webhook import WebhookClient, limit_key
 from config.settings import WeComGroup, WeComSettings
 from core.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
 from core.clock import Clock
 from core.events import MediaRef
 from core.messages import Message
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,9 @@ class WeComChannel(Channel):
         except ValueError as exc:
             raise ValueError(f"wecom.encoding_aes_key: {exc} (run `actionflow wecom selfcheck`)") from None
         self.store: ChannelStore | None = None
+        #: The main database (set by the application): the channel's cards, approvals and delivery
+        #: progress are tables there.
+        self.database: Database | None = None
         self._saved_groups: dict[str, WeComGroup] = {}
         self.inbound: Inbound | None = None
         self.outbound: Outbound | None = None
@@ -104,8 +108,11 @@ class WeComChannel(Channel):
 
     async def start(self, sink: EventSink) -> None:
         self._stopped = False
-        store = await asyncio.to_thread(ChannelStore, self.data_dir / "wecom" / "state.sqlite3")
-        await asyncio.to_thread(store.prune, self.clock.now().timestamp() - STORE_KEEP_S)
+        if self.database is None:
+            raise RuntimeError("the WeCom channel needs the main database (Application sets it)")
+        store = ChannelStore(self.database)
+        await import_legacy_file(store, self.data_dir / "wecom")
+        await store.prune(self.clock.now().timestamp() - STORE_KEEP_S)
         self.store = store
         self.outbound = Outbound(client=self.client, webhook=self.webhook, store=store, clock=self.clock)
         self.inbound = Inbound(
@@ -144,9 +151,6 @@ class WeComChannel(Channel):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.webhook.close()
-        if self.store is not None:
-            self.store.close()
-            self.store = None
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -190,6 +194,12 @@ class WeComChannel(Channel):
         if group is None or group.chat_id:
             return None
         return group.webhook_key.get_secret_value() or None
+
+    def ready(self) -> bool:
+        return self.outbound is not None and not self._stopped
+
+    def connected(self) -> bool | None:
+        return self.server is not None and not self._stopped
 
     async def send(self, target: Target, message: Message, *, key: str) -> None:
         if self.outbound is None or self._stopped:

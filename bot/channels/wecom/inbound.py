@@ -96,7 +96,7 @@ class Inbound:
         task_id = text(root, "TaskId")
         if not task_id or cards.token_from_task_id(task_id) is not None:
             return {}
-        record = await asyncio.to_thread(self.store.card, task_id)
+        record = await self.store.card(task_id)
         return {task_id: record.token} if record else {}
 
     @staticmethod
@@ -111,7 +111,7 @@ class Inbound:
     async def _update_card(self, click: Click) -> None:
         if not click.response_code:
             return
-        record = await asyncio.to_thread(self.store.card, click.task_id)
+        record = await self.store.card(click.task_id)
         label = cards.clicked_label(record.options if record else [], click.event.values)
         payload = cards.update_payload(click.event.sender_id, click.response_code, label)
         try:
@@ -129,8 +129,8 @@ class Inbound:
             )
             return
         now = self.clock.now().timestamp()
-        claimed = await asyncio.to_thread(
-            self.store.claim_approval, change.key, change.sp_no, change.template_id, change.create_time, now
+        claimed = await self.store.claim_approval(
+            change.key, change.sp_no, change.template_id, change.create_time, now
         )
         if not claimed:
             log.info("approval callback %s seen before; ignored", change.key)
@@ -154,13 +154,11 @@ class Inbound:
                 )
                 if event is not None:
                     await self.sink.submit(event)
-                await asyncio.to_thread(
-                    self.store.finish_approval, pending.key, "done" if event else "ignored"
-                )
+                await self.store.finish_approval(pending.key, "done" if event else "ignored")
                 return
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                await asyncio.to_thread(self.store.approval_attempt, pending.key, error)
+                await self.store.approval_attempt(pending.key, error)
                 if attempt >= len(self.approval_retry_s):
                     log.error(
                         "approval %s could not be fetched after %d attempts (%s); check that the app "
@@ -169,7 +167,7 @@ class Inbound:
                         attempt + 1,
                         error,
                     )
-                    await asyncio.to_thread(self.store.finish_approval, pending.key, "failed", error)
+                    await self.store.finish_approval(pending.key, "failed", error)
                     return
                 log.warning("approval %s: %s; retrying", pending.sp_no, error)
                 await asyncio.sleep(self.approval_retry_s[attempt])
@@ -177,7 +175,7 @@ class Inbound:
 
     async def resume(self) -> int:
         """Finish approval callbacks acknowledged before a restart."""
-        pending = await asyncio.to_thread(self.store.pending_approvals)
+        pending = await self.store.pending_approvals()
         for item in pending:
             self.spawn(self.complete_approval(item))
         return len(pending)

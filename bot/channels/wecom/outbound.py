@@ -1,10 +1,12 @@
 """Neutral messages → WeCom calls: app messages to users, app group chats, group-robot webhooks.
 
 A message may take several calls (a long text in 2 KB pieces, a caption then a file). Each finished
-piece is remembered under the message's idempotency key, so when the outbox retries the message after
-a failure half-way, the pieces already delivered are not sent again. A retry of an app message also
-turns on WeCom's ``enable_duplicate_check``: if the first attempt was delivered and only its answer
-was lost, WeCom drops the copy.
+piece is recorded under the message's idempotency key in the main database (``wecom_deliveries``), so
+when the outbox retries the message after a failure half-way, or after a crash, the pieces already
+delivered are not sent again. A retry of an app message also turns on WeCom's
+``enable_duplicate_check``: if the first attempt was delivered and only its answer was lost, WeCom
+drops the copy. A retried card that WeCom refuses with 40058 (its task id exists) was delivered the
+first time: it counts as delivered, and the question is not sent again as text.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +26,7 @@ from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.errors import classify
 from bot.channels.wecom.store import CardRecord, ChannelStore
 from bot.channels.wecom.webhook import WebhookClient
-from core.channel import PermanentSendError, SendError
+from core.channel import PermanentSendError, SendError, check_still_ours
 from core.clock import Clock
 from core.escape import wecom_markdown, wecom_text
 from core.messages import Choice, File, Markdown, Message, render_text
@@ -36,7 +37,7 @@ APP_TEXT_MAX = 2048  # bytes, text and markdown in message/send and appchat/send
 WEBHOOK_TEXT_MAX = 2048
 WEBHOOK_MARKDOWN_MAX = 4096
 DUPLICATE_CHECK_S = 1800
-REMEMBERED_KEYS = 20_000
+TASK_ID_EXISTS = 40058
 
 Step = tuple[str, Callable[[], Awaitable[None]]]  # (fingerprint, send it)
 
@@ -94,27 +95,27 @@ class Sender:
 
 
 class Progress:
-    """Which pieces of which messages were delivered (bounded, in memory)."""
+    """Which pieces of which messages WeCom accepted, persisted with the channel store."""
 
-    def __init__(self, size: int = REMEMBERED_KEYS) -> None:
-        self._done: OrderedDict[str, set[str]] = OrderedDict()
-        self._size = size
+    def __init__(self, store: ChannelStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
 
-    def seen(self, key: str) -> bool:
+    async def seen(self, key: str) -> bool:
         """True when ``key`` was attempted before (this is a retry); records the attempt."""
-        if key in self._done:
-            self._done.move_to_end(key)
-            return True
-        self._done[key] = set()
-        while len(self._done) > self._size:
-            self._done.popitem(last=False)
-        return False
+        return await self.store.attempted(key, self.clock.now().timestamp())
 
-    def done(self, key: str, fingerprint: str) -> bool:
-        return fingerprint in self._done.get(key, set())
+    async def delivered(self, key: str) -> set[str]:
+        return await self.store.delivered_steps(key)
 
-    def mark(self, key: str, fingerprint: str) -> None:
-        self._done.setdefault(key, set()).add(fingerprint)
+    async def mark(self, key: str, fingerprint: str) -> None:
+        await self.store.mark_delivered(key, fingerprint, self.clock.now().timestamp())
+
+
+def card_already_sent(exc: Exception) -> bool:
+    """WeCom 40058 on a card send: its task id is taken, i.e. this card went out before."""
+    cause = exc.__cause__
+    return getattr(cause, "errcode", None) == TASK_ID_EXISTS
 
 
 class Outbound:
@@ -130,19 +131,28 @@ class Outbound:
         self.webhook = webhook
         self.store = store
         self.clock = clock
-        self.progress = Progress()
+        self.progress = Progress(store, clock)
 
-    async def _run(self, key: str, steps: list[Step]) -> None:
+    async def _run(self, key: str, steps: list[Step], done: set[str] | None = None) -> None:
+        if done is None:
+            done = await self.progress.delivered(key)
         for fingerprint, step in steps:
-            if self.progress.done(key, fingerprint):
+            if fingerprint in done:
                 continue
             await step()
-            self.progress.mark(key, fingerprint)
+            await self.progress.mark(key, fingerprint)
 
     @staticmethod
     async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def guarded() -> Any:
+            client = getattr(fn, "__self__", None)
+            if isinstance(client, WeComClient):
+                _ = client.access_token  # fetch it first, so the check below is right before the send
+            check_still_ours()  # the last moment before the request: not after a pause past the lease
+            return fn(*args, **kwargs)
+
         try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
+            return await asyncio.to_thread(guarded)
         except Exception as exc:
             raise classify(exc) from exc
 
@@ -185,7 +195,7 @@ class Outbound:
 
     # -- app messages to one user ---------------------------------------------------
     async def to_user(self, userid: str, message: Message, key: str) -> None:
-        retry = self.progress.seen(key)
+        retry = await self.progress.seen(key)
 
         async def send(msg: dict[str, Any]) -> None:
             if retry:
@@ -198,7 +208,7 @@ class Outbound:
                 )
 
         if isinstance(message, Choice):
-            await self._choice(userid, message, key, send)
+            await self._choice(userid, message, key, send, retry)
             return
         await self._run(key, self._plan(message, Sender(send, self._upload_app_file)))
 
@@ -208,6 +218,7 @@ class Outbound:
         choice: Choice,
         key: str,
         send: Callable[[dict[str, Any]], Awaitable[None]],
+        retry: bool = False,
     ) -> None:
         card = None
         if choice.token:
@@ -217,7 +228,7 @@ class Outbound:
             await self._run(key, [(_fp("text", key), lambda: send(_text(render_text(choice))))])
             return
         record = CardRecord(task_id, choice.token, userid, list(choice.options), choice.multi)
-        await asyncio.to_thread(self.store.remember_card, record, self.clock.now().timestamp())
+        await self.store.remember_card(record, self.clock.now().timestamp())
 
         async def card_step() -> None:
             try:
@@ -225,6 +236,9 @@ class Outbound:
             except PermanentSendError as exc:
                 if "deliver to" in str(exc):
                     raise
+                if retry and card_already_sent(exc):
+                    log.info("card %s was delivered before the restart; not sending it again", task_id)
+                    return
                 # The card was refused (e.g. a limit WeCom enforces that we do not know of):
                 # the text form always works, since it carries the "回复 1–N" hint.
                 log.warning("template card refused (%s); sending the question as text", exc)
@@ -234,7 +248,6 @@ class Outbound:
 
     # -- app group chats --------------------------------------------------------------
     async def to_chat(self, chat_id: str, message: Message, key: str) -> None:
-        self.progress.seen(key)
 
         async def send(body: dict[str, Any]) -> None:
             msgtype = body["msgtype"]
@@ -248,7 +261,6 @@ class Outbound:
 
     # -- group robots -------------------------------------------------------------------
     async def to_robot(self, robot_key: str, message: Message, key: str) -> None:
-        self.progress.seen(key)
 
         async def upload(file: File, data: bytes) -> str:
             return await self.webhook.upload(robot_key, file.name, data, file.mime)
@@ -256,11 +268,12 @@ class Outbound:
         sender = Sender(partial(self.webhook.send, robot_key), upload, WEBHOOK_TEXT_MAX, WEBHOOK_MARKDOWN_MAX)
         steps = self._plan(message, sender)
         # Refuse up front rather than deliver half a message: the whole of it waits for room.
-        remaining = [s for s in steps if not self.progress.done(key, s[0])]
+        done = await self.progress.delivered(key)
+        remaining = [s for s in steps if s[0] not in done]
         left, wait = self.webhook.room(robot_key)
         if remaining and len(remaining) > left and len(remaining) <= self.webhook.per_minute:
             raise self.webhook.throttled(robot_key, wait, "waiting for room for the whole message")
-        await self._run(key, steps)
+        await self._run(key, steps, done)
 
 
 def _text(content: str) -> dict[str, Any]:

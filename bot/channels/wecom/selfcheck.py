@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import Table
+
 from bot.channels.wecom.approvals import CHINA
 from bot.channels.wecom.callback_sender import SignedCallbackSender
 from bot.channels.wecom.channel import split_listen
@@ -33,6 +35,8 @@ from config.settings import WeComSettings
 from core.clock import SystemClock
 from core.events import Event, TextEvent
 from core.redact import redact
+from storage.db import Database
+from storage.models import Base, WeComApproval, WeComCard, WeComDelivery
 
 CORP_ID = re.compile(r"^w[wx][0-9a-zA-Z]{16}$")
 TOKEN = re.compile(r"^[0-9A-Za-z]{1,32}$")
@@ -134,7 +138,15 @@ async def round_trip(s: WeComSettings, report: Report) -> None:
     sink = _Sink()
     failed_before = report.failed
     with tempfile.TemporaryDirectory() as tmp:
-        store = ChannelStore(Path(tmp) / "state.sqlite3")
+        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'selfcheck.db'}")
+        async with db.engine.begin() as conn:
+            tables: list[Table] = [
+                WeComCard.__table__,  # type: ignore[list-item]
+                WeComApproval.__table__,  # type: ignore[list-item]
+                WeComDelivery.__table__,  # type: ignore[list-item]
+            ]
+            await conn.run_sync(lambda c: Base.metadata.create_all(c, tables=tables))
+        store = ChannelStore(db)
         client = WeComClient(s.corp_id or "-", "-", api_base=s.api_base, agent_id=s.agent_id)
         inbound = Inbound(
             settings=s,
@@ -188,7 +200,7 @@ async def round_trip(s: WeComSettings, report: Report) -> None:
                 )
         finally:
             await server.stop()
-            store.close()
+            await db.dispose()
     if report.failed > failed_before:
         report.problems.append(
             "the local round trip failed: the callback code path does not accept what WeCom sends; "
