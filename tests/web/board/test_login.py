@@ -98,6 +98,14 @@ async def test_dingtalk_micro_app_free_login(tmp_path: Path, desktop: BrowserCon
             await page2.goto(base(bot) + "/board/login/dingtalk")
             await expect(page2.locator("main")).to_contain_text("钉钉授权已失效")
             await other.close()
+            # Outside the DingTalk client, the bot's own copy of the JSAPI loads (no CDN) and the page
+            # explains how to sign in instead.
+            plain = await desktop.browser.new_context()  # type: ignore[union-attr]
+            page3 = await plain.new_page()
+            await page3.goto(base(bot) + "/board/login/dingtalk")
+            kind = await page3.evaluate("typeof (window.dd && window.dd.runtime.permission.requestAuthCode)")
+            assert kind == "function"
+            await plain.close()
 
 
 async def test_wecom_oauth_snsapi_base_login(tmp_path: Path, desktop: BrowserContext) -> None:
