@@ -41,7 +41,9 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int, *, writer: bool, in_loop: bool) -> None:
+def _install_sqlite_hooks(
+    engine: AsyncEngine, busy_timeout_ms: int, *, writer: bool, in_loop: bool, foreign_keys: bool = True
+) -> None:
     # An in-loop writer waits for other processes in begin_immediate(), off SQLite's busy handler.
     waits_in_sqlite = busy_timeout_ms if not (writer and in_loop) else 0
 
@@ -55,7 +57,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int, *, writer: 
             "journal_mode=WAL",
             "synchronous=NORMAL",
             f"busy_timeout={int(waits_in_sqlite)}",
-            "foreign_keys=ON",
+            f"foreign_keys={'ON' if foreign_keys else 'OFF'}",
         ):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
@@ -84,7 +86,10 @@ class Database:
         busy_timeout_ms: int = 5000,
         echo: bool = False,
         sqlite_in_loop: bool = True,
+        foreign_keys: bool = True,
     ) -> None:
+        """``foreign_keys=False`` (SQLite): for migrations that rebuild a table, whose DROP TABLE would
+        otherwise run ON DELETE CASCADE on the rows that point at it."""
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
@@ -98,7 +103,9 @@ class Database:
             kwargs["pool_size"] = pool_size
             driver_url = sqlite_inloop.url_for(url) if sqlite_in_loop else make_url(url)
             self.engine = create_async_engine(driver_url, **kwargs)
-            _install_sqlite_hooks(self.engine, busy_timeout_ms, writer=True, in_loop=sqlite_in_loop)
+            _install_sqlite_hooks(
+                self.engine, busy_timeout_ms, writer=True, in_loop=sqlite_in_loop, foreign_keys=foreign_keys
+            )
             self.read_engine = create_async_engine(driver_url, **kwargs)
             _install_sqlite_hooks(self.read_engine, busy_timeout_ms, writer=False, in_loop=sqlite_in_loop)
         else:

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from storage.db import Database
+from storage.db import Database, sqlite_path
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -36,6 +36,15 @@ def quiet_alembic(verbose: bool = False) -> None:
     logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
+def _check_foreign_keys(conn: Connection) -> None:
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(
+            f"the migration would leave {len(broken)} rows pointing at missing rows "
+            f"(first: {tuple(broken[0])}); nothing was changed"
+        )
+
+
 async def upgrade(db: Database, revision: str = "head", *, verbose: bool = False) -> None:
     cfg = alembic_config(db.url)
     quiet_alembic(verbose)
@@ -44,6 +53,18 @@ async def upgrade(db: Database, revision: str = "head", *, verbose: bool = False
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
+    if db.is_sqlite and sqlite_path(db.url) is not None:
+        # SQLite rebuilds a table to change it (batch mode): DROP TABLE with foreign keys on would run
+        # ON DELETE CASCADE on the rows that point at it (a user's roles, a customer's key persons) or
+        # fail on the others. A connection of its own with foreign keys off, and a check before commit.
+        migrator = Database(db.url, foreign_keys=False)
+        try:
+            async with migrator.engine.begin() as conn:
+                await conn.run_sync(_run)
+                await conn.run_sync(_check_foreign_keys)
+        finally:
+            await migrator.dispose()
+        return
     async with db.engine.begin() as conn:
         if not db.is_sqlite:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -90,3 +91,44 @@ def test_the_migration_allows_exactly_the_enum_values() -> None:
     assert {t: set(v) for t, v in migration.STATUSES.items()} == {
         t: {m.value for m in enum} for t, enum in STATUSES.items()
     }
+
+
+async def test_upgrading_a_sqlite_database_with_data_keeps_every_row(tmp_path: Path) -> None:
+    """Rebuilding a table on SQLite drops it: with foreign keys on, ON DELETE CASCADE would take a
+    user's roles and a customer's key persons with it. Every row survives the upgrade to head."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(db, "0005")
+        async with db.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO users (id, name, status, team, region, title, phone, preferred_channel,"
+                    " created_at, updated_at) VALUES (1, '王磊', 'active', '', '', '', '', '', :t, :t)"
+                ),
+                {"t": NOW},
+            )
+            await session.execute(text("INSERT INTO user_roles (user_id, role) VALUES (1, 'rep')"))
+            await session.execute(
+                text(
+                    "INSERT INTO customers (id, name, normalized_name, kind, grade, region, owner_id, stage, shared,"
+                    " status, profile_complete, is_valid_lead, preferences, created_at, updated_at)"
+                    " VALUES (1, '杭州一院', '杭州一院', '', '', '', 1, 'lead', 0, 'active', 0, 1, '', :t, :t)"
+                ),
+                {"t": NOW},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO key_persons (customer_id, role_group, name, title, phone, status, created_at,"
+                    " updated_at) VALUES (1, '采购科', '刘建国', '主任', '', 'active', :t, :t)"
+                ),
+                {"t": NOW},
+            )
+        await upgrade(db)
+        async with db.read() as session:
+            counts = [
+                (await session.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()
+                for t in ("users", "user_roles", "customers", "key_persons")
+            ]
+        assert counts == [1, 1, 1, 1]
+    finally:
+        await db.dispose()
