@@ -56,6 +56,7 @@ ANNOTATION_HASHED_FIELDS = (
 
 CORRECTION = "correction"  # a rep's 销售更正
 DOUBT = "doubt"  # the system's 转写可能不准 flag, recorded with the quote
+SUPERSEDED = "superseded"  # the rep went back (返回) and recorded the words again: text "#<new quote id>"
 
 # Doubt thresholds. Whisper's own fallback thresholds are avg log-probability < -1.0 and compression
 # ratio > 2.4. On this project's 39 neural-voice notes (bench/vocabulary.py) no note scored below -0.5;
@@ -225,6 +226,7 @@ class QuoteView:
     intact: bool  # the ledger row still matches its own hash
     corrections: list[Correction] = field(default_factory=list)
     doubtful: bool = False
+    superseded_by: int | None = None  # the quote recorded again in its place (the form's 返回)
 
     @property
     def correction(self) -> Correction | None:
@@ -272,6 +274,8 @@ async def load_views(session: AsyncSession, quote_ids: Iterable[int | None]) -> 
             view.doubtful = True
         elif note.kind == CORRECTION:
             view.corrections.append(Correction(note.text, author or "", note.created_at))
+        elif note.kind == SUPERSEDED and note.text.lstrip("#").isdigit():
+            view.superseded_by = int(note.text.lstrip("#"))
     return views
 
 
@@ -303,4 +307,6 @@ def quote_notes(view: QuoteView | None, copy: str = "", *, changed: bool | None 
         parts.append(f"销售更正：“{fix.text}”" + (f"（{fix.author}）" if fix.author else ""))
     elif view.doubtful:
         parts.append("转写可能不准")
+    if view.superseded_by is not None:
+        parts.append(f"已由原话 #{view.superseded_by} 取代，本条保留")
     return "（" + "；".join(parts) + "）" if parts else ""

@@ -141,6 +141,8 @@ async def show(turn: Turn, args: str) -> None:
     for fix in view.corrections:
         day = fix.created_at.astimezone(turn.services.tz).strftime("%m-%d %H:%M")
         lines.append(f"销售更正（{fix.author or '销售'}，{day}）：“{fix.text}”")
+    if view.superseded_by is not None:
+        lines.append(f"填表时返回重录：已由原话 #{view.superseded_by} 取代，本条保留。")
     await turn.reply("\n".join(lines))
 
 

@@ -35,6 +35,7 @@ from handlers.forms.fields import (
     Noted,
     builtin_field_types,
     pending_note_key,
+    replaced_quote_key,
 )
 from handlers.forms.spec import ConditionError, FieldSpec, FormSpec, evaluate_when
 from storage.models import ConversationState, User
@@ -604,8 +605,13 @@ class FormEngine:
             return
         path = run.nav.history[-1]
         earlier = self._shown_answer(run.form, run.state.answers, path)
+        value = run.state.answers.get(path)
         self._forget(run.state, run.nav, path)
         note = f"刚才的回答是{earlier}。" if earlier else ""
+        if isinstance(value, dict) and value.get("quote_id"):
+            # A recorded quote is never taken back: a new recording supersedes it in the ledger.
+            run.state.context = {**run.state.context, replaced_quote_key(path): int(value["quote_id"])}
+            note += f"刚才那条原话（#{value['quote_id']}）会保留在账本里，重新录音后标记为被新的一条取代。"
         await self._ask_next(run, prefix=[f"好的，回到上一个问题。{note}"])
 
     def _shown_answer(self, form: FormSpec, answers: dict[str, Any], path: str) -> str:

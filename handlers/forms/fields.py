@@ -11,11 +11,12 @@ from typing import Any, ClassVar, Protocol
 from core.events import CardActionEvent, ImageEvent, TextEvent, VoiceEvent
 from core.messages import Choice, Message, Text
 from domain import when
-from domain.quotes import doubt_reasons, quote_text
+from domain.quotes import SUPERSEDED, append_annotation, doubt_reasons, quote_text
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.forms.spec import FieldSpec
 from handlers.photos import earlier_use, reuse_text
+from storage.models import Quote
 
 
 class FieldError(Exception):
@@ -393,6 +394,11 @@ class PhotoField:
         return "已上传照片"
 
 
+def replaced_quote_key(key: str) -> str:
+    """Context key of the quote a rep took back with 返回 at field ``key`` (kept, to be superseded)."""
+    return f"_replaced_quote.{key}"
+
+
 class VoiceQuoteField:
     """The customer's own words: a voice note becomes an immutable ledger quote."""
 
@@ -426,6 +432,18 @@ class VoiceQuoteField:
             compression_ratio=t.compression_ratio,
         )
         echo = f"客户原话已记录（原话 #{quote_id}，不可修改）：“{text}”"
+        replaced = ctx.get(replaced_quote_key(spec.key))
+        old = await turn.session.get(Quote, int(replaced)) if replaced else None
+        if old is not None and old.id != quote_id:
+            await append_annotation(
+                turn.session,
+                quote=old,
+                kind=SUPERSEDED,
+                text_=f"#{quote_id}",
+                now=turn.now,
+                author_id=turn.user.id,
+            )
+            echo += f"\n上一条原话 #{old.id} 仍保留在账本里，已标记为被这条取代。"
         if doubts:
             echo += f"\n⚠️ 转写可能不准（{'，'.join(doubts)}），请对照录音核对。"
         echo += "\n如有听错，回复「更正 正确内容」，原话会保留。"

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.testing import BotHarness
-from speech.ledger import QuoteLedger
-from storage.models import AuditLog, CompetitorAnalysis, ConversationState, Deadline
+from speech.ledger import QuoteLedger, verify_chain
+from storage.models import AuditLog, CompetitorAnalysis, ConversationState, Deadline, Demand, Quote
 from tests.flows.kit import (
     ScriptedTranscriber,
     add_customer,
@@ -325,3 +325,28 @@ async def test_a_manager_sends_an_analysis_back_and_the_rep_redoes_it(tmp_path: 
             "competitor.submit",
             "competitor.approve",
         ]
+
+
+async def test_going_back_over_a_recorded_quote_keeps_it_and_links_the_new_one(tmp_path: Path) -> None:
+    transcriber = ScriptedTranscriber()
+    async with BotHarness(tmp_path, transcriber=transcriber, quotes=QuoteLedger()) as bot:
+        await org(bot)
+        await report_until_vendors(bot, tmp_path, "否")
+        r = await bot.voice("wanglei", scripted_note(tmp_path, transcriber, "q1", "价格还要再谈"))
+        assert any("原话 #1" in x for x in r)
+        r = await bot.send("wanglei", "返回")
+        assert "刚才那条原话（#1）会保留在账本里" in r[0] and "语音" in r[-1]
+        r = await bot.voice(
+            "wanglei", scripted_note(tmp_path, transcriber, "q2", "预算今年很紧，价格还要再谈")
+        )
+        recorded = next(x for x in r if "原话 #2" in x)
+        assert "上一条原话 #1 仍保留在账本里，已标记为被这条取代" in recorded
+        await bot.send("wanglei", "采购成本高")
+        await bot.send("wanglei", "无")
+        demand = await one(bot, Demand)
+        assert demand.quote_id == 2 and "预算今年很紧" in demand.text
+        r = await bot.send("wanglei", "原话 #1")
+        assert "已由原话 #2 取代，本条保留" in r[-1] and "价格还要再谈" in r[-1]
+        async with bot.session() as s:
+            report = await verify_chain(s)
+        assert report.ok and len(await rows(bot, Quote)) == 2
