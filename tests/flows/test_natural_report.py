@@ -16,7 +16,9 @@ async def test_the_rest_of_a_yes_sentence_lands_in_the_progress_note(tmp_path: P
         await bot.send("wanglei", "拜访完成 富阳区人民医院")
         await bot.photo("wanglei", exif_jpeg(tmp_path / "door.jpg"))
         r = await bot.send("wanglei", "院长说先把预算范围定下来，确定预算范围是这次最大的进展")
-        assert "已记为备注" in r[0] and "比较其他厂家" in r[-1], r
+        assert "已记为备注" in r[0] and "见到了哪些关键人" in r[-1], r
+        r = await bot.send("wanglei", "无")
+        assert "比较其他厂家" in r[-1], r
         r = await bot.send("wanglei", "是的，他说要再比较几家")
         assert "拜访报告已提交" in "\n".join(r), r
         update = await one(bot, ProgressUpdate, ProgressUpdate.kind == "visit_report")
