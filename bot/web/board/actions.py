@@ -1,4 +1,5 @@
-"""Actions on the board (POST, CSRF-checked): approve or comment a competitor analysis.
+"""Actions on the board (POST, CSRF-checked): approve or comment a competitor analysis; rename a
+demand theme (the theme book's own rename, audited as in chat's 主题改名).
 
 They run the chat's own handler code (handlers/competitor.py) in one transaction, as a turn whose
 event comes from the board: the same domain function, the same audit entry (source ``board:<id>``),
@@ -16,10 +17,11 @@ from bot.web.board.render import BASE, bot_of, message, not_found, require
 from bot.web.board.security import check_csrf
 from core.events import TextEvent
 from core.messages import Message, render_text
+from domain import theme_book
 from domain.board import details
 from handlers import competitor
 from handlers.context import Turn
-from storage.models import User
+from storage.models import DemandCluster, User
 
 MAX_COMMENT = 2000
 
@@ -85,5 +87,36 @@ async def review(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{BASE}/reviews#review-{row.id}")
 
 
+async def rename_theme(request: web.Request) -> web.Response:
+    scope = await require(request)
+    if not scope.sees_themes:
+        raise not_found(request)
+    key = request.match_info.get("key", "")[:60]
+    form = await request.post()
+    if not await check_csrf(request, str(form.get("csrf", ""))):
+        raise refused(request)
+    bot = bot_of(request)
+    async with bot.db.transaction() as session:
+        row = await session.get(DemandCluster, key)
+        if row is None or row.merged_into:
+            raise not_found(request)
+        try:
+            await theme_book.rename(
+                session,
+                row,
+                str(form.get("name", "")),
+                actor_id=scope.user.id,
+                now=bot.clock.now(),
+                source=f"board:theme-{secrets.token_hex(6)}",
+            )
+            flash = f"已改名为「{row.label}」，之后意思相同的需求也会归到这个主题。"
+        except theme_book.ThemeError as exc:
+            flash = str(exc)
+    session_data = await get_session(request)
+    session_data["flash"] = flash
+    raise web.HTTPSeeOther(f"{BASE}/themes/{key}")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/reviews/{id}", review)
+    app.router.add_post("/themes/{key}/rename", rename_theme)

@@ -337,7 +337,15 @@ async def theme_page(request: web.Request) -> web.Response:
     customers = sorted({it.customer for it in items if it.customer})
     reps = sorted({it.rep for it in items if it.rep})
     return await page(
-        request, "theme.html", scope, "themes", label, items=items, customers=customers, reps=reps
+        request,
+        "theme.html",
+        scope,
+        "themes",
+        label,
+        items=items,
+        customers=customers,
+        reps=reps,
+        theme_key=key,
     )
 
 

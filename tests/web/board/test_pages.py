@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from playwright.async_api import Browser, BrowserContext, expect
 from sqlalchemy import select
 
-from storage.models import AuditLog, CompetitorAnalysis
+from storage.models import AuditLog, CompetitorAnalysis, Demand, DemandCluster
 from tests.web.board.conftest import PHONE
 from tests.web.board.kit import base, board_bot, customer, org, pending_review, sign_in
 
@@ -180,3 +180,52 @@ async def test_the_customer_export_is_a_real_workbook_with_the_filter_applied(
         assert [r[0] for r in rows[1:]] == ["杭州市第一人民医院"]
         assert download.suggested_filename.endswith(".xlsx")
         await asyncio.sleep(0)
+
+
+async def test_product_renames_a_theme_on_the_board(tmp_path: Path, desktop: BrowserContext) -> None:
+    async with board_bot(tmp_path) as bot:
+        await org(bot)
+        cid = await customer(bot, "杭州市第一人民医院", "wanglei", hours_since_update=5)
+        rep = await bot.user("wanglei")
+        async with bot.session() as session:
+            session.add(
+                DemandCluster(
+                    key="d-remote",
+                    label="远程 报修",
+                    kind="discovered",
+                    created_at=bot.clock.now(),
+                    updated_at=bot.clock.now(),
+                    examples=[],
+                    keywords=[],
+                )
+            )
+            for text in ("希望设备能远程报修", "坏了能不能远程看一下"):
+                session.add(
+                    Demand(
+                        customer_id=cid,
+                        rep_id=rep.id,
+                        text=text,
+                        cluster_key="d-remote",
+                        cluster_label="远程 报修",
+                        created_at=bot.clock.now(),
+                    )
+                )
+        page = await sign_in(bot, desktop, "chanpin")
+        await page.goto(base(bot) + "/board/themes/d-remote")
+        await page.get_by_label("主题名称").fill("远程售后")
+        await page.get_by_role("button", name="改名").click()
+        await expect(page.locator(".flash")).to_contain_text("已改名为「远程售后」")
+        await expect(page.locator("h1")).to_contain_text("远程售后")
+        async with bot.session() as session:
+            row = await session.get(DemandCluster, "d-remote")
+            assert row is not None and row.label == "远程售后" and row.kind == "kept"
+            audit = (
+                (await session.execute(select(AuditLog).where(AuditLog.entity_type == "demand_theme")))
+                .scalars()
+                .all()
+            )
+        assert [a.source_event.startswith("board:theme-") for a in audit] == [True]
+        # A rep may not rename themes: the action is not there for them.
+        other = await sign_in(bot, desktop, "wanglei")
+        response = await other.request.post(base(bot) + "/board/themes/d-remote/rename", form={"name": "x"})
+        assert response.status == 404
