@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
+from domain.numerals import small_number
+
 DATE_EXAMPLES = "今天、明天、上周三、12月3日、3号 或 2026-12-03"
 TIME_EXAMPLES = "下午三点、上午10点半、15:30"
 
@@ -31,36 +33,12 @@ class WhenError(ValueError):
         self.reason = reason
 
 
-_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 _NUM = r"[0-9零〇一二两三四五六七八九十]{1,3}"
 
 
 def number(text: str) -> int | None:
     """``15`` / ``十五`` / ``二十三`` / ``三十一`` / ``两`` → int; None if it is not a small number."""
-    if text.isdigit():
-        return int(text)
-    if not text or any(c not in _DIGITS and c != "十" for c in text):
-        return None
-    if "十" not in text:
-        return _DIGITS[text] if len(text) == 1 else None
-    tens, _, ones = text.partition("十")
-    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
-        return None
-    value = (_DIGITS[tens] if tens else 1) * 10 + (_DIGITS[ones] if ones else 0)
-    return value
+    return small_number(text)
 
 
 _RELATIVE_DAYS = {

@@ -6,6 +6,8 @@ Each table maps what people write to one canonical form, so 人医 and 人民医
 
 from __future__ import annotations
 
+from domain.numerals import small_number
+
 # Institution types, as written at the end of a name → canonical type. Longest match wins.
 KINDS: dict[str, str] = {
     "社区卫生服务中心": "社区卫生服务中心",
@@ -160,34 +162,8 @@ CHAINS: tuple[str, ...] = (
 )
 
 DIGITS = "〇零一二三四五六七八九十"
-_DIGIT_VALUE = {
-    "〇": 0,
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 
 
 def chinese_number(text: str) -> int | None:
     """一 → 1, 十二 → 12, 二十 → 20, 12 → 12; None when ``text`` is not a small number."""
-    if text.isdigit():
-        return int(text)
-    if not text or any(ch not in _DIGIT_VALUE and ch != "十" for ch in text):
-        return None
-    if "十" not in text:
-        return _DIGIT_VALUE[text] if len(text) == 1 else None
-    tens, _, ones = text.partition("十")
-    value = (_DIGIT_VALUE.get(tens, 0) if tens else 1) * 10
-    if ones:
-        if len(ones) != 1 or ones not in _DIGIT_VALUE:
-            return None
-        value += _DIGIT_VALUE[ones]
-    return value
+    return small_number(text)
