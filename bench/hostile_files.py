@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import multiprocessing
 import statistics
+import struct
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 RUNS = 3
@@ -77,11 +79,20 @@ def ordinary(folder: Path, rows: int = 20_000) -> Path:
     return path
 
 
-def png_bomb(folder: Path) -> Path:
-    from tests.flows.test_hostile_files import png_bomb as make
+def png_bomb_bytes(width: int, height: int) -> bytes:
+    """A valid PNG header claiming ``width``×``height`` pixels, with a tiny compressed body."""
 
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    body = zlib.compress(b"\x00" * 4096)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def png_bomb(folder: Path) -> Path:
     path = folder / "bomb.png"
-    path.write_bytes(make(40000, 40000))
+    path.write_bytes(png_bomb_bytes(40000, 40000))
     return path
 
 

@@ -216,4 +216,4 @@ async def attach_card(turn: Turn) -> None:
 
 def setup(registry: Registry) -> None:
     registry.media_handler = photo_outside_form
-    registry.card(CARD, attach_card)
+    registry.card(CARD, attach_card, newest_only=True)  # a number answers the latest photo

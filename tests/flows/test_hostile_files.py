@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 from sqlalchemy import select
 
+from bench.hostile_files import png_bomb_bytes
 from bot.testing import BotHarness
 from storage.models import InboundEvent
 from tests.flows.kit import org
 
 
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid PNG header claiming ``width``×``height`` pixels, with a tiny compressed body."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    body = zlib.compress(b"\x00" * 4096)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
-
-
 async def test_a_40000_square_png_photo_is_handled_not_failed(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
-    path.write_bytes(png_bomb(40000, 40000))
+    path.write_bytes(png_bomb_bytes(40000, 40000))
     async with BotHarness(tmp_path) as bot:
         await org(bot)
         r = await bot.photo("wanglei", path)

@@ -44,6 +44,7 @@ async def report_with_photo(bot: BotHarness, customer: str, photo: Path) -> list
     shown = await bot.photo("wanglei", photo)
     assert "本次核心进展" in shown[-1], shown
     await bot.send("wanglei", "确定预算范围")
+    await bot.send("wanglei", "无")  # no key person met
     done = await bot.send("wanglei", "否")
     assert "拜访报告已提交" in done[0], done
     await bot.send("wanglei", "取消")  # the demand confirmation that follows
@@ -137,6 +138,7 @@ async def test_a_colleagues_photo_is_flagged_without_naming_the_customer(tmp_pat
         await bot.send("zhangting", "拜访完成 杭州市第一人民医院")
         await bot.photo("zhangting", first)
         await bot.send("zhangting", "确定预算范围")
+        await bot.send("zhangting", "无")  # no key person met
         await bot.send("zhangting", "否")
         await bot.advance(timedelta(days=1))
         r = await bot.send("wanglei", "拜访完成 富阳区人民医院")

@@ -149,6 +149,7 @@ async def test_a_doubtful_recognition_is_flagged_and_the_rep_asked_to_check(
         await bot.advance(timedelta(hours=2))
         await bot.photo("wanglei", small_photo(tmp_path / "p.jpg"))
         await bot.send("wanglei", "确定预算范围")
+        await bot.send("wanglei", "无")  # no key person met
         await bot.send("wanglei", "否")
         heard = "价格可以接受，下周就签合同"
         r = await bot.voice("wanglei", audio / "sample4.wav", recognition=heard)
