@@ -59,7 +59,7 @@ class KeyPersonsMetField:
             text = getattr(event, "text", "").strip()
             tokens = [t for t in text.replace("，", ",").replace("、", ",").replace(" ", ",").split(",") if t]
         if not tokens:
-            raise FieldError(f"请回复编号，可多选（如 1,2）；都没见到回复「{NONE_MET}」")
+            raise FieldError("请回复编号，可多选（如 1,3）；都没见到回复「无」")
         if all(t in _NONE_WORDS or t == str(len(people) + 1) for t in tokens):
             return Parsed([])
         picked: list[int] = []
