@@ -224,7 +224,7 @@ def setup(registry: Registry) -> None:
         Command(
             ("更新关键人",),
             update_key_person,
-            "更新关键人：沟通日期、职务、电话、换人或离职（更新关键人 <客户> <姓名>）",
+            "记录关键人的沟通日期、职务、电话、换人或离职：更新关键人 <客户> <姓名>",
             group="客户",
         )
     )
