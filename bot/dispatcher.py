@@ -146,16 +146,16 @@ class Dispatcher:
     async def _prepare(self, event: VoiceEvent | ImageEvent | FileEvent) -> Prepared:
         channel = self.channels.get(event.channel)
         if channel is None:
-            return Prepared(error="这个渠道当前未启用，无法下载文件")
+            return Prepared(error="这个渠道当前未启用，无法下载文件。")
         try:
             data = await channel.fetch_media(event.media)
         except Exception:
             log.exception("media download failed", extra={"event_id": event.event_id})
-            return Prepared(error="文件下载失败，请重新发送一次")
+            return Prepared(error="文件下载失败，请重新发送一次。")
         if not data:
-            return Prepared(error="收到的文件是空的，请重新发送")
+            return Prepared(error="收到的文件是空的，请重新发送。")
         if len(data) > MAX_MEDIA_BYTES:
-            return Prepared(error=f"文件太大（{len(data) // 1048576} MB），上限 25 MB")
+            return Prepared(error=f"文件太大（{len(data) // 1048576} MB），最大 25 MB。")
         if isinstance(event, ImageEvent) and (too_large := too_many_pixels(data)):
             return Prepared(error=too_large)
         if isinstance(event, VoiceEvent) and not event.format:  # the platform did not say: look at the bytes
@@ -190,7 +190,7 @@ class Dispatcher:
         if not isinstance(event, VoiceEvent):
             return Prepared(media_id=media_id)
         if self.transcriber is None:
-            return Prepared(media_id=media_id, error="语音转写服务未启用，请联系管理员")
+            return Prepared(media_id=media_id, error="语音转写服务未启用，请联系管理员。")
         self.wake_outbox()
         try:
             async with self._slot_released():
@@ -203,7 +203,7 @@ class Dispatcher:
             return Prepared(media_id=media_id, error=exc.user_message)
         except Exception:
             log.exception("transcription failed", extra={"event_id": event.event_id})
-            return Prepared(media_id=media_id, error="语音转写失败，请再发一次")
+            return Prepared(media_id=media_id, error="语音转写失败，请再发一次。")
         return Prepared(media_id=media_id, transcript=transcript)
 
     async def _apologise(self, event: Event) -> None:

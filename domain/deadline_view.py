@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import CompetitorAnalysis, Customer, Deadline, Visit
 
 KIND_NAMES = {
-    "demand_confirmation": "《需求确认单》",
+    "demand_confirmation": "需求确认单",
     "visit_report": "拜访报告",
     "competitor_analysis": "竞对分析",
     "competitor_review": "竞对分析审核",

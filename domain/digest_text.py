@@ -159,8 +159,8 @@ def metrics_lines(m: Metrics) -> list[str]:
         f"线索转化率：{_pct(m.conversion)}（近 {m.window_days} 天新增线索 {m.leads} 条，"
         f"{m.converted} 条在 {m.conversion_days} 天内签下首单），较上期 {change}"
         f"{_mark(m.conversion_healthy)}",
-        f"  较上期 = 与上期转化率相比的相对变化，健康 ≥{m.conversion_lift_target:+.0%}；"
-        f"上期 = 再往前 {m.window_days} 天的新增线索：{_pct(m.previous_conversion)}"
+        f"  较上期：与上期转化率相比的相对变化，健康 ≥{m.conversion_lift_target:+.0%}；"
+        f"上期：再往前 {m.window_days} 天的新增线索，转化率 {_pct(m.previous_conversion)}"
         f"（{m.previous_converted}/{m.previous_leads}）",
         f"过程数据鲜度：中位 {fresh}（{m.reps} 名销售，健康 ≤{m.freshness_target_hours:g} 小时）"
         f"{_mark(m.freshness_healthy)}",

@@ -100,7 +100,7 @@ def too_many_pixels(data: bytes) -> str:
             return ""
     except ImageTooLarge as exc:
         size = f"{exc.pixels // 10000} 万像素" if exc.pixels else "像素过多"
-        return f"图片太大（{size}），无法处理。请压缩或截图后重新发送"
+        return f"图片太大（{size}），无法处理。请压缩或截图后重新发送。"
     except (NotAnImage, UnidentifiedImageError, OSError):
         return ""
 

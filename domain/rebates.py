@@ -239,7 +239,7 @@ def unresolved_text(run: RebateRun, limit: int = 20) -> str:
         f" 等 {len(run.unresolved)} 个" if len(run.unresolved) > limit else ""
     )
     return (
-        f"⚠️ 以下终端医院未能确认是哪家医院，暂未计入新入院：{names}。"
+        f"⚠️ 以下终端医院未能确认是哪家医院，暂未计入新开医院数：{names}。"
         "请核对：若是已有客户的简称，用「添加别名 <客户> <简称>」登记后重新计算。"
     )
 

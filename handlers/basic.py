@@ -76,6 +76,9 @@ async def _greeting(turn: Turn) -> str:
         if role in turn.user.roles and command not in seen and len(lines) < 4:
             seen.add(command)
             lines.append(f"· 回复「{command}」{what}")
+    if len(lines) == 1:  # nothing to suggest (finance): no colon left hanging before nothing
+        lines[0] = f"{turn.user.name}，你好！我是动作流助手。"
+        lines += [note for role, note in DESK_NOTES.items() if role in turn.user.roles]
     lines.append("回复「帮助」查看全部功能。")
     return "\n".join(lines)
 

@@ -43,7 +43,7 @@ def board_line(turn: Turn, path: str, label: str) -> str:
 async def board_command(turn: Turn, args: str) -> None:
     base = board_base_url(turn)
     if not turn.services.settings.web.listen or not base:
-        await turn.reply("看板没有开启。请管理员在配置中设置 web.listen 后重启。")
+        await turn.reply("看板还没有开启，请联系管理员开启。")
         return
     target = PAGES.get(args.strip())
     if target is None:

@@ -350,7 +350,7 @@ async def manual_start(turn: Turn, args: str) -> None:
     open_draft = await competitors.open_draft(turn.session, rep_id=turn.user.id, customer_id=customer.id)
     if open_draft is not None:  # one open analysis per customer: finish or give up the first
         await turn.reply(
-            f"「{customer.name}」已有一份没填完的竞对分析（#{open_draft.id}）："
+            f"「{customer.name}」已有一份没填完的竞对分析（#{open_draft.id}）。"
             "回复「继续」接着填，或回复「放弃」后再重新发起。"
         )
         return

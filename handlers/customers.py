@@ -123,13 +123,13 @@ class CustomerNameField:
             twin = exact[0]
             if not await knows_owner(turn.session, turn.user, twin):
                 raise FieldError(
-                    f"{OTHER_TEAM}，不能重复建档。如需跟进，请联系主管共享或转给你",
+                    f"{OTHER_TEAM}，不能重复建档。如需跟进，请联系主管共享给你或转给你",
                     {PENDING: None},
                 )
             owner = (await _owner_names(turn, {twin.owner_id} if twin.owner_id else set())).values()
             who = f"（负责人 {next(iter(owner))}）" if owner else ""
             visible = await can_edit(turn.session, turn.user, twin)
-            hint = f"可以用「客户 {twin.name}」查看" if visible else "如需跟进，请联系主管共享或转给你"
+            hint = f"可以用「客户 {twin.name}」查看" if visible else "如需跟进，请联系主管共享给你或转给你"
             raise FieldError(f"已有客户「{twin.name}」{who}，不能重复建档。{hint}", {PENDING: None})
         index = await name_index(turn)
         twins = index.similar(name, turn.services.settings.flows.duplicate_threshold)[:3]
@@ -225,7 +225,7 @@ async def complete_customer(turn: Turn, result: FormResult) -> None:
         turn,
         audit=audit,
         progress=Progress(customer, "profile", note="新建客户档案"),
-        reply=f"已建立客户档案「{customer.name}」（决策链 {count} 人）。查看：客户 {customer.name}",
+        reply=f"已建立客户档案「{customer.name}」（决策链 {count} 人）。回复「客户 {customer.name}」可查看。",
     )
     if not customer.profile_complete:
         await turn.reply(incomplete_reminder(customer))

@@ -114,7 +114,7 @@ async def pick_card(turn: Turn, registry: Registry) -> None:
     if learn == "1" and await remember_pick(
         turn.session, typed=typed, customer=chosen, user=turn.user, now=turn.now
     ):
-        await turn.reply(f"已记住：{quoted(typed)}就是「{chosen.name}」，下次直接打开。")
+        await turn.reply(f"已记住：{quoted(typed)}就是「{chosen.name}」，下次不用再选。")
     match = registry.commands.match(f"{message[:start].rstrip()} {chosen.name} {message[start + size :]}")
     if match is not None:
         await match[0].run(turn, match[1])

@@ -59,7 +59,7 @@ class KeyPersonsMetField:
             text = getattr(event, "text", "").strip()
             tokens = [t for t in text.replace("，", ",").replace("、", ",").replace(" ", ",").split(",") if t]
         if not tokens:
-            raise FieldError(f"请回复编号，可多选（如 1,2）；都没见到回复「{NONE_MET}」")
+            raise FieldError("请回复编号，可多选（如 1,3）；都没见到回复「无」")
         if all(t in _NONE_WORDS or t == str(len(people) + 1) for t in tokens):
             return Parsed([])
         picked: list[int] = []
@@ -224,7 +224,7 @@ def setup(registry: Registry) -> None:
         Command(
             ("更新关键人",),
             update_key_person,
-            "更新关键人：沟通日期、职务、电话、换人或离职（更新关键人 <客户> <姓名>）",
+            "记录关键人的沟通日期、职务、电话、换人或离职：更新关键人 <客户> <姓名>",
             group="客户",
         )
     )

@@ -201,7 +201,7 @@ async def themes(turn: Turn, args: str) -> None:
         lines.append(f"……另有 {len(rows) - LISTED} 个主题")
     lines.append(
         "改名：主题改名 <编号> <新名称>；合并：主题合并 <编号> <并入编号>；"
-        "拆分：主题拆分 <编号> <关键词> <新名称>"
+        "拆分：主题拆分 <编号> <关键词> <新名称>。"
     )
     await turn.reply("\n".join(lines))
 
@@ -227,7 +227,7 @@ async def rename_theme(turn: Turn, args: str) -> None:
 async def merge_themes(turn: Turn, args: str) -> None:
     parts = args.split()
     if len(parts) != 2:
-        await turn.reply("用法：主题合并 <要并掉的主题> <保留的主题>（编号或名称），例如「主题合并 4 2」。")
+        await turn.reply("用法：主题合并 <被合并的主题> <保留的主题>（编号或名称），例如「主题合并 4 2」。")
         return
     rows, _ = await _listed(turn, await report_scope(turn))  # numbered as 需求主题 showed them
     try:

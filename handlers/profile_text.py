@@ -31,9 +31,9 @@ def _day(when: datetime, tz: ZoneInfo) -> str:
 def _contact(c: ContactView, customer: str) -> str:
     p = c.person
     line = f"  · {p.role_group} {p.name}" + (f"（{p.title}）" if p.title else "")
-    update = f"更新：更新关键人 {customer} {p.name}"
+    update = f"回复「更新关键人 {customer} {p.name}」更新"
     if c.days_since_contact is None:
-        return line + f" ⚠️ 未记录最近沟通日期，请先确认联系人是否仍在岗（{update}）"
+        return line + f" ⚠️ 未记录最近沟通日期，请先确认是否仍在岗（{update}）"
     last = p.last_contact_on.strftime("%m-%d") if p.last_contact_on else ""
     if c.stale:
         return (

@@ -75,7 +75,7 @@ async def _latest_own(turn: Turn) -> Quote | None:
 async def apply_correction(turn: Turn, quote: Quote, raw: str) -> None:
     text = _clean(raw)
     if not text:
-        await turn.reply(f"请在「更正」后写上客户实际说的话，例如：更正 #{quote.id} {EXAMPLE}")
+        await turn.reply(f"请在「更正」后写上客户实际说的话，例如「更正 #{quote.id} {EXAMPLE}」。")
         return
     if len(text) > MAX_LENGTH:
         await turn.reply(f"更正内容太长了（最多 {MAX_LENGTH} 字），请精简后再发。")
@@ -132,7 +132,7 @@ async def show(turn: Turn, args: str) -> None:
     when = quote.created_at.astimezone(turn.services.tz).strftime("%Y-%m-%d %H:%M")
     lines = [f"原话 #{quote_id}（{when}，{quote.duration_s:.0f} 秒录音）：“{view.text}”"]
     if not view.intact:
-        lines.append("⚠️ 这条记录已被改动，请联系管理员运行 actionflow audit verify。")
+        lines.append("⚠️ 这条记录已被改动，请联系管理员核查。")
     if view.platform:
         lines.append(f"平台识别：“{view.platform}”" + ("（采用）" if view.source == "platform" else ""))
         lines.append(f"本地转写：“{view.transcript}”" + ("（采用）" if view.source == "local" else ""))

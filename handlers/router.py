@@ -276,7 +276,7 @@ async def fallback(path: EventPath) -> bool:
     elif isinstance(event, EnterEvent):
         await turn.reply(f"{turn.user.name}，你好！回复「帮助」查看我能做什么。")
     elif isinstance(event, LocationEvent):
-        await turn.reply(f"已收到位置：{event.label or f'{event.latitude:.5f},{event.longitude:.5f}'}")
+        await turn.reply(f"已收到位置：{event.label or f'{event.latitude:.5f},{event.longitude:.5f}'}。")
     return True
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.messages import Text
 from domain import audit, outcomes, visits
 from domain.audit import snapshot
+from domain.wording import duration
 from handlers.commands import Command
 from handlers.competitor import start_competitor
 from handlers.completion import Audit, DeadlineMet, Progress, finish
@@ -49,7 +50,7 @@ async def begin_report(
     if demand_due > now:
         notice = (
             f"「{name}」的拜访已结束。请填写拜访报告；需求确认单请在 {when} 前提交（拜访结束后 "
-            f"{services.settings.alerts.demand_confirmation_minutes} 分钟内）。"
+            f"{duration(services.settings.alerts.demand_confirmation_minutes)}内）。"
         )
     else:  # started late: the deadline has passed, say so instead of quoting a window already gone
         notice = (

@@ -84,11 +84,11 @@ async def nudge(app: AppLike, now: datetime) -> int:
             due = f"{d.due_at.astimezone(zone):%H:%M}"
             if d.entity_id in reports:
                 body = (
-                    f"「{customer}」的《需求确认单》{due} 截止。请先填完拜访报告，需求确认单会紧接着打开；"
+                    f"「{customer}」的需求确认单将于 {due} 截止。请先填完拜访报告，需求确认单会紧接着打开；"
                     "回复「继续」接着填写。"
                 )
             else:
-                body = f"「{customer}」的《需求确认单》{due} 截止，还差一点就完成了。回复「继续」接着填写。"
+                body = f"「{customer}」的需求确认单将于 {due} 截止，还差一点就完成了。回复「继续」接着填写。"
             sent += await post.to_user(user, "⏰ 快到截止时间了", body, f"nudge:{d.id}")
         return sent
 

@@ -72,7 +72,7 @@ def _keep(spec: FieldSpec, ctx: dict[str, Any], text: str) -> dict[str, Any]:
     return {pending_note_key(spec.key): f"{earlier}；{text}" if earlier else text}
 
 
-_KEEP_NOTICE = "原话已先记下，答完后会一起存为备注"
+_KEEP_NOTICE = "你写的这段话已先记下，答完后会一起存为备注"
 
 
 class FieldType(Protocol):
@@ -248,7 +248,7 @@ class ConfirmField:
         if isinstance(event, CardActionEvent) and event.values:
             answer = yes_no(event.values[0])
             if answer is None:
-                raise FieldError("请回复 是 或 否")
+                raise FieldError("请回复「是」或「否」")
             return _with_note(answer, ctx, spec, "")
         raw = _require_text(turn)
         answer = yes_no(raw)
@@ -262,7 +262,7 @@ class ConfirmField:
         paragraph = len(raw) > 4
         keep = _keep(spec, ctx, raw) if paragraph else {}
         kept = f"（{_KEEP_NOTICE}）" if paragraph else ""
-        raise FieldError(f"请回复 是 或 否，也可以说「是的，……」「没有，……」{kept}", keep)
+        raise FieldError(f"请回复「是」或「否」，也可以说「是的，……」或「没有，……」{kept}", keep)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
         return "是" if value else "否"

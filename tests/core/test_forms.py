@@ -82,7 +82,7 @@ async def test_every_field_type_fills_and_completes(tmp_path: Path, data_dir: Pa
         (4, "500", "不能大于 100"),
         (6, "下周", "请输入日期"),
         (7, "25:00", "时间不对"),
-        (8, "也许", "请回复 是 或 否"),
+        (8, "也许", "请回复「是」或「否」"),
     ],
 )
 async def test_invalid_answers_are_reasked_with_the_reason(

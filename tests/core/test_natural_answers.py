@@ -81,7 +81,7 @@ async def test_an_unclear_yes_no_is_asked_again_and_the_text_kept(tmp_path: Path
         await bot.add_user("rep")
         await _to_confirm(bot)
         r = await bot.send("rep", "客户说下个月再定采购的事")
-        assert "请回复 是 或 否" in r[0] and "已先记下" in r[0], r
+        assert "请回复「是」或「否」" in r[0] and "已先记下" in r[0], r
         assert "同意吗？" in r[-1]
         await bot.send("rep", "对")
         answers = result(await _finish(bot, data_dir))

@@ -92,7 +92,7 @@ async def test_exact_twin_is_refused_even_when_owned_by_someone_else(tmp_path: P
         r = await bot.send("wanglei", "杭州市 中医院")
         # 孙悦 is in another team: that the customer exists, not who owns it.
         assert "已有同名客户（其他团队），不能重复建档" in r[0] and "孙悦" not in r[0]
-        assert "请联系主管共享或转给你" in r[0]
+        assert "请联系主管共享给你或转给你" in r[0]
         await add_customer(bot, "杭州市肿瘤医院", "zhangting")  # a teammate's customer names its owner
         r = await bot.send("wanglei", "杭州市肿瘤医院")
         assert "已有客户「杭州市肿瘤医院」（负责人 张婷），不能重复建档" in r[0]

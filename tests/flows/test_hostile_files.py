@@ -18,7 +18,7 @@ async def test_a_40000_square_png_photo_is_handled_not_failed(tmp_path: Path) ->
     async with BotHarness(tmp_path) as bot:
         await org(bot)
         r = await bot.photo("wanglei", path)
-        assert r == ["图片太大（160000 万像素），无法处理。请压缩或截图后重新发送"], r
+        assert r == ["图片太大（160000 万像素），无法处理。请压缩或截图后重新发送。"], r
         async with bot.session() as session:
             statuses = list((await session.execute(select(InboundEvent.status))).scalars())
         assert "failed" not in statuses, statuses

@@ -42,6 +42,8 @@ async def test_product_and_finance_get_their_own_help(tmp_path: Path) -> None:
         assert "需求达到提醒条件时，我会主动发给你" in product and "「帮助 全部」" in product
         finance = (await bot.send("zhaofang", "帮助"))[0]
         assert "返利结果算好后，我会主动发给你" in finance and "竞对分析" not in finance
+        hello = (await bot.send("zhaofang", "你好"))[0]  # nothing to suggest: no colon left hanging
+        assert "：" not in hello and "返利结果算好后，我会主动发给你" in hello, hello
         everything = (await bot.send("zhaofang", "帮助 全部"))[0]
         assert "新建客户" in everything and "拜访完成" in everything
         rep = (await bot.send("wanglei", "帮助"))[0]

@@ -116,8 +116,8 @@ async def test_manager_numbers_come_from_imports_and_chat_only(tmp_path: Path, d
         r = await bot.send("liqiang", "健康指标")
         assert "线索转化率：50.0%（近 7 天新增线索 2 条，1 条在 90 天内签下首单）" in r[-1]
         assert (
-            "较上期 = 与上期转化率相比的相对变化" in r[-1]
-            and "上期 = 再往前 7 天的新增线索：—（0/0）" in r[-1]
+            "较上期：与上期转化率相比的相对变化" in r[-1]
+            and "上期：再往前 7 天的新增线索，转化率 —（0/0）" in r[-1]
         )
 
         # Reps record outcomes in chat: a deal clears 桐庐 from the zombie list; stages change.

@@ -45,7 +45,7 @@ async def test_bad_corrections_get_clear_answers_and_lose_nothing(tmp_path: Path
         assert "没有找到你最近一天记录的客户原话" in r[-1]
         quote_id = await quote_by(bot, "wanglei")
         r = await bot.send("wanglei", f"更正 #{quote_id}")
-        assert f"例如：更正 #{quote_id} " in r[-1]
+        assert f"例如「更正 #{quote_id} " in r[-1]
         r = await bot.send("wanglei", "更正 #999 客户说的是别的")
         assert r[-1].startswith("没有找到原话 #999")
         r = await bot.send("wanglei", "更正 " + "很" * 501)

@@ -61,7 +61,7 @@ async def test_short_forms_and_campus_suffixes_are_the_old_hospital(tmp_path: Pa
         assert line.inputs["order_count"] == Decimal(6)
         assert run.unresolved == ["富阳医院"]
         text = finance_summary(run, "2026-04-01")
-        assert "暂未计入新入院：富阳医院" in text and "添加别名" in text
+        assert "暂未计入新开医院数：富阳医院" in text and "添加别名" in text
 
 
 async def test_order_customers_resolve_short_forms_and_refuse_doubtful_ones(tmp_path: Path) -> None:

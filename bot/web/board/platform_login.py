@@ -89,7 +89,7 @@ async def _finish(request: web.Request, channel: str, platform_id: str, next_pat
     if user is None or user.status != "active":
         where = "钉钉" if channel == "dingtalk" else "企业微信"
         raise message(
-            request, "无法登录", [f"你的{where}账号还没有开通销售助手，请联系管理员添加。"], status=403
+            request, "无法登录", [f"你的{where}账号还没有开通动作流助手，请联系管理员添加。"], status=403
         )
     await open_session(request, user, bot.clock.now())
     raise web.HTTPSeeOther(safe_next(next_path) or home_of(await scope_for_user(bot, user)))

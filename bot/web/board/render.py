@@ -13,6 +13,7 @@ from aiohttp_session import get_session
 
 from bot.web.board.security import csrf_token, viewer
 from domain.board.scope import Scope
+from domain.wording import duration
 
 if TYPE_CHECKING:
     from bot.app import Application
@@ -21,7 +22,13 @@ BASE = "/board"
 BOT_KEY: web.AppKey[Application] = web.AppKey("board_bot", object)  # type: ignore[arg-type]
 
 ROLE_LABELS = {"admin": "管理员", "manager": "主管", "rep": "销售", "product": "产品", "finance": "财务"}
-REVIEW_STATUS = {"draft": "待填写", "pending_review": "待审核", "approved": "已通过", "commented": "已批注"}
+REVIEW_STATUS = {
+    "draft": "待填写",
+    "pending_review": "待审核",
+    "approved": "已通过",
+    "commented": "已批注",
+    "withdrawn": "已放弃",
+}
 VISIT_STATUS = {"planned": "已计划", "approved": "已批准", "done": "已完成", "cancelled": "已取消"}
 
 
@@ -142,8 +149,6 @@ def filters(tz: ZoneInfo) -> dict[str, Any]:
     def hours(value: float | None) -> str:
         if value is None or math.isinf(value):
             return "—"
-        if value < 48:
-            return f"{value:.1f} 小时"
-        return f"{value / 24:.1f} 天"
+        return duration(round(value * 60))  # 「5 小时 20 分钟」, 「3 天 5 小时」
 
     return {"dt": dt, "pct": pct, "hours": hours}

@@ -15,15 +15,12 @@ from domain.board import details, overview, snapshots
 from domain.board.customers import CustomerFilters
 from domain.board.scope import Scope, reps_in_scope
 from domain.profiles import MIN_KEY_PERSONS
+from domain.rebate_formula import INPUT_WORDS, in_words
 from storage.models import STAGES
 
 HISTORY_DAYS = 30
 THEME_WEEKS = 8
-INPUT_LABELS = {
-    "contract_amount": "合同金额",
-    "target_increment": "目标增量",
-    "new_hospitals": "新开医院",
-}
+INPUT_LABELS = dict(INPUT_WORDS)  # the same words finance reads in the chat summary
 
 
 def _local_midnight(bot: Any, now: datetime) -> datetime:
@@ -386,7 +383,7 @@ async def rebates_page(request: web.Request) -> web.Response:
         input_keys=keys,
         input_labels=INPUT_LABELS,
         total=total,
-        formula=bot.settings.rebates.formula,
+        formula=in_words(bot.settings.rebates.formula),
     )
 
 

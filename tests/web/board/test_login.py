@@ -178,4 +178,4 @@ async def test_without_the_web_server_the_command_says_so(tmp_path: Path) -> Non
     async with BotHarness(tmp_path) as bot:  # web.listen is "" in tests unless a test asks for it
         await org(bot)
         replies = await bot.send("liqiang", "看板")
-        assert replies[-1] == "看板没有开启。请管理员在配置中设置 web.listen 后重启。"
+        assert replies[-1] == "看板还没有开启，请联系管理员开启。"
