@@ -27,6 +27,7 @@ def test_piped_script_runs_every_line_and_exits(tmp_path: Path) -> None:
     r = run_demo_console(SCRIPT, cwd=tmp_path)
     out = r.stdout
     assert r.returncode == 0, out + r.stderr
+    assert "Warning" not in out + r.stderr  # a person at the console sees no library warnings
     # The announced count is the count created: 12 hospitals and the 9 leads of the last two weeks.
     assert "已创建演示数据：6 位同事，21 家客户，其中医院 12 家、新线索 9 家" in out
     assert "王磊> 帮助" in out and "我能帮你做这些" in out
