@@ -244,7 +244,9 @@ def unresolved_text(run: RebateRun, limit: int = 20) -> str:
     )
 
 
-def finance_summary(run: RebateRun, as_of: str, max_lines: int = 10) -> str:
+def finance_summary(run: RebateRun, as_of: str, max_lines: int = 10, details_url: str | None = None) -> str:
+    """The finance message. Beyond ``max_lines`` customers it points at the full table: the board's
+    rebates page when ``details_url`` is given, else the admin's export command."""
     lines = [
         f"返利计算完成：{run.period.key}（订单截至 {as_of}）",
         f"客户 {len(run.lines)} 家，返利合计 ¥{_yuan(run.total)}",
@@ -258,7 +260,12 @@ def finance_summary(run: RebateRun, as_of: str, max_lines: int = 10) -> str:
         )
     if len(run.lines) > max_lines:
         more = len(run.lines) - max_lines
-        lines.append(f"  …另有 {more} 家，完整明细：actionflow rebates run --period {run.period.key}")
+        where = (
+            f"在看板中查看：{details_url}"
+            if details_url
+            else f"可请管理员导出（actionflow rebates run --period {run.period.key}）"
+        )
+        lines.append(f"  …另有 {more} 家，完整明细{where}")
     if run.unresolved:
         lines.append(unresolved_text(run))
     lines.append(f"计算方法（版本 {run.version}）：返利 = {in_words(run.formula)}")

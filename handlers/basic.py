@@ -34,7 +34,10 @@ def _help_text(turn: Turn, registry: Registry, *, everything: bool = False) -> s
         lines.extend(["", *(note for role, note in DESK_NOTES.items() if role in roles)])
         lines.append("查客户、记录拜访等销售用的命令，回复「帮助 全部」查看。")
     else:
-        lines.append("\n填写表单时：回复「返回」改上一项，「跳过」跳过选填项，「取消」退出。")
+        lines.append(
+            "\n填写表单时：回复「返回」改上一项，「跳过」跳过选填项，「取消」暂停（「继续」接着填），"
+            "「放弃」不再填写。"
+        )
     return "\n".join(lines)
 
 

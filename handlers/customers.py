@@ -110,7 +110,7 @@ class CustomerNameField:
             if answer in {"2", DIFFERENT} or answer in ConfirmField.NO:
                 raise FieldError(
                     "好的，不重复建档。可以用「客户 名称」查看已有客户；"
-                    "如要新建别的客户，请输入名称（回复「取消」退出）",
+                    "如要新建别的客户，请输入名称（不建了回复「放弃」）",
                     {PENDING: None},
                 )
         parsed = await self._text.parse(turn, spec, ctx)

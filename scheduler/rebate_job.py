@@ -13,6 +13,7 @@ from domain import orders as erp
 from domain.rebate_formula import FormulaError, parse_formula
 from domain.rebates import RebateRun, finance_summary, period_of, run_period
 from domain.stages import load_stages
+from scheduler.board_job import board_url
 from scheduler.context import AppLike, postman, tz
 from scheduler.service import RunContext
 
@@ -111,5 +112,5 @@ async def rebate_job(app: AppLike, ctx: RunContext) -> None:
     as_of = f"{(local - timedelta(days=1)).date().isoformat()}"
     async with app.db.transaction() as session:
         post = postman(app, session, ctx.now, f"rebates:{ctx.period}")
-        text = finance_summary(run, as_of)
+        text = finance_summary(run, as_of, details_url=board_url(app, f"/board/rebates?period={period.key}"))
         await post.to_route("finance", text.splitlines()[0], "\n".join(text.splitlines()[1:]))

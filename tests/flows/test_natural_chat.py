@@ -48,3 +48,10 @@ async def test_product_and_finance_get_their_own_help(tmp_path: Path) -> None:
         assert "新建客户" in everything and "拜访完成" in everything
         rep = (await bot.send("wanglei", "帮助"))[0]
         assert "新建客户" in rep and "帮助 全部" not in rep
+
+
+async def test_help_says_what_pausing_and_giving_up_a_form_do(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path) as bot:
+        await org(bot)
+        text = (await bot.send("wanglei", "帮助"))[0]
+        assert "「取消」暂停（「继续」接着填），「放弃」不再填写。" in text and "「取消」退出" not in text

@@ -62,6 +62,13 @@ async def test_short_forms_and_campus_suffixes_are_the_old_hospital(tmp_path: Pa
         assert run.unresolved == ["富阳医院"]
         text = finance_summary(run, "2026-04-01")
         assert "暂未计入新开医院数：富阳医院" in text and "添加别名" in text
+        # Beyond the listed customers, finance is pointed at the board's table, not a command line.
+        board = "https://board.example.com/board/rebates?period=2026Q1"
+        listed = finance_summary(run, "2026-04-01", max_lines=0, details_url=board)
+        assert f"…另有 1 家，完整明细在看板中查看：{board}" in listed and "actionflow" not in listed
+        assert "可请管理员导出（actionflow rebates run --period 2026Q1）" in finance_summary(
+            run, "2026-04-01", max_lines=0
+        )
 
 
 async def test_order_customers_resolve_short_forms_and_refuse_doubtful_ones(tmp_path: Path) -> None:
