@@ -53,6 +53,22 @@ async def withdraw(session: AsyncSession, row: CompetitorAnalysis) -> None:
     await deadlines.cancel(session, kind="competitor_analysis", entity_type=ENTITY, entity_id=row.id)
 
 
+async def _analysis_due(
+    session: AsyncSession, row: CompetitorAnalysis, *, now: datetime, due_hours: int, reopen: bool = False
+) -> None:
+    """The rep's action: fill the analysis in within ``due_hours`` (again, after 退回, with ``reopen``)."""
+    await deadlines.schedule(
+        session,
+        now=now,
+        kind="competitor_analysis",
+        entity_type=ENTITY,
+        entity_id=row.id,
+        user_id=row.rep_id,
+        due_at=now + timedelta(hours=due_hours),
+        reopen=reopen,
+    )
+
+
 async def trigger(
     session: AsyncSession,
     *,
@@ -76,15 +92,7 @@ async def trigger(
     )
     session.add(row)
     await session.flush()
-    await deadlines.schedule(
-        session,
-        now=now,
-        kind="competitor_analysis",
-        entity_type=ENTITY,
-        entity_id=row.id,
-        user_id=rep_id,
-        due_at=now + timedelta(hours=due_hours),
-    )
+    await _analysis_due(session, row, now=now, due_hours=due_hours)
     return row
 
 
@@ -139,16 +147,7 @@ async def send_back(
     row.review_comment = comment
     row.reviewed_at = now
     await deadlines.complete(session, now=now, kind="competitor_review", entity_type=ENTITY, entity_id=row.id)
-    await deadlines.schedule(
-        session,
-        now=now,
-        kind="competitor_analysis",
-        entity_type=ENTITY,
-        entity_id=row.id,
-        user_id=row.rep_id,
-        due_at=now + timedelta(hours=due_hours),
-        reopen=True,
-    )
+    await _analysis_due(session, row, now=now, due_hours=due_hours, reopen=True)
 
 
 async def review(

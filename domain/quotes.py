@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import serialise_appends
 from storage.models import Quote, QuoteAnnotation, User
 
 GENESIS = "0" * 64
@@ -163,12 +164,6 @@ def doubt_reasons(
 
 
 # -- the annotation chain ----------------------------------------------------------------------
-async def _lock(session: AsyncSession) -> None:
-    """Serialise appends: SQLite's BEGIN IMMEDIATE already does; PostgreSQL takes a transaction lock."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ANNOTATIONS_LOCK_KEY})
-
-
 async def append_annotation(
     session: AsyncSession,
     *,
@@ -179,7 +174,7 @@ async def append_annotation(
     author_id: int | None,
 ) -> QuoteAnnotation:
     """Append a correction or flag about ``quote``; the quote itself stays as recorded."""
-    await _lock(session)
+    await serialise_appends(session, ANNOTATIONS_LOCK_KEY)
     last = (
         await session.execute(
             select(QuoteAnnotation.seq, QuoteAnnotation.hash)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.speech import Transcript
@@ -30,6 +30,7 @@ from domain.quotes import (
     parse_head,
     quote_text,
 )
+from storage.db import serialise_appends
 from storage.models import Demand, Quote, QuoteAnnotation
 
 __all__ = [
@@ -81,12 +82,6 @@ class QuoteLedger:
         return quote.id
 
 
-async def _lock(session: AsyncSession) -> None:
-    """Serialise appends: SQLite's BEGIN IMMEDIATE already does; PostgreSQL takes a transaction lock."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
-
-
 async def append(
     session: AsyncSession,
     *,
@@ -96,7 +91,7 @@ async def append(
     customer_id: int | None = None,
     visit_id: int | None = None,
 ) -> Quote:
-    await _lock(session)
+    await serialise_appends(session, LEDGER_LOCK_KEY)
     last = (await session.execute(select(Quote.seq, Quote.hash).order_by(Quote.seq.desc()).limit(1))).first()
     seq, prev_hash = (last[0] + 1, last[1]) if last is not None else (1, GENESIS)
     quote = Quote(

@@ -176,3 +176,10 @@ def describe_db_error(url: str, exc: BaseException) -> str:
     if "connect" in lowered or "refused" in lowered or "does not exist" in lowered:
         return f"cannot connect to the database {where}: {message}"
     return f"database error on {where}: {message}"
+
+
+async def serialise_appends(session: AsyncSession, key: int) -> None:
+    """Serialise the transactions that append to one chain (the quote ledger, its annotations): SQLite's
+    BEGIN IMMEDIATE already does; PostgreSQL takes a transaction-scoped advisory lock on ``key``."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
