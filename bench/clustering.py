@@ -115,32 +115,6 @@ def timing_table(n: int) -> None:
     print(f"| ARI vs. the theme labels | {adjusted_rand_index(truth, [a.key for a in out]):.3f} |")
 
 
-def average_link(sim: Any, threshold: float) -> list[int]:
-    """Average-link agglomerative clustering on a similarity matrix, merging while ≥ ``threshold``."""
-    import numpy as np
-
-    n = len(sim)
-    s = np.array(sim, dtype=np.float64)
-    np.fill_diagonal(s, -np.inf)
-    size = np.ones(n)
-    members: dict[int, list[int]] = {i: [i] for i in range(n)}
-    while members:
-        i, j = divmod(int(np.argmax(s)), n)
-        if s[i, j] < threshold:
-            break
-        merged = (s[i] * size[i] + s[j] * size[j]) / (size[i] + size[j])
-        s[i, :], s[:, i] = merged, merged
-        s[i, i] = -np.inf
-        s[j, :], s[:, j] = -np.inf, -np.inf
-        size[i] += size[j]
-        members[i] += members.pop(j)
-    labels = [0] * n
-    for k, group in enumerate(members.values()):
-        for m in group:
-            labels[m] = k
-    return labels
-
-
 FIXED_THRESHOLD = SEMANTIC_THRESHOLD  # the engine's settings, the same for every set
 SCENARIO_PRIOR = SEMANTIC_SCENARIO_PRIOR
 
@@ -164,7 +138,7 @@ def _anchor(name: str, load: Callable[[], Callable[[Sequence[str]], Any]]) -> No
         sim = vectors @ vectors.T
         truth = [r["theme"] for r in data]
         best = max(
-            (adjusted_rand_index(truth, [str(k) for k in average_link(sim, t)]), t)
+            (adjusted_rand_index(truth, [str(k) for k in semantic.average_link(sim, t)]), t)
             for t in np.arange(-0.2, 0.9, 0.05)
         )
         scenarios = [r["scenario"] for r in data]
@@ -172,7 +146,7 @@ def _anchor(name: str, load: Callable[[], Callable[[Sequence[str]], Any]]) -> No
             [[a == b and a not in ("", "其他") for b in scenarios] for a in scenarios], dtype=float
         )
         fixed = adjusted_rand_index(
-            truth, [str(k) for k in average_link(sim + SCENARIO_PRIOR * prior, FIXED_THRESHOLD)]
+            truth, [str(k) for k in semantic.average_link(sim + SCENARIO_PRIOR * prior, FIXED_THRESHOLD)]
         )
         print(
             f"| {name} | {set_name} | {loaded:.2f} s | {per:.1f} ms | {best[0]:.3f} (at {best[1]:.2f}) "
