@@ -26,6 +26,7 @@ from core.events import Event
 from core.speech import Transcriber, TranscriberLoad
 from domain import limits
 from domain.files import FileStore
+from domain.jobs import AppLike, RunContext
 from domain.notify import Notifier
 from handlers.context import QuoteRecorder, Services
 from handlers.forms.engine import FormEngine
@@ -257,14 +258,19 @@ class Application:
     def _register_jobs(self) -> None:
         if not self._jobs:
             return
+        jobs = import_module("scheduler.jobs", purpose="scheduled jobs")
+        assert jobs is not None  # nothing is optional here: a broken import raises StartupError
+        jobs.setup(self.registry)  # the built-in jobs, declared like a feature's
         if self.settings.org.sync_from:
             from bot.contacts import scheduled_sync
 
             sync = scheduled_sync(self.db, self.settings, self.clock.now)
-            self.scheduler.add_periodic("org-sync", self.settings.org.sync_cron, sync)
-        jobs = import_module("scheduler.jobs", purpose="scheduled jobs")
-        assert jobs is not None  # nothing is optional here: a broken import raises StartupError
-        jobs.register(self.scheduler, self)
+
+            async def org_sync(app: AppLike, ctx: RunContext) -> None:
+                await sync(ctx)
+
+            self.registry.job("org-sync", lambda s: s.org.sync_cron, org_sync)
+        jobs.register(self.scheduler, self, self.registry.jobs.values())
 
     # -- EventSink ----------------------------------------------------------------
     async def submit(self, event: Event) -> bool:

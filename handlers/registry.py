@@ -2,9 +2,9 @@
 
 Each module in :data:`MODULES` defines ``setup(registry)`` and registers everything it brings on the
 registry it is given: field types, commands, completers (with the typed answers they read), card
-handlers, sweeps. Nothing is registered in module globals, so a registry holds exactly the features
-it was built from, whatever else the process has imported. Adding a feature means adding a module and
-one line to that tuple; no other file needs to change.
+handlers, sweeps, periodic jobs. Nothing is registered in module globals, so a registry holds exactly
+the features it was built from, whatever else the process has imported. Adding a feature means adding
+a module and one line to that tuple; no other file needs to change.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.formtoken import FORM_TOKEN_PREFIX
+from domain.jobs import Job, JobFn, Schedule, add_job
 from handlers.commands import Command, CommandSet
 from handlers.context import Services, Turn
 from handlers.forms.answers import Answers
@@ -63,6 +64,7 @@ class Registry:
     sweeps: dict[str, SweepHandler] = field(default_factory=dict)
     field_types: dict[str, FieldType] = field(default_factory=builtin_field_types)
     answer_models: dict[str, type[Answers]] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
 
     def field_type(self, name: str, field_type: FieldType) -> None:
         if name in self.field_types:
@@ -101,6 +103,12 @@ class Registry:
         if name in self.sweeps:
             raise ValueError(f"sweep {name!r} registered twice")
         self.sweeps[name] = fn
+
+    def job(self, name: str, schedule: Schedule, fn: JobFn) -> None:
+        """A periodic job: ``fn(app, ctx)`` runs once per period of ``schedule`` (a crontab, or a
+        function of the settings giving one, e.g. ``lambda s: s.alerts.stale_scan_cron``), on the
+        leader only, its run recorded in ``job_runs`` (``actionflow status``). See ``domain.jobs``."""
+        add_job(self.jobs, name, schedule, fn)
 
 
 def build_registry(modules: tuple[str, ...] = MODULES) -> Registry:

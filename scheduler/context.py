@@ -1,41 +1,18 @@
-"""What scheduled jobs need from the application, and how they address people and groups."""
+"""How scheduled jobs address people and groups (what they need from the application is
+``domain.jobs.AppLike``, imported here for the jobs in this package)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from config.settings import Settings
-from core.clock import Clock
 from core.messages import Markdown
+from domain.jobs import AppLike
 from domain.notify import Notifier
-from storage.db import Database
 from storage.models import User
-
-
-class HasNotifier(Protocol):
-    @property
-    def notifier(self) -> Notifier: ...
-
-
-class AppLike(Protocol):
-    """The part of the application jobs use (bot.app.Application satisfies it)."""
-
-    @property
-    def db(self) -> Database: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def services(self) -> HasNotifier: ...
 
 
 @dataclass

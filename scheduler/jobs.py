@@ -1,35 +1,46 @@
-"""Registers the manager loop with the scheduler: the leader lock, the deadline sweep, the alerts.
+"""The manager loop's jobs and how every declared job reaches the scheduler.
 
-``bot.app.Application`` imports this module and calls ``register(scheduler, app)``. Nothing here imports
-``bot`` or ``handlers``: the application is typed by the :class:`~scheduler.context.AppLike` protocol.
+``setup(registry)`` declares the built-in periodic jobs exactly as a feature declares its own
+(``registry.job(name, schedule, fn)``). ``bot.app.Application`` imports this module, calls ``setup`` on
+its registry and then ``register(scheduler, app, jobs)`` with every job declared there (built-in and
+the features'), which installs the leader lock and the deadline sweep and schedules each job. Nothing
+here imports ``bot`` or ``handlers``: the application is typed by :class:`~domain.jobs.AppLike`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from domain.jobs import AppLike, DeclaresJobs, Job, JobFn, daily_at
 from scheduler import alerts, board_job, deadline_sweep, demand_alerts, ledger_head, rebate_job
-from scheduler.context import AppLike
 from scheduler.leader import build_leader
+from scheduler.service import JobFn as BoundJobFn
 from scheduler.service import RunContext, Scheduler
 
 
-def _at(hhmm: str) -> str:
-    hh, _, mm = hhmm.partition(":")
-    return f"{int(mm)} {int(hh)} * * *"
+def setup(registry: DeclaresJobs) -> None:
+    registry.job("stale-customers", lambda s: s.alerts.stale_scan_cron, alerts.stale_job)
+    registry.job("zombie-customers", lambda s: s.alerts.zombie_scan_cron, alerts.zombie_job)
+    registry.job("key-persons", lambda s: s.alerts.key_person_scan_cron, alerts.key_person_job)
+    registry.job("demand-frequency", lambda s: s.alerts.demand_scan_cron, demand_alerts.demand_job)
+    registry.job(
+        "morning-digest", lambda s: daily_at(s.alerts.morning_digest_time), alerts.morning_digest_job
+    )
+    registry.job("rebates", lambda s: daily_at(s.rebates.run_at), rebate_job.rebate_job)
+    registry.job("board-snapshot", board_job.SNAPSHOT_CRON, board_job.snapshot_job)
+    registry.job("ledger-head", lambda s: daily_at(s.speech.ledger_head_time), ledger_head.ledger_head_job)
 
 
-def _job(
-    app: AppLike, fn: Callable[[AppLike, RunContext], Awaitable[None]]
-) -> Callable[[RunContext], Awaitable[None]]:
+def _bound(app: AppLike, fn: JobFn) -> BoundJobFn:
     async def run(ctx: RunContext) -> None:
         await fn(app, ctx)
 
     return run
 
 
-def register(scheduler: Scheduler, app: AppLike) -> None:
+def register(scheduler: Scheduler, app: AppLike, jobs: Iterable[Job]) -> None:
+    """The leader lock, the deadline sweep, and every declared job on its schedule."""
     settings = app.settings
     lease = timedelta(seconds=settings.scheduler.lease_s)
     leader = build_leader(app.db, app.clock, scheduler.holder or "scheduler", lease)
@@ -43,14 +54,5 @@ def register(scheduler: Scheduler, app: AppLike) -> None:
         return await deadline_sweep.nudge(app, now) + await deadline_sweep.sweep(app, now)
 
     scheduler.add_sweep("deadline-reminders", sweep)
-    a = settings.alerts
-    scheduler.add_periodic("stale-customers", a.stale_scan_cron, _job(app, alerts.stale_job))
-    scheduler.add_periodic("zombie-customers", a.zombie_scan_cron, _job(app, alerts.zombie_job))
-    scheduler.add_periodic("key-persons", a.key_person_scan_cron, _job(app, alerts.key_person_job))
-    scheduler.add_periodic("demand-frequency", a.demand_scan_cron, _job(app, demand_alerts.demand_job))
-    scheduler.add_periodic("morning-digest", _at(a.morning_digest_time), _job(app, alerts.morning_digest_job))
-    scheduler.add_periodic("rebates", _at(settings.rebates.run_at), _job(app, rebate_job.rebate_job))
-    scheduler.add_periodic("board-snapshot", board_job.SNAPSHOT_CRON, _job(app, board_job.snapshot_job))
-    scheduler.add_periodic(
-        "ledger-head", _at(settings.speech.ledger_head_time), _job(app, ledger_head.ledger_head_job)
-    )
+    for job in jobs:
+        scheduler.add_periodic(job.name, job.cron(settings), _bound(app, job.fn))

@@ -16,21 +16,12 @@ from sqlalchemy import update
 
 from core.clock import Clock
 from core.redact import redact
+from domain.jobs import RunContext
 from storage.db import Database
 from storage.models import JobRun
 from storage.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What a periodic job gets: the period it runs for and the time now."""
-
-    job: str
-    period: str
-    scheduled_for: datetime
-    now: datetime
 
 
 JobFn = Callable[[RunContext], Awaitable[None]]
