@@ -8,7 +8,8 @@
 It runs the real application (real SQLite or PostgreSQL, real migrations, real form engine, real outbox)
 with a ManualClock and the console channel, whose deliveries it records. Scheduled jobs (digests,
 alerts, deadline reminders) run on every ``advance``/``tick`` like in production; ``jobs=False`` leaves
-``scheduler.jobs`` out for tests about something else (form expiry and feature sweeps still run).
+the periodic jobs (built-in and the features') and the deadline sweep out for tests about something else
+(form expiry and feature sweeps still run).
 """
 
 from __future__ import annotations
