@@ -107,6 +107,33 @@ async def schedule_deadlines(
         )
 
 
+def ended_by_rep(visit: Visit, now: datetime) -> None:
+    """The rep says the visit is over (拜访完成): before its planned end (or with none), it ended now
+    and its deadlines count from now; after it, the planned end stands."""
+    if visit.planned_end is None or now < visit.planned_end:
+        visit.done_at = now
+
+
+async def start_report(session: AsyncSession, *, now: datetime, visit: Visit, alerts: AlertSettings) -> None:
+    """The visit is over and its report is asked for: it ended now, or at its planned end if that came
+    first (a report started late), and the report and demand confirmation are due from then."""
+    visit.report_started_at = now
+    if visit.done_at is None:
+        visit.done_at = min(now, visit.planned_end) if visit.planned_end else now
+    visit.updated_at = now
+    await schedule_deadlines(session, now=now, visit=visit, alerts=alerts)
+
+
+def skip_report(visit: Visit, now: datetime) -> None:
+    """No report is asked for (the rep has left): the visit is not offered again."""
+    visit.report_started_at = now
+
+
+def report_done(visit: Visit, now: datetime) -> None:
+    """The rep submitted the visit report."""
+    visit.status, visit.updated_at = "done", now
+
+
 async def cancel_deadlines(session: AsyncSession, visit: Visit) -> None:
     for kind in REPORT_KINDS:
         await deadlines.cancel(session, kind=kind, entity_type="visit", entity_id=visit.id)

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from core.events import CardActionEvent
 from core.messages import Choice
 from domain import competitors
-from domain import progress as progress_log
 from domain.audit import snapshot
 from handlers.board import board_line
 from handlers.commands import Command
+from handlers.completion import Audit, Progress, finish
 from handlers.context import Turn
 from handlers.flowkit import find_customer, not_found, start_form, supervisor_of
 from handlers.forms.answers import Answers
@@ -119,22 +119,23 @@ async def complete_competitor(turn: Turn, result: FormResult) -> None:
         reviewer_id=boss.id if boss else None,
         review_hours=turn.services.settings.alerts.competitor_review_hours,
     )
-    turn.audit("competitor.submit", "competitor_analysis", row.id, before=before, after=snapshot(row, FIELDS))
+    audit = [
+        Audit("competitor.submit", "competitor_analysis", row.id, before=before, after=snapshot(row, FIELDS))
+    ]
     customer_name, rep_name = await _names(turn, row)
     customer = await turn.session.get(Customer, row.customer_id) if row.customer_id else None
-    if customer is not None:
-        await progress_log.record(
-            turn.session,
-            now=turn.now,
-            customer=customer,
-            rep_id=turn.user.id,
-            kind="competitor",
-            progress=row.competitor,
-            note=f"报价 {row.price}",
-            visit_id=row.visit_id,
-        )
+    progress = (
+        Progress(customer, "competitor", row.competitor, f"报价 {row.price}", row.visit_id)
+        if customer is not None
+        else None
+    )
     if boss is None:
-        await turn.reply("竞对分析已保存。你还没有设置主管，无法发起审核，请联系管理员设置主管。")
+        await finish(
+            turn,
+            audit=audit,
+            progress=progress,
+            reply="竞对分析已保存。你还没有设置主管，无法发起审核，请联系管理员设置主管。",
+        )
         return
     # The details as text, then a short card (platform cards hold little text); typing works too.
     await turn.tell(
@@ -153,7 +154,9 @@ async def complete_competitor(turn: Turn, result: FormResult) -> None:
             note=f"{rep_name} · {customer_name} · {row.competitor}",
         ),
     )
-    await turn.reply(f"竞对分析 #{row.id} 已提交，等待主管 {boss.name} 审核。")
+    await finish(
+        turn, audit=audit, progress=progress, reply=f"竞对分析 #{row.id} 已提交，等待主管 {boss.name} 审核。"
+    )
 
 
 async def _load_for_review(turn: Turn, number: str) -> CompetitorAnalysis | None:

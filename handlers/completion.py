@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.messages import Message
 from domain import deadlines
 from domain import progress as progress_log
 from handlers.context import Turn
@@ -41,16 +42,21 @@ class DeadlineMet:
     entity_id: int
 
 
+# The reply: a text or a message (a PDF), several in order, or a function of the deadline's due note.
+Reply = str | Message | list[str | Message] | Callable[[str], str]
+
+
 async def finish(
     turn: Turn,
     *,
-    reply: str | Callable[[str], str],
+    reply: Reply,
     audit: Sequence[Audit] = (),
     progress: Progress | None = None,
     deadline: DeadlineMet | None = None,
 ) -> Deadline | None:
     """Write the audit entries and the progress line, mark the deadline done, then reply. A callable
-    ``reply`` gets the due note of the deadline (「（按时完成）」, how late, or "")."""
+    ``reply`` gets the due note of the deadline (「（按时完成）」, how late, or ""); a list is sent in
+    order."""
     for entry in audit:
         turn.audit(entry.action, entry.entity_type, entry.entity_id, before=entry.before, after=entry.after)
     if progress is not None:
@@ -73,5 +79,8 @@ async def finish(
             entity_type=deadline.entity_type,
             entity_id=deadline.entity_id,
         )
-    await turn.reply(reply(due_note(row, turn.services.tz)) if callable(reply) else reply)
+    if callable(reply):
+        reply = reply(due_note(row, turn.services.tz))
+    for message in reply if isinstance(reply, list) else [reply]:
+        await turn.reply(message)
     return row

@@ -9,11 +9,12 @@ from typing import Any
 from pydantic import model_validator
 
 from core.messages import File, Message, Text
-from domain import progress as progress_log
+from domain import trials
 from domain.fonts import FontMissing, fallback_fonts, find_cjk_font
 from domain.product_codes import extract
 from domain.trial_report import TrialReport, render
 from handlers.commands import Command
+from handlers.completion import Audit, Progress, finish
 from handlers.context import Turn
 from handlers.customer_field import CustomerValue
 from handlers.flowkit import customer_form_args, editable_customer, start_form, supervisor_of
@@ -22,7 +23,6 @@ from handlers.forms.engine import FormResult
 from handlers.forms.fields import FieldError, Parsed, _require_text
 from handlers.forms.spec import FieldSpec
 from handlers.registry import Registry
-from storage.models import TrialFeedback
 
 DEFAULT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9\-_/.]{2,39}"
 
@@ -78,27 +78,16 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
         return
     product = answers.product_code
     pain_points = list(answers.pain_points)
-    notes = answers.notes.strip()
-    if product.lot or product.expiry:
-        extra = "，".join(
-            x
-            for x in (
-                f"批号 {product.lot}" if product.lot else "",
-                f"有效期 {product.expiry}" if product.expiry else "",
-            )
-            if x
-        )
-        notes = f"{notes}\n（扫码信息：{extra}）".strip()
-    row = TrialFeedback(
-        customer_id=customer.id,
+    notes = trials.notes_with_scan(answers.notes, lot=product.lot, expiry=product.expiry)
+    row = await trials.record(
+        turn.session,
+        now=turn.now,
         rep_id=turn.user.id,
+        customer_id=customer.id,
         product_code=product.code,
         pain_points=pain_points,
         notes=notes,
-        created_at=turn.now,
     )
-    turn.session.add(row)
-    await turn.session.flush()
     boss = await supervisor_of(turn.session, turn.user)
     report = TrialReport(
         number=row.id,
@@ -111,26 +100,18 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
         notes=notes,
         created_local=turn.local(turn.now),
     )
-    await progress_log.record(
-        turn.session,
-        now=turn.now,
-        customer=customer,
-        rep_id=turn.user.id,
-        kind="trial",
-        progress=row.product_code,
-        note="、".join(pain_points),
-    )
+    progress = Progress(customer, "trial", row.product_code, "、".join(pain_points))
     try:
         font = find_cjk_font(turn.services.settings.reports.font_path)
         rendered = await asyncio.to_thread(render, report, font, fallback_fonts())
     except FontMissing as exc:
-        turn.audit(
-            "trial_feedback.create",
-            "trial_feedback",
-            row.id,
-            after={"product_code": row.product_code, "pdf": None},
+        after: dict[str, Any] = {"product_code": row.product_code, "pdf": None}
+        await finish(
+            turn,
+            audit=[Audit("trial_feedback.create", "trial_feedback", row.id, after=after)],
+            progress=progress,
+            reply=f"试用反馈已保存，但 PDF 没有生成：{exc}。请联系管理员。",
         )
-        await turn.reply(f"试用反馈已保存，但 PDF 没有生成：{exc}。请联系管理员。")
         return
     stamp = report.created_local.strftime("%Y%m%d-%H%M")
     name = f"试用反馈_{customer.name}_{row.product_code}_{stamp}.pdf".replace("/", "-")
@@ -144,27 +125,17 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
         original_name=name,
         channel=turn.event.channel,
     )
-    row.pdf_media_id = media.id
-    turn.audit(
-        "trial_feedback.create",
-        "trial_feedback",
-        row.id,
-        after={
-            "customer_id": customer.id,
-            "product_code": row.product_code,
-            "pain_points": pain_points,
-            "pdf_sha256": media.sha256,
-        },
-    )
-    message = File(
-        path=media.path,
-        name=name,
-        mime="application/pdf",
-        caption=f"试用反馈报告：{customer.name} · {row.product_code}",
-    )
-    await turn.reply(message)
+    trials.attach_report(row, media)
+    replies: list[str | Message] = [
+        File(
+            path=media.path,
+            name=name,
+            mime="application/pdf",
+            caption=f"试用反馈报告：{customer.name} · {row.product_code}",
+        )
+    ]
     if rendered.left_out:
-        await turn.reply(
+        replies.append(
             f"提示：报告字体无法显示 {rendered.left_out}（如表情符号），PDF 中已省略；"
             "你填写的原文已完整保存。"
         )
@@ -178,9 +149,21 @@ async def complete_trial(turn: Turn, result: FormResult) -> None:
                 caption=f"{turn.user.name} 提交了试用反馈：{customer.name} · {row.product_code}",
             ),
         )
-        await turn.reply(f"已发给区域经理 {boss.name}。")
+        replies.append(f"已发给区域经理 {boss.name}。")
     else:
-        await turn.reply("你还没有设置主管，报告只发给了你。")
+        replies.append("你还没有设置主管，报告只发给了你。")
+    after = {
+        "customer_id": customer.id,
+        "product_code": row.product_code,
+        "pain_points": pain_points,
+        "pdf_sha256": media.sha256,
+    }
+    await finish(
+        turn,
+        audit=[Audit("trial_feedback.create", "trial_feedback", row.id, after=after)],
+        progress=progress,
+        reply=replies,
+    )
 
 
 async def start_trial(turn: Turn, args: str) -> None:

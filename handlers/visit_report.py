@@ -38,11 +38,7 @@ async def begin_report(
     """Start the visit report for ``visit`` (queued behind an open form) and tell the rep the deadline."""
     customer = await session.get(Customer, visit.customer_id) if visit.customer_id else None
     before = snapshot(visit, VISIT_FIELDS)
-    visit.report_started_at = now
-    if visit.done_at is None:
-        visit.done_at = min(now, visit.planned_end) if visit.planned_end else now
-    visit.updated_at = now
-    await visits.schedule_deadlines(session, now=now, visit=visit, alerts=services.settings.alerts)
+    await visits.start_report(session, now=now, visit=visit, alerts=services.settings.alerts)
     due = visits.end_of(visit) or now
     demand_due = due + timedelta(minutes=services.settings.alerts.demand_confirmation_minutes)
     name = customer.name if customer else visit.customer_text
@@ -103,7 +99,7 @@ async def sweep_due_reports(session: AsyncSession, services: Services, now: date
     for visit in due:
         rep = await session.get(User, visit.rep_id)
         if rep is None or rep.status != "active":
-            visit.report_started_at = now
+            visits.skip_report(visit, now)
             continue
         await begin_report(session, services, now, visit, rep)
     return len(due)
@@ -145,8 +141,7 @@ async def visit_done(turn: Turn, args: str) -> None:
             "这次拜访还没有关联客户，请先回答「确认拜访客户」的问题，或回复「拜访完成 客户名称」。"
         )
         return
-    if visit.planned_end is None or turn.now < visit.planned_end:
-        visit.done_at = turn.now  # ended early: the deadlines count from now
+    visits.ended_by_rep(visit, turn.now)
     await begin_report(turn.session, turn.services, turn.now, visit, turn.user, turn=turn)
 
 
@@ -174,7 +169,7 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
     extra = result.answers.get(NOTES_KEY, {})  # what the rep wrote beyond a choice or a yes/no
     note = "；".join(n for n in [answers.progress_note, *map(str, extra.values())] if n)
     before = snapshot(visit, VISIT_FIELDS)
-    visit.status, visit.updated_at = "done", turn.now
+    visits.report_done(visit, turn.now)
     after = {
         **snapshot(visit, VISIT_FIELDS),
         "progress": progress,

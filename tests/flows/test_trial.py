@@ -140,6 +140,10 @@ async def test_missing_font_is_a_clear_error_naming_the_setting(tmp_path: Path) 
         assert "试用反馈已保存，但 PDF 没有生成：reports.font_path" in r[-1]
         row = await one(bot, TrialFeedback)
         assert row.product_code == "KL-2024-001" and row.pdf_media_id is None
+        update = await one(bot, ProgressUpdate)  # the trial is in the customer's log all the same
+        assert (update.kind, update.progress, update.note) == ("trial", "KL-2024-001", "器械适配度")
+        created = await one(bot, AuditLog, AuditLog.action == "trial_feedback.create")
+        assert created.after == {"product_code": "KL-2024-001", "pdf": None}
 
 
 def test_check_config_names_the_font_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
