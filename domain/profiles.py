@@ -1,4 +1,4 @@
-"""Customer profiles and their decision chain: creation, key persons, completeness."""
+"""Customer profiles and their decision chain: creation, key persons, completeness, personality tags."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.names import normalize
 from domain.safe_text import clean_name, tidy_name
-from storage.models import Customer, KeyPerson
+from storage.models import Customer, KeyPerson, PersonalityTag
 
 MIN_KEY_PERSONS = 2
 ROLE_GROUPS = ("采购科", "设备科", "临床科室", "院领导", "其他")
@@ -144,3 +144,14 @@ def key_person_snapshot(person: KeyPerson) -> dict[str, object]:
         "status": person.status,
         "replaced_by_id": person.replaced_by_id,
     }
+
+
+async def add_tag(
+    session: AsyncSession, customer: Customer, *, tag: str, basis: str, author_id: int, now: datetime
+) -> PersonalityTag:
+    """One personality tag on the customer, with what it is based on (shown in every later brief)."""
+    row = PersonalityTag(customer_id=customer.id, tag=tag, basis=basis, author_id=author_id, created_at=now)
+    customer.tags.append(row)
+    session.add(row)
+    await session.flush()
+    return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain import profiles
 from handlers.commands import Command
 from handlers.completion import Audit, Progress, finish
 from handlers.context import Turn
@@ -10,7 +11,6 @@ from handlers.flowkit import customer_form_args, editable_customer, start_form
 from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult
 from handlers.registry import Registry
-from storage.models import PersonalityTag
 
 
 class TagAnswers(Answers):
@@ -30,12 +30,9 @@ async def complete_tags(turn: Turn, result: FormResult) -> None:
     basis = answers.basis.strip()
     audit: list[Audit] = []
     for tag in tags:
-        row = PersonalityTag(
-            customer_id=customer.id, tag=tag, basis=basis, author_id=turn.user.id, created_at=turn.now
+        row = await profiles.add_tag(
+            turn.session, customer, tag=tag, basis=basis, author_id=turn.user.id, now=turn.now
         )
-        customer.tags.append(row)
-        turn.session.add(row)
-        await turn.session.flush()
         after = {"customer_id": customer.id, "tag": tag, "basis": basis}
         audit.append(Audit("personality_tag.add", "personality_tag", row.id, after=after))
     preferences = answers.preferences.strip()
