@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.testing import BotHarness
+from domain import health
 from domain.jobs import AppLike, RunContext
 from handlers.registry import Registry, build_registry
 from scheduler import jobs as scheduler_jobs
@@ -39,6 +40,10 @@ async def test_a_features_job_runs_at_its_cron_time(tmp_path: Path) -> None:
                 ("2026-11-20T17:00", "done"),
                 ("2026-11-27T17:00", "done"),
             ]
+            # `actionflow status` lists it with the built-in jobs.
+            listed = {j.job: j.period for j in (await health.snapshot(session, bot.clock.now())).jobs}
+        assert listed["weekly-report-reminder"] == "2026-11-27T17:00"
+        assert {"stale-customers", "morning-digest", "rebates", "ledger-head"} <= set(listed)
 
 
 async def test_a_schedule_can_come_from_the_settings(tmp_path: Path) -> None:
