@@ -260,7 +260,9 @@ class Application:
             return
         jobs = import_module("scheduler.jobs", purpose="scheduled jobs")
         assert jobs is not None  # nothing is optional here: a broken import raises StartupError
-        jobs.setup(self.registry)  # the built-in jobs, declared like a feature's
+        # Every job is declared on the registry and scheduled in one place. A tick runs them in the
+        # order declared: the features' (at build_registry), the contact sync, then the built-in jobs,
+        # so alerts caught up after downtime see the synced roster.
         if self.settings.org.sync_from:
             from bot.contacts import scheduled_sync
 
@@ -270,6 +272,7 @@ class Application:
                 await sync(ctx)
 
             self.registry.job("org-sync", lambda s: s.org.sync_cron, org_sync)
+        jobs.setup(self.registry)  # the built-in jobs, declared like a feature's
         jobs.register(self.scheduler, self, self.registry.jobs.values())
 
     # -- EventSink ----------------------------------------------------------------
