@@ -21,7 +21,7 @@ from handlers.forms.fields import NOTES_KEY
 from handlers.key_persons import MET_KEY, chain_context, record_met
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
-from storage.models import Customer, User, Visit
+from storage.models import Customer, User, UserStatus, Visit, VisitStatus
 
 VISIT_FIELDS = ("status", "done_at", "report_started_at")
 
@@ -102,7 +102,7 @@ async def sweep_due_reports(session: AsyncSession, services: Services, now: date
     due = await visits.due_for_report(session, now)
     for visit in due:
         rep = await session.get(User, visit.rep_id)
-        if rep is None or rep.status != "active":
+        if rep is None or rep.status != UserStatus.ACTIVE:
             visit.report_started_at = now
             continue
         await begin_report(session, services, now, visit, rep)
@@ -174,7 +174,7 @@ async def complete_visit_report(turn: Turn, result: FormResult) -> None:
     extra = result.answers.get(NOTES_KEY, {})  # what the rep wrote beyond a choice or a yes/no
     note = "；".join(n for n in [answers.progress_note, *map(str, extra.values())] if n)
     before = snapshot(visit, VISIT_FIELDS)
-    visit.status, visit.updated_at = "done", turn.now
+    visit.status, visit.updated_at = VisitStatus.DONE, turn.now
     after = {
         **snapshot(visit, VISIT_FIELDS),
         "progress": progress,

@@ -14,7 +14,7 @@ from core.clock import Clock
 from core.messages import Markdown
 from domain.notify import Notifier
 from storage.db import Database
-from storage.models import User
+from storage.models import User, UserStatus
 
 
 class HasNotifier(Protocol):
@@ -55,7 +55,7 @@ class Postman:
         return Markdown(title=title, text=f"{title}\n{body}" if body else title)
 
     async def to_user(self, user: User, title: str, body: str, key: str) -> bool:
-        if user.status != "active":
+        if user.status != UserStatus.ACTIVE:
             return False
         ok = await self.notifier.to_user(
             self.session,
