@@ -60,7 +60,7 @@ def literal_statuses(source: str) -> list[tuple[int, str, str]]:
     found: list[tuple[int, str, str]] = []
 
     def add(holder: str, value: ast.AST | None) -> None:
-        found.extend((c.lineno, holder, c.value) for c in _constants(value))
+        found.extend((c.lineno, holder, str(c.value)) for c in _constants(value))
 
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Compare):
