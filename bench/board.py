@@ -35,7 +35,20 @@ from core.clock import ManualClock
 from domain.board import links
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import CompetitorAnalysis, Customer, Deadline, KeyPerson, ProgressUpdate, User, UserRole
+from storage.models import (
+    CompetitorAnalysis,
+    Customer,
+    CustomerStatus,
+    Deadline,
+    DeadlineStatus,
+    KeyPerson,
+    KeyPersonStatus,
+    ProgressUpdate,
+    ReviewStatus,
+    User,
+    UserRole,
+    UserStatus,
+)
 
 REPS, TEAMS = 200, 20
 BATCH = 10_000
@@ -57,7 +70,7 @@ async def load(db: Database, customers: int, activities: int) -> None:
             for i in range(REPS)
         ),
     ]
-    base = {"status": "active", "region": "", "title": "", "phone": "", "preferred_channel": ""}
+    base = {"status": UserStatus.ACTIVE, "region": "", "title": "", "phone": "", "preferred_channel": ""}
     await _insert(db, User, [{**base, **p, "created_at": NOW, "updated_at": NOW} for p in people])
     roles = [{"user_id": 1, "role": "admin"}]
     roles += [{"user_id": 2 + t, "role": "manager"} for t in range(TEAMS)]
@@ -79,7 +92,7 @@ async def load(db: Database, customers: int, activities: int) -> None:
                     "owner_id": first_rep + i % REPS,
                     "shared": False,
                     "stage": STAGES[i % len(STAGES)],
-                    "status": "active",
+                    "status": CustomerStatus.ACTIVE,
                     "profile_complete": True,
                     "preferences": "",
                     "is_valid_lead": True,
@@ -100,7 +113,7 @@ async def load(db: Database, customers: int, activities: int) -> None:
                         "title": "",
                         "phone": "",
                         "last_contact_on": (NOW - timedelta(days=rnd.random() * 120)).date(),
-                        "status": "active",
+                        "status": KeyPersonStatus.ACTIVE,
                         "replaced_by_id": None,
                         "created_at": NOW,
                         "updated_at": NOW,
@@ -133,7 +146,7 @@ async def load(db: Database, customers: int, activities: int) -> None:
             "user_id": first_rep + n % REPS,
             "required": True,
             "due_at": NOW - timedelta(hours=rnd.random() * 24 * 30),
-            "status": "done",
+            "status": DeadlineStatus.DONE,
             "on_time": rnd.random() < 0.9,
             "created_at": NOW - timedelta(days=31),
         }
@@ -150,7 +163,7 @@ async def load(db: Database, customers: int, activities: int) -> None:
             "price": "便宜 10%",
             "delivery_cycle": "4 周",
             "weaknesses": "售后慢",
-            "status": "pending_review" if n % 3 else "approved",
+            "status": ReviewStatus.PENDING_REVIEW if n % 3 else ReviewStatus.APPROVED,
             "review_comment": "",
             "created_at": NOW - timedelta(hours=n),
         }

@@ -28,7 +28,18 @@ from domain.names import normalize, similarity
 from domain.photos import stamp
 from domain.trial_report import TrialReport, render
 from domain.twins import NameIndex
-from storage.models import Customer, Demand, KeyPerson, ProgressUpdate, User, UserRole
+from storage.models import (
+    Customer,
+    CustomerStatus,
+    Demand,
+    DemandStatus,
+    KeyPerson,
+    KeyPersonStatus,
+    ProgressUpdate,
+    User,
+    UserRole,
+    UserStatus,
+)
 
 CITIES = [
     "杭州",
@@ -155,7 +166,7 @@ def import_rows(existing: list[str], n: int, twins: int, seed: int = 13) -> list
 def import_plan(existing_n: int, rows_n: int, twins: int) -> tuple[float, int, int, int]:
     existing = names(existing_n, seed=11)
     index = NameIndex(enumerate(existing))
-    owner = User(id=1, name="王磊", status="active", console_id="wanglei")
+    owner = User(id=1, name="王磊", status=UserStatus.ACTIVE, console_id="wanglei")
     header = ["客户名称", "负责人", "关键人1角色组", "关键人1姓名", "关键人1最近沟通日期"]
     new = import_rows(existing, rows_n, twins)
     table = [(1, header)] + [
@@ -185,7 +196,7 @@ async def fill(bot: BotHarness, customers: int, updates: int) -> list[str]:
             user = User(
                 name=f"销售{i}",
                 console_id=f"rep{i}",
-                status="active",
+                status=UserStatus.ACTIVE,
                 team="一组",
                 created_at=now,
                 updated_at=now,
@@ -207,7 +218,7 @@ async def fill(bot: BotHarness, customers: int, updates: int) -> list[str]:
                     "owner_id": rep_ids[i % 20],
                     "shared": False,
                     "stage": "proposal",
-                    "status": "active",
+                    "status": CustomerStatus.ACTIVE,
                     "profile_complete": True,
                     "preferences": "",
                     "is_valid_lead": True,
@@ -227,7 +238,7 @@ async def fill(bot: BotHarness, customers: int, updates: int) -> list[str]:
                     "role_group": g,
                     "name": f"联系人{j}",
                     "title": "主任",
-                    "status": "active",
+                    "status": KeyPersonStatus.ACTIVE,
                     "last_contact_on": date(2026, 9, 1) + timedelta(days=j * 30),
                     "created_at": now,
                     "updated_at": now,
@@ -261,7 +272,7 @@ async def fill(bot: BotHarness, customers: int, updates: int) -> list[str]:
                     "rep_id": rep_ids[0],
                     "text": "灭菌盒尺寸不匹配",
                     "scenario": "合规风险",
-                    "status": "open",
+                    "status": DemandStatus.OPEN,
                     "cluster_key": "",
                     "cluster_label": "",
                     "created_at": now,

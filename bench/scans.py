@@ -24,7 +24,7 @@ from domain.demand_scan import cluster_counts
 from domain.staleness import stale_counts, stale_customers, zombie_counts, zombie_customers
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Customer, Demand, ProgressUpdate, User
+from storage.models import Customer, CustomerStatus, Demand, DemandStatus, ProgressUpdate, User, UserStatus
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 THEMES = ["sterilization", "price", "delivery", "aftersales", "compliance", "training", "fit", "payment"]
@@ -38,7 +38,7 @@ async def load(db: Database, customers: int, activities: int, reps: int = 200) -
             [
                 {
                     "name": f"rep{i}",
-                    "status": "active",
+                    "status": UserStatus.ACTIVE,
                     "team": "",
                     "region": "",
                     "title": "",
@@ -66,7 +66,7 @@ async def load(db: Database, customers: int, activities: int, reps: int = 200) -
                     "owner_id": 1 + i % reps,
                     "shared": False,
                     "stage": "proposal",
-                    "status": "active",
+                    "status": CustomerStatus.ACTIVE,
                     "profile_complete": True,
                     "preferences": "",
                     "is_valid_lead": True,
@@ -108,7 +108,7 @@ async def load(db: Database, customers: int, activities: int, reps: int = 200) -
                 "scenario": "其他",
                 "tried_solutions": "",
                 "failure_reason": "",
-                "status": "open",
+                "status": DemandStatus.OPEN,
                 "cluster_key": rnd.choice(THEMES),
                 "cluster_label": "",
                 "created_at": NOW - timedelta(hours=rnd.random() * 24 * 365),

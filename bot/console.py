@@ -19,7 +19,7 @@ from bot.app import Application
 from bot.channels.console import ConsoleChannel
 from core.clock import ManualClock, parse_duration
 from domain import visits
-from storage.models import User, Visit
+from storage.models import User, UserStatus, Visit
 
 USAGE = {
     "as": "/as <姓名或ID>            切换当前用户（未知 ID 以陌生人身份发送）",
@@ -80,7 +80,7 @@ class ConsoleSession:
         if wanted:
             await self.switch(wanted)
             return
-        reps = [u for u in users if u.has_role("rep") and u.console_id and u.status == "active"]
+        reps = [u for u in users if u.has_role("rep") and u.console_id and u.status == UserStatus.ACTIVE]
         pick = reps[0] if reps else next((u for u in users if u.console_id), None)
         self.user = pick.console_id if pick and pick.console_id else "guest"
         self.channel.viewer = self.user

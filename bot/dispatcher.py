@@ -25,6 +25,7 @@ from domain.photos import is_image, too_many_pixels
 from handlers.context import Services
 from handlers.router import EventPath, Prepared, Router
 from storage.db import Database
+from storage.models import UserStatus
 
 log = logging.getLogger("actionflow.events")
 
@@ -126,7 +127,7 @@ class Dispatcher:
             # for people we know: nothing is downloaded or stored for unknown senders.
             async with self.db.read() as session:
                 known = await find_by_platform_id(session, event.channel, event.sender_id)
-            if known is not None and known.status == "active":
+            if known is not None and known.status == UserStatus.ACTIVE:
                 prepared = await self._prepare(event)
         async with self.db.transaction() as session:
             if not self.db.is_sqlite:

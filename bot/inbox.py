@@ -14,7 +14,7 @@ from core.clock import Clock
 from core.events import Event, event_from_dict, event_to_dict
 from core.redact import redact
 from storage.db import Database
-from storage.models import InboundEvent
+from storage.models import InboundEvent, InboxStatus
 from storage.upsert import insert_ignore
 
 _INBOX: Table = InboundEvent.__table__  # type: ignore[assignment]
@@ -22,8 +22,8 @@ _THIS = (_INBOX.c.channel == bindparam("ch")) & (_INBOX.c.event_id == bindparam(
 # Only an event still waiting is marked done: if another worker finished it first, nothing matches.
 _MARK_DONE = (
     update(_INBOX)
-    .where(_THIS, _INBOX.c.status == "received")
-    .values(status="done", processed_at=bindparam("at"))
+    .where(_THIS, _INBOX.c.status == InboxStatus.RECEIVED)
+    .values(status=InboxStatus.DONE, processed_at=bindparam("at"))
 )
 _STATUS = select(_INBOX.c.status).where(_THIS)
 
@@ -53,7 +53,7 @@ class Inbox:
             "kind": event.kind,
             "user_key": event.user_key,
             "payload": event_to_dict(event),
-            "status": "received",
+            "status": InboxStatus.RECEIVED,
             "attempts": 0,
             "error": "",
             "received_at": self.clock.now(),
@@ -104,7 +104,7 @@ class Inbox:
         ``before``, only those claimed before then."""
         stmt = (
             select(InboundEvent.payload)
-            .where(InboundEvent.status == "received")
+            .where(InboundEvent.status == InboxStatus.RECEIVED)
             .order_by(InboundEvent.received_at)
             .limit(limit)
         )
@@ -117,7 +117,7 @@ class Inbox:
     async def waiting(session: AsyncSession, event: Event) -> bool:
         """True while the event is still to be handled (checked under the user's lock)."""
         status = await session.scalar(_STATUS, {"ch": event.channel, "eid": event.event_id})
-        return status == "received"
+        return status == InboxStatus.RECEIVED
 
     @staticmethod
     async def mark_done(session: AsyncSession, event: Event, now: datetime) -> None:
@@ -135,7 +135,7 @@ class Inbox:
                 update(InboundEvent)
                 .where(InboundEvent.channel == event.channel, InboundEvent.event_id == event.event_id)
                 .values(
-                    status="failed",
+                    status=InboxStatus.FAILED,
                     error=redact(error)[:4000],
                     attempts=InboundEvent.attempts + 1,
                     processed_at=self.clock.now(),

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from core.messages import Text
 from domain.outbox import enqueue
-from storage.models import AlertLog, User, UserRole
+from storage.models import AlertLog, User, UserRole, UserStatus
 from storage.upsert import insert_ignore
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class Incidents:
                     await session.execute(
                         select(User)
                         .join(UserRole, UserRole.user_id == User.id)
-                        .where(UserRole.role == "admin", User.status == "active")
+                        .where(UserRole.role == "admin", User.status == UserStatus.ACTIVE)
                     )
                 )
                 .scalars()

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from core.speech import Transcriber, Transcript
-from storage.models import JobRun, OutboxMessage
+from storage.models import JobRun, OutboxMessage, OutboxStatus
 
 if TYPE_CHECKING:
     from bot.app import Application
@@ -88,7 +88,11 @@ class Metrics:
             outbox = (
                 await session.execute(
                     select(OutboxMessage.channel, OutboxMessage.status, func.count())
-                    .where(OutboxMessage.status.in_(("pending", "sending", "dead")))
+                    .where(
+                        OutboxMessage.status.in_(
+                            (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD)
+                        )
+                    )
                     .group_by(OutboxMessage.channel, OutboxMessage.status)
                 )
             ).all()

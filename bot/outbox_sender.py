@@ -42,7 +42,7 @@ from core.clock import Clock
 from core.messages import Markdown, Message, Text, message_from_dict
 from core.redact import redact
 from storage.db import Database
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
@@ -179,11 +179,11 @@ class OutboxSender:
             earlier.c.channel == t.c.channel,
             earlier.c.target_kind == t.c.target_kind,
             earlier.c.target == t.c.target,
-            earlier.c.status.in_(("pending", "sending")),
+            earlier.c.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
             earlier.c.id < t.c.id,
             or_(
-                and_(earlier.c.status == "pending", earlier.c.next_attempt_at > now),
-                and_(earlier.c.status == "sending", earlier.c.locked_until >= now),
+                and_(earlier.c.status == OutboxStatus.PENDING, earlier.c.next_attempt_at > now),
+                and_(earlier.c.status == OutboxStatus.SENDING, earlier.c.locked_until >= now),
             ),
         )
         limit = self.settings.batch_size
@@ -192,13 +192,18 @@ class OutboxSender:
         # channels that are up: the others wait without losing an attempt.
         pending = (
             select(t.c.id)
-            .where(t.c.status == "pending", t.c.next_attempt_at <= now, t.c.channel.in_(ready), ~waiting)
+            .where(
+                t.c.status == OutboxStatus.PENDING,
+                t.c.next_attempt_at <= now,
+                t.c.channel.in_(ready),
+                ~waiting,
+            )
             .order_by(t.c.id)
             .limit(limit)
         )
         stuck = (
             select(t.c.id)
-            .where(t.c.status == "sending", t.c.locked_until < now, t.c.channel.in_(ready))
+            .where(t.c.status == OutboxStatus.SENDING, t.c.locked_until < now, t.c.channel.in_(ready))
             .order_by(t.c.id)
             .limit(limit)
         )
@@ -219,14 +224,16 @@ class OutboxSender:
         self._claim_due = (
             update(t)
             .where(due)
-            .values(status="sending", locked_until=bindparam("lease"), claimed_by=bindparam("holder"))
+            .values(
+                status=OutboxStatus.SENDING, locked_until=bindparam("lease"), claimed_by=bindparam("holder")
+            )
             .returning(*columns)
         )
         self._renew = (
             update(t)
             .where(
                 t.c.id.in_(bindparam("ids", expanding=True)),
-                t.c.status == "sending",
+                t.c.status == OutboxStatus.SENDING,
                 t.c.claimed_by == bindparam("holder"),
             )
             .values(locked_until=bindparam("lease"))
@@ -244,7 +251,7 @@ class OutboxSender:
             holders = (
                 await session.execute(
                     select(t.c.claimed_by)
-                    .where(t.c.status == "sending", t.c.claimed_by != self.holder)
+                    .where(t.c.status == OutboxStatus.SENDING, t.c.claimed_by != self.holder)
                     .distinct()
                 )
             ).scalars()
@@ -254,8 +261,8 @@ class OutboxSender:
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(t)
-                .where(t.c.status == "sending", t.c.claimed_by.in_(dead))
-                .values(status="pending", locked_until=None, claimed_by="")
+                .where(t.c.status == OutboxStatus.SENDING, t.c.claimed_by.in_(dead))
+                .values(status=OutboxStatus.PENDING, locked_until=None, claimed_by="")
             )
         count = int(result.rowcount or 0)  # type: ignore[attr-defined]
         if count:
@@ -521,25 +528,30 @@ class OutboxSender:
                 await session.execute(
                     update(t)
                     .where(t.c.id.in_(out.sent))
-                    .values(status="sent", sent_at=now, locked_until=None)
+                    .values(status=OutboxStatus.SENT, sent_at=now, locked_until=None)
                 )
             if out.merged:
                 await session.execute(
                     update(t)
                     .where(by_id)
-                    .values(status="sent", sent_at=now, locked_until=None, merged_into_id=bindparam("lead")),
+                    .values(
+                        status=OutboxStatus.SENT,
+                        sent_at=now,
+                        locked_until=None,
+                        merged_into_id=bindparam("lead"),
+                    ),
                     [{"rid": row_id, "lead": lead} for row_id, lead in out.merged.items()],
                 )
             if out.dead:
                 await session.execute(
                     update(t)
                     .where(by_id)
-                    .values(status="dead", last_error=bindparam("err"), locked_until=None),
+                    .values(status=OutboxStatus.DEAD, last_error=bindparam("err"), locked_until=None),
                     [{"rid": row_id, "err": redact(error)[:2000]} for row_id, error in out.dead.items()],
                 )
             for row_id, (when, attempts, error) in out.retry.items():
                 values: dict[str, Any] = {
-                    "status": "pending",
+                    "status": OutboxStatus.PENDING,
                     "next_attempt_at": when,
                     "attempts": attempts,
                     "locked_until": None,

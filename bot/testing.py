@@ -34,7 +34,7 @@ from core.messages import Choice, Message, render_text
 from core.speech import Transcriber
 from handlers.context import QuoteRecorder
 from handlers.registry import MODULES
-from storage.models import User, UserRole
+from storage.models import User, UserRole, UserStatus
 
 DEFAULT_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Asia/Shanghai
 
@@ -119,7 +119,7 @@ class BotHarness:
         roles: Sequence[str] = ("rep",),
         supervisor: str | None = None,
         team: str = "一组",
-        status: str = "active",
+        status: str = UserStatus.ACTIVE,
         **platform_ids: str,
     ) -> User:
         now = self.clock.now()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import User
+from storage.models import User, UserStatus
 
 
 @dataclass
@@ -29,7 +29,7 @@ async def manager_scopes(session: AsyncSession) -> Scopes:
     scopes = Scopes(users)
     covered: set[int] = set()
     for u in users.values():
-        if u.status != "active" or not u.has_role("manager"):
+        if u.status != UserStatus.ACTIVE or not u.has_role("manager"):
             continue
         below: set[int] = set()
         frontier = [u.id]
@@ -39,7 +39,9 @@ async def manager_scopes(session: AsyncSession) -> Scopes:
             frontier = nxt
         scopes.managers.append((u, below))
         covered |= below
-    scopes.uncovered = {uid for uid, u in users.items() if u.status == "active" and uid not in covered}
+    scopes.uncovered = {
+        uid for uid, u in users.items() if u.status == UserStatus.ACTIVE and uid not in covered
+    }
     return scopes
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import deadlines
-from storage.models import CompetitorAnalysis, User
+from storage.models import CompetitorAnalysis, ReviewStatus, User
 
 ENTITY = "competitor_analysis"
 
@@ -39,7 +39,7 @@ async def open_draft(session: AsyncSession, *, rep_id: int, customer_id: int) ->
         .where(
             CompetitorAnalysis.rep_id == rep_id,
             CompetitorAnalysis.customer_id == customer_id,
-            CompetitorAnalysis.status == "draft",
+            CompetitorAnalysis.status == ReviewStatus.DRAFT,
         )
         .order_by(CompetitorAnalysis.id.desc())
         .limit(1)
@@ -49,7 +49,7 @@ async def open_draft(session: AsyncSession, *, rep_id: int, customer_id: int) ->
 
 async def withdraw(session: AsyncSession, row: CompetitorAnalysis) -> None:
     """The rep gave the draft up: it is kept as ``withdrawn`` and its deadline no longer counts."""
-    row.status = "withdrawn"
+    row.status = ReviewStatus.WITHDRAWN
     await deadlines.cancel(session, kind="competitor_analysis", entity_type=ENTITY, entity_id=row.id)
 
 
@@ -87,7 +87,7 @@ async def trigger(
         visit_id=visit_id,
         trigger=source,
         trigger_text=text,
-        status="draft",
+        status=ReviewStatus.DRAFT,
         created_at=now,
     )
     session.add(row)
@@ -113,7 +113,7 @@ async def submit(
     row.price = price[:100]
     row.delivery_cycle = delivery_cycle[:100]
     row.weaknesses = weaknesses
-    row.status = "pending_review"
+    row.status = ReviewStatus.PENDING_REVIEW
     row.reviewer_id = reviewer_id
     await deadlines.complete(
         session, now=now, kind="competitor_analysis", entity_type=ENTITY, entity_id=row.id
@@ -142,7 +142,7 @@ async def send_back(
 ) -> None:
     """退回: the analysis goes back to the rep as a draft with the reviewer's comment; the review is
     done and the rep's action is due again within ``due_hours``."""
-    row.status = "draft"
+    row.status = ReviewStatus.DRAFT
     row.reviewer_id = reviewer_id
     row.review_comment = comment
     row.reviewed_at = now
@@ -161,8 +161,8 @@ async def review(
 ) -> None:
     """Approve, or comment (the rep sees the comment); either completes the review deadline.
     A comment on an approved analysis keeps it approved."""
-    if approve or row.status != "approved":
-        row.status = "approved" if approve else "commented"
+    if approve or row.status != ReviewStatus.APPROVED:
+        row.status = ReviewStatus.APPROVED if approve else ReviewStatus.COMMENTED
     row.reviewer_id = reviewer_id
     if comment:
         row.review_comment = comment

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.people import CHANNEL_FIELD, customers_of, load_people
 from domain.person_changes import KEEP, Change, Desired, apply_desired
-from storage.models import PendingSender, User
+from storage.models import PendingSender, PendingStatus, User, UserStatus
 
 Platform = Literal["dingtalk", "wecom"]
 
@@ -215,7 +215,7 @@ async def plan_and_apply(
         roles = None
         if user is None:
             roles = list(options.leader_roles if m.userid in leading else options.member_roles)
-        elif user.status == "inactive":
+        elif user.status == UserStatus.INACTIVE:
             warnings.append(
                 f"{user.name} is in the {platform} contacts but inactive here; reactivate in chat "
                 f"(启用 {user.name}) if they are back"
@@ -223,9 +223,9 @@ async def plan_and_apply(
         desired.append(Desired(user, values, roles, supervisor, origin=f"{platform}:{m.userid}"))
 
     # ("new", i) keys point into ``order``; existing people are resolved to their ids by apply_desired.
-    gone = [u for u in people if getattr(u, id_field) and u.status == "active" and u.id not in taken]
+    gone = [u for u in people if getattr(u, id_field) and u.status == UserStatus.ACTIVE and u.id not in taken]
     for u in gone:
-        desired.append(Desired(u, {"status": "inactive"}, origin=f"{platform}: left"))
+        desired.append(Desired(u, {"status": UserStatus.INACTIVE}, origin=f"{platform}: left"))
     names = {u.id: u.name for u in people}
     changes = await apply_desired(
         session, desired, now=now, source=source, action=f"user.sync.{platform}", names=names
@@ -247,9 +247,13 @@ async def _settle_pending(session: AsyncSession, platform: str, id_field: str, n
     stmt = (
         select(PendingSender, User)
         .join(User, getattr(User, id_field) == PendingSender.platform_id)
-        .where(PendingSender.channel == platform, PendingSender.status == "pending", User.status == "active")
+        .where(
+            PendingSender.channel == platform,
+            PendingSender.status == PendingStatus.PENDING,
+            User.status == UserStatus.ACTIVE,
+        )
     )
     for pending, user in (await session.execute(stmt)).all():
-        pending.status = "approved"
+        pending.status = PendingStatus.APPROVED
         pending.user_id = user.id
         pending.updated_at = now

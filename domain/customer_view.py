@@ -16,13 +16,15 @@ from storage.models import (
     CompetitorAnalysis,
     Customer,
     Demand,
+    DemandStatus,
     KeyPerson,
     Order,
     ProgressUpdate,
+    ReviewStatus,
     User,
 )
 
-REVIEWED_OR_PENDING = ("pending_review", "approved", "commented")
+REVIEWED_OR_PENDING = (ReviewStatus.PENDING_REVIEW, ReviewStatus.APPROVED, ReviewStatus.COMMENTED)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ async def gather(
         (
             await session.execute(
                 select(Demand)
-                .where(Demand.customer_id == customer.id, Demand.status == "open")
+                .where(Demand.customer_id == customer.id, Demand.status == DemandStatus.OPEN)
                 .order_by(Demand.created_at.desc(), Demand.id.desc())
                 .limit(demands)
             )

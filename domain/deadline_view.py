@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import CompetitorAnalysis, Customer, Deadline, Visit
+from storage.models import CompetitorAnalysis, Customer, Deadline, DeadlineStatus, Visit
 
 KIND_NAMES = {
     "demand_confirmation": "需求确认单",
@@ -63,7 +63,7 @@ async def overdue_for(session: AsyncSession, user_id: int, now: datetime) -> lis
     """The user's actions past their deadline and not done, oldest first."""
     stmt = (
         select(Deadline)
-        .where(Deadline.user_id == user_id, Deadline.status == "pending", Deadline.due_at <= now)
+        .where(Deadline.user_id == user_id, Deadline.status == DeadlineStatus.PENDING, Deadline.due_at <= now)
         .order_by(Deadline.due_at, Deadline.id)
     )
     return list((await session.execute(stmt)).scalars())

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Deadline
+from storage.models import Deadline, DeadlineStatus
 
 
 async def schedule(
@@ -33,15 +33,15 @@ async def schedule(
             user_id=user_id,
             required=required,
             due_at=due_at,
-            status="pending",
+            status=DeadlineStatus.PENDING,
             created_at=now,
         )
         session.add(row)
         await session.flush()
-    elif row.status == "pending":
+    elif row.status == DeadlineStatus.PENDING:
         row.due_at = due_at
     elif reopen:
-        row.status, row.due_at, row.done_at, row.on_time = "pending", due_at, None, None
+        row.status, row.due_at, row.done_at, row.on_time = DeadlineStatus.PENDING, due_at, None, None
         row.reminded_at = row.escalated_at = None
     return row
 
@@ -58,9 +58,9 @@ async def complete(
 ) -> Deadline | None:
     """Mark done; ``on_time`` records whether it was done by ``due_at``."""
     row = await get(session, kind=kind, entity_type=entity_type, entity_id=entity_id)
-    if row is None or row.status != "pending":
+    if row is None or row.status != DeadlineStatus.PENDING:
         return row
-    row.status = "done"
+    row.status = DeadlineStatus.DONE
     row.done_at = now
     row.on_time = now <= row.due_at
     return row
@@ -68,6 +68,6 @@ async def complete(
 
 async def cancel(session: AsyncSession, *, kind: str, entity_type: str, entity_id: int) -> Deadline | None:
     row = await get(session, kind=kind, entity_type=entity_type, entity_id=entity_id)
-    if row is not None and row.status == "pending":
-        row.status = "cancelled"
+    if row is not None and row.status == DeadlineStatus.PENDING:
+        row.status = DeadlineStatus.CANCELLED
     return row

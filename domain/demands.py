@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Demand
+from storage.models import Demand, DemandStatus
 
 
 async def record(
@@ -32,7 +32,7 @@ async def record(
         scenario=scenario[:40],
         tried_solutions=tried_solutions,
         failure_reason=failure_reason,
-        status="open",
+        status=DemandStatus.OPEN,
         cluster_key="",
         cluster_label="",
         created_at=now,

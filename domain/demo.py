@@ -11,18 +11,23 @@ from domain.names import normalize
 from storage.models import (
     AuditLog,
     Customer,
+    CustomerStatus,
     Deadline,
+    DeadlineStatus,
     Demand,
     GroupTarget,
     InboundEvent,
     JobRun,
     KeyPerson,
+    KeyPersonStatus,
     OutboxMessage,
     PersonalityTag,
     ProgressUpdate,
     User,
     UserRole,
+    UserStatus,
     Visit,
+    VisitStatus,
 )
 from storage.types import UTCDateTime
 
@@ -69,7 +74,7 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
     for handle, name, roles, supervisor, team, title in PEOPLE:
         user = User(
             name=name,
-            status="active",
+            status=UserStatus.ACTIVE,
             team=team,
             region="浙江",
             title=title,
@@ -103,7 +108,7 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
             region=region,
             owner_id=by_handle[owner].id,
             stage="proposal" if deal_days is None else "repurchase",
-            status="active",
+            status=CustomerStatus.ACTIVE,
             profile_complete=True,
             preferences="需提供3家同类医院使用案例+院长签字版效益分析报告" if i == 0 else "",
             lead_created_at=now - timedelta(days=200 - i),
@@ -123,7 +128,7 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
                     name=person if i == 0 else f"{person[0]}{'明华伟芳静强'[(i + j) % 6]}",
                     title=title,
                     last_contact_on=today - timedelta(days=days + i),
-                    status="active",
+                    status=KeyPersonStatus.ACTIVE,
                     created_at=now,
                     updated_at=now,
                 )
@@ -183,7 +188,7 @@ async def _seed_recent_week(
             visit = Visit(
                 customer_id=customer.id,
                 rep_id=rep.id,
-                status="done",
+                status=VisitStatus.DONE,
                 source_channel="console",
                 source_approval_id=f"DEMO-{handle}-{day}",
                 customer_text=customer.name,
@@ -214,7 +219,7 @@ async def _seed_recent_week(
                         user_id=rep.id,
                         required=True,
                         due_at=due,
-                        status="done",
+                        status=DeadlineStatus.DONE,
                         done_at=done,
                         on_time=done <= due,
                         created_at=end - timedelta(days=1),
@@ -259,7 +264,7 @@ async def _seed_recent_week(
                 region="浙江",
                 owner_id=owner.id,
                 stage="contract" if ordered else "lead",
-                status="active",
+                status=CustomerStatus.ACTIVE,
                 profile_complete=False,
                 is_valid_lead=True,
                 lead_created_at=created,

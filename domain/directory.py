@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from storage.models import User, UserRole
+from storage.models import User, UserRole, UserStatus
 
 _COLUMN = {
     "dingtalk": User.dingtalk_staff_id,
@@ -31,14 +31,14 @@ async def with_role(session: AsyncSession, role: str) -> list[User]:
     stmt = (
         select(User)
         .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == role, User.status == "active")
+        .where(UserRole.role == role, User.status == UserStatus.ACTIVE)
         .order_by(User.id)
     )
     return list((await session.execute(stmt)).scalars())
 
 
 async def find_by_name(session: AsyncSession, name: str) -> list[User]:
-    stmt = select(User).where(User.name == name.strip(), User.status != "inactive").order_by(User.id)
+    stmt = select(User).where(User.name == name.strip(), User.status != UserStatus.INACTIVE).order_by(User.id)
     return list((await session.execute(stmt)).scalars())
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.redact import redact as core_redact
-from storage.models import InboundEvent, JobRun, OutboxMessage
+from storage.models import InboundEvent, InboxStatus, JobRun, JobRunStatus, OutboxMessage, OutboxStatus
 
 # Errors are redacted when stored; redacting again when shown also covers rows stored before that.
 redact = core_redact
@@ -70,11 +70,13 @@ class Health:
 
     @property
     def failed_jobs(self) -> list[JobState]:
-        return [j for j in self.jobs if j.status == "failed"]
+        return [j for j in self.jobs if j.status == JobRunStatus.FAILED]
 
     @property
     def needs_attention(self) -> bool:
-        return bool(self.outbox.get("dead") or self.events.get("failed") or self.failed_jobs)
+        return bool(
+            self.outbox.get(OutboxStatus.DEAD) or self.events.get(InboxStatus.FAILED) or self.failed_jobs
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def stamp(value: datetime | None) -> str | None:
@@ -105,13 +107,13 @@ async def snapshot(session: AsyncSession, now: datetime, *, limit: int = 5) -> H
     """The state of the outbox, the inbox and the scheduled jobs, with the newest problems listed."""
     dead = await session.execute(
         select(OutboxMessage)
-        .where(OutboxMessage.status == "dead")
+        .where(OutboxMessage.status == OutboxStatus.DEAD)
         .order_by(OutboxMessage.id.desc())
         .limit(limit)
     )
     failed = await session.execute(
         select(InboundEvent)
-        .where(InboundEvent.status == "failed")
+        .where(InboundEvent.status == InboxStatus.FAILED)
         .order_by(InboundEvent.received_at.desc())
         .limit(limit)
     )
@@ -127,7 +129,7 @@ async def snapshot(session: AsyncSession, now: datetime, *, limit: int = 5) -> H
         now=now,
         outbox=await _counts(session, OutboxMessage.status),
         oldest_pending=await session.scalar(
-            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+            select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == OutboxStatus.PENDING)
         ),
         dead=[
             DeadMessage(
@@ -137,7 +139,7 @@ async def snapshot(session: AsyncSession, now: datetime, *, limit: int = 5) -> H
         ],
         events=await _counts(session, InboundEvent.status),
         oldest_unprocessed=await session.scalar(
-            select(func.min(InboundEvent.received_at)).where(InboundEvent.status == "received")
+            select(func.min(InboundEvent.received_at)).where(InboundEvent.status == InboxStatus.RECEIVED)
         ),
         failed=[
             FailedEvent(e.channel, e.event_id, e.kind, e.user_key, e.attempts, redact(e.error), e.received_at)
@@ -155,8 +157,8 @@ async def requeue_dead(session: AsyncSession, now: datetime, ids: Sequence[int] 
     error stays until a send succeeds or fails again. Returns how many were requeued."""
     stmt = (
         update(OutboxMessage)
-        .where(OutboxMessage.status == "dead")
-        .values(status="pending", attempts=0, next_attempt_at=now, locked_until=None)
+        .where(OutboxMessage.status == OutboxStatus.DEAD)
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, locked_until=None)
     )
     if ids is not None:
         stmt = stmt.where(OutboxMessage.id.in_(list(ids)))
@@ -167,7 +169,11 @@ async def requeue_dead(session: AsyncSession, now: datetime, ids: Sequence[int] 
 async def requeue_failed(session: AsyncSession, keys: Sequence[tuple[str, str]] | None = None) -> int:
     """Failed events (all, or those (channel, event id) ``keys``) are marked unprocessed again: the
     bot handles them at its next start, as it does events a crash left unfinished."""
-    stmt = update(InboundEvent).where(InboundEvent.status == "failed").values(status="received")
+    stmt = (
+        update(InboundEvent)
+        .where(InboundEvent.status == InboxStatus.FAILED)
+        .values(status=InboxStatus.RECEIVED)
+    )
     if keys is not None:
         stmt = stmt.where(tuple_(InboundEvent.channel, InboundEvent.event_id).in_(list(keys)))
     result = await session.execute(stmt)

@@ -24,7 +24,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import MetricsSettings
-from storage.models import Customer, Deadline, ProgressUpdate, User, UserRole
+from storage.models import Customer, Deadline, DeadlineStatus, ProgressUpdate, User, UserRole, UserStatus
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,12 @@ async def compliance(
     session: AsyncSession, start: datetime, end: datetime, user_ids: set[int] | None = None
 ) -> tuple[int, int]:
     """(done on time, due) for required deadlines due in (start, end] (of ``user_ids``; None = all)."""
-    on_time = func.sum(case(((Deadline.status == "done") & Deadline.on_time.is_(True), 1), else_=0))
+    on_time = func.sum(
+        case(((Deadline.status == DeadlineStatus.DONE) & Deadline.on_time.is_(True), 1), else_=0)
+    )
     stmt = select(func.count(), on_time).where(
         Deadline.required.is_(True),
-        Deadline.status != "cancelled",
+        Deadline.status != DeadlineStatus.CANCELLED,
         Deadline.due_at > start,
         Deadline.due_at <= end,
     )
@@ -125,7 +127,7 @@ async def active_reps(session: AsyncSession, user_ids: set[int] | None = None) -
     stmt = (
         select(User)
         .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == "rep", User.status == "active")
+        .where(UserRole.role == "rep", User.status == UserStatus.ACTIVE)
         .order_by(User.id)
     )
     if user_ids is not None:

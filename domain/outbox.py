@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.formtoken import is_form_token
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxStatus
 from storage.upsert import insert_ignore
 
 
@@ -75,7 +75,7 @@ async def enqueue(
             "target_kind": target_kind,
             "target": target,
             "payload": as_payload(message),
-            "status": "pending",
+            "status": OutboxStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "last_error": "",

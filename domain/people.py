@@ -34,6 +34,7 @@ from storage.models import (
     TrialFeedback,
     User,
     UserRole,
+    UserStatus,
     Visit,
 )
 
@@ -57,8 +58,12 @@ _ROLE_ALIASES: dict[str, str] = {
     "管理": "admin",
     "系统管理员": "admin",
 }
-STATUSES = ("active", "pending", "inactive")
-STATUS_LABELS: dict[str, str] = {"active": "在职", "pending": "待审核", "inactive": "停用"}
+STATUSES = (UserStatus.ACTIVE, UserStatus.PENDING, UserStatus.INACTIVE)
+STATUS_LABELS: dict[str, str] = {
+    UserStatus.ACTIVE: "在职",
+    UserStatus.PENDING: "待审核",
+    UserStatus.INACTIVE: "停用",
+}
 PLATFORM_FIELDS: tuple[str, ...] = ("dingtalk_staff_id", "dingtalk_union_id", "wecom_userid", "console_id")
 CHANNEL_FIELD: dict[str, str] = {
     "dingtalk": "dingtalk_staff_id",
@@ -104,7 +109,7 @@ def label(user: User) -> str:
     if user.team:
         parts.append(user.team)
     parts.append(role_text(user.roles))
-    if user.status != "active":
+    if user.status != UserStatus.ACTIVE:
         parts.append(STATUS_LABELS.get(user.status, user.status))
     return f"{user.name}（{'，'.join(parts)}）"
 
@@ -116,7 +121,9 @@ async def load_people(session: AsyncSession) -> list[User]:
     return list((await session.execute(stmt)).scalars())
 
 
-async def resolve(session: AsyncSession, ref: str, *, statuses: Iterable[str] = ("active",)) -> list[User]:
+async def resolve(
+    session: AsyncSession, ref: str, *, statuses: Iterable[str] = (UserStatus.ACTIVE,)
+) -> list[User]:
     """People ``ref`` may mean: ``#12`` (an id), an exact name, or a platform id. Several = ambiguous."""
     ref = ref.strip()
     wanted = tuple(statuses)
@@ -146,7 +153,7 @@ async def resolve_one(
     session: AsyncSession,
     ref: str,
     *,
-    statuses: Iterable[str] = ("active",),
+    statuses: Iterable[str] = (UserStatus.ACTIVE,),
     what: str = "同事",
     hint: str = "回复「人员列表」查看全部人员。",
 ) -> User:
@@ -207,7 +214,7 @@ async def active_admins(session: AsyncSession) -> list[User]:
     stmt = (
         select(User)
         .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == "admin", User.status == "active")
+        .where(UserRole.role == "admin", User.status == UserStatus.ACTIVE)
         .order_by(User.id)
     )
     return list((await session.execute(stmt)).scalars())
@@ -215,7 +222,7 @@ async def active_admins(session: AsyncSession) -> list[User]:
 
 async def guard_last_admin(session: AsyncSession, user: User, *, losing_admin: bool) -> None:
     """Refuse a change that would leave nobody able to administer the bot."""
-    if not losing_admin or user.status != "active" or not user.has_role("admin"):
+    if not losing_admin or user.status != UserStatus.ACTIVE or not user.has_role("admin"):
         return
     if [a for a in await active_admins(session) if a.id != user.id]:
         return
@@ -261,7 +268,7 @@ async def reps_in_team(session: AsyncSession, team: str, *, exclude: int | None 
     stmt = (
         select(User)
         .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == "rep", User.status == "active")
+        .where(UserRole.role == "rep", User.status == UserStatus.ACTIVE)
         .order_by(User.id)
     )
     reps = [u for u in (await session.execute(stmt)).scalars() if u.id != exclude]
@@ -288,7 +295,7 @@ async def reassign_customers(
     """Give ``from_user``'s customers (or the listed ones) to ``to_user``; one audit row per move."""
     if to_user.id == from_user.id:
         raise PeopleError("新负责人和原负责人是同一个人。")
-    if to_user.status != "active":
+    if to_user.status != UserStatus.ACTIVE:
         raise PeopleError(f"{to_user.name} 不在职，不能接手客户。")
     wanted = set(customer_ids) if customer_ids is not None else None
     moves: list[Move] = []

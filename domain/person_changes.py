@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
 from domain.people import PLATFORM_FIELDS, set_roles, snapshot
-from storage.models import ROLES, User
+from storage.models import ROLES, User, UserStatus
 
 NodeKey = tuple[str, int]  # ("new", index into the desired list) or ("user", user id)
 KEEP: Any = object()  # "leave the supervisor as it is"
@@ -70,8 +70,8 @@ def _diff(before: dict[str, Any], after: dict[str, Any], names: dict[int, str]) 
 def _kind(before: dict[str, Any] | None, after: dict[str, Any]) -> ChangeKind:
     if before is None:
         return "added"
-    if before["status"] != after["status"] and "inactive" in (before["status"], after["status"]):
-        return "deactivated" if after["status"] == "inactive" else "reactivated"
+    if before["status"] != after["status"] and UserStatus.INACTIVE in (before["status"], after["status"]):
+        return "deactivated" if after["status"] == UserStatus.INACTIVE else "reactivated"
     return "updated"
 
 
@@ -107,7 +107,7 @@ async def apply_desired(
         if d.user is None:
             user = User(
                 name=values.pop("name"),
-                status=values.pop("status", "active"),
+                status=values.pop("status", UserStatus.ACTIVE),
                 team=values.pop("team", ""),
                 region=values.pop("region", ""),
                 title=values.pop("title", ""),
@@ -156,7 +156,7 @@ async def apply_desired(
             details += [
                 f"{k}: {after[k]}" for k in ("team", *PLATFORM_FIELDS) if after.get(k) not in (None, "")
             ]
-            if after["status"] != "active":
+            if after["status"] != UserStatus.ACTIVE:
                 details.append(f"status: {after['status']}")
         else:
             details = _diff(before, after, names)

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.photos import SIMILAR_MAX_DISTANCE, hash_distance
-from storage.models import Customer, Photo, Visit
+from storage.models import Customer, Photo, Visit, VisitStatus
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ async def recent_visit(
         select(Visit).where(
             Visit.rep_id == rep_id,
             Visit.customer_id.is_not(None),
-            Visit.status != "cancelled",
+            Visit.status != VisitStatus.CANCELLED,
             or_(
                 Visit.done_at >= now - within,
                 Visit.planned_end >= now - within,

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.names import normalize
 from domain.safe_text import clean_name, tidy_name
-from storage.models import Customer, KeyPerson, PersonalityTag
+from storage.models import Customer, CustomerStatus, KeyPerson, KeyPersonStatus, PersonalityTag
 
 MIN_KEY_PERSONS = 2
 ROLE_GROUPS = ("采购科", "设备科", "临床科室", "院领导", "其他")
@@ -25,7 +25,7 @@ class KeyPersonInput:
 
 
 def active_key_persons(customer: Customer) -> list[KeyPerson]:
-    return [p for p in customer.key_persons if p.status == "active"]
+    return [p for p in customer.key_persons if p.status == KeyPersonStatus.ACTIVE]
 
 
 def missing_key_persons(customer: Customer) -> int:
@@ -56,7 +56,7 @@ async def create_customer(
         owner_id=owner_id,
         shared=shared,
         stage="lead",
-        status="active",
+        status=CustomerStatus.ACTIVE,
         profile_complete=False,
         preferences="",
         is_valid_lead=True,
@@ -77,7 +77,7 @@ def same_person(customer: Customer, name: str) -> KeyPerson | None:
     """The customer's key person of that name (an active one first), if recorded."""
     wanted = normalize(name)
     found = [p for p in customer.key_persons if normalize(p.name) == wanted]
-    found.sort(key=lambda p: (p.status != "active", -p.id))
+    found.sort(key=lambda p: (p.status != KeyPersonStatus.ACTIVE, -p.id))
     return found[0] if found else None
 
 
@@ -95,7 +95,7 @@ async def upsert_key_person(
             row.last_contact_on is None or person.last_contact_on > row.last_contact_on
         ):
             row.last_contact_on = person.last_contact_on
-        row.status, row.replaced_by_id, row.updated_at = "active", None, now
+        row.status, row.replaced_by_id, row.updated_at = KeyPersonStatus.ACTIVE, None, now
         customer.profile_complete = missing_key_persons(customer) == 0
         customer.updated_at = now
         await session.flush()
@@ -107,7 +107,7 @@ async def upsert_key_person(
         title=person.title.strip(),
         phone=person.phone.strip(),
         last_contact_on=person.last_contact_on,
-        status="active",
+        status=KeyPersonStatus.ACTIVE,
         created_at=now,
         updated_at=now,
     )

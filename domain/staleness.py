@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import Customer, KeyPerson
+from storage.models import Customer, CustomerStatus, KeyPerson, KeyPersonStatus
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def stale_condition(now: datetime, hours: float, by_stage: Mapping[str, float]) 
     ]
     default = _older_than(now - timedelta(hours=hours))
     parts.append(and_(Customer.stage.notin_(list(by_stage)), default) if by_stage else default)
-    return and_(Customer.status == "active", or_(*parts))
+    return and_(Customer.status == CustomerStatus.ACTIVE, or_(*parts))
 
 
 def _first_per_owner(stmt: Any, order: ColumnElement[Any], per_owner: int | None) -> Any:
@@ -133,7 +133,7 @@ async def stale_customers(
 
 def zombie_condition(now: datetime, days: int) -> ColumnElement[bool]:
     baseline = func.coalesce(Customer.last_deal_at, Customer.lead_created_at, Customer.created_at)
-    return and_(Customer.status == "active", baseline < now - timedelta(days=days))
+    return and_(Customer.status == CustomerStatus.ACTIVE, baseline < now - timedelta(days=days))
 
 
 async def zombie_counts(
@@ -185,7 +185,7 @@ async def _zombies_per_owner(
     """Each owner's ``per_owner`` longest-idle zombies: one short index range per owner
     (ix_customers_active_owner_deal_base), instead of ranking every zombie with a window function."""
     if owner_ids is None:
-        owners_stmt = select(Customer.owner_id).where(Customer.status == "active").distinct()
+        owners_stmt = select(Customer.owner_id).where(Customer.status == CustomerStatus.ACTIVE).distinct()
         owners: list[int | None] = list((await session.execute(owners_stmt)).scalars())
     else:
         owners = list(owner_ids)
@@ -196,7 +196,7 @@ async def _zombies_per_owner(
         owned = Customer.owner_id.is_(None) if owner is None else Customer.owner_id == owner
         part = (
             select(*_ZOMBIE_COLUMNS)
-            .where(Customer.status == "active", owned, baseline < cutoff)
+            .where(Customer.status == CustomerStatus.ACTIVE, owned, baseline < cutoff)
             .order_by(baseline, Customer.id)
             .limit(per_owner)
             .subquery()
@@ -214,7 +214,9 @@ async def active_customer_counts(
     session: AsyncSession, *, owner_ids: Collection[int] | None = None
 ) -> dict[int | None, int]:
     stmt = (
-        select(Customer.owner_id, func.count()).where(Customer.status == "active").group_by(Customer.owner_id)
+        select(Customer.owner_id, func.count())
+        .where(Customer.status == CustomerStatus.ACTIVE)
+        .group_by(Customer.owner_id)
     )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(list(owner_ids)))
@@ -230,13 +232,13 @@ async def key_person_alerts(session: AsyncSession, today: date, stale_days: int)
         .join(Customer, Customer.id == KeyPerson.customer_id)
         .outerjoin(new, new.id == KeyPerson.replaced_by_id)
         .where(
-            Customer.status == "active",
+            Customer.status == CustomerStatus.ACTIVE,
             or_(
                 and_(
-                    KeyPerson.status == "active",
+                    KeyPerson.status == KeyPersonStatus.ACTIVE,
                     or_(KeyPerson.last_contact_on < cutoff, KeyPerson.last_contact_on.is_(None)),
                 ),
-                KeyPerson.status == "replaced",
+                KeyPerson.status == KeyPersonStatus.REPLACED,
             ),
         )
         .order_by(Customer.id, KeyPerson.id)
@@ -252,7 +254,7 @@ async def key_person_alerts(session: AsyncSession, today: date, stale_days: int)
                 kp.name,
                 kp.role_group,
                 kp.title,
-                "replaced" if kp.status == "replaced" else "stale",
+                "replaced" if kp.status == KeyPersonStatus.REPLACED else "stale",
                 kp.last_contact_on,
                 successor_name or "",
             )

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import AlertSettings
 from domain import deadlines
-from storage.models import Visit
+from storage.models import Visit, VisitStatus
 
-OPEN_STATUSES = ("planned", "approved")
+OPEN_STATUSES = (VisitStatus.PLANNED, VisitStatus.APPROVED)
 REPORT_KINDS = ("demand_confirmation", "visit_report")
 
 
@@ -63,7 +63,7 @@ async def create(
     visit = Visit(
         customer_id=customer_id,
         rep_id=rep_id,
-        status="planned",
+        status=VisitStatus.PLANNED,
         source_channel=source_channel,
         source_approval_id=source_approval_id,
         customer_text=customer_text[:200],
@@ -131,7 +131,7 @@ def skip_report(visit: Visit, now: datetime) -> None:
 
 def report_done(visit: Visit, now: datetime) -> None:
     """The rep submitted the visit report."""
-    visit.status, visit.updated_at = "done", now
+    visit.status, visit.updated_at = VisitStatus.DONE, now
 
 
 async def cancel_deadlines(session: AsyncSession, visit: Visit) -> None:

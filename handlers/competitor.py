@@ -18,7 +18,7 @@ from handlers.flowkit import find_customer, not_found, start_form, supervisor_of
 from handlers.forms.answers import Answers
 from handlers.forms.engine import RETYPED_COMMAND, FormResult
 from handlers.registry import Registry
-from storage.models import CompetitorAnalysis, ConversationState, Customer, User
+from storage.models import CompetitorAnalysis, ConversationState, Customer, ReviewStatus, User
 
 FIELDS = ("status", "competitor", "price", "delivery_cycle", "weaknesses", "reviewer_id", "review_comment")
 APPROVE, COMMENT = "通过", "批注"
@@ -161,7 +161,7 @@ async def complete_competitor(turn: Turn, result: FormResult) -> None:
 
 async def _load_for_review(turn: Turn, number: str) -> CompetitorAnalysis | None:
     row = await turn.session.get(CompetitorAnalysis, int(number)) if number.isdigit() else None
-    if row is None or row.status == "draft":
+    if row is None or row.status == ReviewStatus.DRAFT:
         await turn.reply(f"没有编号为 {number} 的待审竞对分析。")
         return None
     if not await competitors.may_review(turn.session, turn.user, row.rep_id):
@@ -171,7 +171,7 @@ async def _load_for_review(turn: Turn, number: str) -> CompetitorAnalysis | None
 
 
 async def _decide(turn: Turn, row: CompetitorAnalysis, *, approve: bool, comment: str = "") -> None:
-    if approve and row.status == "approved":
+    if approve and row.status == ReviewStatus.APPROVED:
         await turn.reply(f"竞对分析 #{row.id} 已经审核通过了。")
         return
     before = snapshot(row, FIELDS)
@@ -225,7 +225,7 @@ async def list_pending(turn: Turn) -> None:
     rows = (
         await turn.session.execute(
             select(CompetitorAnalysis)
-            .where(CompetitorAnalysis.status == "pending_review")
+            .where(CompetitorAnalysis.status == ReviewStatus.PENDING_REVIEW)
             .order_by(CompetitorAnalysis.created_at, CompetitorAnalysis.id)
         )
     ).scalars()
@@ -292,7 +292,7 @@ async def return_command(turn: Turn, args: str) -> None:
     row = await _load_for_review(turn, m.group(1))
     if row is None:
         return
-    if row.status != "pending_review":
+    if row.status != ReviewStatus.PENDING_REVIEW:
         state = STATUS.get(row.status, row.status)
         await turn.reply(f"竞对分析 #{row.id} 现在是「{state}」，只能退回待审核的。")
         return
@@ -365,7 +365,7 @@ async def manual_start(turn: Turn, args: str) -> None:
 async def discard_competitor(turn: Turn, state: ConversationState) -> None:
     """放弃 on the competitor form: the draft is withdrawn and its deadline ends (no overdue count)."""
     row = await turn.session.get(CompetitorAnalysis, int(state.context.get("competitor_id", 0)))
-    if row is None or row.status != "draft":
+    if row is None or row.status != ReviewStatus.DRAFT:
         return
     await competitors.withdraw(turn.session, row)
     turn.audit("competitor.withdraw", "competitor_analysis", row.id, after={"status": row.status})

@@ -15,7 +15,7 @@ from domain.customers import Match, pick, search
 from domain.stages import Stages, load_stages
 from domain.wording import duration, quoted
 from handlers.context import Services, Turn
-from storage.models import ConversationState, Customer, Deadline, User
+from storage.models import ConversationState, Customer, Deadline, User, UserStatus
 
 
 def today(services: Services) -> date:
@@ -166,7 +166,7 @@ async def supervisor_of(session: AsyncSession, user: User) -> User | None:
     if user.supervisor_id is None:
         return None
     boss = await session.get(User, user.supervisor_id)
-    return boss if boss is not None and boss.status == "active" else None
+    return boss if boss is not None and boss.status == UserStatus.ACTIVE else None
 
 
 def candidates_text(matches: list[Match], limit: int = 5) -> str:

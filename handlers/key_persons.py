@@ -20,7 +20,7 @@ from handlers.forms.fields import FieldError, Parsed
 from handlers.forms.spec import FieldSpec
 from handlers.outcomes import customer_named
 from handlers.registry import Registry
-from storage.models import Customer, KeyPerson
+from storage.models import Customer, KeyPerson, KeyPersonStatus
 
 CHANGES = ("today", "date", "title", "phone", "replaced", "left")
 MET_KEY = "key_persons"  # form context: [{"id", "label"}] of the chain when the visit report started
@@ -190,10 +190,10 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
             turn.audit(
                 "key_person.add", "key_person", successor.id, after=profiles.key_person_snapshot(successor)
             )
-        person.status, person.replaced_by_id, person.updated_at = "replaced", successor.id, now
+        person.status, person.replaced_by_id, person.updated_at = KeyPersonStatus.REPLACED, successor.id, now
         reply = f"已记录 {person.name} 由 {successor.name} 接任。记得尽快和 {successor.name} 建立联系。"
     elif action == "left":
-        person.status, person.updated_at = "left", now
+        person.status, person.updated_at = KeyPersonStatus.LEFT, now
         reply = f"已记录 {person.name} 离职，决策链不再显示。"
     else:
         await turn.reply("没有识别出要更新的内容，未保存。")

@@ -15,7 +15,7 @@ from handlers.context import Turn
 from handlers.flowkit import find_customer, not_found, stages_of
 from handlers.forms.fields import FieldError, parse_amount
 from handlers.registry import Registry
-from storage.models import Customer
+from storage.models import Customer, CustomerStatus
 
 MY_CUSTOMERS_SHOWN = 30
 
@@ -134,7 +134,7 @@ async def stage(turn: Turn, args: str) -> None:
 async def my_customers(turn: Turn, args: str) -> None:
     """我的客户: the user's active customers, least recently updated first."""
     stages = stages_of(turn.services)
-    owned = (Customer.owner_id == turn.user.id) & (Customer.status == "active")
+    owned = (Customer.owner_id == turn.user.id) & (Customer.status == CustomerStatus.ACTIVE)
     total = (await turn.session.execute(select(func.count()).where(owned))).scalar_one()
     if not total:
         await turn.reply("你名下还没有客户。新客户请回复「新建客户」。")

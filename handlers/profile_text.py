@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from domain.customer_view import ContactView, CustomerView
 from domain.quotes import quote_notes, shown_text
 from domain.wording import days_ago
-from storage.models import CompetitorAnalysis, Demand, Visit
+from storage.models import CompetitorAnalysis, Demand, ReviewStatus, Visit
 
 UPDATE_KINDS = {
     "visit_report": "拜访",
@@ -20,7 +20,11 @@ UPDATE_KINDS = {
     "deal": "成交",
     "stage": "阶段",
 }
-REVIEW_STATUS = {"pending_review": "待主管审核", "approved": "主管已通过", "commented": "主管已批注"}
+REVIEW_STATUS: dict[str, str] = {
+    ReviewStatus.PENDING_REVIEW: "待主管审核",
+    ReviewStatus.APPROVED: "主管已通过",
+    ReviewStatus.COMMENTED: "主管已批注",
+}
 NONE = "  （暂无）"
 
 

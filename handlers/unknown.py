@@ -11,7 +11,7 @@ from core.messages import Text
 from domain import directory
 from domain.outbox import enqueue
 from handlers.context import Services
-from storage.models import PendingSender
+from storage.models import PendingSender, PendingStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ async def handle_unknown(
             display_name=event.sender_name or event.sender_id,
             first_text=event.text[:500] if isinstance(event, TextEvent) else f"[{event.kind}]",
             message_count=1,
-            status="pending",
+            status=PendingStatus.PENDING,
             created_at=now,
             updated_at=now,
         )
@@ -62,7 +62,7 @@ async def handle_unknown(
         return
     pending.message_count += 1
     pending.updated_at = now
-    if pending.status == "rejected":
+    if pending.status == PendingStatus.REJECTED:
         await reply(REJECTED)
     else:
         await reply(STILL_WAITING)

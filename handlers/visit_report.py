@@ -21,7 +21,7 @@ from handlers.forms.fields import NOTES_KEY
 from handlers.key_persons import MET_KEY, chain_context, record_met
 from handlers.photos import describe, store_visit_photo
 from handlers.registry import Registry
-from storage.models import Customer, User, Visit
+from storage.models import Customer, User, UserStatus, Visit
 
 VISIT_FIELDS = ("status", "done_at", "report_started_at")
 
@@ -98,7 +98,7 @@ async def sweep_due_reports(session: AsyncSession, services: Services, now: date
     due = await visits.due_for_report(session, now)
     for visit in due:
         rep = await session.get(User, visit.rep_id)
-        if rep is None or rep.status != "active":
+        if rep is None or rep.status != UserStatus.ACTIVE:
             visits.skip_report(visit, now)
             continue
         await begin_report(session, services, now, visit, rep)

@@ -23,7 +23,7 @@ from handlers.forms.fields import FieldError, Parsed
 from handlers.forms.spec import FieldSpec
 from handlers.profile_text import brief_text, visit_window
 from handlers.registry import Registry
-from storage.models import ConversationState, Customer, Visit
+from storage.models import ConversationState, Customer, FormStatus, Visit, VisitStatus
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ async def link_visit(turn: Turn, visit: Visit, customer: Customer) -> None:
 
 async def link_visit_by_id(turn: Turn, visit_id: int, customer: Customer) -> None:
     visit = await turn.session.get(Visit, visit_id)
-    if visit is None or visit.status == "cancelled" or visit.customer_id is not None:
+    if visit is None or visit.status == VisitStatus.CANCELLED or visit.customer_id is not None:
         return
     await link_visit(turn, visit, customer)
 
@@ -185,7 +185,7 @@ async def _withdraw_link_question(turn: Turn, visit: Visit, why: str) -> None:
     stmt = select(ConversationState).where(
         ConversationState.user_id == turn.user.id,
         ConversationState.form == "visit_customer",
-        ConversationState.status.in_(("active", "queued")),
+        ConversationState.status.in_((FormStatus.ACTIVE, FormStatus.QUEUED)),
     )
     for state in (await turn.session.execute(stmt)).scalars():
         if state.context.get("visit_id") == visit.id:
@@ -216,7 +216,7 @@ async def handle_approval(turn: Turn) -> None:
             return
         before = snapshot(visit, VISIT_FIELDS)
         visit.status, visit.status_note, visit.updated_at = (
-            "cancelled",
+            VisitStatus.CANCELLED,
             f"审批{CLOSED[event.status]}",
             turn.now,
         )
@@ -236,9 +236,9 @@ async def handle_approval(turn: Turn) -> None:
         visit = await _create(turn, event)
     elif event.status == "submitted":
         await _update_window(turn, visit, event)
-    if event.status == "approved" and visit.status == "planned":
+    if event.status == "approved" and visit.status == VisitStatus.PLANNED:
         before = snapshot(visit, VISIT_FIELDS)
-        visit.status, visit.updated_at = "approved", turn.now
+        visit.status, visit.updated_at = VisitStatus.APPROVED, turn.now
         turn.audit("visit.approved", "visit", visit.id, before=before, after=snapshot(visit, VISIT_FIELDS))
         customer = await turn.session.get(Customer, visit.customer_id) if visit.customer_id else None
         await turn.tell(
@@ -262,7 +262,7 @@ class VisitCustomerAnswers(Answers):
 
 async def complete_visit_customer(turn: Turn, result: FormResult) -> None:
     visit = await turn.session.get(Visit, int(result.context.get("visit_id", 0)))
-    if visit is None or visit.status == "cancelled":
+    if visit is None or visit.status == VisitStatus.CANCELLED:
         await turn.reply("这次拜访已经取消了，不需要再选择客户。")
         return
     answer = result.typed(VisitCustomerAnswers).customer

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.messages import Markdown
 from domain.jobs import AppLike
 from domain.notify import Notifier
-from storage.models import User
+from storage.models import User, UserStatus
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Postman:
         return Markdown(title=title, text=f"{title}\n{body}" if body else title)
 
     async def to_user(self, user: User, title: str, body: str, key: str) -> bool:
-        if user.status != "active":
+        if user.status != UserStatus.ACTIVE:
             return False
         ok = await self.notifier.to_user(
             self.session,

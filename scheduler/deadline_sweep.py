@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from domain.deadline_view import describe, what
 from domain.wording import duration
 from scheduler.context import AppLike, postman
-from storage.models import Deadline, User
+from storage.models import Deadline, DeadlineStatus, User
 
 
 def _ids_key(ids: list[int]) -> str:
@@ -48,7 +48,7 @@ async def nudge(app: AppLike, now: datetime) -> int:
         select(Deadline)
         .where(
             Deadline.kind == "demand_confirmation",
-            Deadline.status == "pending",
+            Deadline.status == DeadlineStatus.PENDING,
             Deadline.reminded_at.is_(None),
             Deadline.due_at > now,
             Deadline.due_at <= now + ahead,
@@ -67,7 +67,7 @@ async def nudge(app: AppLike, now: datetime) -> int:
                 await session.execute(
                     select(Deadline).where(
                         Deadline.kind == "visit_report",
-                        Deadline.status == "pending",
+                        Deadline.status == DeadlineStatus.PENDING,
                         Deadline.entity_type == "visit",
                         Deadline.entity_id.in_([r.entity_id for r in rows]),
                     )
@@ -100,7 +100,7 @@ async def sweep(app: AppLike, now: datetime) -> int:
     stmt = (
         select(Deadline)
         .where(
-            Deadline.status == "pending",
+            Deadline.status == DeadlineStatus.PENDING,
             Deadline.due_at <= now,
             or_(
                 Deadline.reminded_at.is_(None),

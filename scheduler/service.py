@@ -18,7 +18,7 @@ from core.clock import Clock
 from core.redact import redact
 from domain.jobs import RunContext
 from storage.db import Database
-from storage.models import JobRun
+from storage.models import JobRun, JobRunStatus
 from storage.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class Scheduler:
                 {
                     "job": job,
                     "period": period,
-                    "status": "running",
+                    "status": JobRunStatus.RUNNING,
                     "holder": self.holder,
                     "started_at": now,
                     "error": "",
@@ -184,7 +184,7 @@ class Scheduler:
                 .where(
                     JobRun.job == job,
                     JobRun.period == period,
-                    JobRun.status == "running",
+                    JobRun.status == JobRunStatus.RUNNING,
                     JobRun.started_at < now - self.run_timeout,
                 )
                 .values(holder=self.holder, started_at=now)
@@ -209,7 +209,7 @@ class Scheduler:
                     {
                         "job": job.name,
                         "period": self.period_key(fire),
-                        "status": "skipped",
+                        "status": JobRunStatus.SKIPPED,
                         "holder": self.holder,
                         "started_at": now,
                         "finished_at": now,
@@ -225,7 +225,7 @@ class Scheduler:
                 update(JobRun)
                 .where(JobRun.job == job, JobRun.period == period)
                 .values(
-                    status="failed" if error else "done",
+                    status=JobRunStatus.FAILED if error else JobRunStatus.DONE,
                     finished_at=self.clock.now(),
                     error=redact(error)[:4000],
                 )

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.settings import Settings, SpeechSettings
 from domain.clustering import load_book
 from speech.homophones import HomophoneFixer
-from storage.models import Customer, KeyPerson, TrialFeedback
+from storage.models import Customer, CustomerStatus, KeyPerson, KeyPersonStatus, TrialFeedback
 
 log = logging.getLogger("actionflow.speech")
 
@@ -164,7 +164,7 @@ async def database_terms(session: AsyncSession, limit: int = 2000) -> tuple[list
     customers = (
         await session.execute(
             select(Customer.name)
-            .where(Customer.status == "active")
+            .where(Customer.status == CustomerStatus.ACTIVE)
             .order_by(Customer.last_update_at.desc().nulls_last(), Customer.id.desc())
             .limit(limit)
         )
@@ -172,7 +172,7 @@ async def database_terms(session: AsyncSession, limit: int = 2000) -> tuple[list
     persons = (
         await session.execute(
             select(KeyPerson.name)
-            .where(KeyPerson.status == "active")
+            .where(KeyPerson.status == KeyPersonStatus.ACTIVE)
             .order_by(KeyPerson.last_contact_on.desc().nulls_last())
             .limit(limit)
         )

@@ -14,6 +14,7 @@ from core.clock import SystemClock
 from domain.health import Health, one_line, requeue_dead, requeue_failed, snapshot
 from storage.db import Database, sqlite_path
 from storage.migrate import upgrade
+from storage.models import InboxStatus, JobRunStatus, OutboxStatus
 
 EXIT_ATTENTION = 3  # `status`: dead messages, failed events or a failed job run
 
@@ -117,7 +118,10 @@ def status_text(health: Health, tz: ZoneInfo) -> str:
     out = health.outbox
     lines = [
         "Outbox: "
-        + ", ".join(f"{out.get(s, 0)} {s}" for s in ("pending", "sending", "sent", "dead"))
+        + ", ".join(
+            f"{out.get(s, 0)} {s}"
+            for s in (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT, OutboxStatus.DEAD)
+        )
         + (
             f"; oldest waiting since {_when(health.oldest_pending, tz)}"
             f" ({_age(health.oldest_pending, health.now)})"
@@ -130,12 +134,14 @@ def status_text(health: Health, tz: ZoneInfo) -> str:
             f"  dead #{m.id} to {m.channel} {m.target_kind} {m.target}, queued {_when(m.created_at, tz)}, "
             f"{m.attempts} attempts: {one_line(m.error, 100) or '(no error recorded)'}"
         )
-    if out.get("dead"):
+    if out.get(OutboxStatus.DEAD):
         lines.append("  send them again once fixed: actionflow outbox retry --all (or the ids)")
     ev = health.events
     lines.append(
         "Events: "
-        + ", ".join(f"{ev.get(s, 0)} {s}" for s in ("done", "received", "failed"))
+        + ", ".join(
+            f"{ev.get(s, 0)} {s}" for s in (InboxStatus.DONE, InboxStatus.RECEIVED, InboxStatus.FAILED)
+        )
         + (
             f"; unfinished since {_when(health.oldest_unprocessed, tz)} (the running bot retries"
             " those older than 2 minutes at each sweep)"
@@ -148,11 +154,11 @@ def status_text(health: Health, tz: ZoneInfo) -> str:
             f"  failed {e.channel}:{e.event_id} ({e.kind} from {e.user_key}, {_when(e.received_at, tz)}): "
             f"{one_line(e.error, 100) or '(no error recorded)'}"
         )
-    if ev.get("failed"):
+    if ev.get(InboxStatus.FAILED):
         lines.append("  handle them again once fixed: actionflow events retry --all (or CHANNEL:EVENT_ID)")
     lines.append("Scheduled jobs (last run):" if health.jobs else "Scheduled jobs: none has run yet")
     for j in health.jobs:
-        error = f": {one_line(j.error, 100)}" if j.status == "failed" and j.error else ""
+        error = f": {one_line(j.error, 100)}" if j.status == JobRunStatus.FAILED and j.error else ""
         lines.append(f"  {j.job} {j.period}: {j.status}, started {_when(j.started_at, tz)}{error}")
     lines.append("Needs attention." if health.needs_attention else "Nothing needs attention.")
     return "\n".join(lines)

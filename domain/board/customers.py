@@ -14,7 +14,7 @@ from config.settings import AlertSettings
 from domain.board.scope import Scope
 from domain.profiles import MIN_KEY_PERSONS
 from domain.staleness import stale_condition, zombie_condition
-from storage.models import Customer, KeyPerson, User
+from storage.models import Customer, CustomerStatus, KeyPerson, KeyPersonStatus, User, UserStatus
 
 PAGE_SIZE = 50
 
@@ -52,7 +52,7 @@ def _contacts_table() -> Any:
     """Active decision-chain contacts per customer, counted in one pass over ``key_persons``."""
     return (
         select(KeyPerson.customer_id.label("customer_id"), func.count().label("n"))
-        .where(KeyPerson.status == "active")
+        .where(KeyPerson.status == KeyPersonStatus.ACTIVE)
         .group_by(KeyPerson.customer_id)
         .subquery("contacts")
     )
@@ -61,7 +61,7 @@ def _contacts_table() -> Any:
 def _conditions(
     scope: Scope, f: CustomerFilters, now: datetime, alerts: AlertSettings, contacts: Any
 ) -> list[Any]:
-    parts: list[Any] = [Customer.status == "active", scope.customer_filter()]
+    parts: list[Any] = [Customer.status == CustomerStatus.ACTIVE, scope.customer_filter()]
     if f.stale:
         parts.append(stale_condition(now, alerts.stale_hours, alerts.stale_hours_by_stage))
     if f.zombie:
@@ -170,7 +170,7 @@ async def stream(
 
 async def owners(session: AsyncSession, scope: Scope) -> list[tuple[int, str]]:
     """People whose customers the viewer sees (the owner filter's choices)."""
-    stmt = select(User.id, User.name).where(User.status == "active").order_by(User.name)
+    stmt = select(User.id, User.name).where(User.status == UserStatus.ACTIVE).order_by(User.name)
     if scope.owner_ids is not None:
         stmt = stmt.where(User.id.in_(scope.owner_ids))
     return [(uid, name) for uid, name in (await session.execute(stmt)).all()]
@@ -179,7 +179,7 @@ async def owners(session: AsyncSession, scope: Scope) -> list[tuple[int, str]]:
 async def regions(session: AsyncSession, scope: Scope) -> list[str]:
     stmt = (
         select(Customer.region)
-        .where(Customer.status == "active", Customer.region != "", scope.customer_filter())
+        .where(Customer.status == CustomerStatus.ACTIVE, Customer.region != "", scope.customer_filter())
         .distinct()
         .order_by(Customer.region)
     )

@@ -24,6 +24,7 @@ from storage.models import (
     Quote,
     QuoteAnnotation,
     RebateResult,
+    ReviewStatus,
     TrialFeedback,
     User,
     Visit,
@@ -122,7 +123,10 @@ async def customer_page(
         (
             await session.execute(
                 select(CompetitorAnalysis)
-                .where(CompetitorAnalysis.customer_id == customer.id, CompetitorAnalysis.status != "draft")
+                .where(
+                    CompetitorAnalysis.customer_id == customer.id,
+                    CompetitorAnalysis.status != ReviewStatus.DRAFT,
+                )
                 .order_by(CompetitorAnalysis.created_at.desc())
                 .limit(limit)
             )
@@ -169,10 +173,10 @@ async def reviews(session: AsyncSession, scope: Scope, *, limit: int = 100) -> l
     """Submitted competitor analyses of the viewer's reps: pending first, then the newest."""
     if not scope.sees_customers:
         return []
-    stmt = select(CompetitorAnalysis).where(CompetitorAnalysis.status != "draft")
+    stmt = select(CompetitorAnalysis).where(CompetitorAnalysis.status != ReviewStatus.DRAFT)
     if scope.owner_ids is not None:
         stmt = stmt.where(CompetitorAnalysis.rep_id.in_(scope.owner_ids))
-    pending_first = (CompetitorAnalysis.status != "pending_review").asc()
+    pending_first = (CompetitorAnalysis.status != ReviewStatus.PENDING_REVIEW).asc()
     stmt = stmt.order_by(pending_first, CompetitorAnalysis.created_at.desc(), CompetitorAnalysis.id.desc())
     rows = list((await session.execute(stmt.limit(limit))).scalars())
     who = await names(session, {r.rep_id for r in rows})
@@ -204,7 +208,7 @@ def reviewer_of(scope: Scope, rep_id: int) -> bool:
 
 async def review_row(session: AsyncSession, scope: Scope, analysis_id: int) -> CompetitorAnalysis | None:
     row = await session.get(CompetitorAnalysis, analysis_id)
-    if row is None or row.status == "draft" or not scope.sees_owner(row.rep_id):
+    if row is None or row.status == ReviewStatus.DRAFT or not scope.sees_owner(row.rep_id):
         return None
     return row
 

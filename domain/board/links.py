@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import BoardLink, User
+from storage.models import BoardLink, User, UserStatus
 
 
 def _digest(token: str) -> str:
@@ -65,6 +65,6 @@ async def redeem(session: AsyncSession, *, now: datetime, token: str) -> Redeeme
     if getattr(claimed, "rowcount", 0) != 1:
         return Redeemed(None, problem="used")
     user = (await session.execute(select(User).where(User.id == row.user_id))).scalar_one_or_none()
-    if user is None or user.status != "active":
+    if user is None or user.status != UserStatus.ACTIVE:
         return Redeemed(None, problem="inactive")
     return Redeemed(user, next_path=row.next_path)

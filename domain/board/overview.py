@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.settings import MetricsSettings
 from domain.board.scope import Scope
 from domain.stages import load_stages
-from storage.models import Customer, Deadline, ProgressUpdate, User
+from storage.models import Customer, CustomerStatus, Deadline, DeadlineStatus, ProgressUpdate, User
 
 
 def stage_labels(forms_path: Path) -> dict[str, str]:
@@ -93,12 +93,14 @@ async def compliance_by_rep(
     """user id → (done on time, due) for required deadlines due in (start, end]."""
     if not rep_ids:
         return {}
-    on_time = func.sum(case(((Deadline.status == "done") & Deadline.on_time.is_(True), 1), else_=0))
+    on_time = func.sum(
+        case(((Deadline.status == DeadlineStatus.DONE) & Deadline.on_time.is_(True), 1), else_=0)
+    )
     stmt = (
         select(Deadline.user_id, func.count(), on_time)
         .where(
             Deadline.required.is_(True),
-            Deadline.status != "cancelled",
+            Deadline.status != DeadlineStatus.CANCELLED,
             Deadline.due_at > start,
             Deadline.due_at <= end,
             Deadline.user_id.in_(list(rep_ids)),
@@ -220,7 +222,7 @@ async def funnel(session: AsyncSession, scope: Scope, labels: dict[str, str]) ->
     the forms file no longer names is listed after the named ones."""
     stmt = (
         select(Customer.stage, func.count())
-        .where(Customer.status == "active", scope.customer_filter())
+        .where(Customer.status == CustomerStatus.ACTIVE, scope.customer_filter())
         .group_by(Customer.stage)
     )
     counts = {stage: int(n) for stage, n in (await session.execute(stmt)).all()}

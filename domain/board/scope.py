@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.access import visible_owner_ids
-from storage.models import Customer, User, UserRole
+from storage.models import Customer, User, UserRole, UserStatus
 
 CUSTOMER_ROLES = frozenset({"rep", "manager", "admin"})
 
@@ -69,7 +69,7 @@ async def reps_in_scope(session: AsyncSession, scope: Scope) -> list[User]:
     stmt = (
         select(User)
         .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == "rep", User.status == "active")
+        .where(UserRole.role == "rep", User.status == UserStatus.ACTIVE)
         .order_by(User.team, User.name, User.id)
     )
     if scope.owner_ids is not None:

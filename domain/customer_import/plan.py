@@ -20,7 +20,7 @@ from domain.identity.parse import flat
 from domain.profiles import KeyPersonInput
 from domain.safe_text import BadText, clean_name, formula_risk
 from domain.twins import NameIndex
-from storage.models import User
+from storage.models import User, UserStatus
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("客户名称", "名称", "name"),
@@ -150,7 +150,7 @@ def _option(value: str, options: tuple[str, ...], what: str) -> str:
 
 class OwnerDirectory:
     def __init__(self, users: Sequence[User]) -> None:
-        self.users = [u for u in users if u.status == "active"]
+        self.users = [u for u in users if u.status == UserStatus.ACTIVE]
 
     def find(self, text: str) -> User:
         ids = [

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.access import customer_filter
 from domain.identity.parse import flat
 from domain.identity.resolver import Candidate, Home, Resolution, Resolver, decide, home_of
-from storage.models import Customer, CustomerAlias, User
+from storage.models import Customer, CustomerAlias, CustomerStatus, User
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ async def home_of_user(session: AsyncSession, resolver: Resolver, user: User | N
 async def _visible(session: AsyncSession, user: User | None, ids: list[int]) -> set[int]:
     if not ids:
         return set()
-    stmt = select(Customer.id).where(Customer.id.in_(ids), Customer.status == "active")
+    stmt = select(Customer.id).where(Customer.id.in_(ids), Customer.status == CustomerStatus.ACTIVE)
     if user is not None:
         stmt = stmt.where(await customer_filter(session, user))
     return set((await session.execute(stmt)).scalars())

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from domain.people import PLATFORM_FIELDS, ROLE_LABELS, STATUS_LABELS
+from storage.models import UserStatus
 
 Lang = Literal["en", "zh"]
 
@@ -68,15 +69,15 @@ def header(key: str, lang: Lang) -> str:
 _STATUS_WORDS: dict[str, str] = {
     **{s: s for s in STATUS_LABELS},
     **{label: s for s, label in STATUS_LABELS.items()},
-    "离职": "inactive",
-    "已停用": "inactive",
+    "离职": UserStatus.INACTIVE,
+    "已停用": UserStatus.INACTIVE,
 }
 
 
 def parse_status(cell: str) -> str | None:
     cell = cell.strip()
     if not cell:
-        return "active"
+        return UserStatus.ACTIVE
     return _STATUS_WORDS.get(cell.casefold()) or _STATUS_WORDS.get(cell)
 
 

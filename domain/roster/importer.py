@@ -29,7 +29,7 @@ from domain.person_changes import KEEP, Change, Desired, NodeKey, apply_desired
 from domain.roster.columns import BY_KEY, ID_FIELDS, TEXT_FIELDS, parse_status
 from domain.roster.files import RawRow, RosterFile
 from domain.safe_text import BadText, clean_name
-from storage.models import ROLES, User
+from storage.models import ROLES, User, UserStatus
 
 
 class RosterInvalid(ValueError):
@@ -93,7 +93,7 @@ def _parse(raw: RawRow, columns: tuple[str, ...], problems: list[tuple[int, str]
             problems.append(
                 (raw.line, f"unknown status {cells['status']!r} (use active, inactive or pending)")
             )
-        row.status = status or "active"
+        row.status = status or UserStatus.ACTIVE
     for key in TEXT_FIELDS:
         if key in columns:
             row.values[key] = cells[key]
@@ -294,15 +294,17 @@ async def import_roster(
     _check_cycles(rows, people, graph, problems)
     matched = {row.user.id for row in rows if row.user is not None}
     missing = (
-        [u for u in people if u.id not in matched and u.status == "active"] if deactivate_missing else []
+        [u for u in people if u.id not in matched and u.status == UserStatus.ACTIVE]
+        if deactivate_missing
+        else []
     )
 
     def final_admin(row: _Row) -> bool:
         roles = row.roles if row.roles is not None else (sorted(row.user.roles) if row.user else [])
-        status = row.status or (row.user.status if row.user else "active")
-        return "admin" in roles and status == "active"
+        status = row.status or (row.user.status if row.user else UserStatus.ACTIVE)
+        return "admin" in roles and status == UserStatus.ACTIVE
 
-    admins_before = [u for u in people if u.status == "active" and u.has_role("admin")]
+    admins_before = [u for u in people if u.status == UserStatus.ACTIVE and u.has_role("admin")]
     admins_after = [r for r in rows if final_admin(r)] + [
         u for u in admins_before if u.id not in matched and u not in missing
     ]
@@ -320,7 +322,7 @@ async def import_roster(
             values["status"] = row.status
         desired.append(Desired(row.user, values, row.roles, row.supervisor_node, origin=f"line {row.line}"))
     for user in missing:
-        desired.append(Desired(user, {"status": "inactive"}, origin="not in the file"))
+        desired.append(Desired(user, {"status": UserStatus.INACTIVE}, origin="not in the file"))
     names = {u.id: u.name for u in people}
     changes = await apply_desired(session, desired, now=now, source=source, action="user.import", names=names)
     warnings = []

@@ -38,7 +38,7 @@ from handlers.forms.fields import (
     replaced_quote_key,
 )
 from handlers.forms.spec import ConditionError, FieldSpec, FormSpec, evaluate_when
-from storage.models import ConversationState, User
+from storage.models import ConversationState, FormStatus, User
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def active_answers(form: FormSpec, answers: dict[str, Any]) -> dict[str, Any]:
 
 
 _ACTIVE = select(ConversationState).where(  # every message asks this: built once
-    ConversationState.user_id == bindparam("uid"), ConversationState.status == "active"
+    ConversationState.user_id == bindparam("uid"), ConversationState.status == FormStatus.ACTIVE
 )
 
 
@@ -350,7 +350,7 @@ class FormEngine:
         state = ConversationState(
             user_id=user.id,
             form=form_name,
-            status="queued" if busy else "active",
+            status=FormStatus.QUEUED if busy else FormStatus.ACTIVE,
             answers=dict(prefill or {}),
             state=_Nav().dump(),
             context=dict(context or {}),
@@ -379,7 +379,7 @@ class FormEngine:
     ) -> None:
         stmt = (
             select(ConversationState)
-            .where(ConversationState.user_id == user.id, ConversationState.status == "queued")
+            .where(ConversationState.user_id == user.id, ConversationState.status == FormStatus.QUEUED)
             .order_by(ConversationState.id)
             .limit(1)
         )
@@ -387,13 +387,13 @@ class FormEngine:
         if queued is None:
             return
         await session.flush()
-        queued.status = "active"
+        queued.status = FormStatus.ACTIVE
         form = self.spec(queued.form)
         run = _Run(session, now, user, queued, _Nav.load(queued.state), form, turn)
         await self._ask_next(run, prefix=[form.intro] if form.intro else [])
 
     @staticmethod
-    def _close(state: ConversationState, status: str, now: datetime) -> None:
+    def _close(state: ConversationState, status: FormStatus, now: datetime) -> None:
         state.status = status
         state.closed_at = now
         state.updated_at = now
@@ -418,7 +418,7 @@ class FormEngine:
             finally:
                 chains.pop(state.user_id, None)
         state.state = run.nav.dump()
-        self._close(state, "completed", run.now)
+        self._close(state, FormStatus.COMPLETED, run.now)
         if completer is None or form.done_message:
             await self._say(run, Text(text=form.done_message or f"「{form.title}」已提交。"))
             state.state = run.nav.dump()
@@ -429,7 +429,7 @@ class FormEngine:
         # One flush closes this form and writes the chained ones (updates go before inserts, so the
         # one-active-form index holds); the first chained form then asks its first question.
         (first, first_form, _), *rest = chain.started
-        first.status = "active"
+        first.status = FormStatus.ACTIVE
         run.session.add_all([first, *(queued for queued, _, _ in rest)])
         await run.session.flush()
         for queued, queued_form, announce in rest:
@@ -638,7 +638,7 @@ class FormEngine:
 
     async def cancel(self, turn: Turn, state: ConversationState) -> None:
         run = self._run(turn, state)
-        self._close(state, "cancelled", turn.now)
+        self._close(state, FormStatus.CANCELLED, turn.now)
         await self._say(run, Text(text=_closed_notice(f"已暂停「{run.form.title}」：", state)))
         state.state = run.nav.dump()
         await turn.session.flush()
@@ -646,9 +646,9 @@ class FormEngine:
 
     async def discard(self, turn: Turn, state: ConversationState) -> None:
         """放弃: close the form for good (not resumable) and end what it was for."""
-        was_active = state.status == "active"
+        was_active = state.status == FormStatus.ACTIVE
         run = self._run(turn, state)
-        self._close(state, "withdrawn", turn.now)
+        self._close(state, FormStatus.WITHDRAWN, turn.now)
         hook = self.discarders.get(state.form)
         if hook is not None:
             await hook(turn, state)
@@ -671,9 +671,9 @@ class FormEngine:
     ) -> None:
         """Close an open or queued form that no longer applies (status ``withdrawn``, not resumable),
         tell the user why, and start the next queued form."""
-        was_active = state.status == "active"
+        was_active = state.status == FormStatus.ACTIVE
         run = _Run(session, now, user, state, _Nav.load(state.state), self.spec(state.form))
-        self._close(state, "withdrawn", now)
+        self._close(state, FormStatus.WITHDRAWN, now)
         await self._say(run, Text(text=message))
         state.state = run.nav.dump()
         await session.flush()
@@ -698,7 +698,7 @@ class FormEngine:
             select(ConversationState)
             .where(
                 ConversationState.user_id == user_id,
-                ConversationState.status.in_(("cancelled", "expired")),
+                ConversationState.status.in_((FormStatus.CANCELLED, FormStatus.EXPIRED)),
             )
             .order_by(ConversationState.updated_at.desc(), ConversationState.id.desc())
             .limit(1)
@@ -719,7 +719,7 @@ class FormEngine:
         state = (await turn.session.execute(self._resumable(turn.user.id))).scalar_one_or_none()
         if state is None:
             return False
-        state.status = "active"
+        state.status = FormStatus.ACTIVE
         state.closed_at = None
         run = self._run(turn, state)
         await self._ask_next(run, prefix=[f"继续填写「{run.form.title}」{self.about(state)}："])
@@ -728,13 +728,13 @@ class FormEngine:
     async def expire_due(self, session: AsyncSession, now: datetime) -> int:
         """Close forms untouched past their expiry; tell the user; keep the answers."""
         stmt = select(ConversationState).where(
-            ConversationState.status == "active", ConversationState.expires_at <= now
+            ConversationState.status == FormStatus.ACTIVE, ConversationState.expires_at <= now
         )
         rows = list((await session.execute(stmt)).scalars())
         for state in rows:
             user = await session.get(User, state.user_id)
             form = self.forms.get(state.form)
-            self._close(state, "expired", now)
+            self._close(state, FormStatus.EXPIRED, now)
             if user is None or form is None:
                 continue
             run = _Run(session, now, user, state, _Nav.load(state.state), form)

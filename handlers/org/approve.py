@@ -32,7 +32,7 @@ from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult, ReaskError
 from handlers.org.person_field import PersonValue, offer
 from handlers.unknown import REJECTED
-from storage.models import PendingSender, User
+from storage.models import PendingSender, PendingStatus, User, UserStatus
 
 USAGE = "用法：批准 <名称> [角色…] [主管姓名]，如「批准 张三 销售 李强」。回复「待审核」查看申请。"
 LINK_WORDS = {"关联", "即", "就是"}
@@ -44,7 +44,11 @@ def _where(p: PendingSender) -> str:
 
 
 async def find_pending(
-    turn: Turn, ref: str, *, statuses: tuple[str, ...] = ("pending", "rejected"), verb: str = "批准"
+    turn: Turn,
+    ref: str,
+    *,
+    statuses: tuple[str, ...] = (PendingStatus.PENDING, PendingStatus.REJECTED),
+    verb: str = "批准",
 ) -> PendingSender | None:
     """The one request ``ref`` names (display name, platform id or ``channel:id``); replies otherwise."""
     rows = list(
@@ -62,7 +66,7 @@ async def find_pending(
     ]
     open_hits = [p for p in hits if p.status in statuses]
     if not open_hits:
-        if any(p.status == "approved" for p in hits):
+        if any(p.status == PendingStatus.APPROVED for p in hits):
             await turn.reply(f"{quoted(ref)}的申请已经批准过了。")
         else:
             await turn.reply(f"没有找到{quoted(ref)}的待审核申请。回复「待审核」查看全部申请。")
@@ -78,7 +82,11 @@ async def find_pending(
 
 
 async def list_pending(turn: Turn, args: str) -> None:
-    stmt = select(PendingSender).where(PendingSender.status == "pending").order_by(PendingSender.created_at)
+    stmt = (
+        select(PendingSender)
+        .where(PendingSender.status == PendingStatus.PENDING)
+        .order_by(PendingSender.created_at)
+    )
     rows = list((await turn.session.execute(stmt)).scalars())
     if not rows:
         await turn.reply("目前没有待审核的申请。")
@@ -100,7 +108,9 @@ async def approve(turn: Turn, args: str) -> None:
         return
     # A display name may contain spaces ("Li Lei"): take the longest open request's name that starts
     # the arguments as one token.
-    stmt = select(PendingSender.display_name).where(PendingSender.status.in_(("pending", "rejected")))
+    stmt = select(PendingSender.display_name).where(
+        PendingSender.status.in_((PendingStatus.PENDING, PendingStatus.REJECTED))
+    )
     for name in sorted(set((await turn.session.execute(stmt)).scalars()), key=len, reverse=True):
         if " " in name and (args.strip() == name or args.strip().startswith(name + " ")):
             tokens = [name, *args.strip()[len(name) :].split()]
@@ -128,7 +138,9 @@ async def approve(turn: Turn, args: str) -> None:
     try:
         supervisor = await resolve_one(turn.session, refs[0], what="主管") if refs else None
         link = (
-            await resolve_one(turn.session, link_ref, statuses=("active", "inactive")) if link_ref else None
+            await resolve_one(turn.session, link_ref, statuses=(UserStatus.ACTIVE, UserStatus.INACTIVE))
+            if link_ref
+            else None
         )
     except PeopleError as exc:
         await turn.reply(str(exc))
@@ -156,7 +168,7 @@ async def _close_open_form(turn: Turn, pending: PendingSender) -> None:
     form is closed instead of asking its question again."""
     forms = turn.services.forms
     state = await forms.active(turn.session, turn.user.id)
-    if pending.status != "approved" or state is None or state.form != "org_approve":
+    if pending.status != PendingStatus.APPROVED or state is None or state.form != "org_approve":
         return
     if state.context.get("pending") != [pending.channel, pending.platform_id]:
         return
@@ -198,7 +210,7 @@ async def complete_approval(turn: Turn, result: FormResult) -> None:
     """``on_complete = "org_approve"``: the form's roles and supervisor."""
     channel, platform_id = result.context["pending"]
     pending = await turn.session.get(PendingSender, (channel, platform_id))
-    if pending is None or pending.status == "approved":
+    if pending is None or pending.status == PendingStatus.APPROVED:
         await turn.reply("这个申请已经处理过了。")
         return
     answers = result.typed(ApprovalAnswers)
@@ -229,7 +241,7 @@ async def activate(
     if user is None:
         user = User(
             name=pending.display_name,
-            status="active",
+            status=UserStatus.ACTIVE,
             team=supervisor.team if supervisor is not None else "",
             created_at=now,
             updated_at=now,
@@ -240,7 +252,7 @@ async def activate(
         await turn.session.flush()
     else:
         setattr(user, field, pending.platform_id)
-        user.status = "active"
+        user.status = UserStatus.ACTIVE
         user.updated_at = now
     if roles is not None:
         set_roles(user, roles)
@@ -250,7 +262,7 @@ async def activate(
     except PeopleError as exc:
         await turn.reply(str(exc))
         return
-    pending.status = "approved"
+    pending.status = PendingStatus.APPROVED
     pending.user_id = user.id
     pending.updated_at = now
     await turn.session.flush()
@@ -271,17 +283,17 @@ async def reject(turn: Turn, args: str) -> None:
     if not ref:
         await turn.reply("用法：拒绝 <名称>。回复「待审核」查看申请。")
         return
-    pending = await find_pending(turn, ref, statuses=("pending",), verb="拒绝")
+    pending = await find_pending(turn, ref, statuses=(PendingStatus.PENDING,), verb="拒绝")
     if pending is None:
         return
-    pending.status = "rejected"
+    pending.status = PendingStatus.REJECTED
     pending.updated_at = turn.now
     turn.audit(
         "pending.reject",
         "pending_sender",
         f"{pending.channel}:{pending.platform_id}",
-        before={"status": "pending"},
-        after={"status": "rejected"},
+        before={"status": PendingStatus.PENDING},
+        after={"status": PendingStatus.REJECTED},
     )
     await enqueue(
         turn.session,

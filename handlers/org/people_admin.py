@@ -24,7 +24,7 @@ from handlers.context import Turn
 from handlers.forms.answers import Answers
 from handlers.forms.engine import FormResult
 from handlers.org.person_field import PersonValue, offer
-from storage.models import User
+from storage.models import User, UserStatus
 
 ALL_WORDS = {"全部", "所有", "all"}
 NONE_WORDS = {"无", "没有", "不设", "清除", "none"}
@@ -42,7 +42,7 @@ async def list_people(turn: Turn, args: str) -> None:
             return
         people = [u for u in people if u.team == wanted]
     if not show_all:
-        people = [u for u in people if u.status == "active"]
+        people = [u for u in people if u.status == UserStatus.ACTIVE]
     if not people:
         await turn.reply("还没有人员。可用命令行 `actionflow import users FILE` 导入，或同步通讯录。")
         return
@@ -50,7 +50,7 @@ async def list_people(turn: Turn, args: str) -> None:
     teams: dict[str, list[User]] = defaultdict(list)
     for u in people:
         teams[u.team or "（未分组）"].append(u)
-    active = sum(1 for u in people if u.status == "active")
+    active = sum(1 for u in people if u.status == UserStatus.ACTIVE)
     lines = [f"人员列表（在职 {active} 人{'，含停用' if show_all else ''}）："]
     for team in sorted(teams):
         lines.append(f"\n【{team}】")
@@ -58,7 +58,7 @@ async def list_people(turn: Turn, args: str) -> None:
             extra = [role_text(u.roles)]
             if u.supervisor_id:
                 extra.append(f"主管 {names.get(u.supervisor_id, '#' + str(u.supervisor_id))}")
-            if u.status != "active":
+            if u.status != UserStatus.ACTIVE:
                 extra.append(STATUS_LABELS.get(u.status, u.status))
             lines.append(f"· {u.name} #{u.id} — {'，'.join(extra)}")
     await turn.reply("\n".join(lines))
@@ -86,7 +86,9 @@ async def set_role(turn: Turn, args: str) -> None:
         await turn.reply(f"不认识的角色：{'、'.join(unknown) or '（空）'}。{usage}")
         return
     try:
-        user = await resolve_one(turn.session, ref, statuses=("active", "pending", "inactive"))
+        user = await resolve_one(
+            turn.session, ref, statuses=(UserStatus.ACTIVE, UserStatus.PENDING, UserStatus.INACTIVE)
+        )
         await guard_last_admin(turn.session, user, losing_admin="admin" not in roles)
     except PeopleError as exc:
         await turn.reply(str(exc))
@@ -108,7 +110,9 @@ async def set_boss(turn: Turn, args: str) -> None:
         return
     ref, boss_ref = parsed
     try:
-        user = await resolve_one(turn.session, ref, statuses=("active", "pending", "inactive"))
+        user = await resolve_one(
+            turn.session, ref, statuses=(UserStatus.ACTIVE, UserStatus.PENDING, UserStatus.INACTIVE)
+        )
         boss = None if boss_ref in NONE_WORDS else await resolve_one(turn.session, boss_ref, what="主管")
         before = snapshot(user)
         await set_supervisor(turn.session, user, boss)
@@ -134,7 +138,9 @@ async def set_team(turn: Turn, args: str) -> None:
         await turn.reply("团队名称太长（最多 100 个字）。")
         return
     try:
-        user = await resolve_one(turn.session, ref, statuses=("active", "pending", "inactive"))
+        user = await resolve_one(
+            turn.session, ref, statuses=(UserStatus.ACTIVE, UserStatus.PENDING, UserStatus.INACTIVE)
+        )
     except PeopleError as exc:
         await turn.reply(str(exc))
         return
@@ -152,7 +158,7 @@ async def deactivate(turn: Turn, args: str) -> None:
         await turn.reply("用法：停用 <姓名>。停用后本人无法再使用，名下客户可转给其他销售。")
         return
     try:
-        user = await resolve_one(turn.session, ref, statuses=("active", "pending"))
+        user = await resolve_one(turn.session, ref, statuses=(UserStatus.ACTIVE, UserStatus.PENDING))
         if user.id == turn.user.id:
             raise PeopleError("不能停用自己。")
         await guard_last_admin(turn.session, user, losing_admin=True)
@@ -161,11 +167,13 @@ async def deactivate(turn: Turn, args: str) -> None:
         return
     before = snapshot(user)
     lines = [f"已停用 {label(user)}。历史记录都保留。"]
-    user.status = "inactive"
+    user.status = UserStatus.INACTIVE
     user.updated_at = turn.now
     turn.audit("user.deactivate", "user", user.id, before=before, after=snapshot(user))
     reports = [
-        u for u in await load_people(turn.session) if u.supervisor_id == user.id and u.status == "active"
+        u
+        for u in await load_people(turn.session)
+        if u.supervisor_id == user.id and u.status == UserStatus.ACTIVE
     ]
     if reports:
         names = "、".join(u.name for u in reports)
@@ -249,7 +257,9 @@ async def move_customers(turn: Turn, args: str) -> None:
     if parsed is None:
         return
     try:
-        source = await resolve_one(turn.session, parsed[0], statuses=("active", "pending", "inactive"))
+        source = await resolve_one(
+            turn.session, parsed[0], statuses=(UserStatus.ACTIVE, UserStatus.PENDING, UserStatus.INACTIVE)
+        )
         target = await resolve_one(turn.session, parsed[1], what="新负责人")
     except PeopleError as exc:
         await turn.reply(str(exc))
@@ -263,12 +273,14 @@ async def reactivate(turn: Turn, args: str) -> None:
         await turn.reply("用法：启用 <姓名>。")
         return
     try:
-        user = await resolve_one(turn.session, ref, statuses=("inactive", "pending"), what="已停用的同事")
+        user = await resolve_one(
+            turn.session, ref, statuses=(UserStatus.INACTIVE, UserStatus.PENDING), what="已停用的同事"
+        )
     except PeopleError as exc:
         await turn.reply(str(exc))
         return
     before = snapshot(user)
-    user.status = "active"
+    user.status = UserStatus.ACTIVE
     user.updated_at = turn.now
     turn.audit("user.reactivate", "user", user.id, before=before, after=snapshot(user))
     await turn.reply(f"已重新启用 {label(user)}。")

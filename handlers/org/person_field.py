@@ -18,7 +18,7 @@ from handlers.context import Turn
 from handlers.forms.answers import Value
 from handlers.forms.fields import FieldError, Parsed, _require_text
 from handlers.forms.spec import FieldSpec
-from storage.models import User
+from storage.models import User, UserStatus
 
 if TYPE_CHECKING:
     from handlers.registry import Registry
@@ -69,7 +69,7 @@ class PersonField:
             if not 1 <= n <= len(offered):
                 raise FieldError(f"{quoted(answer)}不是可选项，请回复 1–{len(offered)} 中的编号或姓名")
             user = await turn.session.get(User, int(offered[n - 1]["id"]))
-            if user is None or user.status != "active":
+            if user is None or user.status != UserStatus.ACTIVE:
                 raise FieldError("这位同事已不在职，请另选一位")
         else:
             try:

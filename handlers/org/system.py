@@ -7,6 +7,7 @@ from datetime import datetime
 from core.speech import TranscriberLoad
 from domain.health import Health, one_line, snapshot
 from handlers.context import Turn
+from storage.models import InboxStatus, OutboxStatus
 
 SHOWN = 3  # newest dead messages and failed events listed in chat
 
@@ -23,16 +24,19 @@ def _ago(value: datetime, now: datetime) -> str:
 def status_text(health: Health, speech: TranscriberLoad | None, now_label: str) -> str:
     out, ev = health.outbox, health.events
     lines = [f"系统状态（{now_label}）"]
-    waiting = f"待发送 {out.get('pending', 0)} 条"
+    waiting = f"待发送 {out.get(OutboxStatus.PENDING, 0)} 条"
     if health.oldest_pending is not None:
         waiting += f"（最早的排了 {_ago(health.oldest_pending, health.now)}）"
     lines.append(
-        f"消息发送：{waiting}，发送中 {out.get('sending', 0)} 条，已发送 {out.get('sent', 0)} 条，"
-        f"发送失败 {out.get('dead', 0)} 条"
+        f"消息发送：{waiting}，发送中 {out.get(OutboxStatus.SENDING, 0)} 条，"
+        f"已发送 {out.get(OutboxStatus.SENT, 0)} 条，"
+        f"发送失败 {out.get(OutboxStatus.DEAD, 0)} 条"
     )
     for m in health.dead:
         lines.append(f"· 失败 #{m.id} → {m.channel} {m.target}：{one_line(m.error, 80) or '无错误信息'}")
-    lines.append(f"消息处理：已完成 {ev.get('done', 0)} 条，处理出错 {ev.get('failed', 0)} 条")
+    lines.append(
+        f"消息处理：已完成 {ev.get(InboxStatus.DONE, 0)} 条，处理出错 {ev.get(InboxStatus.FAILED, 0)} 条"
+    )
     if health.oldest_unprocessed is not None:
         lines.append(f"· 有消息自 {_ago(health.oldest_unprocessed, health.now)}起尚未处理完")
     for e in health.failed:

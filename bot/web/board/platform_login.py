@@ -27,7 +27,7 @@ from bot.web.board.login import safe_next
 from bot.web.board.render import BASE, bot_of, home_of, message
 from bot.web.board.security import open_session, scope_for_user
 from domain.directory import find_by_platform_id
-from storage.models import User
+from storage.models import User, UserStatus
 
 if TYPE_CHECKING:
     from bot.app import Application
@@ -86,7 +86,7 @@ async def _finish(request: web.Request, channel: str, platform_id: str, next_pat
     bot = bot_of(request)
     async with bot.db.read() as session:
         user: User | None = await find_by_platform_id(session, channel, platform_id)
-    if user is None or user.status != "active":
+    if user is None or user.status != UserStatus.ACTIVE:
         where = "钉钉" if channel == "dingtalk" else "企业微信"
         raise message(
             request, "无法登录", [f"你的{where}账号还没有开通动作流助手，请联系管理员添加。"], status=403

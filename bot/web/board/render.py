@@ -14,6 +14,7 @@ from aiohttp_session import get_session
 from bot.web.board.security import csrf_token, viewer
 from domain.board.scope import Scope
 from domain.wording import duration
+from storage.models import ReviewStatus, VisitStatus
 
 if TYPE_CHECKING:
     from bot.app import Application
@@ -23,13 +24,18 @@ BOT_KEY: web.AppKey[Application] = web.AppKey("board_bot", object)  # type: igno
 
 ROLE_LABELS = {"admin": "管理员", "manager": "主管", "rep": "销售", "product": "产品", "finance": "财务"}
 REVIEW_STATUS = {
-    "draft": "待填写",
-    "pending_review": "待审核",
-    "approved": "已通过",
-    "commented": "已批注",
-    "withdrawn": "已放弃",
+    ReviewStatus.DRAFT: "待填写",
+    ReviewStatus.PENDING_REVIEW: "待审核",
+    ReviewStatus.APPROVED: "已通过",
+    ReviewStatus.COMMENTED: "已批注",
+    ReviewStatus.WITHDRAWN: "已放弃",
 }
-VISIT_STATUS = {"planned": "已计划", "approved": "已批准", "done": "已完成", "cancelled": "已取消"}
+VISIT_STATUS = {
+    VisitStatus.PLANNED: "已计划",
+    VisitStatus.APPROVED: "已批准",
+    VisitStatus.DONE: "已完成",
+    VisitStatus.CANCELLED: "已取消",
+}
 
 
 def bot_of(request: web.Request) -> Application:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from domain.board.scope import Scope, scope_for
-from storage.models import User
+from storage.models import User, UserStatus
 
 if TYPE_CHECKING:
     from bot.app import Application
@@ -94,7 +94,7 @@ async def viewer(request: web.Request, bot: Application) -> Scope | None:
         return None
     async with bot.db.read() as db:
         user = (await db.execute(select(User).where(User.id == uid))).scalar_one_or_none()
-        if user is None or user.status != "active":
+        if user is None or user.status != UserStatus.ACTIVE:
             session.invalidate()
             return None
         scope = await scope_for(db, user)

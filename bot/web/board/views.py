@@ -16,7 +16,7 @@ from domain.board.customers import CustomerFilters
 from domain.board.scope import Scope, reps_in_scope
 from domain.profiles import MIN_KEY_PERSONS
 from domain.rebate_formula import INPUT_WORDS, in_words
-from storage.models import STAGES
+from storage.models import STAGES, JobRunStatus, ReviewStatus
 
 HISTORY_DAYS = 30
 THEME_WEEKS = 8
@@ -283,7 +283,7 @@ async def reviews_page(request: web.Request) -> web.Response:
     bot = bot_of(request)
     async with bot.db.read() as session:
         items = await details.reviews(session, scope)
-    pending = sum(1 for it in items if it.row.status == "pending_review")
+    pending = sum(1 for it in items if it.row.status == ReviewStatus.PENDING_REVIEW)
     title = "竞对审核" if scope.sees_team else "竞对分析"
     return await page(request, "reviews.html", scope, "reviews", title, items=items, pending=pending)
 
@@ -401,7 +401,7 @@ async def system_page(request: web.Request) -> web.Response:
         "system",
         "系统状态",
         h=h,
-        job_status={"done": "成功", "failed": "失败", "running": "运行中"},
+        job_status={JobRunStatus.DONE: "成功", JobRunStatus.FAILED: "失败", JobRunStatus.RUNNING: "运行中"},
     )
 
 
