@@ -19,8 +19,9 @@ from domain.clustering import (
     coverage,
     fitted,
     load_book,
+    match_theme,
 )
-from domain.themes import ThemesFileError, load_themes
+from domain.themes import Theme, ThemeBook, ThemesFileError, load_themes
 
 SAMPLE = Path("/work/shared/data/demands-sample.tsv")
 HELDOUT = Path(__file__).parent / "data" / "demands-heldout.tsv"
@@ -125,6 +126,37 @@ def test_themes_file_validation(
     out = capsys.readouterr().out
     assert f"themes file {bad}: min_score must be a number" in out
     assert "rebates.formula: unknown name 'bonus'" in out
+
+
+def test_theme_examples_are_read_and_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[[themes]]\nkey = "price"\nlabel = "价格"\nkeywords = ["价格"]\n'
+        'examples = ["一支快两千，科室用不起", " 一支快两千，科室用不起 ", "同类国产才六百"]\n',
+        encoding="utf-8",
+    )
+    assert load_themes(good).themes[0].examples == ("一支快两千，科室用不起", "同类国产才六百")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[themes]]\nkey = "a"\nlabel = "甲"\nkeywords = ["甲"]\nexamples = "一句话"\n'
+        '[[themes]]\nkey = "b"\nlabel = "乙"\nkeywords = ["乙"]\nexamples = ["", "好"]\n'
+        '[[themes]]\nkey = "c"\nlabel = "丙"\nkeywords = ["丙"]\nexamples = ["' + "长" * 201 + '"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ThemesFileError) as info:
+        load_themes(bad)
+    assert "theme #1 (a): examples must be a list of quotes" in str(info.value)
+    assert "theme #2 (b): every example must be a quote of 1 to 200 characters" in str(info.value)
+    assert "theme #3 (c): every example must be a quote of 1 to 200 characters" in str(info.value)
+
+
+def test_a_keyword_is_matched_inside_one_clause() -> None:
+    book = ThemeBook((Theme("competitor", "竞品", (("对手", 3.0),), frozenset()),))
+    # Punctuation is removed before matching, but 「不对，手术」 must not read as 对手.
+    assert match_theme(book, "上次送来的型号不对，手术差点做不了") is None
+    assert match_theme(book, "上次送来的型号不对。手术差点做不了") is None
+    assert match_theme(book, "竞争对手又降价了") is not None
+    assert match_theme(book, "竞争对 手又降价了！") is not None  # spaces are removed, as before
 
 
 def _keys(clusterer: Clusterer, texts: list[str], scenarios: list[str]) -> list[str]:
