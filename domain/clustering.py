@@ -484,8 +484,10 @@ class Clusterer:
             for item in items
         ]
         rest = [i for i, a in enumerate(out) if a is None]
-        if encoder is not None and rest:
-            # A demand no keyword matches joins the theme whose examples it is most like.
+        if encoder is not None and rest and (len(texts) >= COVERAGE_EVIDENCE or book.min_coverage <= 0):
+            # A demand no keyword matches joins the theme whose examples it is most like — once the
+            # dictionary is known to fit the company's demands (with fewer than COVERAGE_EVIDENCE to
+            # judge by, only its keywords are trusted: a new need would too easily join a theme).
             alike = example_matches(book, [items[i].text for i in rest], encoder)
             for i, match in zip(rest, alike, strict=True):
                 if match is not None and match[1] >= EXAMPLE_JOIN:

