@@ -24,8 +24,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from domain import semantic
-from domain.themes import Theme, ThemeBook, load_themes, normalize_text
+from domain.themes import Theme, ThemeBook, clauses, load_themes, normalize_text
 
 DEFAULT_THEMES = Path(__file__).resolve().parents[1] / "config" / "themes.toml"
 
@@ -127,10 +129,10 @@ class KnownCluster:
 
 # -- stage 1: themes -------------------------------------------------------------------------
 def match_theme(book: ThemeBook, text: str, scenario: str = "") -> tuple[Theme, float] | None:
-    norm = normalize_text(text)
+    parts = clauses(text)
     best: tuple[Theme, float] | None = None
     for theme in book.themes:
-        score = sum(w for kw, w in theme.keywords if kw in norm)
+        score = sum(w for kw, w in theme.keywords if any(kw in part for part in parts))
         if score <= 0:
             continue
         if scenario and scenario in theme.scenarios:
@@ -144,24 +146,68 @@ def match_theme(book: ThemeBook, text: str, scenario: str = "") -> tuple[Theme, 
 
 COVERAGE_SAMPLE = 2000  # demands sampled (evenly) to measure how much of them the dictionary describes
 COVERAGE_EVIDENCE = 30  # below this many demands the dictionary is trusted: too few to judge its fit
+# A theme's examples (config/themes.toml `examples`), with the sentence model: a demand's likeness to a
+# theme is its mean similarity (centred sentence vectors) to the theme's EXAMPLE_TOP closest examples. A
+# demand no keyword matches joins the most alike theme at EXAMPLE_JOIN or above; at EXAMPLE_STRONG or
+# above it counts as described by the dictionary when its fit is measured. Measured on bench/data
+# (docs/benchmarks.md): quotes of the dictionary's own industry worded unlike its keywords score a median
+# 0.29 against their theme, quotes from other industries 0.20.
+EXAMPLE_TOP = 3
+EXAMPLE_JOIN = 0.2
+EXAMPLE_STRONG = 0.3
 
 
-def coverage(book: ThemeBook, texts: Sequence[str]) -> float:
-    """Share of ``texts`` the dictionary strongly matches (best theme score ≥ 2 × min_score), over at
-    most COVERAGE_SAMPLE of them. Themes in ``book.always`` are not counted: they are not the seed's."""
+def _seed(book: ThemeBook) -> ThemeBook:
+    """The dictionary's own themes: not those the product department keeps (``book.always``)."""
+    return replace(book, themes=tuple(t for t in book.themes if t.key not in book.always))
+
+
+def example_matches(
+    book: ThemeBook, texts: Sequence[str], encoder: semantic.Encoder
+) -> list[tuple[Theme, float] | None]:
+    """For each text, the theme whose examples it is most like and that likeness; None when no theme
+    has examples."""
+    themes = [t for t in book.themes if t.examples]
+    if not themes or not texts:
+        return [None] * len(texts)
+    examples = [e for t in themes for e in t.examples]
+    vecs = encoder.centred([*texts, *examples])
+    sims = vecs[: len(texts)] @ vecs[len(texts) :].T
+    columns = []
+    start = 0
+    for theme in themes:
+        block = sims[:, start : start + len(theme.examples)]
+        start += len(theme.examples)
+        top = min(EXAMPLE_TOP, block.shape[1])
+        columns.append(-np.sort(-block, axis=1)[:, :top].mean(axis=1))
+    likeness = np.stack(columns, axis=1)
+    best = likeness.argmax(axis=1)
+    return [(themes[int(j)], float(likeness[i, j])) for i, j in enumerate(best)]
+
+
+def coverage(book: ThemeBook, texts: Sequence[str], encoder: semantic.Encoder | None = None) -> float:
+    """Share of ``texts`` the dictionary strongly describes, over at most COVERAGE_SAMPLE of them: its
+    keywords match strongly (best theme score ≥ 2 × min_score) or, with ``encoder``, the text is very like
+    a theme's examples (≥ EXAMPLE_STRONG). Themes in ``book.always`` are not counted: they are not the
+    seed's."""
     sample = list(texts[:: max(1, len(texts) // COVERAGE_SAMPLE)])
     if not sample:
         return 1.0
-    seed = replace(book, themes=tuple(t for t in book.themes if t.key not in book.always))
+    seed = _seed(book)
     strong = 2 * book.min_score
-    hits = sum(1 for t in sample if (m := match_theme(seed, t)) is not None and m[1] >= strong)
-    return hits / len(sample)
+    missed = [t for t in sample if (m := match_theme(seed, t)) is None or m[1] < strong]
+    if missed and encoder is not None:
+        alike = example_matches(seed, missed, encoder)
+        missed = [t for t, m in zip(missed, alike, strict=True) if m is None or m[1] < EXAMPLE_STRONG]
+    return 1 - len(missed) / len(sample)
 
 
-def fitted(book: ThemeBook, texts: Sequence[str]) -> ThemeBook:
+def fitted(book: ThemeBook, texts: Sequence[str], encoder: semantic.Encoder | None = None) -> ThemeBook:
     """``book`` when its dictionary describes enough of ``texts`` (or there are too few to tell); else
-    only its ``always`` themes."""
+    only its ``always`` themes. The examples are consulted only when the keywords alone fall short."""
     if book.min_coverage <= 0 or len(texts) < COVERAGE_EVIDENCE or coverage(book, texts) >= book.min_coverage:
+        return book
+    if encoder is not None and coverage(book, texts, encoder) >= book.min_coverage:
         return book
     return replace(book, themes=tuple(t for t in book.themes if t.key in book.always))
 
@@ -428,13 +474,24 @@ class Clusterer:
 
         The dictionary applies only when it describes enough of ``recent`` (the company's recent
         demands; default: ``items``) — see ``ThemeBook.min_coverage``."""
-        book = fitted(self.book, [item.text for item in items] if recent is None else recent)
+        encoder = semantic.model() if self.semantic and items else None
+        texts = [item.text for item in items] if recent is None else recent
+        book = fitted(self.book, texts, encoder)
         out: list[Assignment | None] = [
             Assignment(hit[0].key, hit[0].label, "theme", hit[1])
             if (hit := match_theme(book, item.text, item.scenario))
             else None
             for item in items
         ]
+        rest = [i for i, a in enumerate(out) if a is None]
+        if encoder is not None and rest and (len(texts) >= COVERAGE_EVIDENCE or book.min_coverage <= 0):
+            # A demand no keyword matches joins the theme whose examples it is most like — once the
+            # dictionary is known to fit the company's demands (with fewer than COVERAGE_EVIDENCE to
+            # judge by, only its keywords are trusted: a new need would too easily join a theme).
+            alike = example_matches(book, [items[i].text for i in rest], encoder)
+            for i, match in zip(rest, alike, strict=True):
+                if match is not None and match[1] >= EXAMPLE_JOIN:
+                    out[i] = Assignment(match[0].key, match[0].label, "theme", match[1])
         rest = [i for i, a in enumerate(out) if a is None]
         found = discover(
             [items[i].text for i in rest],
@@ -443,7 +500,7 @@ class Clusterer:
             background=[item.text for item in items[:: max(1, len(items) // BACKGROUND)]],
             known=known,
             scenarios=[items[i].scenario for i in rest],
-            encoder=semantic.model() if self.semantic and rest else None,
+            encoder=encoder if rest else None,
         )
         for i, assignment in zip(rest, found, strict=True):
             out[i] = assignment

@@ -18,12 +18,26 @@ def normalize_text(text: str) -> str:
     return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
+_PUNCTUATION = re.compile(r"[^\w\s]+|_+", re.UNICODE)
+
+
+def clauses(text: str) -> list[str]:
+    """The normalised clauses of ``text``, split at punctuation (spaces are only removed, as in
+    :func:`normalize_text`): keywords are matched inside one clause, so 「型号不对，手术差点做不了」
+    does not contain 对手."""
+    parts = _PUNCTUATION.split(unicodedata.normalize("NFKC", text))
+    return [c for c in (normalize_text(p) for p in parts) if c]
+
+
 @dataclass(frozen=True)
 class Theme:
     key: str
     label: str
     keywords: tuple[tuple[str, float], ...]
     scenarios: frozenset[str]
+    # Quotes that voice this need in other words: a demand no keyword matches joins the theme whose
+    # examples it is most like (with the sentence model; domain/clustering.py).
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,22 @@ def _keyword(raw: object, where: str, problems: list[str]) -> tuple[str, float] 
     return norm, value
 
 
+MAX_EXAMPLES = 50  # example quotes per theme in the file
+MAX_EXAMPLE_CHARS = 200
+
+
+def _examples(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
+        problems.append(f"{where}: examples must be a list of quotes (strings)")
+        return ()
+    quotes = [e.strip() for e in raw]
+    if any(not q or len(q) > MAX_EXAMPLE_CHARS for q in quotes):
+        problems.append(f"{where}: every example must be a quote of 1 to {MAX_EXAMPLE_CHARS} characters")
+    if len(quotes) > MAX_EXAMPLES:
+        problems.append(f"{where}: at most {MAX_EXAMPLES} examples (got {len(quotes)})")
+    return tuple(dict.fromkeys(q for q in quotes if q))[:MAX_EXAMPLES]
+
+
 def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
     problems: list[str] = []
     known = {"version", "min_score", "scenario_bonus", "discovery_threshold", "min_coverage", "themes"}
@@ -107,7 +137,7 @@ def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
             continue
         key: Any = raw.get("key")
         where = f"theme #{i} ({key})" if key else f"theme #{i}"
-        for extra in sorted(set(raw) - {"key", "label", "keywords", "scenarios"}):
+        for extra in sorted(set(raw) - {"key", "label", "keywords", "scenarios", "examples"}):
             problems.append(f"{where}: unknown key {extra!r}")
         if not isinstance(key, str) or not _KEY.match(key):
             problems.append(f"{where}: key must be lower-case letters, digits, '-' or '_' (got {key!r})")
@@ -133,7 +163,8 @@ def parse_themes(data: dict[str, object], path: Path) -> ThemeBook:
         if not isinstance(scenarios, list) or not all(isinstance(s, str) for s in scenarios):
             problems.append(f"{where}: scenarios must be a list of strings")
             scenarios = []
-        themes.append(Theme(key, label.strip(), tuple(dict(parsed).items()), frozenset(scenarios)))
+        examples = _examples(raw.get("examples", []), where, problems)
+        themes.append(Theme(key, label.strip(), tuple(dict(parsed).items()), frozenset(scenarios), examples))
     if problems:
         raise ThemesFileError(path, problems)
     return ThemeBook(tuple(themes), min_score, bonus, threshold, str(data.get("version", "")), coverage)

@@ -19,8 +19,9 @@ from domain.clustering import (
     coverage,
     fitted,
     load_book,
+    match_theme,
 )
-from domain.themes import ThemesFileError, load_themes
+from domain.themes import Theme, ThemeBook, ThemesFileError, load_themes
 
 SAMPLE = Path("/work/shared/data/demands-sample.tsv")
 HELDOUT = Path(__file__).parent / "data" / "demands-heldout.tsv"
@@ -127,6 +128,37 @@ def test_themes_file_validation(
     assert "rebates.formula: unknown name 'bonus'" in out
 
 
+def test_theme_examples_are_read_and_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[[themes]]\nkey = "price"\nlabel = "价格"\nkeywords = ["价格"]\n'
+        'examples = ["一支快两千，科室用不起", " 一支快两千，科室用不起 ", "同类国产才六百"]\n',
+        encoding="utf-8",
+    )
+    assert load_themes(good).themes[0].examples == ("一支快两千，科室用不起", "同类国产才六百")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[themes]]\nkey = "a"\nlabel = "甲"\nkeywords = ["甲"]\nexamples = "一句话"\n'
+        '[[themes]]\nkey = "b"\nlabel = "乙"\nkeywords = ["乙"]\nexamples = ["", "好"]\n'
+        '[[themes]]\nkey = "c"\nlabel = "丙"\nkeywords = ["丙"]\nexamples = ["' + "长" * 201 + '"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ThemesFileError) as info:
+        load_themes(bad)
+    assert "theme #1 (a): examples must be a list of quotes" in str(info.value)
+    assert "theme #2 (b): every example must be a quote of 1 to 200 characters" in str(info.value)
+    assert "theme #3 (c): every example must be a quote of 1 to 200 characters" in str(info.value)
+
+
+def test_a_keyword_is_matched_inside_one_clause() -> None:
+    book = ThemeBook((Theme("competitor", "竞品", (("对手", 3.0),), frozenset()),))
+    # Punctuation is removed before matching, but 「不对，手术」 must not read as 对手.
+    assert match_theme(book, "上次送来的型号不对，手术差点做不了") is None
+    assert match_theme(book, "上次送来的型号不对。手术差点做不了") is None
+    assert match_theme(book, "竞争对手又降价了") is not None
+    assert match_theme(book, "竞争对 手又降价了！") is not None  # spaces are removed, as before
+
+
 def _keys(clusterer: Clusterer, texts: list[str], scenarios: list[str]) -> list[str]:
     items = [DemandItem(str(i), t, s) for i, (t, s) in enumerate(zip(texts, scenarios, strict=True))]
     return [a.key for a in clusterer.cluster(items)]
@@ -204,6 +236,45 @@ def test_another_industrys_dictionary_is_set_aside() -> None:
 def test_ari_in_an_industry_the_dictionary_was_not_written_for() -> None:
     # bench/data/demands-industrial.tsv: 8 themes × 8 quotes of industrial-equipment customers.
     assert ari(BENCH / "demands-industrial.tsv") >= 0.5
+
+
+@needs_model
+def test_a_demand_no_keyword_matches_joins_the_theme_whose_examples_it_is_like() -> None:
+    book = load_book()
+    price = next(t for t in book.themes if t.key == "price")
+    assert len(price.examples) >= 5
+    texts = ["一支要一千八，国产的才六百多", "上周订的那批货到现在还没见着影子"]
+    assert [match_theme(book, t) for t in texts] == [None, None]  # no keyword in either
+    items = [DemandItem(str(i), t) for i, t in enumerate(texts)]
+    # The company's recent demands show the dictionary fits (hospital quotes)...
+    recent = [r["text"] for r in rows(HELDOUT)]
+    assert [(a.key, a.kind) for a in Clusterer(book).cluster(items, recent=recent)] == [
+        ("price", "theme"),
+        ("delivery", "theme"),
+    ]
+    # ...but with too few demands to tell, only keywords are trusted and both go to discovery.
+    assert {a.kind for a in Clusterer(book).cluster(items)} == {"discovered"}
+    # Written blind (without seeing the dictionary): hospital quotes worded unlike its keywords.
+    data = rows(BENCH / "demands-medical-blind.tsv")
+    items = [DemandItem(str(i), r["text"], r["scenario"]) for i, r in enumerate(data)]
+    truth = [r["theme"] for r in data]
+    with_examples = adjusted_rand_index(truth, [a.key for a in Clusterer(book).cluster(items)])
+    bare = replace(book, themes=tuple(replace(t, examples=()) for t in book.themes))
+    without = adjusted_rand_index(truth, [a.key for a in Clusterer(bare).cluster(items)])
+    assert with_examples >= without + 0.1, (with_examples, without)
+
+
+@needs_model
+def test_examples_tell_the_dictionary_fits_but_not_another_industry() -> None:
+    book = load_book()
+    encoder = semantic.model()
+    reworded = [r["text"] for r in rows(BENCH / "demands-medical.tsv")]
+    software = [r["text"] for r in rows(BENCH / "demands-software.tsv")]
+    # The reworded medical quotes avoid the keywords: the keywords alone would set the dictionary aside.
+    assert coverage(book, reworded) < book.min_coverage <= coverage(book, reworded, encoder)
+    assert fitted(book, reworded, encoder) is book
+    assert coverage(book, software, encoder) < book.min_coverage
+    assert fitted(book, software, encoder).themes == ()
 
 
 @needs_model
