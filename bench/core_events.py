@@ -32,7 +32,7 @@ from sqlalchemy import text as sql_text
 
 from bot.testing import BotHarness, make_settings
 from core.clock import SystemClock
-from core.events import TextEvent
+from core.events import Event, TextEvent
 from storage.db import Database
 
 FORMS = """
@@ -274,7 +274,7 @@ async def run(
         service: list[float] = []
         original = app.dispatcher.process
 
-        async def timed(event):  # type: ignore[no-untyped-def]
+        async def timed(event: Event) -> None:
             t0 = time.perf_counter()
             await original(event)
             service.append(time.perf_counter() - t0)
@@ -312,7 +312,7 @@ async def run(
         open_done: dict[str, float] = {}
         open_sub: dict[str, float] = {}
 
-        async def timed2(event):  # type: ignore[no-untyped-def]
+        async def timed2(event: Event) -> None:
             await original(event)
             open_done[event.event_id] = time.perf_counter()
 

@@ -115,7 +115,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def twin_lookup(sizes: tuple[int, ...], queries: int = 30) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     rng = random.Random(1)
     for size in sizes:
         pool = names(size)

@@ -104,7 +104,7 @@ def _peak_mib() -> float:
     return float("nan")
 
 
-def _child(kind: str, path: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _child(kind: str, path: str, queue: multiprocessing.Queue[tuple[float, float, str]]) -> None:
     import openpyxl  # noqa: F401 - imported before the clock starts
 
     from domain.customer_import.files import ImportFileError, read_table
@@ -122,7 +122,7 @@ def _child(kind: str, path: str, queue: multiprocessing.Queue) -> None:  # type:
     queue.put((seconds, _peak_mib(), outcome))
 
 
-def _child_before(kind: str, path: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _child_before(kind: str, path: str, queue: multiprocessing.Queue[tuple[float, float, str]]) -> None:
     """The readers as they were before the limits (openpyxl read_only over every row; Pillow's
     own bomb check only), in an address space capped at 2 GiB so a bomb cannot hurt the machine."""
     import resource

@@ -15,13 +15,22 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sized
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.demand_scan import cluster_counts
-from domain.staleness import stale_counts, stale_customers, zombie_counts, zombie_customers
+from domain.staleness import (
+    StaleCustomer,
+    ZombieCustomer,
+    stale_counts,
+    stale_customers,
+    zombie_counts,
+    zombie_customers,
+)
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Customer, CustomerStatus, Demand, DemandStatus, ProgressUpdate, User, UserStatus
@@ -126,8 +135,9 @@ async def load(db: Database, customers: int, activities: int, reps: int = 200) -
             await s.execute(text("ANALYZE"))
 
 
-async def timed(db: Database, fn) -> tuple[float, int]:  # type: ignore[no-untyped-def]
-    times, n = [], 0
+async def timed(db: Database, fn: Callable[[AsyncSession], Awaitable[Sized]]) -> tuple[float, int]:
+    times: list[float] = []
+    n = 0
     for i in range(6):
         t0 = time.perf_counter()
         async with db.read() as s:
@@ -154,11 +164,11 @@ async def bench(url: str, customers: int, activities: int) -> list[tuple[str, fl
         )
         results.append(("zombie (90 days)", *await timed(db, lambda s: zombie_customers(s, NOW, 90))))
 
-        async def stale_job(s):  # type: ignore[no-untyped-def]
+        async def stale_job(s: AsyncSession) -> list[StaleCustomer]:
             counts = await stale_counts(s, NOW, 48.0)
             return await stale_customers(s, NOW, 48.0, per_owner=10) if counts else []
 
-        async def zombie_job(s):  # type: ignore[no-untyped-def]
+        async def zombie_job(s: AsyncSession) -> list[ZombieCustomer]:
             counts = await zombie_counts(s, NOW, 90)
             return await zombie_customers(s, NOW, 90, per_owner=10) if counts else []
 

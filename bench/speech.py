@@ -26,7 +26,7 @@ import psutil
 
 from bot.testing import BotHarness, make_settings
 from config.settings import SpeechSettings
-from core.events import TextEvent
+from core.events import Event, TextEvent
 from speech.ledger import QuoteLedger
 from speech.model import resolve
 from speech.transcriber import WhisperTranscriber
@@ -120,7 +120,7 @@ async def event_latency(
         original = app.dispatcher.process
         done: dict[str, float] = {}
 
-        async def timed(event):  # type: ignore[no-untyped-def]
+        async def timed(event: Event) -> None:
             await original(event)
             done[event.event_id] = time.perf_counter()
 

@@ -15,7 +15,7 @@ from bot.testing import BotHarness
 from config.settings import OutboxSettings
 from core.channel import Channel, EventSink, PermanentSendError, RateLimit, Target, TransientSendError
 from core.clock import ManualClock
-from core.events import TextEvent
+from core.events import Event, TextEvent
 from core.messages import Message, Text, render_text
 from domain.outbox import enqueue
 from storage.db import Database
@@ -80,7 +80,7 @@ async def _queue(db: Database, clock: ManualClock, target: str, texts: list[str]
 async def _statuses(db: Database) -> dict[str, int]:
     async with db.read() as s:
         rows = await s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
-        return dict(rows.all())  # type: ignore[arg-type]
+        return dict(rows.all())
 
 
 async def test_failing_sender_that_later_succeeds_delivers_exactly_once(db_url: str) -> None:
@@ -275,7 +275,7 @@ async def test_one_user_is_served_one_step_at_a_time_in_order(tmp_path: Path) ->
         peak = 0
         original = bot.app.dispatcher.process
 
-        async def tracking(event):  # type: ignore[no-untyped-def]
+        async def tracking(event: Event) -> None:
             nonlocal peak
             active.append(event.user_key)
             peak = max(peak, active.count(event.user_key))

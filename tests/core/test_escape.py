@@ -37,6 +37,7 @@ def test_every_markdown_format_escapes_user_text() -> None:
     assert_inert(hook["markdown"]["text"])
     assert_inert(markdown_body(digest))
     merged = merge_messages([digest, Markdown(title=EVIL, text=EVIL)])
+    assert isinstance(merged, Markdown)
     title, rest = markdown_body(merged).split("\n", 1)
     assert title == "**消息汇总（2 条）**"  # the bot's own bold title, and nothing else bold
     assert_inert(rest)

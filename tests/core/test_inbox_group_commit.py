@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -36,9 +37,9 @@ async def test_a_burst_of_claims_shares_transactions(db_url: str) -> None:
     batches: list[int] = []
     insert = inbox._insert
 
-    async def counting(batch):  # type: ignore[no-untyped-def]
-        batches.append(len(batch))
-        return await insert(batch)
+    async def counting(rows: list[dict[str, Any]]) -> list[bool | None]:
+        batches.append(len(rows))
+        return await insert(rows)
 
     inbox._insert = counting  # type: ignore[method-assign]
     burst = [event(i) for i in range(60)] + [event(7), event(8)]  # two duplicates inside the burst

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.testing import BotHarness
+from handlers.context import Turn
 from storage.models import ConversationState, InboundEvent, PendingSender, User
 
 
@@ -42,7 +43,7 @@ async def test_a_handler_crash_apologises_and_loses_nothing(tmp_path: Path) -> N
     async with BotHarness(tmp_path) as bot:
         await bot.add_user("rep")
 
-        async def boom(turn, args):  # type: ignore[no-untyped-def]
+        async def boom(turn: Turn, args: str) -> None:
             raise RuntimeError("bug")
 
         from handlers.commands import Command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from bot.testing import make_settings
@@ -14,7 +15,7 @@ FORMS = Path(__file__).resolve().parents[1] / "core" / "forms_alltypes.toml"
 CARDS = {"card_template_id": "tpl-choice.schema"}
 
 
-def _form_bot(tmp_path: Path, **dingtalk: object):  # type: ignore[no-untyped-def]
+def _form_bot(tmp_path: Path, **dingtalk: object) -> AbstractAsyncContextManager[DingTalkRig]:
     settings = make_settings(tmp_path, forms={"path": str(FORMS)})
     return dingtalk_bot(tmp_path, settings=settings, modules=FORMKIT_MODULES, dingtalk={**CARDS, **dingtalk})
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,9 +21,11 @@ from tests.dingtalk.helpers import STAFF, add_rep
 FORMS = Path(__file__).resolve().parents[1] / "core" / "forms_alltypes.toml"
 
 
-def _form_bot(tmp_path: Path, **kw: object):  # type: ignore[no-untyped-def]
+def _form_bot(
+    tmp_path: Path, *, dingtalk: dict[str, Any] | None = None
+) -> AbstractAsyncContextManager[DingTalkRig]:
     settings = make_settings(tmp_path, forms={"path": str(FORMS)})
-    return dingtalk_bot(tmp_path, settings=settings, modules=FORMKIT_MODULES, **kw)
+    return dingtalk_bot(tmp_path, settings=settings, modules=FORMKIT_MODULES, dingtalk=dingtalk)
 
 
 async def test_a_redelivered_frame_is_handled_once(tmp_path: Path) -> None:

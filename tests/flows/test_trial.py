@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 
 from bot.testing import BotHarness
 from core.messages import File
@@ -70,7 +71,11 @@ async def test_trial_feedback_pdf_goes_to_rep_and_manager(tmp_path: Path) -> Non
             assert expected in text, expected
         reader = PdfReader(media.path)
         assert len(reader.pages) == 1 and "ActionFlow 动作流 · 试用反馈采集" in text
-        (font,) = [f.get_object() for f in reader.pages[0]["/Resources"]["/Font"].values()]
+        resources = reader.pages[0]["/Resources"]
+        assert isinstance(resources, DictionaryObject)
+        fonts = resources["/Font"]
+        assert isinstance(fonts, DictionaryObject)
+        (font,) = [f.get_object() for f in fonts.values()]
         descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
         assert "/FontFile2" in descriptor  # the glyphs are embedded (a subset: "ABCDEF+Name")
         assert re.fullmatch(r"/[A-Z]{6}\+\S+", str(font["/BaseFont"])), font["/BaseFont"]

@@ -34,22 +34,23 @@ async def test_sqlite_lease_follower_takes_over_when_the_leader_stops_renewing(t
         BotHarness(tmp_path, db_url=url, start=MONDAY_8, scheduler=lease) as a,
         BotHarness(tmp_path, db_url=url, start=MONDAY_8, scheduler=lease) as b,
     ):
-        assert isinstance(a.app.scheduler.leader, LeaseLeader)
+        la, lb = a.app.scheduler.leader, b.app.scheduler.leader
+        assert isinstance(la, LeaseLeader) and isinstance(lb, LeaseLeader)
         u = await team(a)
         await customer(a, "杭州市中医院", u["wanglei"], updated_hours_ago=60)
-        assert await a.app.scheduler.leader.is_leader()
-        assert not await b.app.scheduler.leader.is_leader()
+        assert await la.is_leader()
+        assert not await lb.is_leader()
         await both_at(a, b, timedelta(hours=1))  # 09:00
         await both_at(a, b, timedelta(minutes=1))
         assert stale_count(a, b) == 1
-        assert await a.app.scheduler.leader.is_leader() and not await b.app.scheduler.leader.is_leader()
+        assert await la.is_leader() and not await lb.is_leader()
         # The leader hangs (no more ticks); once its lease has run out the follower leads.
         b.clock.advance(timedelta(minutes=119))
-        assert not await b.app.scheduler.leader.is_leader()
+        assert not await lb.is_leader()
         b.clock.advance(timedelta(minutes=2))
-        assert await b.app.scheduler.leader.is_leader()
+        assert await lb.is_leader()
         a.clock.advance(timedelta(minutes=121))
-        assert not await a.app.scheduler.leader.is_leader()
+        assert not await la.is_leader()
         await both_at(a, b, timedelta(days=1))
         assert stale_count(a, b) == 2
 

@@ -56,13 +56,14 @@ def encode(source: Path, dest_dir: Path, kind: str) -> Path:
     dest = dest_dir / f"{source.stem}-{kind}{suffix}"
     with av.open(str(dest), "w", format=container_format) as out:
         stream = out.add_stream(codec, rate=rate)
-        stream.layout = "mono"  # type: ignore[union-attr]
+        assert isinstance(stream, av.AudioStream)  # codec is an audio encoder's name (a plain str here)
+        stream.layout = "mono"
         if codec == "libopencore_amrnb":
-            stream.bit_rate = 12200  # type: ignore[union-attr]
-        resampler = av.AudioResampler(format=stream.format, layout="mono", rate=rate)  # type: ignore[union-attr]
+            stream.bit_rate = 12200
+        resampler = av.AudioResampler(format=stream.format, layout="mono", rate=rate)
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE
-        frame_size = stream.codec_context.frame_size or 1024  # type: ignore[union-attr]
+        frame_size = stream.codec_context.frame_size or 1024
         pending = [f for f in resampler.resample(frame)] + [f for f in resampler.resample(None)]
         data = np.concatenate([f.to_ndarray().reshape(f.to_ndarray().shape[0], -1) for f in pending], axis=1)
         pts = 0
@@ -70,12 +71,12 @@ def encode(source: Path, dest_dir: Path, kind: str) -> Path:
             chunk = np.ascontiguousarray(data[:, start : start + frame_size])
             if chunk.shape[1] < frame_size and codec in ("libopencore_amrnb", "libopus", "aac", "libmp3lame"):
                 chunk = np.pad(chunk, ((0, 0), (0, frame_size - chunk.shape[1])))
-            f = av.AudioFrame.from_ndarray(chunk, format=stream.format.name, layout="mono")  # type: ignore[union-attr]
+            f = av.AudioFrame.from_ndarray(chunk, format=stream.format.name, layout="mono")
             f.sample_rate = rate
             f.pts = pts
             pts += chunk.shape[1]
-            for packet in stream.encode(f):  # type: ignore[union-attr]
+            for packet in stream.encode(f):
                 out.mux(packet)
-        for packet in stream.encode(None):  # type: ignore[union-attr]
+        for packet in stream.encode(None):
             out.mux(packet)
     return dest

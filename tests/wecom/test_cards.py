@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypedDict
 
 from bot.testing import make_settings
+from config.settings import Settings
 from tests.core.formkit import FORMKIT_MODULES
 from tests.wecom.world import read, wecom_world
 
@@ -13,7 +15,14 @@ FORMS = Path(__file__).resolve().parents[1] / "core" / "forms_alltypes.toml"
 PHOTO = Path(__file__).resolve().parents[1] / "data" / "photo.jpg"
 
 
-def settings(tmp_path: Path) -> dict[str, object]:
+class FormWorld(TypedDict):
+    """The keyword arguments of ``wecom_world`` for a bot that runs the all-types test form."""
+
+    settings: Settings
+    modules: tuple[str, ...]
+
+
+def settings(tmp_path: Path) -> FormWorld:
     return {"settings": make_settings(tmp_path, forms={"path": str(FORMS)}), "modules": FORMKIT_MODULES}
 
 

@@ -75,7 +75,11 @@ def test_message_send_checks_the_essentials(emu: WeComEmulator) -> None:
     sent = api(emu, "POST", "message/send", t, json=text)
     assert sent["errcode"] == 0 and "response_code" not in sent and emu.messages == [text]
 
-    card = {"card_type": "button_interaction", "main_title": {"title": "类型？"}, "task_id": "t-1"}
+    card: dict[str, object] = {
+        "card_type": "button_interaction",
+        "main_title": {"title": "类型？"},
+        "task_id": "t-1",
+    }
     payload = {**text, "msgtype": "template_card", "template_card": card}
     assert api(emu, "POST", "message/send", t, json=payload)["errcode"] == 40035  # no buttons
     card["button_list"] = [{"text": "甲", "key": "1"}]
