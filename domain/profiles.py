@@ -179,3 +179,8 @@ async def add_tag(
     session.add(row)
     await session.flush()
     return row
+
+
+def set_preferences(customer: Customer, preferences: str) -> None:
+    """The decision makers' preferences (决策者偏好), shown in every later brief."""
+    customer.preferences = preferences
