@@ -233,6 +233,12 @@ def set_team(user: User, team: str, now: datetime) -> None:
     user.team, user.updated_at = team, now
 
 
+def remember_channel(user: User, channel: str) -> None:
+    """The person wrote on ``channel``: messages to them go there first from now on."""
+    if user.preferred_channel != channel:
+        user.preferred_channel = channel
+
+
 # -- activation -------------------------------------------------------------------------
 async def open_account(
     session: AsyncSession, *, now: datetime, name: str, team: str, channel: str, platform_id: str
