@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.join_requests import approve_request
 from domain.people import CHANNEL_FIELD, customers_of, load_people
 from domain.person_changes import KEEP, Change, Desired, apply_desired
 from storage.models import PendingSender, PendingStatus, User, UserStatus
@@ -254,6 +255,4 @@ async def _settle_pending(session: AsyncSession, platform: str, id_field: str, n
         )
     )
     for pending, user in (await session.execute(stmt)).all():
-        pending.status = PendingStatus.APPROVED
-        pending.user_id = user.id
-        pending.updated_at = now
+        approve_request(pending, user, now)

@@ -210,6 +210,64 @@ def set_roles(user: User, roles: Iterable[str]) -> None:
     user.role_rows = keep + [UserRole(role=r) for r in wanted if r not in have]
 
 
+def change_roles(user: User, roles: Iterable[str], now: datetime) -> None:
+    """An admin set the person's roles (设置角色)."""
+    set_roles(user, roles)
+    user.updated_at = now
+
+
+async def change_supervisor(
+    session: AsyncSession, user: User, supervisor: User | None, now: datetime
+) -> bool:
+    """An admin set (or cleared) the person's supervisor (设置主管); :class:`PeopleError` when it would
+    make a loop. Returns whether it changed."""
+    was = user.supervisor_id
+    await set_supervisor(session, user, supervisor)
+    if user.supervisor_id == was:
+        return False
+    user.updated_at = now
+    return True
+
+
+def set_team(user: User, team: str, now: datetime) -> None:
+    user.team, user.updated_at = team, now
+
+
+def remember_channel(user: User, channel: str) -> None:
+    """The person wrote on ``channel``: messages to them go there first from now on."""
+    if user.preferred_channel != channel:
+        user.preferred_channel = channel
+
+
+# -- activation -------------------------------------------------------------------------
+async def open_account(
+    session: AsyncSession, *, now: datetime, name: str, team: str, channel: str, platform_id: str
+) -> User:
+    """A new active person reached at ``platform_id`` on ``channel`` (no roles yet: :func:`set_roles`)."""
+    user = User(name=name, status=UserStatus.ACTIVE, team=team, created_at=now, updated_at=now)
+    user.role_rows = []
+    setattr(user, CHANNEL_FIELD[channel], platform_id)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+def link_account(user: User, channel: str, platform_id: str, now: datetime) -> None:
+    """Someone already known is also ``platform_id`` on ``channel``, and active."""
+    setattr(user, CHANNEL_FIELD[channel], platform_id)
+    user.status, user.updated_at = UserStatus.ACTIVE, now
+
+
+def deactivate(user: User, now: datetime) -> None:
+    """The person can no longer use the bot (停用); everything they recorded stays."""
+    user.status, user.updated_at = UserStatus.INACTIVE, now
+
+
+def reactivate(user: User, now: datetime) -> None:
+    """启用: a deactivated (or pending) person can use the bot again."""
+    user.status, user.updated_at = UserStatus.ACTIVE, now
+
+
 async def active_admins(session: AsyncSession) -> list[User]:
     stmt = (
         select(User)

@@ -134,6 +134,30 @@ def mark_contacted(person: KeyPerson, day: date, now: datetime) -> bool:
     return True
 
 
+def set_title(person: KeyPerson, title: str, now: datetime) -> None:
+    person.title, person.updated_at = title.strip(), now
+
+
+def set_phone(person: KeyPerson, phone: str, now: datetime) -> None:
+    person.phone, person.updated_at = phone.strip(), now
+
+
+def mark_replaced(person: KeyPerson, successor: KeyPerson, now: datetime) -> None:
+    """``successor`` took over from ``person``, who leaves the active chain."""
+    person.status, person.replaced_by_id, person.updated_at = KeyPersonStatus.REPLACED, successor.id, now
+
+
+def mark_left(person: KeyPerson, now: datetime) -> None:
+    """The person left; they leave the active chain."""
+    person.status, person.updated_at = KeyPersonStatus.LEFT, now
+
+
+def refresh_complete(customer: Customer) -> bool:
+    """Recompute ``profile_complete`` after the chain changed; returns it."""
+    customer.profile_complete = missing_key_persons(customer) == 0
+    return customer.profile_complete
+
+
 def key_person_snapshot(person: KeyPerson) -> dict[str, object]:
     return {
         "role_group": person.role_group,
@@ -155,3 +179,8 @@ async def add_tag(
     session.add(row)
     await session.flush()
     return row
+
+
+def set_preferences(customer: Customer, preferences: str) -> None:
+    """The decision makers' preferences (决策者偏好), shown in every later brief."""
+    customer.preferences = preferences

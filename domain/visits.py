@@ -78,6 +78,27 @@ async def create(
     return visit
 
 
+def link(visit: Visit, customer_id: int, now: datetime) -> None:
+    """The visit is for this customer (the application named it, or the rep chose it)."""
+    visit.customer_id, visit.updated_at = customer_id, now
+
+
+def reschedule(visit: Visit, start: datetime | None, end: datetime | None, now: datetime) -> None:
+    """The application's planned window moved (its deadlines move with :func:`schedule_deadlines`)."""
+    visit.planned_start, visit.planned_end, visit.updated_at = start, end, now
+
+
+def approve(visit: Visit, now: datetime) -> None:
+    """The visit application was approved."""
+    visit.status, visit.updated_at = VisitStatus.APPROVED, now
+
+
+def cancel(visit: Visit, now: datetime, *, note: str) -> None:
+    """The visit will not happen (its application was refused, withdrawn or deleted); ``note`` says why.
+    Its report deadlines are cancelled by :func:`cancel_deadlines`."""
+    visit.status, visit.status_note, visit.updated_at = VisitStatus.CANCELLED, note, now
+
+
 def end_of(visit: Visit) -> datetime | None:
     """When the visit ended: the rep's 拜访完成, else the planned end."""
     return visit.done_at or visit.planned_end

@@ -20,7 +20,7 @@ from handlers.forms.fields import FieldError, Parsed
 from handlers.forms.spec import FieldSpec
 from handlers.outcomes import customer_named
 from handlers.registry import Registry
-from storage.models import Customer, KeyPerson, KeyPersonStatus
+from storage.models import Customer, KeyPerson
 
 CHANGES = ("today", "date", "title", "phone", "replaced", "left")
 MET_KEY = "key_persons"  # form context: [{"id", "label"}] of the chain when the visit report started
@@ -166,10 +166,10 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
         profiles.mark_contacted(person, day, now)
         reply = f"已记录 {day:%m-%d} 和 {person.name} 沟通过。"
     elif action == "title":
-        person.title, person.updated_at = answers.title.strip(), now
+        profiles.set_title(person, answers.title, now)
         reply = f"{person.name} 的职务已改为「{person.title}」。"
     elif action == "phone":
-        person.phone, person.updated_at = answers.phone.strip(), now
+        profiles.set_phone(person, answers.phone, now)
         reply = f"{person.name} 的电话已更新。"
     elif action == "replaced":
         successor_name = answers.successor.strip()
@@ -190,15 +190,15 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
             turn.audit(
                 "key_person.add", "key_person", successor.id, after=profiles.key_person_snapshot(successor)
             )
-        person.status, person.replaced_by_id, person.updated_at = KeyPersonStatus.REPLACED, successor.id, now
+        profiles.mark_replaced(person, successor, now)
         reply = f"已记录 {person.name} 由 {successor.name} 接任。记得尽快和 {successor.name} 建立联系。"
     elif action == "left":
-        person.status, person.updated_at = KeyPersonStatus.LEFT, now
+        profiles.mark_left(person, now)
         reply = f"已记录 {person.name} 离职，决策链不再显示。"
     else:
         await turn.reply("没有识别出要更新的内容，未保存。")
         return
-    customer.profile_complete = profiles.missing_key_persons(customer) == 0
+    complete = profiles.refresh_complete(customer)
     after = profiles.key_person_snapshot(person)
     if after != before:
         turn.audit("key_person.update", "key_person", person.id, before=before, after=after)
@@ -210,7 +210,7 @@ async def complete_update(turn: Turn, result: FormResult) -> None:
         kind="profile",
         note=f"关键人 {person.name}：{change}",
     )
-    if not customer.profile_complete:
+    if not complete:
         from handlers.customers import incomplete_reminder
 
         reply += "\n" + incomplete_reminder(customer)

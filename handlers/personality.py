@@ -43,7 +43,7 @@ async def complete_tags(turn: Turn, result: FormResult) -> None:
                 "customer.update", "customer", customer.id, before=before, after={"preferences": preferences}
             )
         )
-        customer.preferences = preferences
+        profiles.set_preferences(customer, preferences)
     text = f"已为「{customer.name}」记录个性标签：{'、'.join(tags)}。之后拜访这家客户的同事都会在简报里看到。"
     if preferences:
         text += f"\n决策者偏好：{preferences}"

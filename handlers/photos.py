@@ -14,6 +14,7 @@ from core.events import CardActionEvent, ImageEvent
 from core.messages import Choice
 from domain.fonts import FontMissing, find_cjk_font
 from domain.photo_reuse import EarlierPhoto, find_earlier, recent_visit, visit_time
+from domain.photo_store import record_photo
 from domain.photos import NotAnImage, PhotoMeta, dhash, read_meta, stamp
 from handlers.context import Turn
 from storage.models import Customer, MediaFile, Photo, Visit
@@ -74,21 +75,18 @@ async def store_visit_photo(
             channel=media.channel,
         )
         stamped_id = copy.id
-    photo = Photo(
+    photo = await record_photo(
+        turn.session,
+        now=turn.now,
         media_id=media.id,
         stamped_media_id=stamped_id,
         visit_id=visit.id if visit else None,
         customer_id=customer.id,
         rep_id=turn.user.id,
-        taken_at=meta.taken_at,
-        gps_lat=meta.gps_lat,
-        gps_lon=meta.gps_lon,
-        created_at=turn.now,
+        meta=meta,
         phash=phash,
         reused_photo_id=earlier.photo_id if earlier else None,
     )
-    turn.session.add(photo)
-    await turn.session.flush()
     turn.audit(
         "photo.add",
         "photo",

@@ -30,7 +30,7 @@ from core.formtoken import is_form_token
 from core.speech import Transcript
 from domain.directory import find_by_platform_id
 from domain.outbox import open_cards
-from domain.people import ROLE_LABELS
+from domain.people import ROLE_LABELS, remember_channel
 from handlers.commands import Command
 from handlers.context import Services, Turn
 from handlers.registry import Registry
@@ -102,8 +102,7 @@ async def resolve_sender(path: EventPath) -> bool:
     path.user = user
     if user is None or user.status != UserStatus.ACTIVE or isinstance(event, ApprovalEvent):
         return False
-    if user.preferred_channel != event.channel:
-        user.preferred_channel = event.channel
+    remember_channel(user, event.channel)
     return False
 
 

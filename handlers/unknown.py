@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import ApprovalEvent, Event, TextEvent
 from core.messages import Text
-from domain import directory
+from domain import directory, join_requests
 from domain.outbox import enqueue
 from handlers.context import Services
 from storage.models import PendingSender, PendingStatus
@@ -45,23 +45,18 @@ async def handle_unknown(
         return
     pending = await session.get(PendingSender, (event.channel, event.sender_id))
     if pending is None:
-        pending = PendingSender(
+        pending = await join_requests.open_request(
+            session,
+            now=now,
             channel=event.channel,
             platform_id=event.sender_id,
             display_name=event.sender_name or event.sender_id,
             first_text=event.text[:500] if isinstance(event, TextEvent) else f"[{event.kind}]",
-            message_count=1,
-            status=PendingStatus.PENDING,
-            created_at=now,
-            updated_at=now,
         )
-        session.add(pending)
-        await session.flush()
         await reply(WAITING)
         await _notify_admins(session, services, pending)
         return
-    pending.message_count += 1
-    pending.updated_at = now
+    join_requests.seen_again(pending, now)
     if pending.status == PendingStatus.REJECTED:
         await reply(REJECTED)
     else:
@@ -93,6 +88,6 @@ async def _notify_admins(session: AsyncSession, services: Services, pending: Pen
                 or sent
             )
     if sent:
-        pending.admins_notified_at = now
+        join_requests.admins_told(pending, now)
     else:
         log.warning("unknown sender %s:%s: no admin could be told", pending.channel, pending.platform_id)

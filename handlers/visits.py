@@ -107,8 +107,7 @@ async def send_brief(turn: Turn, visit: Visit, customer: Customer) -> None:
 async def link_visit(turn: Turn, visit: Visit, customer: Customer) -> None:
     """Attach the customer to the visit, then send the brief."""
     before = snapshot(visit, VISIT_FIELDS)
-    visit.customer_id = customer.id
-    visit.updated_at = turn.now
+    visits.link(visit, customer.id, turn.now)
     turn.audit("visit.link", "visit", visit.id, before=before, after=snapshot(visit, VISIT_FIELDS))
     await send_brief(turn, visit, customer)
 
@@ -176,7 +175,7 @@ async def _update_window(turn: Turn, visit: Visit, event: ApprovalEvent) -> None
     if start is None or (start, end) == (visit.planned_start, visit.planned_end):
         return
     before = snapshot(visit, VISIT_FIELDS)
-    visit.planned_start, visit.planned_end, visit.updated_at = start, end, turn.now
+    visits.reschedule(visit, start, end, turn.now)
     turn.audit("visit.reschedule", "visit", visit.id, before=before, after=snapshot(visit, VISIT_FIELDS))
     await visits.schedule_deadlines(turn.session, now=turn.now, visit=visit, alerts=settings.alerts)
 
@@ -215,11 +214,7 @@ async def handle_approval(turn: Turn) -> None:
             log.info("approval %s %s after the visit report started; kept", event.approval_id, event.status)
             return
         before = snapshot(visit, VISIT_FIELDS)
-        visit.status, visit.status_note, visit.updated_at = (
-            VisitStatus.CANCELLED,
-            f"审批{CLOSED[event.status]}",
-            turn.now,
-        )
+        visits.cancel(visit, turn.now, note=f"审批{CLOSED[event.status]}")
         turn.audit(
             f"visit.{event.status}", "visit", visit.id, before=before, after=snapshot(visit, VISIT_FIELDS)
         )
@@ -238,7 +233,7 @@ async def handle_approval(turn: Turn) -> None:
         await _update_window(turn, visit, event)
     if event.status == "approved" and visit.status == VisitStatus.PLANNED:
         before = snapshot(visit, VISIT_FIELDS)
-        visit.status, visit.updated_at = VisitStatus.APPROVED, turn.now
+        visits.approve(visit, turn.now)
         turn.audit("visit.approved", "visit", visit.id, before=before, after=snapshot(visit, VISIT_FIELDS))
         customer = await turn.session.get(Customer, visit.customer_id) if visit.customer_id else None
         await turn.tell(

@@ -12,12 +12,14 @@ from sqlalchemy import select
 
 from core.messages import Text
 from domain.directory import find_by_platform_id, with_role
+from domain.join_requests import approve_request, reject_request
 from domain.outbox import enqueue
 from domain.people import (
-    CHANNEL_FIELD,
     CHANNEL_LABELS,
     PeopleError,
     label,
+    link_account,
+    open_account,
     parse_role,
     resolve,
     resolve_one,
@@ -231,7 +233,6 @@ async def activate(
     link: User | None,
 ) -> None:
     """Create (or link) the person, mark the request approved, tell the newcomer and the admin."""
-    field = CHANNEL_FIELD[pending.channel]
     now = turn.now
     user = link or await find_by_platform_id(turn.session, pending.channel, pending.platform_id)
     if user is not None and user.platform_id(pending.channel) not in (None, pending.platform_id):
@@ -239,21 +240,16 @@ async def activate(
         return
     before = snapshot(user) if user is not None else None
     if user is None:
-        user = User(
+        user = await open_account(
+            turn.session,
+            now=now,
             name=pending.display_name,
-            status=UserStatus.ACTIVE,
             team=supervisor.team if supervisor is not None else "",
-            created_at=now,
-            updated_at=now,
+            channel=pending.channel,
+            platform_id=pending.platform_id,
         )
-        user.role_rows = []
-        setattr(user, field, pending.platform_id)
-        turn.session.add(user)
-        await turn.session.flush()
     else:
-        setattr(user, field, pending.platform_id)
-        user.status = UserStatus.ACTIVE
-        user.updated_at = now
+        link_account(user, pending.channel, pending.platform_id, now)
     if roles is not None:
         set_roles(user, roles)
     try:
@@ -262,9 +258,7 @@ async def activate(
     except PeopleError as exc:
         await turn.reply(str(exc))
         return
-    pending.status = PendingStatus.APPROVED
-    pending.user_id = user.id
-    pending.updated_at = now
+    approve_request(pending, user, now)
     await turn.session.flush()
     turn.audit("user.approve", "user", user.id, before=before, after=snapshot(user))
     boss = f"；主管：{supervisor.name}" if supervisor is not None else ""
@@ -286,8 +280,7 @@ async def reject(turn: Turn, args: str) -> None:
     pending = await find_pending(turn, ref, statuses=(PendingStatus.PENDING,), verb="拒绝")
     if pending is None:
         return
-    pending.status = PendingStatus.REJECTED
-    pending.updated_at = turn.now
+    reject_request(pending, turn.now)
     turn.audit(
         "pending.reject",
         "pending_sender",

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from domain import group_targets
 from domain.people import CHANNEL_LABELS
 from handlers.context import Turn
 from storage.models import GroupTarget
@@ -106,23 +107,11 @@ async def set_group(turn: Turn, args: str) -> None:
     if secret and kind != "webhook":
         await turn.reply("只有钉钉自定义机器人需要加签密钥。")
         return
-    row = await turn.session.get(GroupTarget, name)
-    before = None
-    if row is None:
-        row = GroupTarget(
-            name=name, channel=channel, kind=kind, address=stored, secret=secret, updated_at=turn.now
-        )
-        turn.session.add(row)
-    else:
-        before = {"channel": row.channel, "kind": row.kind}
-        row.channel, row.kind, row.address, row.secret, row.updated_at = (
-            channel,
-            kind,
-            stored,
-            secret,
-            turn.now,
-        )
-    await turn.session.flush()
+    saved = await turn.session.get(GroupTarget, name)
+    before = {"channel": saved.channel, "kind": saved.kind} if saved is not None else None
+    row = await group_targets.save_target(
+        turn.session, now=turn.now, name=name, channel=channel, kind=kind, address=stored, secret=secret
+    )
     turn.audit(
         "group_target.set", "group_target", name, before=before, after={"channel": channel, "kind": kind}
     )
@@ -175,6 +164,6 @@ async def delete_group(turn: Turn, args: str) -> None:
     if row is None:
         await turn.reply(f"没有在聊天中设置过群「{name}」（配置文件里的群请在配置文件中修改）。")
         return
-    await turn.session.delete(row)
+    await group_targets.delete_target(turn.session, row)
     turn.audit("group_target.delete", "group_target", name, before={"channel": row.channel, "kind": row.kind})
     await turn.reply(f"已删除群「{name}」。")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from domain import people
 from domain.people import (
     STATUS_LABELS,
     PeopleError,
@@ -15,8 +16,6 @@ from domain.people import (
     reps_in_team,
     resolve_one,
     role_text,
-    set_roles,
-    set_supervisor,
     snapshot,
     split_roles,
 )
@@ -32,25 +31,25 @@ NONE_WORDS = {"无", "没有", "不设", "清除", "none"}
 
 async def list_people(turn: Turn, args: str) -> None:
     """人员列表 [团队|全部]: everyone active by team (全部 adds inactive and pending people)."""
-    people = await load_people(turn.session)
+    shown = await load_people(turn.session)
     wanted = args.strip()
     show_all = wanted in ALL_WORDS
     if wanted and not show_all:
-        known = sorted({u.team for u in people if u.team})
+        known = sorted({u.team for u in shown if u.team})
         if wanted not in known:
             await turn.reply(f"没有团队“{wanted}”。现有团队：{'、'.join(known) or '（无）'}。")
             return
-        people = [u for u in people if u.team == wanted]
+        shown = [u for u in shown if u.team == wanted]
     if not show_all:
-        people = [u for u in people if u.status == UserStatus.ACTIVE]
-    if not people:
+        shown = [u for u in shown if u.status == UserStatus.ACTIVE]
+    if not shown:
         await turn.reply("还没有人员。可用命令行 `actionflow import users FILE` 导入，或同步通讯录。")
         return
     names = {u.id: u.name for u in await load_people(turn.session)}
     teams: dict[str, list[User]] = defaultdict(list)
-    for u in people:
+    for u in shown:
         teams[u.team or "（未分组）"].append(u)
-    active = sum(1 for u in people if u.status == UserStatus.ACTIVE)
+    active = sum(1 for u in shown if u.status == UserStatus.ACTIVE)
     lines = [f"人员列表（在职 {active} 人{'，含停用' if show_all else ''}）："]
     for team in sorted(teams):
         lines.append(f"\n【{team}】")
@@ -97,8 +96,7 @@ async def set_role(turn: Turn, args: str) -> None:
     if set(roles) == user.roles:
         await turn.reply(f"{user.name} 的角色本来就是：{role_text(roles)}。")
         return
-    set_roles(user, roles)
-    user.updated_at = turn.now
+    people.change_roles(user, roles, turn.now)
     turn.audit("user.set_roles", "user", user.id, before=before, after=snapshot(user))
     await turn.reply(f"已把 {user.name} 的角色设为：{role_text(roles)}。")
 
@@ -115,14 +113,13 @@ async def set_boss(turn: Turn, args: str) -> None:
         )
         boss = None if boss_ref in NONE_WORDS else await resolve_one(turn.session, boss_ref, what="主管")
         before = snapshot(user)
-        await set_supervisor(turn.session, user, boss)
+        changed = await people.change_supervisor(turn.session, user, boss, turn.now)
     except PeopleError as exc:
         await turn.reply(str(exc))
         return
-    if before == snapshot(user):
+    if not changed:
         await turn.reply(f"{user.name} 的主管本来就是 {boss.name if boss else '（无）'}。")
         return
-    user.updated_at = turn.now
     turn.audit("user.set_supervisor", "user", user.id, before=before, after=snapshot(user))
     await turn.reply(f"已把 {user.name} 的主管设为 {boss.name if boss else '（无）'}。")
     if boss is not None:
@@ -145,8 +142,7 @@ async def set_team(turn: Turn, args: str) -> None:
         await turn.reply(str(exc))
         return
     before = snapshot(user)
-    user.team = team
-    user.updated_at = turn.now
+    people.set_team(user, team, turn.now)
     turn.audit("user.set_team", "user", user.id, before=before, after=snapshot(user))
     await turn.reply(f"已把 {user.name} 调到团队「{team}」。")
 
@@ -167,8 +163,7 @@ async def deactivate(turn: Turn, args: str) -> None:
         return
     before = snapshot(user)
     lines = [f"已停用 {label(user)}。历史记录都保留。"]
-    user.status = UserStatus.INACTIVE
-    user.updated_at = turn.now
+    people.deactivate(user, turn.now)
     turn.audit("user.deactivate", "user", user.id, before=before, after=snapshot(user))
     reports = [
         u
@@ -280,8 +275,7 @@ async def reactivate(turn: Turn, args: str) -> None:
         await turn.reply(str(exc))
         return
     before = snapshot(user)
-    user.status = UserStatus.ACTIVE
-    user.updated_at = turn.now
+    people.reactivate(user, turn.now)
     turn.audit("user.reactivate", "user", user.id, before=before, after=snapshot(user))
     await turn.reply(f"已重新启用 {label(user)}。")
     await turn.tell(user, f"{user.name}，您的 ActionFlow 账号已重新启用。回复「帮助」查看我能做什么。")
