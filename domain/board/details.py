@@ -19,6 +19,7 @@ from storage.models import (
     CompetitorAnalysis,
     Customer,
     Demand,
+    DemandCluster,
     MediaFile,
     Photo,
     Quote,
@@ -297,6 +298,38 @@ async def theme_demands(
         )
         for d in rows
     ]
+
+
+@dataclass(frozen=True)
+class MergeTarget:
+    key: str
+    label: str
+    total: int  # demands in the theme, all time
+
+
+async def merge_targets(session: AsyncSession, scope: Scope, key: str) -> list[MergeTarget]:
+    """The live themes (not merged ones) that ``key`` could be merged into, most demands first."""
+    if not scope.sees_themes:
+        return []
+    totals = dict(
+        (
+            await session.execute(
+                select(Demand.cluster_key, func.count())
+                .where(Demand.cluster_key != "")
+                .group_by(Demand.cluster_key)
+            )
+        ).all()
+    )
+    rows = (
+        await session.execute(
+            select(DemandCluster.key, DemandCluster.label).where(
+                DemandCluster.merged_into == "", DemandCluster.key != key
+            )
+        )
+    ).all()
+    out = [MergeTarget(k, label or k, int(totals.get(k, 0))) for k, label in rows]
+    out.sort(key=lambda t: (-t.total, t.label, t.key))
+    return out
 
 
 # -- trial feedback --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Actions on the board (POST, CSRF-checked): approve or comment a competitor analysis; rename a
-demand theme (the theme book's own rename, audited as in chat's 主题改名).
+"""Actions on the board (POST, CSRF-checked): approve or comment a competitor analysis; rename, merge
+or split a demand theme (the theme book's own functions, audited as in chat's 主题改名/合并/拆分).
 
 They run the chat's own handler code (handlers/competitor.py) in one transaction, as a turn whose
 event comes from the board: the same domain function, the same audit entry (source ``board:<id>``),
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from aiohttp import web
 from aiohttp_session import get_session
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.web.board.render import BASE, bot_of, message, not_found, require
 from bot.web.board.security import check_csrf
@@ -19,6 +21,7 @@ from core.events import TextEvent
 from core.messages import Message, render_text
 from domain import theme_book
 from domain.board import details
+from domain.board.scope import Scope
 from handlers import competitor
 from handlers.context import Turn
 from storage.models import DemandCluster, User
@@ -87,7 +90,9 @@ async def review(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{BASE}/reviews#review-{row.id}")
 
 
-async def rename_theme(request: web.Request) -> web.Response:
+async def _theme_form(request: web.Request) -> tuple[Scope, str, dict[str, str]]:
+    """The checks every theme edit makes: who may edit themes, the theme key, the CSRF token.
+    Returns the viewer's scope, the theme key and the form's text fields."""
     scope = await require(request)
     if not scope.sees_themes:
         raise not_found(request)
@@ -95,11 +100,31 @@ async def rename_theme(request: web.Request) -> web.Response:
     form = await request.post()
     if not await check_csrf(request, str(form.get("csrf", ""))):
         raise refused(request)
+    return scope, key, {name: value for name, value in form.items() if isinstance(value, str)}
+
+
+async def _live_theme(request: web.Request, session: AsyncSession, key: str) -> DemandCluster:
+    row = await session.get(DemandCluster, key)
+    if row is None or row.merged_into:
+        raise not_found(request)
+    return row
+
+
+async def _to_theme(request: web.Request, key: str, flash: str) -> NoReturn:
+    session_data = await get_session(request)
+    session_data["flash"] = flash
+    raise web.HTTPSeeOther(f"{BASE}/themes/{key}")
+
+
+def _event() -> str:
+    return f"board:theme-{secrets.token_hex(6)}"
+
+
+async def rename_theme(request: web.Request) -> web.Response:
+    scope, key, form = await _theme_form(request)
     bot = bot_of(request)
     async with bot.db.transaction() as session:
-        row = await session.get(DemandCluster, key)
-        if row is None or row.merged_into:
-            raise not_found(request)
+        row = await _live_theme(request, session, key)
         try:
             await theme_book.rename(
                 session,
@@ -107,16 +132,63 @@ async def rename_theme(request: web.Request) -> web.Response:
                 str(form.get("name", "")),
                 actor_id=scope.user.id,
                 now=bot.clock.now(),
-                source=f"board:theme-{secrets.token_hex(6)}",
+                source=_event(),
             )
             flash = f"已改名为「{row.label}」，之后意思相同的需求也会归到这个主题。"
         except theme_book.ThemeError as exc:
             flash = str(exc)
-    session_data = await get_session(request)
-    session_data["flash"] = flash
-    raise web.HTTPSeeOther(f"{BASE}/themes/{key}")
+    await _to_theme(request, key, flash)
+
+
+async def merge_theme(request: web.Request) -> web.Response:
+    """合并到…: every quote of this theme moves into the chosen one (as 主题合并 in chat)."""
+    scope, key, form = await _theme_form(request)
+    target_key = str(form.get("target", ""))[:60]
+    bot = bot_of(request)
+    try:
+        # A refused merge raises out of the transaction: it rolls back, nothing changes.
+        async with bot.db.transaction() as session:
+            row = await _live_theme(request, session, key)
+            target = await session.get(DemandCluster, target_key) if target_key else None
+            if target is None or target.merged_into:
+                raise theme_book.ThemeError("请先选一个要并入的主题（可能已被合并，请刷新页面）。")
+            moved = await theme_book.merge(
+                session, row, target, actor_id=scope.user.id, now=bot.clock.now(), event=_event()
+            )
+            flash = (
+                f"已把「{row.label}」并入「{target.label}」，移过来 {moved} 条需求。"
+                "以后同类需求也会归到这里。"
+            )
+    except theme_book.ThemeError as exc:
+        await _to_theme(request, key, str(exc))
+    await _to_theme(request, target.key, flash)
+
+
+async def split_theme(request: web.Request) -> web.Response:
+    """拆分: the quotes that mention a word move to a new theme (as 主题拆分 in chat)."""
+    scope, key, form = await _theme_form(request)
+    word = " ".join(str(form.get("word", "")).split())[:40]
+    name = str(form.get("name", ""))[:200]
+    bot = bot_of(request)
+    try:
+        async with bot.db.transaction() as session:
+            row = await _live_theme(request, session, key)
+            if not word:
+                raise theme_book.ThemeError("请填写用来拆分的关键词。")
+            new, moved = await theme_book.split(
+                session, row, word, name, actor_id=scope.user.id, now=bot.clock.now(), source=_event()
+            )
+            flash = (
+                f"已从「{row.label}」拆出「{new.label}」，移过来 {moved} 条需求。"
+                f"以后提到「{word}」的需求也会归到这里。"
+            )
+    except theme_book.ThemeError as exc:
+        await _to_theme(request, key, str(exc))
+    await _to_theme(request, new.key, flash)
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/reviews/{id}", review)
     app.router.add_post("/themes/{key}/rename", rename_theme)
+    app.router.add_post("/themes/{key}/merge", merge_theme)
+    app.router.add_post("/themes/{key}/split", split_theme)

@@ -328,6 +328,7 @@ async def theme_page(request: web.Request) -> web.Response:
     bot = bot_of(request)
     async with bot.db.read() as session:
         items = await details.theme_demands(session, scope, key)
+        targets = await details.merge_targets(session, scope, key) if items else []
     if items is None:
         raise not_found(request)
     label = items[0].demand.cluster_label or key
@@ -343,6 +344,7 @@ async def theme_page(request: web.Request) -> web.Response:
         customers=customers,
         reps=reps,
         theme_key=key,
+        targets=targets,
     )
 
 
