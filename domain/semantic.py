@@ -80,6 +80,14 @@ class Encoder:
             self._cache.move_to_end(t)
         return out
 
+    def centred_on(self, texts: Sequence[str], basis: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` after subtracting the mean of ``basis`` and the reference remarks:
+        a text's vector does not depend on what else is in the batch."""
+        vecs = self.vectors([*texts, *basis, *REFERENCE]).astype(np.float64)
+        vecs -= vecs[len(texts) :].mean(axis=0)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
+        return vecs[: len(texts)]
+
     def centred(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` after subtracting the mean of them and the reference remarks."""
         vecs = self.vectors([*texts, *REFERENCE]).astype(np.float64)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
 from domain.clustering import KnownCluster
-from domain.themes import Theme, ThemeBook, normalize_text
+from domain.themes import Theme, ThemeBook, clauses, normalize_text, spans_clauses
 from storage.models import Demand, DemandCluster
 from storage.upsert import insert_ignore
 
@@ -92,9 +92,10 @@ async def view(session: AsyncSession, book: ThemeBook) -> BookView:
     for r in rows:
         if r.merged_into or r.kind != "kept":
             continue
-        if r.keywords:
-            words = tuple((normalize_text(w), KEYWORD_WEIGHT) for w in r.keywords if normalize_text(w))
-            extra.append(Theme(r.key, r.label, words, frozenset()))
+        words = tuple((normalize_text(w), KEYWORD_WEIGHT) for w in r.keywords or () if normalize_text(w))
+        if words or r.examples:
+            # Its examples compete with the dictionary's (domain.clustering.example_matches).
+            extra.append(Theme(r.key, r.label, words, frozenset(), tuple(r.examples or ())))
         if r.examples:
             kept.append(KnownCluster(r.key, r.label, tuple(r.examples)))
     # Kept themes come first: the product department's own themes win a tie with the dictionary, and
@@ -309,13 +310,16 @@ async def split(
     needle = normalize_text(word)
     if not needle:
         raise ThemeError("请写上用来拆分的关键词，例如：主题拆分 3 试用 试用申请。")
+    if spans_clauses(word):
+        raise ThemeError("拆分用的关键词请写一个词，不要带逗号、句号等标点。")
     other = await _label_taken(session, label)
     if other is not None:
         raise ThemeError(f"已有主题叫「{other.label}」，不能重名。想把两个并在一起，请用「主题合并」。")
     members = list(
         (await session.execute(select(Demand.id, Demand.text).where(Demand.cluster_key == row.key))).all()
     )
-    ids = [i for i, text in members if needle in normalize_text(text or "")]
+    # The same rule as theme matching: the word inside one clause of the quote.
+    ids = [i for i, text in members if any(needle in part for part in clauses(text or ""))]
     if not ids:
         raise ThemeError(f"「{row.label}」里没有提到「{word}」的需求，没有拆分。")
     if len(ids) == len(members):
@@ -323,7 +327,8 @@ async def split(
             f"「{row.label}」的需求都提到了「{word}」，拆分后原主题会变空，可以直接用「主题改名」。"
         )
     key = "k-" + hashlib.sha1(f"{label}|{now.isoformat()}".encode()).hexdigest()[:10]
-    texts = [text for i, text in members if i in set(ids)]
+    moving = set(ids)
+    texts = [text for i, text in members if i in moving]
     new = DemandCluster(
         key=key,
         label=label,
@@ -340,7 +345,7 @@ async def split(
         update(Demand).where(Demand.id.in_(ids)).values(cluster_key=key, cluster_label=label[:100])
     )
     before = _snap(row)
-    _keep(row, [t for i, t in members if i not in set(ids)])
+    _keep(row, [t for i, t in members if i not in moving])
     row.updated_at = now
     audit.record(
         session,

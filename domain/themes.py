@@ -18,15 +18,22 @@ def normalize_text(text: str) -> str:
     return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-_PUNCTUATION = re.compile(r"[^\w\s]+|_+", re.UNICODE)
+# Where a clause ends: Chinese and ASCII clause punctuation and line breaks; a full stop or colon only
+# when it is not inside a word or number (3.0T, v2.1 stay whole). Other punctuation (X-ray, B超/彩超,
+# PD-1) is removed inside a clause, as normalize_text does.
+_CLAUSE_BREAK = re.compile(r"[，。；！？、：,;!?\n\r]+|(?<![0-9A-Za-z])[.:]|[.:](?![0-9A-Za-z])")
 
 
 def clauses(text: str) -> list[str]:
-    """The normalised clauses of ``text``, split at punctuation (spaces are only removed, as in
-    :func:`normalize_text`): keywords are matched inside one clause, so 「型号不对，手术差点做不了」
-    does not contain 对手."""
-    parts = _PUNCTUATION.split(unicodedata.normalize("NFKC", text))
+    """The normalised clauses of ``text``: keywords are matched inside one clause, so
+    「型号不对，手术差点做不了」 does not contain 对手."""
+    parts = _CLAUSE_BREAK.split(unicodedata.normalize("NFKC", text))
     return [c for c in (normalize_text(p) for p in parts) if c]
+
+
+def spans_clauses(word: str) -> bool:
+    """True when ``word`` contains a clause break: as a keyword it could never match."""
+    return len(_CLAUSE_BREAK.split(unicodedata.normalize("NFKC", word).strip())) > 1
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,9 @@ def _keyword(raw: object, where: str, problems: list[str]) -> tuple[str, float] 
     norm = normalize_text(word)
     if not norm:
         problems.append(f"{where}: {raw!r} has no letters or characters to match")
+        return None
+    if spans_clauses(word):
+        problems.append(f"{where}: {raw!r} — a keyword is matched inside one clause; drop the punctuation")
         return None
     return norm, value
 

@@ -14,9 +14,11 @@ from domain import semantic
 from domain.clustering import (
     Clusterer,
     DemandItem,
+    KnownCluster,
     adjusted_rand_index,
     assign,
     coverage,
+    example_matches,
     fitted,
     load_book,
     match_theme,
@@ -25,6 +27,8 @@ from domain.themes import Theme, ThemeBook, ThemesFileError, load_themes
 
 SAMPLE = Path("/work/shared/data/demands-sample.tsv")
 HELDOUT = Path(__file__).parent / "data" / "demands-heldout.tsv"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "data"
+needs_model = pytest.mark.skipif(semantic.model() is None, reason="sentence model not installed (make setup)")
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -159,6 +163,49 @@ def test_a_keyword_is_matched_inside_one_clause() -> None:
     assert match_theme(book, "竞争对 手又降价了！") is not None  # spaces are removed, as before
 
 
+def test_punctuation_inside_a_word_does_not_end_a_clause(tmp_path: Path) -> None:
+    themes = tmp_path / "themes.toml"
+    themes.write_text(
+        '[[themes]]\nkey = "imaging"\nlabel = "影像"\nkeywords = ["X-ray:2", "3.0T:2", "B超/彩超:2", "PD-1:2"]\n',
+        encoding="utf-8",
+    )
+    book = load_themes(themes)
+    for text in ["客户想要X-ray配件", "3.0T的磁共振什么时候到", "B超/彩超都要", "PD-1 的资料发我一份。"]:
+        assert match_theme(book, text) is not None, text
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[themes]]\nkey = "a"\nlabel = "甲"\nkeywords = ["维修，保养"]\n', encoding="utf-8")
+    with pytest.raises(ThemesFileError, match="matched inside one clause"):
+        load_themes(bad)
+
+
+@needs_model
+def test_a_demands_likeness_to_a_theme_does_not_depend_on_its_batch() -> None:
+    book = load_book()
+    encoder = semantic.model()
+    assert encoder is not None
+    text = "一支要一千八，国产的才六百多"
+    alone = example_matches(book, [text], encoder)[0]
+    crowd = [r["text"] for r in rows(BENCH / "demands-software.tsv")]
+    among = example_matches(book, [*crowd, text], encoder)[-1]
+    assert alone is not None and among is not None
+    assert (
+        (alone[0].key, round(alone[1], 6))
+        == (among[0].key, round(among[1], 6))
+        == ("price", round(alone[1], 6))
+    )
+
+
+@needs_model
+def test_a_demand_naming_a_known_cluster_joins_it_not_a_theme_by_examples() -> None:
+    recent = [r["text"] for r in rows(HELDOUT)]
+    academic = KnownCluster(
+        "d-academic", "学术、专家", ("希望你们赞助科室的学术年会", "学术会议能不能给两个名额")
+    )
+    item = DemandItem("1", "今年的学术年会赞助费能不能再多出一点")
+    out = Clusterer(load_book()).cluster([item], known=[academic], recent=recent)
+    assert out[0].key == "d-academic"  # by its defining word 学术
+
+
 def _keys(clusterer: Clusterer, texts: list[str], scenarios: list[str]) -> list[str]:
     items = [DemandItem(str(i), t, s) for i, (t, s) in enumerate(zip(texts, scenarios, strict=True))]
     return [a.key for a in clusterer.cluster(items)]
@@ -175,9 +222,6 @@ def test_the_scenario_is_a_prior_in_word_discovery_not_a_verdict() -> None:
     same = _keys(clusterer, texts, ["售后响应慢", "售后响应慢", "其他"])
     assert same[0] == same[1] != same[2]
     assert len(set(_keys(clusterer, texts, ["其他", "其他", "其他"]))) == 3
-
-
-needs_model = pytest.mark.skipif(semantic.model() is None, reason="sentence model not installed (make setup)")
 
 
 @needs_model
@@ -210,9 +254,6 @@ def test_the_sentence_model_loads_offline_within_budget() -> None:
     vectors = encoder.centred(["货一直没到", "到货太慢了", "价格太贵"])
     assert vectors.shape == (3, 512)
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
-
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "data"
 
 
 def test_another_industrys_dictionary_is_set_aside() -> None:
@@ -267,14 +308,13 @@ def test_a_demand_no_keyword_matches_joins_the_theme_whose_examples_it_is_like()
 @needs_model
 def test_examples_tell_the_dictionary_fits_but_not_another_industry() -> None:
     book = load_book()
-    encoder = semantic.model()
     reworded = [r["text"] for r in rows(BENCH / "demands-medical.tsv")]
     software = [r["text"] for r in rows(BENCH / "demands-software.tsv")]
     # The reworded medical quotes avoid the keywords: the keywords alone would set the dictionary aside.
-    assert coverage(book, reworded) < book.min_coverage <= coverage(book, reworded, encoder)
-    assert fitted(book, reworded, encoder) is book
-    assert coverage(book, software, encoder) < book.min_coverage
-    assert fitted(book, software, encoder).themes == ()
+    assert coverage(book, reworded) < book.min_coverage <= coverage(book, reworded, semantic.model)
+    assert fitted(book, reworded, semantic.model) is book
+    assert coverage(book, software, semantic.model) < book.min_coverage
+    assert fitted(book, software, semantic.model).themes == ()
 
 
 @needs_model

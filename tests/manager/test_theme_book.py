@@ -137,6 +137,8 @@ async def test_domain_functions_refuse_clearly(tmp_path: Path) -> None:
                 await theme_book.find(s, "9", rows)
             with pytest.raises(theme_book.ThemeError, match="都提到了"):
                 await theme_book.split(s, price, "价格", "价格2", actor_id=None, now=now)
+            with pytest.raises(theme_book.ThemeError, match="不要带逗号"):
+                await theme_book.split(s, price, "价格，太高", "价格2", actor_id=None, now=now)
 
 
 async def test_a_theme_only_old_demands_name_can_still_be_listed_and_renamed(tmp_path: Path) -> None:
@@ -158,3 +160,26 @@ async def test_a_theme_only_old_demands_name_can_still_be_listed_and_renamed(tmp
         assert "改名为「新主题」" in (await bot.send("chenchen", "主题改名 1 新主题"))[-1]
         assert [r.cluster_label for r in await get(bot, Demand)] == ["新主题"]
         assert "没有编号 5 的主题" in (await bot.send("chenchen", "主题改名 5 别的"))[-1]
+
+
+async def test_a_kept_themes_examples_compete_with_the_dictionarys(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, start=MONDAY_8) as bot:
+        now = bot.clock.now()
+        async with bot.app.db.transaction() as s:
+            s.add(
+                DemandCluster(
+                    key="k-academic",
+                    label="学术会议支持",
+                    kind="kept",
+                    created_at=now,
+                    updated_at=now,
+                    examples=ACADEMIC,
+                    keywords=[],
+                    merged_into="",
+                )
+            )
+            await s.flush()
+            view = await theme_book.view(s, load_book())
+        kept = view.book.themes[0]
+        assert (kept.key, kept.examples, kept.keywords) == ("k-academic", tuple(ACADEMIC), ())
+        assert "k-academic" in view.book.always  # applies whatever the dictionary's fit
