@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.dispatcher import Dispatcher
-from bot.imports import import_module
+from bot.imports import StartupError, import_module
 from bot.inbox import Inbox
 from bot.incidents import Incidents
 from bot.locks import KeyedLocks
@@ -26,7 +26,7 @@ from core.events import Event
 from core.speech import Transcriber, TranscriberLoad
 from domain import limits
 from domain.files import FileStore
-from domain.jobs import AppLike, RunContext
+from domain.jobs import AppLike, RunContext, ScheduleError
 from domain.notify import Notifier
 from handlers.context import QuoteRecorder, Services
 from handlers.forms.engine import FormEngine
@@ -261,8 +261,9 @@ class Application:
         jobs = import_module("scheduler.jobs", purpose="scheduled jobs")
         assert jobs is not None  # nothing is optional here: a broken import raises StartupError
         # Every job is declared on the registry and scheduled in one place. A tick runs them in the
-        # order declared: the features' (at build_registry), the contact sync, then the built-in jobs,
-        # so alerts caught up after downtime see the synced roster.
+        # order scheduled: the contact sync first, then the rest as declared (the features', at
+        # build_registry, then the built-in jobs), so alerts caught up after downtime see the synced
+        # roster.
         if self.settings.org.sync_from:
             from bot.contacts import scheduled_sync
 
@@ -273,7 +274,11 @@ class Application:
 
             self.registry.job("org-sync", lambda s: s.org.sync_cron, org_sync)
         jobs.setup(self.registry)  # the built-in jobs, declared like a feature's
-        jobs.register(self.scheduler, self, self.registry.jobs.values())
+        ordered = sorted(self.registry.jobs.values(), key=lambda job: job.name != "org-sync")
+        try:
+            jobs.register(self.scheduler, self, ordered)
+        except ScheduleError as exc:
+            raise StartupError(str(exc)) from exc
 
     # -- EventSink ----------------------------------------------------------------
     async def submit(self, event: Event) -> bool:

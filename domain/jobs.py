@@ -64,11 +64,20 @@ def daily_at(hhmm: str) -> str:
     return f"{int(mm)} {int(hh)} * * *"
 
 
+class ScheduleError(ValueError):
+    """A declared job's schedule is not a crontab the scheduler can run; the start fails with it."""
+
+
 @dataclass(frozen=True)
 class Job:
+    """A declared periodic job. ``catch_up``: when the latest period was missed (first deploy, the
+    bot was down) it is run at the first tick, however late (up to 8 days); with ``catch_up=False`` a
+    period more than an hour past its time is recorded as skipped instead of run."""
+
     name: str
     schedule: Schedule
     fn: JobFn
+    catch_up: bool = True
 
     def cron(self, settings: Settings) -> str:
         return self.schedule if isinstance(self.schedule, str) else self.schedule(settings)
@@ -77,11 +86,11 @@ class Job:
 class DeclaresJobs(Protocol):
     """What a module that brings jobs is given (``handlers.registry.Registry`` is one)."""
 
-    def job(self, name: str, schedule: Schedule, fn: JobFn) -> None: ...
+    def job(self, name: str, schedule: Schedule, fn: JobFn, *, catch_up: bool = True) -> None: ...
 
 
-def add_job(jobs: dict[str, Job], name: str, schedule: Schedule, fn: JobFn) -> None:
+def add_job(jobs: dict[str, Job], name: str, schedule: Schedule, fn: JobFn, *, catch_up: bool = True) -> None:
     """Declare one job in ``jobs``; a name is declared once."""
     if name in jobs:
         raise ValueError(f"job {name!r} declared twice")
-    jobs[name] = Job(name, schedule, fn)
+    jobs[name] = Job(name, schedule, fn, catch_up)

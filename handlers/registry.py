@@ -104,11 +104,18 @@ class Registry:
             raise ValueError(f"sweep {name!r} registered twice")
         self.sweeps[name] = fn
 
-    def job(self, name: str, schedule: Schedule, fn: JobFn) -> None:
+    def job(self, name: str, schedule: Schedule, fn: JobFn, *, catch_up: bool = True) -> None:
         """A periodic job: ``fn(app, ctx)`` runs once per period of ``schedule`` (a crontab, or a
         function of the settings giving one, e.g. ``lambda s: s.alerts.stale_scan_cron``), on the
-        leader only, its run recorded in ``job_runs`` (``actionflow status``). See ``domain.jobs``."""
-        add_job(self.jobs, name, schedule, fn)
+        leader only, its run recorded in ``job_runs`` (``actionflow status``). See ``domain.jobs``.
+
+        The schedule is checked at start: a bad crontab fails the start naming the job.
+
+        Catch-up: a period missed while the bot was down (or before its first start) is run at the
+        first tick, however late (up to 8 days): deployed on a Monday, a Friday 17:00 reminder goes
+        out that Monday. With ``catch_up=False`` a period is run only within an hour of its time;
+        later it is recorded as skipped and the job waits for its next time."""
+        add_job(self.jobs, name, schedule, fn, catch_up=catch_up)
 
 
 def build_registry(modules: tuple[str, ...] = MODULES) -> Registry:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from domain.jobs import AppLike, DeclaresJobs, Job, JobFn, daily_at
+from config.settings import Settings
+from domain.jobs import AppLike, DeclaresJobs, Job, JobFn, ScheduleError, daily_at
 from scheduler import alerts, board_job, deadline_sweep, demand_alerts, ledger_head, rebate_job
 from scheduler.leader import build_leader
 from scheduler.service import JobFn as BoundJobFn
-from scheduler.service import RunContext, Scheduler
+from scheduler.service import RunContext, Scheduler, validate_cron
 
 
 def setup(registry: DeclaresJobs) -> None:
@@ -39,9 +40,35 @@ def _bound(app: AppLike, fn: JobFn) -> BoundJobFn:
     return run
 
 
+def crontabs(jobs: Iterable[Job], settings: Settings) -> dict[str, str]:
+    """Each job's crontab; :class:`ScheduleError` naming every job whose schedule is not a valid one
+    (a typo in a feature's crontab or in the setting it reads must not start a scheduler that fails
+    at every tick)."""
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for job in jobs:
+        try:
+            cron = job.cron(settings)
+        except ValueError as exc:
+            problems.append(f"job {job.name!r}: its schedule cannot be read from the settings ({exc})")
+            continue
+        reason = validate_cron(cron, settings.app.timezone)
+        if reason is not None:
+            problems.append(f"job {job.name!r}: {cron!r} is not a 5-field crontab ({reason})")
+        found[job.name] = cron
+    if problems:
+        raise ScheduleError("bad schedule for a periodic job, fix it and start again: " + "; ".join(problems))
+    return found
+
+
 def register(scheduler: Scheduler, app: AppLike, jobs: Iterable[Job]) -> None:
-    """The leader lock, the deadline sweep, and every declared job on its schedule."""
+    """The leader lock, the deadline sweep, and every declared job on its schedule.
+
+    Every schedule is checked first: a bad one raises :class:`ScheduleError` before anything is
+    installed."""
     settings = app.settings
+    jobs = list(jobs)
+    crons = crontabs(jobs, settings)
     lease = timedelta(seconds=settings.scheduler.lease_s)
     leader = build_leader(app.db, app.clock, scheduler.holder or "scheduler", lease)
     scheduler.leader = leader
@@ -55,4 +82,4 @@ def register(scheduler: Scheduler, app: AppLike, jobs: Iterable[Job]) -> None:
 
     scheduler.add_sweep("deadline-reminders", sweep)
     for job in jobs:
-        scheduler.add_periodic(job.name, job.cron(settings), _bound(app, job.fn))
+        scheduler.add_periodic(job.name, crons[job.name], _bound(app, job.fn), catch_up=job.catch_up)

@@ -1,4 +1,10 @@
-"""The scheduler: periodic jobs with exactly-once periods, catch-up after downtime, and sweeps."""
+"""The scheduler: periodic jobs with exactly-once periods, catch-up after downtime, and sweeps.
+
+Catch-up: at each tick a job's latest scheduled time within the look-back (8 days) is its period; a
+period with no run recorded is run then, however late (the first tick after a deploy or downtime). A
+job added with ``catch_up=False`` runs a period only within ``grace`` (an hour) of its time; a later
+first tick records the period as skipped and the job waits for its next time.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +39,9 @@ class PeriodicJob:
     name: str
     cron: str
     fn: JobFn
+    catch_up: bool = True
     lookback: timedelta = timedelta(days=8)
+    grace: timedelta = timedelta(hours=1)  # how late a period of a job that does not catch up may run
     _trigger: CronTrigger | None = field(default=None, repr=False)
     _last_fire: datetime | None = field(default=None, repr=False)
 
@@ -151,10 +159,10 @@ class Scheduler:
             except Exception:
                 log.exception("closing the scheduler failed")
 
-    def add_periodic(self, name: str, cron: str, fn: JobFn) -> None:
+    def add_periodic(self, name: str, cron: str, fn: JobFn, *, catch_up: bool = True) -> None:
         if name in self.jobs:
             raise ValueError(f"job {name!r} registered twice")
-        self.jobs[name] = PeriodicJob(name, cron, fn)
+        self.jobs[name] = PeriodicJob(name, cron, fn, catch_up)
 
     def add_sweep(self, name: str, fn: SweepFn) -> None:
         self.sweeps[name] = fn
@@ -198,26 +206,32 @@ class Scheduler:
         created, so the first tick does not send a burst of reports about the minutes-old data)."""
         now = self.clock.now()
         skipped = []
-        async with self.db.transaction() as session:
-            for job in self.jobs.values():
+        for job in self.jobs.values():
+            try:
                 fire = job.latest_fire(now, self.tz)
-                if fire is None:
-                    continue
-                if await insert_ignore(
-                    session,
-                    JobRun,
-                    {
-                        "job": job.name,
-                        "period": self.period_key(fire),
-                        "status": JobRunStatus.SKIPPED,
-                        "holder": self.holder,
-                        "started_at": now,
-                        "finished_at": now,
-                        "error": "",
-                    },
-                ):
-                    skipped.append(job.name)
+            except Exception:
+                log.exception("job %s has a schedule that cannot be read: %r", job.name, job.cron)
+                continue
+            if fire is not None and await self._skip(job.name, self.period_key(fire), now):
+                skipped.append(job.name)
         return skipped
+
+    async def _skip(self, job: str, period: str, now: datetime) -> bool:
+        """Record (job, period) as skipped unless a run of it is recorded; True when recorded now."""
+        async with self.db.transaction() as session:
+            return await insert_ignore(
+                session,
+                JobRun,
+                {
+                    "job": job,
+                    "period": period,
+                    "status": JobRunStatus.SKIPPED,
+                    "holder": self.holder,
+                    "started_at": now,
+                    "finished_at": now,
+                    "error": "",
+                },
+            )
 
     async def _finish(self, job: str, period: str, error: str = "") -> None:
         async with self.db.transaction() as session:
@@ -231,6 +245,14 @@ class Scheduler:
                 )
             )
 
+    async def _tell_failed(self, job: str, period: str, error: str) -> None:
+        if self.on_job_failed is None:
+            return
+        try:
+            await self.on_job_failed(job, period, error)
+        except Exception:
+            log.exception("telling about the failed job %s failed", job)
+
     async def tick(self) -> list[str]:
         """Run sweeps, then every periodic job whose latest period has not been claimed yet."""
         if self.is_leader is not None and not await self.is_leader():
@@ -243,10 +265,21 @@ class Scheduler:
             except Exception:
                 log.exception("sweep %s failed", name)
         for job in self.jobs.values():
-            fire = job.latest_fire(now, self.tz)
+            try:
+                fire = job.latest_fire(now, self.tz)
+            except Exception as exc:
+                # A schedule that cannot be read (register() checks them at start, so this is a job
+                # added some other way): this job does not run; the others do.
+                log.exception("job %s has a schedule that cannot be read: %r", job.name, job.cron)
+                await self._tell_failed(job.name, self.period_key(now), f"bad schedule {job.cron!r}: {exc}")
+                continue
             if fire is None:
                 continue
             period = self.period_key(fire)
+            if not job.catch_up and now - fire > job.grace:
+                if await self._skip(job.name, period, now):
+                    log.info("job %s for %s skipped: too late to run (catch_up=False)", job.name, period)
+                continue
             if not await self.claim(job.name, period):
                 continue
             ctx = RunContext(job.name, period, fire, now)
@@ -256,11 +289,7 @@ class Scheduler:
                 log.exception("job %s for %s failed", job.name, period)
                 error = f"{type(exc).__name__}: {exc}"
                 await self._finish(job.name, period, error)
-                if self.on_job_failed is not None:
-                    try:
-                        await self.on_job_failed(job.name, period, error)
-                    except Exception:
-                        log.exception("telling about the failed job %s failed", job.name)
+                await self._tell_failed(job.name, period, error)
             else:
                 await self._finish(job.name, period)
                 log.info("job ran", extra={"job": job.name, "period": period})

@@ -76,7 +76,7 @@ class JobRunStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
-    SKIPPED = "skipped"  # the period passed while demo data was being created
+    SKIPPED = "skipped"  # passed while demo data was created, or too late for a job with catch_up=False
 
 
 class DemandStatus(StrEnum):

@@ -88,3 +88,78 @@ async def test_failed_job_is_recorded(tmp_path: Path) -> None:
 def test_cron_validation() -> None:
     assert validate_cron("30 8 * * *") is None
     assert validate_cron("61 8 * * *") is not None
+
+
+async def test_a_job_whose_schedule_breaks_at_tick_does_not_stop_the_others(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 23, 0, 31, tzinfo=UTC))  # 08:31 Shanghai
+    runs: list[str] = []
+    told: list[tuple[str, str]] = []
+    sched = Scheduler(db, clock, "Asia/Shanghai")
+
+    async def never(ctx: RunContext) -> None:
+        raise AssertionError("a job with an unreadable schedule must not run")
+
+    async def job(ctx: RunContext) -> None:
+        runs.append(ctx.period)
+
+    async def on_failed(job: str, period: str, error: str) -> None:
+        told.append((job, error))
+
+    sched.on_job_failed = on_failed
+    # Added first, so it is reached first on every tick (register() would have refused it at start).
+    sched.add_periodic("broken", "61 * * * *", never)
+    sched.add_periodic("digest", "30 8 * * *", job)
+    assert await sched.tick() == ["digest@2026-11-23T08:30"]
+    clock.advance(timedelta(days=1))
+    await sched.tick()
+    assert runs == ["2026-11-23T08:30", "2026-11-24T08:30"]
+    assert [name for name, _ in told] == ["broken", "broken"]
+    assert "'61 * * * *'" in told[0][1]  # the incident report names the crontab
+    assert await sched.skip_current_periods() == []  # the demo's skip survives it too
+    await db.dispose()
+
+
+async def _statuses(db: Database) -> list[tuple[str, str, str]]:
+    async with db.read() as s:
+        rows = (await s.execute(select(JobRun).order_by(JobRun.period, JobRun.job))).scalars()
+        return [(r.period, r.job, r.status) for r in rows]
+
+
+async def test_a_job_that_does_not_catch_up_skips_a_period_missed_by_more_than_an_hour(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Monday 09:00 Shanghai
+    runs: list[str] = []
+    sched = Scheduler(db, clock, "Asia/Shanghai")
+
+    async def reminder(ctx: RunContext) -> None:
+        runs.append(ctx.period)
+
+    sched.add_periodic("friday-reminder", "0 17 * * 5", reminder, catch_up=False)
+    sched.add_periodic("caught-up", "0 17 * * 5", reminder)
+    # First start on a Monday: last Friday's reminder is not sent now, only the other job's.
+    assert await sched.tick() == ["caught-up@2026-11-20T17:00"]
+    await sched.tick()
+    assert runs == ["2026-11-20T17:00"]
+    async with db.read() as s:
+        skipped = (await s.execute(select(JobRun).where(JobRun.job == "friday-reminder"))).scalar_one()
+    assert (skipped.period, skipped.status) == ("2026-11-20T17:00", "skipped")
+    # Friday: down from 16:00, back at 17:59 (within the hour) — this Friday's runs, late.
+    clock.advance(timedelta(days=4, hours=8, minutes=59))
+    assert await sched.tick() == ["friday-reminder@2026-11-27T17:00", "caught-up@2026-11-27T17:00"]
+    # The next Friday the bot is back at 18:01: too late for the reminder, which is skipped.
+    clock.advance(timedelta(days=7, minutes=2))
+    assert await sched.tick() == ["caught-up@2026-12-04T17:00"]
+    assert await _statuses(db) == [
+        ("2026-11-20T17:00", "caught-up", "done"),
+        ("2026-11-20T17:00", "friday-reminder", "skipped"),
+        ("2026-11-27T17:00", "caught-up", "done"),
+        ("2026-11-27T17:00", "friday-reminder", "done"),
+        ("2026-12-04T17:00", "caught-up", "done"),
+        ("2026-12-04T17:00", "friday-reminder", "skipped"),
+    ]
+    await db.dispose()

@@ -8,14 +8,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.testing import BotHarness
+from bot.cli import common as cli_common
+from bot.imports import StartupError
+from bot.testing import BotHarness, make_settings
 from domain import health
 from domain.jobs import AppLike, RunContext
 from handlers.registry import Registry, build_registry
 from scheduler import jobs as scheduler_jobs
 from scheduler.service import Scheduler
-from storage.models import JobRun
+from storage.models import JobRun, JobRunStatus
+from tests.org.platforms import Dept, Staff, org_on
 from tests.structure.jobkit import JOBKIT_MODULES, REMINDER
+from tests.structure.rosterkit import ROSTER_SEEN, ROSTERKIT_MODULES
 
 # The harness starts on Monday 2026-11-23 09:00 in Asia/Shanghai.
 
@@ -74,3 +78,70 @@ def test_a_job_name_is_declared_once() -> None:
     assert {"weekly-report-reminder", "stale-customers", "ledger-head"} <= set(registry.jobs)
     with pytest.raises(ValueError, match="weekly-report-reminder"):
         registry.job("weekly-report-reminder", "0 9 * * *", registry.jobs["stale-customers"].fn)
+
+
+async def test_a_bad_crontab_fails_the_start_naming_the_job(tmp_path: Path) -> None:
+    # Before: the bot started, then every tick raised and no periodic job ran again.
+    harness = BotHarness(tmp_path, modules=(*JOBKIT_MODULES, "tests.structure.badcron"))
+    with pytest.raises(StartupError, match=r"'hourly-check': '61 \* \* \* \*' is not a 5-field crontab"):
+        await harness.app.start()
+    await harness.app.stop()
+    # A setting a built-in job reads is checked the same way.
+    (tmp_path / "settings").mkdir()
+    harness = BotHarness(tmp_path / "settings", alerts={"stale_scan_cron": "0 25 * * *"})
+    with pytest.raises(StartupError, match=r"'stale-customers': '0 25 \* \* \*'"):
+        await harness.app.start()
+    await harness.app.stop()
+
+
+def test_actionflow_run_prints_the_bad_crontab_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def start() -> int:  # what `actionflow run` does, through the same error handling
+        harness = BotHarness(tmp_path, modules=(*JOBKIT_MODULES, "tests.structure.badcron"))
+        try:
+            await harness.app.start()
+        finally:
+            await harness.app.stop()
+        return 0
+
+    with pytest.raises(SystemExit) as exited:
+        cli_common.run(start())
+    assert exited.value.code == 1
+    assert "hourly-check" in capsys.readouterr().err
+
+
+async def test_a_job_declared_without_catch_up_waits_for_its_next_time(tmp_path: Path) -> None:
+    runs: list[str] = []
+
+    async def reminder(app: AppLike, ctx: RunContext) -> None:
+        runs.append(ctx.period)
+
+    registry = Registry()
+    registry.job("friday-reminder", "0 17 * * 5", reminder, catch_up=False)
+    async with BotHarness(tmp_path, jobs=False) as bot:  # deployed on Monday 09:00
+        scheduler = Scheduler(bot.app.db, bot.clock, bot.settings.app.timezone, holder="test")
+        scheduler_jobs.register(scheduler, bot.app, registry.jobs.values())
+        await scheduler.tick()
+        assert runs == []  # last Friday's reminder is not sent on Monday
+        async with bot.app.db.read() as session:
+            row = (await session.execute(select(JobRun))).scalar_one()
+        assert (row.period, row.status) == ("2026-11-20T17:00", JobRunStatus.SKIPPED)
+        bot.clock.advance(timedelta(days=4, hours=8, minutes=30))  # Friday 17:30
+        await scheduler.tick()
+        assert runs == ["2026-11-27T17:00"]
+        await scheduler.close()
+
+
+async def test_the_contact_sync_runs_before_the_features_jobs(tmp_path: Path) -> None:
+    # First start on Monday: the scheduled sync and last Friday's feature job are both caught up at
+    # the first tick; the sync goes first, so the job sees the people it has just brought in.
+    ROSTER_SEEN.clear()
+    with org_on("wecom") as org:
+        org.set([Dept(2, "销售部")], [Staff("wanglei", "王磊", (2,))])
+        settings = make_settings(
+            tmp_path, org={"sync_from": "wecom", "sync_cron": "0 3 * * *"}, wecom=org.section()
+        )
+        async with BotHarness(tmp_path, settings=settings, modules=ROSTERKIT_MODULES) as bot:
+            await bot.tick()
+    assert ROSTER_SEEN == [("2026-11-20T17:00", ["王磊"])]
