@@ -205,3 +205,53 @@ async def test_the_theme_forms_fit_a_phone(tmp_path: Path, phone: BrowserContext
         await expect(page.get_by_role("button", name="拆分")).to_be_enabled()
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], width
+
+
+async def test_the_merge_list_offers_themes_and_only_the_largest_discovered_clusters(
+    tmp_path: Path, desktop: BrowserContext
+) -> None:
+    async with board_bot(tmp_path) as bot:
+        await org(bot)
+        await theme(bot, "repair", "设备报修", ["希望设备能远程报修"])
+        await theme(bot, "price", "价格与采购成本", [], kind="theme")  # dictionary theme, no demand yet
+        await theme(bot, "k-kept", "培训需求", [], kind="kept")
+        await theme(bot, "d-empty", "空的聚类", [], kind="discovered")
+        cid = await customer(bot, "发现医院", "wanglei", hours_since_update=5)
+        rep = await bot.user("wanglei")
+        now = bot.clock.now()
+        async with bot.session() as session:
+            # Scans keep adding discovered clusters: 205 of them, cluster i with i + 1 demands.
+            for i in range(205):
+                session.add(
+                    DemandCluster(
+                        key=f"d-{i:03}",
+                        label=f"聚类{i:03}",
+                        kind="discovered",
+                        created_at=now,
+                        updated_at=now,
+                        examples=[],
+                        keywords=[],
+                        merged_into="",
+                    )
+                )
+                session.add_all(
+                    Demand(
+                        customer_id=cid,
+                        rep_id=rep.id,
+                        text=f"需求{i}-{n}",
+                        cluster_key=f"d-{i:03}",
+                        cluster_label=f"聚类{i:03}",
+                        created_at=now,
+                    )
+                    for n in range(i + 1)
+                )
+        page = await sign_in(bot, desktop, "chanpin")
+        await page.goto(base(bot) + "/board/themes/repair")
+        options = await page.get_by_label("并入的主题").locator("option").all_inner_texts()
+        # The 200 largest discovered clusters, most demands first; the 5 smallest and the empty one are
+        # left out, the dictionary and kept themes are always there.
+        assert options[:3] == ["请选择主题", "聚类204（205 条）", "聚类203（204 条）"]
+        assert options[200] == "聚类005（6 条）"
+        assert sorted(options[201:]) == ["价格与采购成本（0 条）", "培训需求（0 条）"]
+        assert len(options) == 1 + 200 + 2
+        assert not any(o.startswith(("聚类004", "空的聚类", "设备报修")) for o in options)
