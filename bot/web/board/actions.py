@@ -27,6 +27,10 @@ from handlers.context import Turn
 from storage.models import DemandCluster, User
 
 MAX_COMMENT = 2000
+# The theme book puts no limit on a split word (MAX_LABEL is for names); a word to find in quotes is
+# short, and the page's field allows this many characters. A longer one is refused, not cut: a cut word
+# would split by a different (shorter) word than the one asked for.
+MAX_SPLIT_WORD = 20
 
 
 @dataclass
@@ -167,7 +171,7 @@ async def merge_theme(request: web.Request) -> web.Response:
 async def split_theme(request: web.Request) -> web.Response:
     """拆分: the quotes that mention a word move to a new theme (as 主题拆分 in chat)."""
     scope, key, form = await _theme_form(request)
-    word = " ".join(str(form.get("word", "")).split())[:40]
+    word = " ".join(str(form.get("word", "")).split())
     name = str(form.get("name", ""))[:200]
     bot = bot_of(request)
     try:
@@ -175,6 +179,8 @@ async def split_theme(request: web.Request) -> web.Response:
             row = await _live_theme(request, session, key)
             if not word:
                 raise theme_book.ThemeError("请填写用来拆分的关键词。")
+            if len(word) > MAX_SPLIT_WORD:
+                raise theme_book.ThemeError(f"关键词太长了，请控制在 {MAX_SPLIT_WORD} 个字以内。")
             new, moved = await theme_book.split(
                 session, row, word, name, actor_id=scope.user.id, now=bot.clock.now(), source=_event()
             )

@@ -9,6 +9,7 @@ from playwright.async_api import BrowserContext, expect
 from sqlalchemy import func, select
 
 from bot.testing import BotHarness
+from bot.web.board.actions import MAX_SPLIT_WORD
 from storage.models import AuditLog, Demand, DemandCluster
 from tests.web.board.conftest import PHONE
 from tests.web.board.kit import base, board_bot, customer, org, sign_in
@@ -168,6 +169,17 @@ async def test_a_refused_split_says_why_and_changes_nothing(tmp_path: Path, desk
             await expect(page.locator(".flash")).to_have_text(told)
             assert page.url.endswith("/board/themes/repair")
             await expect(page.locator(".quote")).to_have_count(2)
+        # The field takes as many characters as the server accepts; a longer word sent anyway is refused
+        # (not cut to a shorter word that would move other quotes).
+        field = page.get_by_label("拆分关键词")
+        await field.fill("远" * (MAX_SPLIT_WORD + 1))
+        assert await field.input_value() == "远" * MAX_SPLIT_WORD
+        await field.evaluate(
+            "(el, n) => { el.removeAttribute('maxlength'); el.value = '远'.repeat(n); }", MAX_SPLIT_WORD + 1
+        )
+        await page.get_by_label("新主题的名称").fill("远程诊断")
+        await page.get_by_role("button", name="拆分").click()
+        await expect(page.locator(".flash")).to_have_text("关键词太长了，请控制在 20 个字以内。")
         assert await snapshot(bot) == before
 
 
