@@ -138,7 +138,7 @@ async def rename_theme(request: web.Request) -> web.Response:
                 now=bot.clock.now(),
                 source=_event(),
             )
-            flash = f"已改名为「{row.label}」，之后意思相同的需求也会归到这个主题。"
+            flash = f"已改名为「{row.label}」，以后意思相同的需求也会归到这个主题。"
         except theme_book.ThemeError as exc:
             flash = str(exc)
     await _to_theme(request, key, flash)
@@ -155,13 +155,13 @@ async def merge_theme(request: web.Request) -> web.Response:
             row = await _live_theme(request, session, key)
             target = await session.get(DemandCluster, target_key) if target_key else None
             if target is None or target.merged_into:
-                raise theme_book.ThemeError("请先选一个要并入的主题（可能已被合并，请刷新页面）。")
+                raise theme_book.ThemeError("请先选择要并入的主题。如果选的主题刚被合并，请刷新页面再选。")
             moved = await theme_book.merge(
                 session, row, target, actor_id=scope.user.id, now=bot.clock.now(), event=_event()
             )
             flash = (
                 f"已把「{row.label}」并入「{target.label}」，移过来 {moved} 条需求。"
-                "以后同类需求也会归到这里。"
+                f"以后原属「{row.label}」的需求也会归到这里。"
             )
     except theme_book.ThemeError as exc:
         await _to_theme(request, key, str(exc))

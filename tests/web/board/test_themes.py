@@ -90,10 +90,20 @@ async def test_product_merges_a_discovered_cluster_into_a_theme(
         options = await select_.locator("option").all_inner_texts()
         # The other live themes with their counts: not this one, not a merged one; labels escaped.
         assert options == ["请选择主题", "价格与采购成本（2 条）", "<b>耗材</b>（1 条）"]
+        await expect(page.get_by_text("合并后不能撤销")).to_have_text(
+            "本主题的需求会全部移到所选主题，以后的也归到那里。合并后不能撤销。"
+        )
+        # Nothing chosen: nothing merged, and the page says what to do.
+        await page.get_by_role("button", name="合并").click()
+        await expect(page.locator(".flash")).to_have_text(
+            "请先选择要并入的主题。如果选的主题刚被合并，请刷新页面再选。"
+        )
+        assert page.url.endswith("/board/themes/d-cheap")
+        select_ = page.get_by_label("并入的主题")
         await select_.select_option(label="价格与采购成本（2 条）")
         await page.get_by_role("button", name="合并").click()
-        await expect(page.locator(".flash")).to_contain_text(
-            "已把「便宜 一点」并入「价格与采购成本」，移过来 2 条需求。"
+        await expect(page.locator(".flash")).to_have_text(
+            "已把「便宜 一点」并入「价格与采购成本」，移过来 2 条需求。以后原属「便宜 一点」的需求也会归到这里。"
         )
         assert page.url.endswith("/board/themes/price")
         await expect(page.locator("h1")).to_contain_text("价格与采购成本 4 条")
@@ -120,6 +130,9 @@ async def test_product_splits_a_theme_by_a_word(tmp_path: Path, desktop: Browser
         )
         page = await sign_in(bot, desktop, "chanpin")
         await page.goto(base(bot) + "/board/themes/repair")
+        await expect(page.get_by_text("提到这个词的需求")).to_have_text(
+            "提到这个词的需求会移到新主题，以后提到它的也归到那里。"
+        )
         await page.get_by_label("拆分关键词").fill("远程")
         await page.get_by_label("新主题的名称").fill("远程诊断")
         await page.get_by_role("button", name="拆分").click()
