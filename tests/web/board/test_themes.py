@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.async_api import BrowserContext, expect
 from sqlalchemy import func, select
 
 from bot.testing import BotHarness
 from bot.web.board.actions import MAX_SPLIT_WORD
-from storage.models import AuditLog, Demand, DemandCluster
+from domain.board import details
+from domain.board.scope import scope_for
+from storage.models import AuditLog, Demand, DemandCluster, User
 from tests.web.board.conftest import PHONE
 from tests.web.board.kit import base, board_bot, customer, org, sign_in
 
@@ -280,3 +283,30 @@ async def test_the_merge_list_offers_themes_and_only_the_largest_discovered_clus
         assert sorted(options[201:]) == ["价格与采购成本（0 条）", "培训需求（0 条）"]
         assert len(options) == 1 + 200 + 2
         assert not any(o.startswith(("聚类004", "空的聚类", "设备报修")) for o in options)
+
+
+async def test_merge_targets_on_every_backend(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same list on SQLite and PostgreSQL, with the cap lowered to 2 discovered clusters."""
+    monkeypatch.setattr(details, "MAX_DISCOVERED_TARGETS", 2)
+    async with BotHarness(tmp_path, db_url=db_url) as bot:
+        await org(bot)
+        await theme(bot, "repair", "设备报修", ["希望设备能远程报修"])
+        await theme(bot, "price", "价格与采购成本", [], kind="theme")
+        await theme(bot, "k-train", "培训需求", ["来培训一下"], kind="kept")
+        await theme(bot, "d-big", "大聚类", ["甲", "乙", "丙"], kind="discovered")
+        await theme(bot, "d-mid", "中聚类", ["丁", "戊"], kind="discovered")
+        await theme(bot, "d-small", "小聚类", ["己"], kind="discovered")
+        await theme(bot, "d-empty", "空聚类", [], kind="discovered")
+        await theme(bot, "old", "旧主题", ["庚"], merged_into="price")
+        async with bot.session() as session:
+            user = (await session.execute(select(User).where(User.console_id == "chanpin"))).scalar_one()
+            scope = await scope_for(session, user)
+            targets = await details.merge_targets(session, scope, "repair")
+        assert [(t.label, t.total) for t in targets] == [
+            ("大聚类", 3),
+            ("中聚类", 2),
+            ("培训需求", 1),
+            ("价格与采购成本", 0),
+        ]
