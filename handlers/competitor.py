@@ -22,13 +22,18 @@ from storage.models import CompetitorAnalysis, ConversationState, Customer, Revi
 
 FIELDS = ("status", "competitor", "price", "delivery_cycle", "weaknesses", "reviewer_id", "review_comment")
 APPROVE, COMMENT = "通过", "批注"
-STATUS = {
-    "draft": "待填写",
-    "pending_review": "待审核",
-    "approved": "已通过",
-    "commented": "已批注",
-    "withdrawn": "已放弃",
+STATUS: dict[ReviewStatus, str] = {  # as the board's REVIEW_STATUS
+    ReviewStatus.DRAFT: "待填写",
+    ReviewStatus.PENDING_REVIEW: "待审核",
+    ReviewStatus.APPROVED: "已通过",
+    ReviewStatus.COMMENTED: "已批注",
+    ReviewStatus.WITHDRAWN: "已放弃",
 }
+
+
+def status_label(status: str) -> str:
+    """The word a person reads for a review status (the database only holds ``ReviewStatus`` values)."""
+    return STATUS[ReviewStatus(status)]
 
 
 async def start_competitor(
@@ -261,7 +266,7 @@ async def review_command(turn: Turn, args: str) -> None:
     customer_name, rep_name = await _names(turn, row)
     await turn.reply(
         summary(row, customer_name, rep_name)
-        + f"\n状态：{STATUS.get(row.status, row.status)}"
+        + f"\n状态：{status_label(row.status)}"
         + f"\n回复「审核 {row.id} 通过」或「批注 {row.id} 你的意见」。"
     )
 
@@ -293,7 +298,7 @@ async def return_command(turn: Turn, args: str) -> None:
     if row is None:
         return
     if row.status != ReviewStatus.PENDING_REVIEW:
-        state = STATUS.get(row.status, row.status)
+        state = status_label(row.status)
         await turn.reply(f"竞对分析 #{row.id} 现在是「{state}」，只能退回待审核的。")
         return
     rep = await turn.session.get(User, row.rep_id)

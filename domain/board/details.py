@@ -307,27 +307,34 @@ class MergeTarget:
     total: int  # demands in the theme, all time
 
 
+MAX_DISCOVERED_TARGETS = 200  # discovered clusters offered as merge targets, the largest first
+
+
 async def merge_targets(session: AsyncSession, scope: Scope, key: str) -> list[MergeTarget]:
-    """The live themes (not merged ones) that ``key`` could be merged into, most demands first."""
+    """The live themes (not merged ones) that ``key`` could be merged into, most demands first: every
+    dictionary and kept theme, and the :data:`MAX_DISCOVERED_TARGETS` largest discovered clusters that
+    have demands (scans keep adding discovered clusters; empty or small ones are not worth a choice).
+
+    Demands are counted only for those themes, through the ``cluster_key`` index."""
     if not scope.sees_themes:
         return []
-    totals = dict(
-        (
-            await session.execute(
-                select(Demand.cluster_key, func.count())
-                .where(Demand.cluster_key != "")
-                .group_by(Demand.cluster_key)
-            )
-        ).all()
+    live = (DemandCluster.merged_into == "", DemandCluster.key != key)
+    total = func.count(Demand.id)
+    named = await session.execute(
+        select(DemandCluster.key, DemandCluster.label, total)
+        .outerjoin(Demand, Demand.cluster_key == DemandCluster.key)
+        .where(*live, DemandCluster.kind.in_(("theme", "kept")))
+        .group_by(DemandCluster.key, DemandCluster.label)
     )
-    rows = (
-        await session.execute(
-            select(DemandCluster.key, DemandCluster.label).where(
-                DemandCluster.merged_into == "", DemandCluster.key != key
-            )
-        )
-    ).all()
-    out = [MergeTarget(k, label or k, int(totals.get(k, 0))) for k, label in rows]
+    discovered = await session.execute(
+        select(DemandCluster.key, DemandCluster.label, total)
+        .join(Demand, Demand.cluster_key == DemandCluster.key)
+        .where(*live, DemandCluster.kind.not_in(("theme", "kept")))
+        .group_by(DemandCluster.key, DemandCluster.label)
+        .order_by(total.desc(), DemandCluster.label, DemandCluster.key)
+        .limit(MAX_DISCOVERED_TARGETS)
+    )
+    out = [MergeTarget(k, label or k, int(n)) for k, label, n in [*named.all(), *discovered.all()]]
     out.sort(key=lambda t: (-t.total, t.label, t.key))
     return out
 

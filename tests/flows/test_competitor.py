@@ -9,8 +9,18 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.testing import BotHarness
+from bot.web.board.render import REVIEW_STATUS
+from handlers.competitor import STATUS, status_label
 from speech.ledger import QuoteLedger, verify_chain
-from storage.models import AuditLog, CompetitorAnalysis, ConversationState, Deadline, Demand, Quote
+from storage.models import (
+    AuditLog,
+    CompetitorAnalysis,
+    ConversationState,
+    Deadline,
+    Demand,
+    Quote,
+    ReviewStatus,
+)
 from tests.flows.kit import (
     ScriptedTranscriber,
     add_customer,
@@ -350,3 +360,8 @@ async def test_going_back_over_a_recorded_quote_keeps_it_and_links_the_new_one(t
         async with bot.session() as s:
             report = await verify_chain(s)
         assert report.ok and len(await rows(bot, Quote)) == 2
+
+
+def test_every_review_status_reads_the_same_in_chat_and_on_the_board() -> None:
+    assert set(STATUS) == set(ReviewStatus) and STATUS == REVIEW_STATUS
+    assert status_label("pending_review") == "待审核"

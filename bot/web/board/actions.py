@@ -27,6 +27,10 @@ from handlers.context import Turn
 from storage.models import DemandCluster, User
 
 MAX_COMMENT = 2000
+# The theme book puts no limit on a split word (MAX_LABEL is for names); a word to find in quotes is
+# short, and the page's field allows this many characters. A longer one is refused, not cut: a cut word
+# would split by a different (shorter) word than the one asked for.
+MAX_SPLIT_WORD = 20
 
 
 @dataclass
@@ -134,7 +138,7 @@ async def rename_theme(request: web.Request) -> web.Response:
                 now=bot.clock.now(),
                 source=_event(),
             )
-            flash = f"已改名为「{row.label}」，之后意思相同的需求也会归到这个主题。"
+            flash = f"已改名为「{row.label}」，以后意思相同的需求也会归到这个主题。"
         except theme_book.ThemeError as exc:
             flash = str(exc)
     await _to_theme(request, key, flash)
@@ -151,13 +155,13 @@ async def merge_theme(request: web.Request) -> web.Response:
             row = await _live_theme(request, session, key)
             target = await session.get(DemandCluster, target_key) if target_key else None
             if target is None or target.merged_into:
-                raise theme_book.ThemeError("请先选一个要并入的主题（可能已被合并，请刷新页面）。")
+                raise theme_book.ThemeError("请先选择要并入的主题。如果选的主题刚被合并，请刷新页面再选。")
             moved = await theme_book.merge(
                 session, row, target, actor_id=scope.user.id, now=bot.clock.now(), event=_event()
             )
             flash = (
                 f"已把「{row.label}」并入「{target.label}」，移过来 {moved} 条需求。"
-                "以后同类需求也会归到这里。"
+                f"以后原属「{row.label}」的需求也会归到这里。"
             )
     except theme_book.ThemeError as exc:
         await _to_theme(request, key, str(exc))
@@ -167,7 +171,7 @@ async def merge_theme(request: web.Request) -> web.Response:
 async def split_theme(request: web.Request) -> web.Response:
     """拆分: the quotes that mention a word move to a new theme (as 主题拆分 in chat)."""
     scope, key, form = await _theme_form(request)
-    word = " ".join(str(form.get("word", "")).split())[:40]
+    word = " ".join(str(form.get("word", "")).split())
     name = str(form.get("name", ""))[:200]
     bot = bot_of(request)
     try:
@@ -175,6 +179,8 @@ async def split_theme(request: web.Request) -> web.Response:
             row = await _live_theme(request, session, key)
             if not word:
                 raise theme_book.ThemeError("请填写用来拆分的关键词。")
+            if len(word) > MAX_SPLIT_WORD:
+                raise theme_book.ThemeError(f"关键词太长了，请控制在 {MAX_SPLIT_WORD} 个字以内。")
             new, moved = await theme_book.split(
                 session, row, word, name, actor_id=scope.user.id, now=bot.clock.now(), source=_event()
             )

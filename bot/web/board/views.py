@@ -8,8 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web.board.actions import MAX_SPLIT_WORD
 from bot.web.board.render import BASE, bot_of, not_found, page, require
 from domain import health as health_report
+from domain import theme_book
 from domain.board import customers as customer_list
 from domain.board import details, overview, snapshots
 from domain.board.customers import CustomerFilters
@@ -345,6 +347,8 @@ async def theme_page(request: web.Request) -> web.Response:
         reps=reps,
         theme_key=key,
         targets=targets,
+        max_label=theme_book.MAX_LABEL,
+        max_word=MAX_SPLIT_WORD,
     )
 
 

@@ -214,7 +214,9 @@ async def test_product_renames_a_theme_on_the_board(tmp_path: Path, desktop: Bro
         await page.goto(base(bot) + "/board/themes/d-remote")
         await page.get_by_label("主题名称").fill("远程售后")
         await page.get_by_role("button", name="改名").click()
-        await expect(page.locator(".flash")).to_contain_text("已改名为「远程售后」")
+        await expect(page.locator(".flash")).to_have_text(
+            "已改名为「远程售后」，以后意思相同的需求也会归到这个主题。"
+        )
         await expect(page.locator("h1")).to_contain_text("远程售后")
         async with bot.session() as session:
             row = await session.get(DemandCluster, "d-remote")
