@@ -169,14 +169,15 @@ def example_matches(
 ) -> list[tuple[Theme, float] | None]:
     """For each text, the theme whose examples it is most like and that likeness; None when no theme
     has examples. Vectors are centred on the examples, the reference remarks and an even sample of
-    ``company`` (the company's recent demands, at most CENTRE_SAMPLE): not on the batch, so a demand's
-    likeness is the same in an hourly scan of three demands and in the fit of two thousand, and what all
-    of this company's quotes share (「客户说：」, 「希望尽快解决」) does not make them alike."""
+    ``company`` (the company's recent demands, at most CENTRE_SAMPLE), not on the batch: a demand's
+    likeness is nearly the same in an hourly scan of three demands and in the fit of two thousand, and
+    what all of this company's quotes share (「客户说：」, 「希望尽快解决」) does not make them alike."""
     themes = [t for t in book.themes if t.examples]
     if not themes or not texts:
         return [None] * len(texts)
     examples = [e for t in themes for e in t.examples]
-    sample = list(company[:: max(1, len(company) // CENTRE_SAMPLE)])[:CENTRE_SAMPLE]
+    picks = np.unique(np.linspace(0, len(company) - 1, CENTRE_SAMPLE).round()) if company else ()
+    sample = [company[int(j)] for j in picks]
     vecs = encoder.centred_on([*texts, *examples], [*examples, *sample])
     sims = vecs[: len(texts)] @ vecs[len(texts) :].T
     columns = []
@@ -503,7 +504,9 @@ class Clusterer:
             # dictionary is known to fit the company's demands (with fewer than COVERAGE_EVIDENCE to
             # judge by, only its keywords are trusted: a new need would too easily join a theme). A
             # demand naming a known cluster's defining word is left to join that cluster.
-            terms = {_primary(k.label) for k in known}
+            # Only clusters of two or more demands, and not by a word the dictionary uses itself.
+            keywords = {kw for theme in book.themes for kw, _ in theme.keywords}
+            terms = {_primary(k.label) for k in known if len(k.texts) >= 2} - keywords
             ask = [i for i in rest if not terms or not terms & set(_tokens(items[i].text))]
             alike = example_matches(book, [items[i].text for i in ask], encoder, texts)
             for i, match in zip(ask, alike, strict=True):

@@ -73,11 +73,12 @@ class Encoder:
             raw = np.asarray(self.model.encode(todo), dtype=np.float32).reshape(len(todo), -1)
             for text, vec in zip(todo, raw, strict=True):
                 self._cache[text] = vec
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
         out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
         for t in texts:
             self._cache.move_to_end(t)
+        # Evicted only now: a text of this very call may be the least recently used one.
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
         return out
 
     def centred_on(self, texts: Sequence[str], basis: Sequence[str]) -> np.ndarray:

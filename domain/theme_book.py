@@ -26,6 +26,9 @@ from storage.models import Demand, DemandCluster
 from storage.upsert import insert_ignore
 
 MAX_EXAMPLES = 30  # quotes kept as a theme's examples (the most recent)
+# A kept theme's likeness to a demand is measured against its most recent MATCHED_EXAMPLES quotes, as many
+# as a dictionary theme has: the best 3 of 30 would beat the best 3 of 10 for the same text.
+MATCHED_EXAMPLES = 10
 KEYWORD_WEIGHT = 3.0  # a kept theme's keyword alone is enough to assign a demand (min_score is 1)
 MAX_LABEL = 40
 
@@ -95,7 +98,9 @@ async def view(session: AsyncSession, book: ThemeBook) -> BookView:
         words = tuple((normalize_text(w), KEYWORD_WEIGHT) for w in r.keywords or () if normalize_text(w))
         if words or r.examples:
             # Its examples compete with the dictionary's (domain.clustering.example_matches).
-            extra.append(Theme(r.key, r.label, words, frozenset(), tuple(r.examples or ())))
+            extra.append(
+                Theme(r.key, r.label, words, frozenset(), tuple((r.examples or ())[:MATCHED_EXAMPLES]))
+            )
         if r.examples:
             kept.append(KnownCluster(r.key, r.label, tuple(r.examples)))
     # Kept themes come first: the product department's own themes win a tie with the dictionary, and

@@ -18,10 +18,14 @@ def normalize_text(text: str) -> str:
     return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-# Where a clause ends: Chinese and ASCII clause punctuation and line breaks; a full stop or colon only
-# when it is not inside a word or number (3.0T, v2.1 stay whole). Other punctuation (X-ray, B超/彩超,
-# PD-1) is removed inside a clause, as normalize_text does.
-_CLAUSE_BREAK = re.compile(r"[，。；！？、：,;!?\n\r]+|(?<![0-9A-Za-z])[.:]|[.:](?![0-9A-Za-z])")
+# Where a clause ends (matched after NFKC, so ，（！？ are their ASCII forms): clause punctuation, line
+# breaks, brackets, quotation marks, dashes, tildes and bars; a full stop or colon only when it is not
+# inside a word or number (3.0T, v2.1 stay whole). Hyphens, slashes and plus signs (X-ray, B超/彩超, PD-1)
+# are removed inside a clause, as normalize_text does.
+_CLAUSE_BREAK = re.compile(
+    r"[,;!?。、\n\r()\[\]{}【】「」『』“”‘’\"《》〈〉<>—–~|·]+"
+    r"|(?<![0-9A-Za-z])[.:]|[.:](?![0-9A-Za-z])"
+)
 
 
 def clauses(text: str) -> list[str]:

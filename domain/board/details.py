@@ -331,7 +331,7 @@ async def merge_targets(session: AsyncSession, scope: Scope, key: str) -> list[M
         .join(Demand, Demand.cluster_key == DemandCluster.key)
         .where(*live, DemandCluster.kind.not_in(("theme", "kept")))
         .group_by(DemandCluster.key, DemandCluster.label)
-        .order_by(total.desc(), DemandCluster.label, DemandCluster.key)
+        .order_by(total.desc(), DemandCluster.key)  # not by label: collations differ by backend
         .limit(MAX_DISCOVERED_TARGETS)
     )
     out = [MergeTarget(k, label or k, int(n)) for k, label, n in [*named.all(), *discovered.all()]]

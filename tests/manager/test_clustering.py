@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -159,6 +160,13 @@ def test_a_keyword_is_matched_inside_one_clause() -> None:
     # Punctuation is removed before matching, but 「不对，手术」 must not read as 对手.
     assert match_theme(book, "上次送来的型号不对，手术差点做不了") is None
     assert match_theme(book, "上次送来的型号不对。手术差点做不了") is None
+    for text in [
+        "型号不对（手术差点做不了）",
+        "他说“型号不对”手术差点做不了",
+        "型号不对——手术",
+        "型号不对~手术",
+    ]:
+        assert match_theme(book, text) is None, text
     assert match_theme(book, "竞争对手又降价了") is not None
     assert match_theme(book, "竞争对 手又降价了！") is not None  # spaces are removed, as before
 
@@ -193,6 +201,25 @@ def test_a_demands_likeness_to_a_theme_does_not_depend_on_its_batch() -> None:
         == (among[0].key, round(among[1], 6))
         == ("price", round(alone[1], 6))
     )
+    # Centred on the company's recent demands too, as a scan does: still the same in any batch.
+    company = [r["text"] for r in rows(HELDOUT)]
+    alone = example_matches(book, [text], encoder, company)[0]
+    among = example_matches(book, [*crowd, text], encoder, company)[-1]
+    assert alone is not None and among is not None
+    assert (alone[0].key, round(alone[1], 6)) == (among[0].key, round(among[1], 6))
+
+
+def test_the_vector_cache_never_drops_a_text_it_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Lengths:  # a stand-in sentence model: the cache is under test, not the vectors
+        def encode(self, texts: Sequence[str]) -> list[list[float]]:
+            return [[float(len(t)), 1.0] for t in texts]
+
+    monkeypatch.setattr(semantic, "CACHE_SIZE", 3)
+    encoder = semantic.Encoder(Lengths())
+    encoder.vectors(["a", "bb", "ccc"])
+    # "a" is the least recently used; asking for it with two new texts must not evict it mid-call.
+    out = encoder.vectors(["a", "dddd", "eeeee"])
+    assert out[:, 0].tolist() == [1.0, 4.0, 5.0]
 
 
 @needs_model

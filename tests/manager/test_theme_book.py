@@ -173,7 +173,7 @@ async def test_a_kept_themes_examples_compete_with_the_dictionarys(tmp_path: Pat
                     kind="kept",
                     created_at=now,
                     updated_at=now,
-                    examples=ACADEMIC,
+                    examples=[f"{ACADEMIC[i % 3]}（第{i}次）" for i in range(30)],
                     keywords=[],
                     merged_into="",
                 )
@@ -181,5 +181,7 @@ async def test_a_kept_themes_examples_compete_with_the_dictionarys(tmp_path: Pat
             await s.flush()
             view = await theme_book.view(s, load_book())
         kept = view.book.themes[0]
-        assert (kept.key, kept.examples, kept.keywords) == ("k-academic", tuple(ACADEMIC), ())
+        # Matched against its 10 most recent quotes, as many as a dictionary theme has.
+        assert (kept.key, kept.keywords) == ("k-academic", ())
+        assert kept.examples == tuple(f"{ACADEMIC[i % 3]}（第{i}次）" for i in range(10))
         assert "k-academic" in view.book.always  # applies whatever the dictionary's fit
