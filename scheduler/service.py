@@ -276,25 +276,41 @@ class Scheduler:
             if fire is None:
                 continue
             period = self.period_key(fire)
-            if not job.catch_up and now - fire > job.grace:
-                if await self._skip(job.name, period, now):
-                    log.info("job %s for %s skipped: too late to run (catch_up=False)", job.name, period)
-                continue
-            if not await self.claim(job.name, period):
-                continue
-            ctx = RunContext(job.name, period, fire, now)
             try:
-                await job.fn(ctx)
+                if await self._run_period(job, fire, period, now):
+                    ran.append(f"{job.name}@{period}")
             except Exception as exc:
-                log.exception("job %s for %s failed", job.name, period)
-                error = f"{type(exc).__name__}: {exc}"
-                await self._finish(job.name, period, error)
-                await self._tell_failed(job.name, period, error)
-            else:
-                await self._finish(job.name, period)
-                log.info("job ran", extra={"job": job.name, "period": period})
-            ran.append(f"{job.name}@{period}")
+                # The claim or the record of the run failed (database locked, connection dropped):
+                # reported like a failed job, and the jobs after this one still run this tick.
+                log.exception("job %s for %s could not be claimed or recorded", job.name, period)
+                await self._tell_failed(job.name, period, f"{type(exc).__name__}: {exc}")
         return ran
+
+    async def _run_period(self, job: PeriodicJob, fire: datetime, period: str, now: datetime) -> bool:
+        """Run ``job`` for ``period`` unless it is claimed already or too late; True when it ran.
+
+        Raises when the database fails (claim, skip, or recording the result); the job's own errors
+        are recorded and reported here."""
+        if not job.catch_up and now - fire > job.grace:
+            if await self._skip(job.name, period, now):
+                log.info("job %s for %s skipped: too late to run (catch_up=False)", job.name, period)
+            return False
+        if not await self.claim(job.name, period):
+            return False
+        ctx = RunContext(job.name, period, fire, now)
+        try:
+            await job.fn(ctx)
+        except Exception as exc:
+            log.exception("job %s for %s failed", job.name, period)
+            error = f"{type(exc).__name__}: {exc}"
+            try:
+                await self._finish(job.name, period, error)
+            finally:
+                await self._tell_failed(job.name, period, error)
+        else:
+            await self._finish(job.name, period)
+            log.info("job ran", extra={"job": job.name, "period": period})
+        return True
 
     def start(self, interval_s: int, after_tick: Callable[[], None] | None = None) -> None:
         """Drive ``tick`` in real time with APScheduler (in-memory job store), and the leader's

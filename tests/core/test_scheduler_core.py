@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from core.clock import ManualClock
 from scheduler.service import RunContext, Scheduler, validate_cron
@@ -162,4 +164,46 @@ async def test_a_job_that_does_not_catch_up_skips_a_period_missed_by_more_than_a
         ("2026-12-04T17:00", "caught-up", "done"),
         ("2026-12-04T17:00", "friday-reminder", "skipped"),
     ]
+    await db.dispose()
+
+
+async def test_a_job_whose_claim_fails_does_not_stop_the_jobs_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 27, 9, 5, tzinfo=UTC))  # Friday 17:05 Shanghai
+    runs: list[str] = []
+    told: list[tuple[str, str, str]] = []
+    sched = Scheduler(db, clock, "Asia/Shanghai")
+
+    async def job(ctx: RunContext) -> None:
+        runs.append(ctx.job)
+
+    async def on_failed(job: str, period: str, error: str) -> None:
+        told.append((job, period, error))
+
+    sched.on_job_failed = on_failed
+    sched.add_periodic("digest", "0 17 * * 5", job)
+    sched.add_periodic("friday-reminder", "0 17 * * 5", job, catch_up=False)
+    real_claim = sched.claim
+    locked_once = ["digest"]
+
+    async def claim(name: str, period: str) -> bool:
+        if name in locked_once:  # SQLite busy for this one claim
+            locked_once.remove(name)
+            raise OperationalError("INSERT INTO job_runs", {}, Exception("database is locked"))
+        return await real_claim(name, period)
+
+    monkeypatch.setattr(sched, "claim", claim)
+    # The reminder behind the failed claim is still sent in this tick, within its hour.
+    assert await sched.tick() == ["friday-reminder@2026-11-27T17:00"]
+    assert runs == ["friday-reminder"]
+    [(name, period, error)] = told
+    assert (name, period) == ("digest", "2026-11-27T17:00") and "database is locked" in error
+    # The next tick runs the period whose claim failed, once.
+    clock.advance(timedelta(minutes=1))
+    assert await sched.tick() == ["digest@2026-11-27T17:00"]
+    assert await sched.tick() == []
+    assert runs == ["friday-reminder", "digest"]
     await db.dispose()
