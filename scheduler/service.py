@@ -3,7 +3,8 @@
 Catch-up: at each tick a job's latest scheduled time within the look-back (8 days) is its period; a
 period with no run recorded is run then, however late (the first tick after a deploy or downtime). A
 job added with ``catch_up=False`` runs a period only within ``grace`` (an hour) of its time; a later
-first tick records the period as skipped and the job waits for its next time.
+first tick records the period as skipped and the job waits for its next time; a run of it abandoned by
+a dead process and found only after that hour is recorded as failed, not run again.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 JobFn = Callable[[RunContext], Awaitable[None]]
 SweepFn = Callable[[datetime], Awaitable[object]]
+# The error recorded for a run of a ``catch_up=False`` job abandoned by a dead process and found only
+# after its grace: it is not run again.
+ABANDONED_TOO_LATE = "abandoned, too late to rerun"
 
 
 @dataclass
@@ -137,8 +141,9 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self.is_leader: Callable[[], Awaitable[bool]] | None = None
         self.leader: object | None = None  # the leader-election object behind is_leader, if any
-        # A run still "running" after this long was abandoned (its process died): it is run again.
-        # Jobs write their messages with idempotency keys, so a re-run cannot send anything twice.
+        # A run still "running" after this long was abandoned (its process died): it is run again,
+        # or, for a catch_up=False job past its grace, recorded as failed. Jobs write their messages
+        # with idempotency keys, so a re-run cannot send anything twice.
         self.run_timeout = run_timeout
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self.heartbeat_s: float = 0.0  # set by whoever installs a leader with a lease (a third of it)
@@ -233,6 +238,22 @@ class Scheduler:
                 },
             )
 
+    async def _expire_abandoned(self, job: str, period: str, now: datetime) -> bool:
+        """Mark a run of (job, period) abandoned by a dead process (``running`` for longer than the
+        run timeout) as failed, for a period too late to run again; True when one was."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(JobRun)
+                .where(
+                    JobRun.job == job,
+                    JobRun.period == period,
+                    JobRun.status == JobRunStatus.RUNNING,
+                    JobRun.started_at < now - self.run_timeout,
+                )
+                .values(status=JobRunStatus.FAILED, finished_at=now, error=ABANDONED_TOO_LATE)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def _finish(self, job: str, period: str, error: str = "") -> None:
         async with self.db.transaction() as session:
             await session.execute(
@@ -294,6 +315,9 @@ class Scheduler:
         if not job.catch_up and now - fire > job.grace:
             if await self._skip(job.name, period, now):
                 log.info("job %s for %s skipped: too late to run (catch_up=False)", job.name, period)
+            elif await self._expire_abandoned(job.name, period, now):
+                log.warning("job %s for %s was abandoned and is too late to run again", job.name, period)
+                await self._tell_failed(job.name, period, ABANDONED_TOO_LATE)
             return False
         if not await self.claim(job.name, period):
             return False

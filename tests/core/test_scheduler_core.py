@@ -207,3 +207,45 @@ async def test_a_job_whose_claim_fails_does_not_stop_the_jobs_after_it(
     assert await sched.tick() == []
     assert runs == ["friday-reminder", "digest"]
     await db.dispose()
+
+
+async def test_an_abandoned_run_of_a_job_that_does_not_catch_up_is_failed_when_found_too_late(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))  # Friday 17:00 Shanghai
+    runs: list[str] = []
+    told: list[tuple[str, str, str]] = []
+
+    async def reminder(ctx: RunContext) -> None:
+        runs.append(ctx.period)
+
+    async def on_failed(job: str, period: str, error: str) -> None:
+        told.append((job, period, error))
+
+    def scheduler(holder: str) -> Scheduler:
+        sched = Scheduler(db, clock, "Asia/Shanghai", holder=holder)
+        sched.add_periodic("friday-reminder", "0 17 * * 5", reminder, catch_up=False)
+        sched.on_job_failed = on_failed
+        return sched
+
+    # The leader claims this Friday's reminder and its process dies mid-run.
+    assert await scheduler("dead").claim("friday-reminder", "2026-11-27T17:00")
+    # The next leader's first tick is at 18:30: too late to send it, and the run is not left running.
+    clock.advance(timedelta(hours=1, minutes=30))
+    sched = scheduler("next")
+    assert await sched.tick() == []
+    await sched.tick()
+    async with db.read() as s:
+        row = (await s.execute(select(JobRun))).scalar_one()
+    assert (row.status, row.error) == ("failed", "abandoned, too late to rerun")
+    assert told == [("friday-reminder", "2026-11-27T17:00", "abandoned, too late to rerun")]
+    # A run abandoned and found within the hour (after the run timeout) is taken over and run.
+    clock.advance(timedelta(days=6, hours=22, minutes=30))  # next Friday 17:00
+    assert await scheduler("dead").claim("friday-reminder", "2026-12-04T17:00")
+    clock.advance(timedelta(minutes=20))
+    assert await scheduler("next").tick() == ["friday-reminder@2026-12-04T17:00"]
+    assert runs == ["2026-12-04T17:00"]
+    assert [status for _, _, status in await _statuses(db)] == ["failed", "done"]
+    await db.dispose()
