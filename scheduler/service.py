@@ -114,11 +114,16 @@ def crontab_trigger(expr: str, tz: ZoneInfo) -> CronTrigger:
 
 
 def validate_cron(expr: str, tz: str = "UTC") -> str | None:
-    """None when ``expr`` is a valid 5-field crontab, else the reason."""
+    """None when ``expr`` is a valid 5-field crontab that fires at some time, else the reason."""
+    zone = ZoneInfo(tz)
     try:
-        crontab_trigger(expr, ZoneInfo(tz))
+        trigger = crontab_trigger(expr, zone)
     except ValueError as exc:
         return str(exc)
+    # A date that does not exist (``0 0 30 2 *``) parses but would never run. Searched from a fixed
+    # time, so the answer does not depend on today; 29 February is found (2004).
+    if trigger.get_next_fire_time(None, datetime(2001, 1, 1, tzinfo=zone)) is None:
+        return "it never fires: no such date"
     return None
 
 

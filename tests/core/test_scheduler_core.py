@@ -90,6 +90,8 @@ async def test_failed_job_is_recorded(tmp_path: Path) -> None:
 def test_cron_validation() -> None:
     assert validate_cron("30 8 * * *") is None
     assert validate_cron("61 8 * * *") is not None
+    assert validate_cron("0 0 30 2 *") == "it never fires: no such date"
+    assert validate_cron("0 0 29 2 *", "Asia/Shanghai") is None
 
 
 async def test_a_job_whose_schedule_breaks_at_tick_does_not_stop_the_others(tmp_path: Path) -> None:
