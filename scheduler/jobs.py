@@ -49,12 +49,16 @@ def crontabs(jobs: Iterable[Job], settings: Settings) -> dict[str, str]:
     for job in jobs:
         try:
             cron = job.cron(settings)
-        except ValueError as exc:
-            problems.append(f"job {job.name!r}: its schedule cannot be read from the settings ({exc})")
+        except Exception as exc:  # a schedule function is the feature's code: any error names the job
+            cause = f"{type(exc).__name__}: {exc}"
+            problems.append(f"job {job.name!r}: its schedule cannot be read from the settings ({cause})")
+            continue
+        if not isinstance(cron, str):
+            problems.append(f"job {job.name!r}: its schedule gave {cron!r}, not a crontab string")
             continue
         reason = validate_cron(cron, settings.app.timezone)
         if reason is not None:
-            problems.append(f"job {job.name!r}: {cron!r} is not a 5-field crontab ({reason})")
+            problems.append(f"job {job.name!r}: {cron!r} is not a valid crontab ({reason})")
         found[job.name] = cron
     if problems:
         raise ScheduleError("bad schedule for a periodic job, fix it and start again: " + "; ".join(problems))

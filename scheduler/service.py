@@ -3,7 +3,8 @@
 Catch-up: at each tick a job's latest scheduled time within the look-back (8 days) is its period; a
 period with no run recorded is run then, however late (the first tick after a deploy or downtime). A
 job added with ``catch_up=False`` runs a period only within ``grace`` (an hour) of its time; a later
-first tick records the period as skipped and the job waits for its next time.
+first tick records the period as skipped and the job waits for its next time; a run of it abandoned by
+a dead process and found only after that hour is recorded as failed, not run again.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 JobFn = Callable[[RunContext], Awaitable[None]]
 SweepFn = Callable[[datetime], Awaitable[object]]
+# The error recorded for a run of a ``catch_up=False`` job abandoned by a dead process and found only
+# after its grace: it is not run again.
+ABANDONED_TOO_LATE = "abandoned, too late to rerun"
 
 
 @dataclass
@@ -110,11 +114,16 @@ def crontab_trigger(expr: str, tz: ZoneInfo) -> CronTrigger:
 
 
 def validate_cron(expr: str, tz: str = "UTC") -> str | None:
-    """None when ``expr`` is a valid 5-field crontab, else the reason."""
+    """None when ``expr`` is a valid 5-field crontab that fires at some time, else the reason."""
+    zone = ZoneInfo(tz)
     try:
-        crontab_trigger(expr, ZoneInfo(tz))
+        trigger = crontab_trigger(expr, zone)
     except ValueError as exc:
         return str(exc)
+    # A date that does not exist (``0 0 30 2 *``) parses but would never run. Searched from a fixed
+    # time, so the answer does not depend on today; 29 February is found (2004).
+    if trigger.get_next_fire_time(None, datetime(2001, 1, 1, tzinfo=zone)) is None:
+        return "it never fires: no such date"
     return None
 
 
@@ -137,8 +146,9 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self.is_leader: Callable[[], Awaitable[bool]] | None = None
         self.leader: object | None = None  # the leader-election object behind is_leader, if any
-        # A run still "running" after this long was abandoned (its process died): it is run again.
-        # Jobs write their messages with idempotency keys, so a re-run cannot send anything twice.
+        # A run still "running" after this long was abandoned (its process died): it is run again,
+        # or, for a catch_up=False job past its grace, recorded as failed. Jobs write their messages
+        # with idempotency keys, so a re-run cannot send anything twice.
         self.run_timeout = run_timeout
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self.heartbeat_s: float = 0.0  # set by whoever installs a leader with a lease (a third of it)
@@ -233,6 +243,22 @@ class Scheduler:
                 },
             )
 
+    async def _expire_abandoned(self, job: str, period: str, now: datetime) -> bool:
+        """Mark a run of (job, period) abandoned by a dead process (``running`` for longer than the
+        run timeout) as failed, for a period too late to run again; True when one was."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(JobRun)
+                .where(
+                    JobRun.job == job,
+                    JobRun.period == period,
+                    JobRun.status == JobRunStatus.RUNNING,
+                    JobRun.started_at < now - self.run_timeout,
+                )
+                .values(status=JobRunStatus.FAILED, finished_at=now, error=ABANDONED_TOO_LATE)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def _finish(self, job: str, period: str, error: str = "") -> None:
         async with self.db.transaction() as session:
             await session.execute(
@@ -276,25 +302,44 @@ class Scheduler:
             if fire is None:
                 continue
             period = self.period_key(fire)
-            if not job.catch_up and now - fire > job.grace:
-                if await self._skip(job.name, period, now):
-                    log.info("job %s for %s skipped: too late to run (catch_up=False)", job.name, period)
-                continue
-            if not await self.claim(job.name, period):
-                continue
-            ctx = RunContext(job.name, period, fire, now)
             try:
-                await job.fn(ctx)
+                if await self._run_period(job, fire, period, now):
+                    ran.append(f"{job.name}@{period}")
             except Exception as exc:
-                log.exception("job %s for %s failed", job.name, period)
-                error = f"{type(exc).__name__}: {exc}"
-                await self._finish(job.name, period, error)
-                await self._tell_failed(job.name, period, error)
-            else:
-                await self._finish(job.name, period)
-                log.info("job ran", extra={"job": job.name, "period": period})
-            ran.append(f"{job.name}@{period}")
+                # The claim or the record of the run failed (database locked, connection dropped):
+                # reported like a failed job, and the jobs after this one still run this tick.
+                log.exception("job %s for %s could not be claimed or recorded", job.name, period)
+                await self._tell_failed(job.name, period, f"{type(exc).__name__}: {exc}")
         return ran
+
+    async def _run_period(self, job: PeriodicJob, fire: datetime, period: str, now: datetime) -> bool:
+        """Run ``job`` for ``period`` unless it is claimed already or too late; True when it ran.
+
+        Raises when the database fails (claim, skip, or recording the result); the job's own errors
+        are recorded and reported here."""
+        if not job.catch_up and now - fire > job.grace:
+            if await self._skip(job.name, period, now):
+                log.info("job %s for %s skipped: too late to run (catch_up=False)", job.name, period)
+            elif await self._expire_abandoned(job.name, period, now):
+                log.warning("job %s for %s was abandoned and is too late to run again", job.name, period)
+                await self._tell_failed(job.name, period, ABANDONED_TOO_LATE)
+            return False
+        if not await self.claim(job.name, period):
+            return False
+        ctx = RunContext(job.name, period, fire, now)
+        try:
+            await job.fn(ctx)
+        except Exception as exc:
+            log.exception("job %s for %s failed", job.name, period)
+            error = f"{type(exc).__name__}: {exc}"
+            try:
+                await self._finish(job.name, period, error)
+            finally:
+                await self._tell_failed(job.name, period, error)
+        else:
+            await self._finish(job.name, period)
+            log.info("job ran", extra={"job": job.name, "period": period})
+        return True
 
     def start(self, interval_s: int, after_tick: Callable[[], None] | None = None) -> None:
         """Drive ``tick`` in real time with APScheduler (in-memory job store), and the leader's

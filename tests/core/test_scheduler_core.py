@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from core.clock import ManualClock
 from scheduler.service import RunContext, Scheduler, validate_cron
@@ -88,6 +90,8 @@ async def test_failed_job_is_recorded(tmp_path: Path) -> None:
 def test_cron_validation() -> None:
     assert validate_cron("30 8 * * *") is None
     assert validate_cron("61 8 * * *") is not None
+    assert validate_cron("0 0 30 2 *") == "it never fires: no such date"
+    assert validate_cron("0 0 29 2 *", "Asia/Shanghai") is None
 
 
 async def test_a_job_whose_schedule_breaks_at_tick_does_not_stop_the_others(tmp_path: Path) -> None:
@@ -162,4 +166,88 @@ async def test_a_job_that_does_not_catch_up_skips_a_period_missed_by_more_than_a
         ("2026-12-04T17:00", "caught-up", "done"),
         ("2026-12-04T17:00", "friday-reminder", "skipped"),
     ]
+    await db.dispose()
+
+
+async def test_a_job_whose_claim_fails_does_not_stop_the_jobs_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 27, 9, 5, tzinfo=UTC))  # Friday 17:05 Shanghai
+    runs: list[str] = []
+    told: list[tuple[str, str, str]] = []
+    sched = Scheduler(db, clock, "Asia/Shanghai")
+
+    async def job(ctx: RunContext) -> None:
+        runs.append(ctx.job)
+
+    async def on_failed(job: str, period: str, error: str) -> None:
+        told.append((job, period, error))
+
+    sched.on_job_failed = on_failed
+    sched.add_periodic("digest", "0 17 * * 5", job)
+    sched.add_periodic("friday-reminder", "0 17 * * 5", job, catch_up=False)
+    real_claim = sched.claim
+    locked_once = ["digest"]
+
+    async def claim(name: str, period: str) -> bool:
+        if name in locked_once:  # SQLite busy for this one claim
+            locked_once.remove(name)
+            raise OperationalError("INSERT INTO job_runs", {}, Exception("database is locked"))
+        return await real_claim(name, period)
+
+    monkeypatch.setattr(sched, "claim", claim)
+    # The reminder behind the failed claim is still sent in this tick, within its hour.
+    assert await sched.tick() == ["friday-reminder@2026-11-27T17:00"]
+    assert runs == ["friday-reminder"]
+    [(name, period, error)] = told
+    assert (name, period) == ("digest", "2026-11-27T17:00") and "database is locked" in error
+    # The next tick runs the period whose claim failed, once.
+    clock.advance(timedelta(minutes=1))
+    assert await sched.tick() == ["digest@2026-11-27T17:00"]
+    assert await sched.tick() == []
+    assert runs == ["friday-reminder", "digest"]
+    await db.dispose()
+
+
+async def test_an_abandoned_run_of_a_job_that_does_not_catch_up_is_failed_when_found_too_late(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await upgrade(db)
+    clock = ManualClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))  # Friday 17:00 Shanghai
+    runs: list[str] = []
+    told: list[tuple[str, str, str]] = []
+
+    async def reminder(ctx: RunContext) -> None:
+        runs.append(ctx.period)
+
+    async def on_failed(job: str, period: str, error: str) -> None:
+        told.append((job, period, error))
+
+    def scheduler(holder: str) -> Scheduler:
+        sched = Scheduler(db, clock, "Asia/Shanghai", holder=holder)
+        sched.add_periodic("friday-reminder", "0 17 * * 5", reminder, catch_up=False)
+        sched.on_job_failed = on_failed
+        return sched
+
+    # The leader claims this Friday's reminder and its process dies mid-run.
+    assert await scheduler("dead").claim("friday-reminder", "2026-11-27T17:00")
+    # The next leader's first tick is at 18:30: too late to send it, and the run is not left running.
+    clock.advance(timedelta(hours=1, minutes=30))
+    sched = scheduler("next")
+    assert await sched.tick() == []
+    await sched.tick()
+    async with db.read() as s:
+        row = (await s.execute(select(JobRun))).scalar_one()
+    assert (row.status, row.error) == ("failed", "abandoned, too late to rerun")
+    assert told == [("friday-reminder", "2026-11-27T17:00", "abandoned, too late to rerun")]
+    # A run abandoned and found within the hour (after the run timeout) is taken over and run.
+    clock.advance(timedelta(days=6, hours=22, minutes=30))  # next Friday 17:00
+    assert await scheduler("dead").claim("friday-reminder", "2026-12-04T17:00")
+    clock.advance(timedelta(minutes=20))
+    assert await scheduler("next").tick() == ["friday-reminder@2026-12-04T17:00"]
+    assert runs == ["2026-12-04T17:00"]
+    assert [status for _, _, status in await _statuses(db)] == ["failed", "done"]
     await db.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -11,8 +12,9 @@ from sqlalchemy import select
 from bot.cli import common as cli_common
 from bot.imports import StartupError
 from bot.testing import BotHarness, make_settings
+from config.settings import Settings
 from domain import health
-from domain.jobs import AppLike, RunContext
+from domain.jobs import AppLike, RunContext, ScheduleError
 from handlers.registry import Registry, build_registry
 from scheduler import jobs as scheduler_jobs
 from scheduler.service import Scheduler
@@ -83,7 +85,7 @@ def test_a_job_name_is_declared_once() -> None:
 async def test_a_bad_crontab_fails_the_start_naming_the_job(tmp_path: Path) -> None:
     # Before: the bot started, then every tick raised and no periodic job ran again.
     harness = BotHarness(tmp_path, modules=(*JOBKIT_MODULES, "tests.structure.badcron"))
-    with pytest.raises(StartupError, match=r"'hourly-check': '61 \* \* \* \*' is not a 5-field crontab"):
+    with pytest.raises(StartupError, match=r"'hourly-check': '61 \* \* \* \*' is not a valid crontab"):
         await harness.app.start()
     await harness.app.stop()
     # A setting a built-in job reads is checked the same way.
@@ -92,6 +94,30 @@ async def test_a_bad_crontab_fails_the_start_naming_the_job(tmp_path: Path) -> N
     with pytest.raises(StartupError, match=r"'stale-customers': '0 25 \* \* \*'"):
         await harness.app.start()
     await harness.app.stop()
+
+
+def test_a_schedule_that_breaks_or_never_fires_fails_the_start_naming_the_job(tmp_path: Path) -> None:
+    async def job(app: AppLike, ctx: RunContext) -> None:
+        raise AssertionError("never scheduled: the start fails first")
+
+    def typo(settings: Settings) -> str:
+        return settings.alerts.stale_scan_crn  # type: ignore[attr-defined]
+
+    def gives_a_number(settings: Settings) -> Any:
+        return settings.scheduler.lease_s
+
+    registry = Registry()
+    registry.job("typo-in-setting", typo, job)
+    registry.job("gives-a-number", gives_a_number, job)
+    registry.job("february-30", "0 0 30 2 *", job)
+    registry.job("leap-day", "0 9 29 2 *", job)
+    with pytest.raises(ScheduleError) as raised:
+        scheduler_jobs.crontabs(registry.jobs.values(), make_settings(tmp_path))
+    message = str(raised.value)
+    assert "job 'typo-in-setting': its schedule cannot be read from the settings (AttributeError" in message
+    assert "job 'gives-a-number': its schedule gave " in message and "not a crontab string" in message
+    assert "job 'february-30': '0 0 30 2 *' is not a valid crontab (it never fires" in message
+    assert "leap-day" not in message  # 29 February comes every four years
 
 
 def test_actionflow_run_prints_the_bad_crontab_and_exits_1(

@@ -407,7 +407,12 @@ async def system_page(request: web.Request) -> web.Response:
         "system",
         "系统状态",
         h=h,
-        job_status={JobRunStatus.DONE: "成功", JobRunStatus.FAILED: "失败", JobRunStatus.RUNNING: "运行中"},
+        job_status={
+            JobRunStatus.DONE: "成功",
+            JobRunStatus.FAILED: "失败",
+            JobRunStatus.RUNNING: "运行中",
+            JobRunStatus.SKIPPED: "已跳过",
+        },
     )
 
 

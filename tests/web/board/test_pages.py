@@ -1,5 +1,5 @@
 """The board's pages in a real browser: the 48-hour filter, live updates from chat, reviews from the
-board reaching the rep in chat, the phone width, JavaScript off, CSRF, exports."""
+board reaching the rep in chat, the phone width, JavaScript off, CSRF, exports, the system page."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from playwright.async_api import Browser, BrowserContext, expect
 from sqlalchemy import select
 
-from storage.models import AuditLog, CompetitorAnalysis, Demand, DemandCluster
+from storage.models import AuditLog, CompetitorAnalysis, Demand, DemandCluster, JobRun, JobRunStatus
 from tests.web.board.conftest import PHONE
 from tests.web.board.kit import base, board_bot, customer, org, pending_review, sign_in
 
@@ -231,3 +231,35 @@ async def test_product_renames_a_theme_on_the_board(tmp_path: Path, desktop: Bro
         other = await sign_in(bot, desktop, "wanglei")
         response = await other.request.post(base(bot) + "/board/themes/d-remote/rename", form={"name": "x"})
         assert response.status == 404
+
+
+async def test_the_system_page_names_each_jobs_last_result_in_chinese(
+    tmp_path: Path, desktop: BrowserContext
+) -> None:
+    async with board_bot(tmp_path) as bot:
+        await org(bot)
+        now = bot.clock.now()
+        async with bot.session() as session:
+            for job, status, error in (
+                ("friday-reminder", JobRunStatus.SKIPPED, ""),
+                ("monday-reminder", JobRunStatus.FAILED, "abandoned, too late to rerun"),
+            ):
+                session.add(
+                    JobRun(
+                        job=job,
+                        period="2026-11-20T17:00",
+                        status=status,
+                        holder="t",
+                        started_at=now,
+                        finished_at=now,
+                        error=error,
+                    )
+                )
+        page = await sign_in(bot, desktop, "admin")
+        await page.goto(base(bot) + "/board/system")
+        skipped = page.locator("tr", has_text="friday-reminder")
+        await expect(skipped).to_contain_text("已跳过")
+        await expect(skipped).not_to_contain_text("skipped")
+        await expect(page.locator("tr", has_text="monday-reminder")).to_contain_text(
+            "失败 · abandoned, too late to rerun"
+        )
