@@ -282,7 +282,8 @@ class SchedulerSettings(Section):
         900,
         ge=60,
         description="A job run still marked running after this long was abandoned by a dead process "
-        "and is run again (its messages carry idempotency keys, so nothing is sent twice).",
+        "and is run again (its messages carry idempotency keys, so nothing is sent twice); a job "
+        "declared with catch_up=False found more than an hour late is recorded failed instead.",
     )
 
 

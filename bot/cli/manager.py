@@ -165,7 +165,7 @@ def check_schedules(settings: Settings) -> list[str]:
     for name in ("stale_scan_cron", "zombie_scan_cron", "demand_scan_cron", "key_person_scan_cron"):
         reason = validate_cron(getattr(alerts, name), settings.app.timezone)
         if reason:
-            problems.append(f"alerts.{name}: not a 5-field cron expression ({reason})")
+            problems.append(f"alerts.{name}: not a valid crontab ({reason})")
     for audience in ("managers", "product", "finance"):
         if not alerts.routes.get(audience):
             problems.append(f"alerts.routes: no group for {audience!r}; its alerts would not be sent")
