@@ -180,22 +180,22 @@ class Scheduler:
     def period_key(self, fire: datetime) -> str:
         return fire.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
 
+    def _run_row(self, job: str, period: str, status: JobRunStatus, now: datetime) -> dict[str, object]:
+        """A new ``job_runs`` row for (job, period), held by this instance."""
+        return {
+            "job": job,
+            "period": period,
+            "status": status,
+            "holder": self.holder,
+            "started_at": now,
+            "error": "",
+        }
+
     async def claim(self, job: str, period: str) -> bool:
         """Claim (job, period) once; also take over a run abandoned by a dead process."""
         now = self.clock.now()
         async with self.db.transaction() as session:
-            if await insert_ignore(
-                session,
-                JobRun,
-                {
-                    "job": job,
-                    "period": period,
-                    "status": JobRunStatus.RUNNING,
-                    "holder": self.holder,
-                    "started_at": now,
-                    "error": "",
-                },
-            ):
+            if await insert_ignore(session, JobRun, self._run_row(job, period, JobRunStatus.RUNNING, now)):
                 return True
             result = await session.execute(
                 update(JobRun)
@@ -229,19 +229,8 @@ class Scheduler:
     async def _skip(self, job: str, period: str, now: datetime) -> bool:
         """Record (job, period) as skipped unless a run of it is recorded; True when recorded now."""
         async with self.db.transaction() as session:
-            return await insert_ignore(
-                session,
-                JobRun,
-                {
-                    "job": job,
-                    "period": period,
-                    "status": JobRunStatus.SKIPPED,
-                    "holder": self.holder,
-                    "started_at": now,
-                    "finished_at": now,
-                    "error": "",
-                },
-            )
+            row = self._run_row(job, period, JobRunStatus.SKIPPED, now)
+            return await insert_ignore(session, JobRun, {**row, "finished_at": now})
 
     async def _expire_abandoned(self, job: str, period: str, now: datetime) -> bool:
         """Mark a run of (job, period) abandoned by a dead process (``running`` for longer than the
