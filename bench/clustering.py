@@ -53,6 +53,7 @@ SETS: dict[str, tuple[Path, str]] = {
     "education services, written blind (8 themes)": (DATA / "demands-education-blind.tsv", "≥ 0.5"),
     "medical devices, reworded (12 themes)": (DATA / "demands-medical.tsv", "≥ 0.85"),
     "medical devices, written blind (12 themes)": (DATA / "demands-medical-blind.tsv", "≥ 0.85"),
+    "medical devices, second blind set (12 themes)": (DATA / "demands-medical-blind2.tsv", "≥ 0.85"),
     "medical held-out paraphrases": (HELDOUT, "—"),
     "medical sample (in-sample)": (SAMPLE, "—"),
 }

@@ -35,6 +35,28 @@ def clauses(text: str) -> list[str]:
     return [c for c in (normalize_text(p) for p in parts) if c]
 
 
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def contains(part: str, keyword: str) -> bool:
+    """True when the normalised clause ``part`` holds ``keyword``; a keyword that begins or ends with
+    a Latin letter or digit must not run on into one there, so ``his`` (the hospital information
+    system) is not found in ``this`` or ``history``, nor ``app`` in ``apple``; Chinese is a substring
+    match (「器械包」 in 「这个器械包太重」)."""
+    start = part.find(keyword)
+    if start < 0 or not (_latin(keyword[0]) or _latin(keyword[-1])):
+        return start >= 0
+    while start >= 0:
+        end = start + len(keyword)
+        before_ok = start == 0 or not (_latin(keyword[0]) and _latin(part[start - 1]))
+        after_ok = end == len(part) or not (_latin(keyword[-1]) and _latin(part[end]))
+        if before_ok and after_ok:
+            return True
+        start = part.find(keyword, start + 1)
+    return False
+
+
 def spans_clauses(word: str) -> bool:
     """True when ``word`` contains a clause break: as a keyword it could never match."""
     return len(_CLAUSE_BREAK.split(unicodedata.normalize("NFKC", word).strip())) > 1

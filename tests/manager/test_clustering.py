@@ -186,6 +186,16 @@ def test_punctuation_inside_a_word_does_not_end_a_clause(tmp_path: Path) -> None
         load_themes(bad)
 
 
+def test_a_latin_keyword_is_a_whole_word_not_part_of_another() -> None:
+    book = load_book()
+    for text in ["HIS 接口一直没打通", "his系统老是卡"]:
+        hit = match_theme(book, text)
+        assert hit is not None and hit[0].key == "it", text
+    # "his" inside English words, "app" inside "apple": no match.
+    for text in ["this history", "apple"]:
+        assert match_theme(book, text) is None, text
+
+
 @needs_model
 def test_a_demands_likeness_to_a_theme_does_not_depend_on_its_batch() -> None:
     book = load_book()
@@ -322,14 +332,15 @@ def test_a_demand_no_keyword_matches_joins_the_theme_whose_examples_it_is_like()
     ]
     # ...but with too few demands to tell, only keywords are trusted and both go to discovery.
     assert {a.kind for a in Clusterer(book).cluster(items)} == {"discovered"}
-    # Written blind (without seeing the dictionary): hospital quotes worded unlike its keywords.
-    data = rows(BENCH / "demands-medical-blind.tsv")
-    items = [DemandItem(str(i), r["text"], r["scenario"]) for i, r in enumerate(data)]
-    truth = [r["theme"] for r in data]
-    with_examples = adjusted_rand_index(truth, [a.key for a in Clusterer(book).cluster(items)])
+    # Two sets written blind (without seeing the dictionary): hospital quotes worded unlike its keywords.
     bare = replace(book, themes=tuple(replace(t, examples=()) for t in book.themes))
-    without = adjusted_rand_index(truth, [a.key for a in Clusterer(bare).cluster(items)])
-    assert with_examples >= without + 0.1, (with_examples, without)
+    for name in ("demands-medical-blind.tsv", "demands-medical-blind2.tsv"):
+        data = rows(BENCH / name)
+        items = [DemandItem(str(i), r["text"], r["scenario"]) for i, r in enumerate(data)]
+        truth = [r["theme"] for r in data]
+        with_examples = adjusted_rand_index(truth, [a.key for a in Clusterer(book).cluster(items)])
+        without = adjusted_rand_index(truth, [a.key for a in Clusterer(bare).cluster(items)])
+        assert with_examples >= without + 0.05, (name, with_examples, without)
 
 
 @needs_model
