@@ -87,13 +87,21 @@ class BookView:
 
 
 async def view(session: AsyncSession, book: ThemeBook) -> BookView:
+    """The book as the clusterer sees it. A merged theme still pulls what it pulled before the merge —
+    a kept one by its keywords and examples, a discovered one by its defining word and its quotes
+    (``merge`` keeps them on its row) — and ``resolve`` sends what it pulls to where it was merged,
+    whatever that theme's kind."""
     rows = list((await session.execute(select(DemandCluster))).scalars())
     merged = {r.key: r.merged_into for r in rows if r.merged_into}
     labels = {r.key: r.label for r in rows}
     extra: list[Theme] = []
     kept: list[KnownCluster] = []
     for r in rows:
-        if r.merged_into or r.kind != "kept":
+        if r.kind == "discovered" and r.merged_into and r.examples:
+            # Joined as before the merge: its defining word (the label's first part) or like its quotes.
+            kept.append(KnownCluster(r.key, r.label, tuple(r.examples)))
+            continue
+        if r.kind != "kept":
             continue
         words = tuple((normalize_text(w), KEYWORD_WEIGHT) for w in r.keywords or () if normalize_text(w))
         if words or r.examples:
@@ -268,6 +276,11 @@ async def merge(
     if source.key == target.key:
         raise ThemeError("不能把主题合并到它自己。")
     before = {"source": _snap(source), "target": _snap(target)}
+    if source.kind != "theme":
+        # The source's row keeps its quotes, so it goes on pulling the demands it would have pulled
+        # (see ``view``); a dictionary theme keeps pulling by the dictionary's keywords and examples.
+        carried = await _recent_texts(session, source.key)
+        source.examples = list(dict.fromkeys([*carried, *source.examples]))[:MAX_EXAMPLES]
     moved = await session.execute(
         update(Demand)
         .where(Demand.cluster_key == source.key)

@@ -115,6 +115,39 @@ async def test_merge_and_split_move_quotes_and_steer_later_ones(db_url: str, tmp
         assert "学术" not in listed
 
 
+@pytest.mark.parametrize("named_first", [False, True], ids=["discovered", "kept"])
+async def test_a_cluster_merged_into_a_dictionary_theme_sends_its_later_quotes_there(
+    db_url: str, tmp_path: Path, named_first: bool
+) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, start=MONDAY_8) as bot:
+        u = await team(bot)
+        c = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
+        for text in ACADEMIC:
+            await demand(bot, u["wanglei"], c, text, "其他")
+        await demand(bot, u["zhangting"], c, "能不能派人来培训一下护士怎么用", "其他")
+        await demand(bot, u["zhangting"], c, "远程会诊的时候画面老是卡", "其他")
+        await bot.send("chenchen", "需求主题")
+        source = "学术"
+        if named_first:  # named (kept) first, then merged
+            await bot.send("chenchen", "主题改名 学术 学术会议支持")
+            source = "学术会议支持"
+        reply = (await bot.send("chenchen", f"主题合并 {source} 产品培训与使用指导"))[-1]
+        assert "并入「产品培训与使用指导」，移过去 3 条需求" in reply
+
+        # The hourly scan: a quote naming the cluster's word lands in the dictionary theme.
+        named = "学术年会的展位今年还能给我们留一个吗"
+        await demand(bot, u["zhangting"], c, named, "其他", hours_ago=0)
+        await bot.advance(timedelta(hours=1))
+        assert (await keys(bot))[named] == "training"
+        # 需求主题's scan: a quote worded like the cluster's quotes, without its word, lands there too.
+        alike = "科室想办个研讨会，你们能出点支持吗"
+        await demand(bot, u["zhangting"], c, alike, "其他", hours_ago=0.5)
+        listing = (await bot.send("chenchen", "需求主题"))[-1]
+        assert (await keys(bot))[alike] == "training"
+        assert "1. 产品培训与使用指导：6 次" in listing and "2. 远程、会诊：1 次" in listing
+        assert not [line for line in listing.splitlines() if line[:1].isdigit() and "学术" in line]
+
+
 async def test_domain_functions_refuse_clearly(tmp_path: Path) -> None:
     async with BotHarness(tmp_path, start=MONDAY_8) as bot:
         u = await team(bot)
