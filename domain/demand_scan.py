@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import theme_book
@@ -137,8 +137,9 @@ async def cluster_counts(
     return counts
 
 
-def _samples_stmt(since: datetime, until: datetime) -> Any:
-    return (
+def _samples_stmt(since: datetime | None, until: datetime) -> Any:
+    """The sample rows created before ``until`` (and at or after ``since`` unless it is None)."""
+    stmt = (
         select(
             Demand.id,
             Demand.text,
@@ -151,9 +152,10 @@ def _samples_stmt(since: datetime, until: datetime) -> Any:
         )
         .join(User, User.id == Demand.rep_id)
         .outerjoin(Customer, Customer.id == Demand.customer_id)
-        .where(Demand.created_at >= since, Demand.created_at < until)
+        .where(Demand.created_at < until)
         .order_by(Demand.created_at.desc(), Demand.id.desc())
     )
+    return stmt if since is None else stmt.where(Demand.created_at >= since)
 
 
 async def _samples(session: AsyncSession, rows: Sequence[Any]) -> list[DemandSample]:
@@ -188,13 +190,44 @@ async def cluster_samples(
     return await _samples(session, (await session.execute(stmt)).all())
 
 
-async def scenario_samples(
+@dataclass(frozen=True)
+class ScenarioSpan:
+    """The demands filed under one scenario before a moment: how many, how many of them in the recent
+    window, and when the oldest was filed (None when there is none)."""
+
+    total: int
+    recent: int
+    oldest: datetime | None
+
+
+def _scenario_filter(stmt: Any, scenario: str, rep_ids: set[int] | None) -> Any:
+    stmt = stmt.where(Demand.scenario == scenario)
+    return stmt if rep_ids is None else stmt.where(Demand.rep_id.in_(rep_ids))
+
+
+async def scenario_span(
     session: AsyncSession, scenario: str, since: datetime, until: datetime, rep_ids: set[int] | None = None
+) -> ScenarioSpan:
+    """How far back the demands a rep filed under ``scenario`` reach (by ``rep_ids``; None = all): every
+    one created before ``until``, and how many of them at or after ``since``."""
+    recent = func.coalesce(func.sum(case((Demand.created_at >= since, 1), else_=0)), 0)
+    stmt = select(func.count(), recent, func.min(Demand.created_at)).where(Demand.created_at < until)
+    total, in_window, oldest = (await session.execute(_scenario_filter(stmt, scenario, rep_ids))).one()
+    return ScenarioSpan(int(total), int(in_window), oldest)
+
+
+async def scenario_samples(
+    session: AsyncSession,
+    scenario: str,
+    until: datetime,
+    rep_ids: set[int] | None = None,
+    *,
+    limit: int,
+    offset: int = 0,
 ) -> list[DemandSample]:
-    """The demands a rep filed under ``scenario`` in [since, until), newest first (by ``rep_ids``)."""
-    stmt = _samples_stmt(since, until).where(Demand.scenario == scenario)
-    if rep_ids is not None:
-        stmt = stmt.where(Demand.rep_id.in_(rep_ids))
+    """The demands a rep filed under ``scenario`` before ``until``, of any age, newest first (by
+    ``rep_ids``): ``limit`` of them after skipping ``offset``."""
+    stmt = _scenario_filter(_samples_stmt(None, until), scenario, rep_ids).limit(limit).offset(offset)
     return await _samples(session, (await session.execute(stmt)).all())
 
 

@@ -13,6 +13,7 @@ a message a person can read.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -87,13 +88,21 @@ class BookView:
 
 
 async def view(session: AsyncSession, book: ThemeBook) -> BookView:
+    """The book as the clusterer sees it. A merged theme still pulls what it pulled before the merge —
+    a kept one by its keywords and examples, a discovered one by its defining word and its quotes
+    (``merge`` keeps them on its row) — and ``resolve`` sends what it pulls to where it was merged,
+    whatever that theme's kind."""
     rows = list((await session.execute(select(DemandCluster))).scalars())
     merged = {r.key: r.merged_into for r in rows if r.merged_into}
     labels = {r.key: r.label for r in rows}
     extra: list[Theme] = []
     kept: list[KnownCluster] = []
     for r in rows:
-        if r.merged_into or r.kind != "kept":
+        if r.kind == "discovered" and r.merged_into and r.examples:
+            # Joined as before the merge: its defining word (the label's first part) or like its quotes.
+            kept.append(KnownCluster(r.key, r.label, tuple(r.examples)))
+            continue
+        if r.kind != "kept":
             continue
         words = tuple((normalize_text(w), KEYWORD_WEIGHT) for w in r.keywords or () if normalize_text(w))
         if words or r.examples:
@@ -196,6 +205,20 @@ async def _label_taken(session: AsyncSession, label: str, but: str = "") -> Dema
     return None
 
 
+async def _check_not_a_scenario(session: AsyncSession, label: str, scenarios: Collection[str]) -> None:
+    """Refuse a theme name that is a scenario: one a rep picks (``scenarios``, from the demand form) or
+    one filed on a demand. 「需求主题 <名称>」 looks a scenario up first, so such a theme could not be
+    found by its name."""
+    norm = normalize_text(label)
+    filed = (await session.execute(select(Demand.scenario).distinct())).scalars()
+    name = next((s for s in (*scenarios, *filed) if s and normalize_text(s) == norm), None)
+    if name is not None:
+        raise ThemeError(
+            f"「{name}」是业务场景的名称，主题不能和场景同名（「需求主题 {name}」列出的是这个场景的需求）。"
+            "请换一个名称。"
+        )
+
+
 async def _recent_texts(session: AsyncSession, key: str, limit: int = MAX_EXAMPLES) -> list[str]:
     stmt = (
         select(Demand.text)
@@ -226,13 +249,16 @@ async def rename(
     actor_id: int | None,
     now: datetime,
     source: str = "",
+    scenarios: Collection[str] = (),
 ) -> DemandCluster:
     """Rename a theme. Naming a discovered cluster keeps it as a theme, its quotes as examples.
-    A name another theme already has is refused, naming that theme."""
+    A name another theme already has is refused, naming that theme; so is a scenario's name
+    (``scenarios``: the demand form's options; scenarios filed on demands count too)."""
     label = _check_label(new_label)
     other = await _label_taken(session, label, but=row.key)
     if other is not None:
         raise ThemeError(f"已有主题叫「{other.label}」，不能重名。想把两个并在一起，请用「主题合并」。")
+    await _check_not_a_scenario(session, label, scenarios)
     before = _snap(row)
     row.label = label
     _keep(row, await _recent_texts(session, row.key))
@@ -268,6 +294,11 @@ async def merge(
     if source.key == target.key:
         raise ThemeError("不能把主题合并到它自己。")
     before = {"source": _snap(source), "target": _snap(target)}
+    if source.kind != "theme":
+        # The source's row keeps its quotes, so it goes on pulling the demands it would have pulled
+        # (see ``view``); a dictionary theme keeps pulling by the dictionary's keywords and examples.
+        carried = await _recent_texts(session, source.key)
+        source.examples = list(dict.fromkeys([*carried, *source.examples]))[:MAX_EXAMPLES]
     moved = await session.execute(
         update(Demand)
         .where(Demand.cluster_key == source.key)
@@ -308,9 +339,11 @@ async def split(
     actor_id: int | None,
     now: datetime,
     source: str = "",
+    scenarios: Collection[str] = (),
 ) -> tuple[DemandCluster, int]:
     """Move the demands of ``row`` whose words contain ``word`` into a new kept theme ``new_label``;
-    later demands with that word join the new theme. Returns the new theme and how many moved."""
+    later demands with that word join the new theme. Returns the new theme and how many moved. The new
+    name is checked as ``rename`` checks one."""
     label = _check_label(new_label)
     needle = normalize_text(word)
     if not needle:
@@ -320,6 +353,7 @@ async def split(
     other = await _label_taken(session, label)
     if other is not None:
         raise ThemeError(f"已有主题叫「{other.label}」，不能重名。想把两个并在一起，请用「主题合并」。")
+    await _check_not_a_scenario(session, label, scenarios)
     members = list(
         (await session.execute(select(Demand.id, Demand.text).where(Demand.cluster_key == row.key))).all()
     )

@@ -9,7 +9,7 @@ from handlers.competitor import start_competitor
 from handlers.completion import Audit, DeadlineMet, Progress, finish
 from handlers.context import Turn
 from handlers.forms.answers import Answers, QuoteValue
-from handlers.forms.engine import FormResult
+from handlers.forms.engine import FormEngine, FormResult
 from handlers.forms.fields import NOTES_KEY
 from handlers.quotes import offer
 from handlers.registry import Registry
@@ -24,6 +24,20 @@ DEMAND_FIELDS = (
     "tried_solutions",
     "failure_reason",
 )
+
+
+def scenario_options(forms: FormEngine) -> tuple[str, ...]:
+    """The business scenarios a rep picks from in the demand confirmation (config/forms.toml); none when
+    the company's forms offer no such choice."""
+    options = [
+        option
+        for spec in forms.forms.values()
+        if spec.on_complete == "demand_confirmation"
+        for field in spec.fields
+        if field.key == "scenario"
+        for option in field.options
+    ]
+    return tuple(dict.fromkeys(options))
 
 
 class DemandAnswers(Answers):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from domain import deadline_view, theme_book
 from domain import digest_text as text
@@ -16,6 +16,7 @@ from domain.demand_scan import (
     cluster_pending,
     cluster_samples,
     scenario_samples,
+    scenario_span,
     scenarios_in_use,
 )
 from domain.metrics import compute
@@ -26,9 +27,11 @@ from domain.staleness import (
     zombie_counts,
     zombie_customers,
 )
-from domain.wording import duration
+from domain.themes import normalize_text
+from domain.wording import days_ago, duration
 from handlers.commands import Command
 from handlers.context import Turn
+from handlers.demand import scenario_options
 from handlers.flowkit import stages_of
 from handlers.registry import Registry
 
@@ -139,6 +142,13 @@ async def metrics(turn: Turn, args: str) -> None:
 
 
 THEME_EDITORS = MANAGERS | {"product"}
+
+
+async def _scenarios(turn: Turn) -> set[str]:
+    """The scenarios 需求主题 lists quotes of: the demand form's options and any filed on a demand."""
+    return {*scenario_options(turn.services.forms), *await scenarios_in_use(turn.session)}
+
+
 LISTED = 15
 
 
@@ -160,19 +170,85 @@ async def _quotes(turn: Turn, title: str, samples: list[DemandSample], most: int
     await turn.reply("\n".join(lines))
 
 
+SCENARIO_PAGE = 10  # quotes per page of 需求主题 <场景>
+
+
+def _scenario_page(arg: str, scenarios: set[str]) -> tuple[str, int] | None:
+    """``交付延迟`` → (交付延迟, 1), ``交付延迟 2`` → (交付延迟, 2); None when ``arg`` names no scenario."""
+    if arg in scenarios:
+        return arg, 1
+    name, _, page = arg.rpartition(" ")
+    if name.strip() in scenarios and page.isdigit():
+        return name.strip(), max(1, int(page))
+    return None
+
+
+def _day(when: datetime, turn: Turn) -> str:
+    """「11月15日」 (with the year when it is not this year's), in the company's time zone."""
+    local, today = when.astimezone(turn.services.tz), turn.now.astimezone(turn.services.tz)
+    return (
+        f"{local.year}年{local.month}月{local.day}日"
+        if local.year != today.year
+        else f"{local.month}月{local.day}日"
+    )
+
+
+async def _scenario_quotes(
+    turn: Turn,
+    scenario: str,
+    page: int,
+    *,
+    owners: set[int] | None,
+    days: int,
+    rows: list[theme_book.ThemeRow],
+) -> None:
+    """需求主题 <场景> [页]: the quotes filed under a scenario, of any age, newest first, a page at a time;
+    how many there are, how many of the trailing window, and how far back they reach."""
+    whose = "你的团队" if owners is not None else ""
+    span = await scenario_span(turn.session, scenario, turn.now - timedelta(days=days), turn.now, owners)
+    if span.oldest is None:
+        await turn.reply(f"{whose}还没有场景为「{scenario}」的需求。")
+        return
+    pages = -(-span.total // SCENARIO_PAGE)
+    if page > pages:
+        await turn.reply(f"场景为「{scenario}」的需求共 {span.total} 条，只有 {pages} 页。")
+        return
+    first = (page - 1) * SCENARIO_PAGE
+    samples = await scenario_samples(
+        turn.session, scenario, turn.now, owners, limit=SCENARIO_PAGE, offset=first
+    )
+    local_days = (
+        turn.now.astimezone(turn.services.tz).date() - span.oldest.astimezone(turn.services.tz).date()
+    ).days
+    lines = [
+        f"{whose}场景为「{scenario}」的需求共 {span.total} 条（近 {days} 天 {span.recent} 条），"
+        f"最早一条是 {_day(span.oldest, turn)}（{days_ago(local_days)}）。"
+    ]
+    if span.total > SCENARIO_PAGE:
+        lines.append(f"第 {first + 1}–{first + len(samples)} 条，新的在前：")
+    lines += [f"· {_day(s.created_at, turn)} {s.line()}" for s in samples]
+    left = span.total - first - len(samples)
+    if left > 0:
+        lines.append(f"还有 {left} 条更早的，发「需求主题 {scenario} {page + 1}」看下一页。")
+    named = [n for n, row in enumerate(rows, 1) if normalize_text(row.label) == normalize_text(scenario)]
+    if named:  # a theme named so before such names were refused
+        lines.append(f"另有主题也叫「{scenario}」，请发「需求主题 {named[0]}」查看。")
+    await turn.reply("\n".join(lines))
+
+
 async def themes(turn: Turn, args: str) -> None:
-    """需求主题: the themes with counts; 需求主题 <场景> or <主题/编号>: the quotes filed under it.
-    A team manager sees their team's demands (``security.manager_scope``)."""
+    """需求主题: the themes with counts; 需求主题 <场景> [页] or <主题/编号>: the quotes filed under it (a
+    scenario's of any age, a theme's of the window). A team manager sees their team's demands
+    (``security.manager_scope``). A scenario's name is looked up before a theme's; a theme cannot be
+    given one (``theme_book.rename``)."""
     owners = await report_scope(turn)
     rows, days = await _listed(turn, owners)
     since = turn.now - timedelta(days=days)
     arg = args.strip()
-    if arg and arg in await scenarios_in_use(turn.session):
-        samples = await scenario_samples(turn.session, arg, since, turn.now, owners)
-        if not samples:
-            await turn.reply(f"近 {days} 天没有场景为「{arg}」的需求。")
-            return
-        await _quotes(turn, f"近 {days} 天场景为「{arg}」的需求（{len(samples)} 条）：", samples)
+    scenario = _scenario_page(arg, await _scenarios(turn)) if arg else None
+    if scenario is not None:
+        name, page = scenario
+        await _scenario_quotes(turn, name, page, owners=owners, days=days, rows=rows)
         return
     if arg:
         try:
@@ -216,7 +292,13 @@ async def rename_theme(turn: Turn, args: str) -> None:
         row = await theme_book.find(turn.session, parts[0], rows)
         old = row.label
         await theme_book.rename(
-            turn.session, row, parts[1], actor_id=turn.user.id, now=turn.now, source=turn.source
+            turn.session,
+            row,
+            parts[1],
+            actor_id=turn.user.id,
+            now=turn.now,
+            source=turn.source,
+            scenarios=scenario_options(turn.services.forms),
         )
     except theme_book.ThemeError as exc:
         await turn.reply(str(exc))
@@ -253,7 +335,14 @@ async def split_theme(turn: Turn, args: str) -> None:
     try:
         row = await theme_book.find(turn.session, parts[0], rows)
         new, moved = await theme_book.split(
-            turn.session, row, parts[1], parts[2], actor_id=turn.user.id, now=turn.now, source=turn.source
+            turn.session,
+            row,
+            parts[1],
+            parts[2],
+            actor_id=turn.user.id,
+            now=turn.now,
+            source=turn.source,
+            scenarios=scenario_options(turn.services.forms),
         )
     except theme_book.ThemeError as exc:
         await turn.reply(str(exc))

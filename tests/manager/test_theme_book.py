@@ -111,8 +111,105 @@ async def test_merge_and_split_move_quotes_and_steer_later_ones(db_url: str, tmp
 
         # Findable under the rep's scenario, with the scenario shown.
         listed = (await bot.send("chenchen", "需求主题 采购成本高"))[-1]
-        assert "场景为「采购成本高」的需求（4 条）" in listed and "价格能再降一些吗" in listed
+        assert "场景为「采购成本高」的需求共 4 条（近 7 天 4 条），最早一条是 11月23日（今天）。" in listed
+        assert "价格能再降一些吗" in listed
         assert "学术" not in listed
+
+
+@pytest.mark.parametrize("named_first", [False, True], ids=["discovered", "kept"])
+async def test_a_cluster_merged_into_a_dictionary_theme_sends_its_later_quotes_there(
+    db_url: str, tmp_path: Path, named_first: bool
+) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, start=MONDAY_8) as bot:
+        u = await team(bot)
+        c = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
+        for text in ACADEMIC:
+            await demand(bot, u["wanglei"], c, text, "其他")
+        await demand(bot, u["zhangting"], c, "能不能派人来培训一下护士怎么用", "其他")
+        await demand(bot, u["zhangting"], c, "远程会诊的时候画面老是卡", "其他")
+        await bot.send("chenchen", "需求主题")
+        source = "学术"
+        if named_first:  # named (kept) first, then merged
+            await bot.send("chenchen", "主题改名 学术 学术会议支持")
+            source = "学术会议支持"
+        reply = (await bot.send("chenchen", f"主题合并 {source} 产品培训与使用指导"))[-1]
+        assert "并入「产品培训与使用指导」，移过去 3 条需求" in reply
+
+        # The hourly scan: a quote naming the cluster's word lands in the dictionary theme.
+        named = "学术年会的展位今年还能给我们留一个吗"
+        await demand(bot, u["zhangting"], c, named, "其他", hours_ago=0)
+        await bot.advance(timedelta(hours=1))
+        assert (await keys(bot))[named] == "training"
+        # 需求主题's scan: a quote worded like the cluster's quotes, without its word, lands there too.
+        alike = "科室想办个研讨会，你们能出点支持吗"
+        await demand(bot, u["zhangting"], c, alike, "其他", hours_ago=0.5)
+        listing = (await bot.send("chenchen", "需求主题"))[-1]
+        assert (await keys(bot))[alike] == "training"
+        assert "1. 产品培训与使用指导：6 次" in listing and "2. 远程、会诊：1 次" in listing
+        assert not [line for line in listing.splitlines() if line[:1].isdigit() and "学术" in line]
+
+
+async def test_a_scenario_lists_its_quotes_of_any_age_a_page_at_a_time(db_url: str, tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, start=MONDAY_8) as bot:
+        u = await team(bot)
+        c = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
+        oldest = "上次的货等了快三周"
+        await demand(bot, u["wanglei"], c, oldest, "交付延迟", hours_ago=24 * 30)
+        for day in range(1, 12):  # 11 more, 1 to 11 days old: 12 in all, 7 of them in the last 7 days
+            await demand(bot, u["zhangting"], c, f"第{day}批货又晚到了", "交付延迟", hours_ago=24 * day - 1)
+        await demand(bot, u["zhangting"], c, "价格太高了", "采购成本高")
+
+        first = (await bot.send("chenchen", "需求主题 交付延迟"))[-1]
+        assert first.startswith(
+            "场景为「交付延迟」的需求共 12 条（近 7 天 7 条），最早一条是 10月24日（30 天前）。\n"
+            "第 1–10 条，新的在前：\n· 11月22日 「第1批货又晚到了」— 张婷 · 杭州市第一人民医院 · 场景：交付延迟"
+        )
+        assert "第10批货" in first and "第11批货" not in first and oldest not in first
+        assert first.endswith("还有 2 条更早的，发「需求主题 交付延迟 2」看下一页。")
+        second = (await bot.send("chenchen", "需求主题 交付延迟 2"))[-1]
+        assert "第 11–12 条，新的在前：" in second and "第11批货" in second
+        assert f"· 10月24日 「{oldest}」— 王磊" in second and "还有" not in second
+        assert "共 12 条，只有 2 页" in (await bot.send("chenchen", "需求主题 交付延迟 3"))[-1]
+        assert "· 11月15日 「第8批货又晚到了」" in first  # 8 days old: the 7-day list alone missed it
+        # A scenario the form offers that nobody filed yet, and a manager's own team's view.
+        assert (await bot.send("chenchen", "需求主题 售后响应慢"))[-1] == "还没有场景为「售后响应慢」的需求。"
+        team_view = (await bot.send("liqiang", "需求主题 交付延迟"))[-1]
+        assert team_view.startswith("你的团队场景为「交付延迟」的需求共 12 条")
+
+
+async def test_a_theme_cannot_take_a_scenarios_name(db_url: str, tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, db_url=db_url, start=MONDAY_8) as bot:
+        u = await team(bot)
+        c = await customer(bot, "杭州市第一人民医院", u["wanglei"], updated_hours_ago=1)
+        for text in ACADEMIC:
+            await demand(bot, u["wanglei"], c, text, "其他")
+        await demand(bot, u["wanglei"], c, "价格太高了", "采购成本高")
+        await demand(bot, u["wanglei"], c, "设备用了十年该换了", "其他：设备老化")
+        await bot.send("chenchen", "需求主题")
+        before = {r.key: r.label for r in await get(bot, DemandCluster)}
+
+        # An option of the demand form (filed or not) and a scenario a rep typed under 其他.
+        for name in ("采购成本高", "售后响应慢", "其他：设备老化"):
+            refused = (await bot.send("chenchen", f"主题改名 学术 {name}"))[-1]
+            assert refused == (
+                f"「{name}」是业务场景的名称，主题不能和场景同名（「需求主题 {name}」列出的是这个场景的需求）。"
+                "请换一个名称。"
+            )
+        refused = (await bot.send("chenchen", "主题拆分 学术 讲座 交付延迟"))[-1]
+        assert "「交付延迟」是业务场景的名称" in refused
+        assert {r.key: r.label for r in await get(bot, DemandCluster)} == before
+        assert not await get(bot, AuditLog, entity_type="demand_theme")
+        # 需求主题 <场景> still lists the scenario's quotes.
+        assert "「价格太高了」" in (await bot.send("chenchen", "需求主题 采购成本高"))[-1]
+
+        # A theme named so before such names were refused: the scenario's list points to it.
+        async with bot.session() as s:
+            row = await s.get(DemandCluster, next(k for k, label in before.items() if "学术" in label))
+            assert row is not None
+            row.label = "采购成本高"
+        listed = (await bot.send("chenchen", "需求主题 采购成本高"))[-1]
+        assert listed.endswith("另有主题也叫「采购成本高」，请发「需求主题 1」查看。")
+        assert "学术" in (await bot.send("chenchen", "需求主题 1"))[-1]
 
 
 async def test_domain_functions_refuse_clearly(tmp_path: Path) -> None:

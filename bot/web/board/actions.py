@@ -24,6 +24,7 @@ from domain.board import details
 from domain.board.scope import Scope
 from handlers import competitor
 from handlers.context import Turn
+from handlers.demand import scenario_options
 from storage.models import DemandCluster, User
 
 MAX_COMMENT = 2000
@@ -137,6 +138,7 @@ async def rename_theme(request: web.Request) -> web.Response:
                 actor_id=scope.user.id,
                 now=bot.clock.now(),
                 source=_event(),
+                scenarios=scenario_options(bot.services.forms),
             )
             flash = f"已改名为「{row.label}」，以后意思相同的需求也会归到这个主题。"
         except theme_book.ThemeError as exc:
@@ -182,7 +184,14 @@ async def split_theme(request: web.Request) -> web.Response:
             if len(word) > MAX_SPLIT_WORD:
                 raise theme_book.ThemeError(f"关键词太长了，请控制在 {MAX_SPLIT_WORD} 个字以内。")
             new, moved = await theme_book.split(
-                session, row, word, name, actor_id=scope.user.id, now=bot.clock.now(), source=_event()
+                session,
+                row,
+                word,
+                name,
+                actor_id=scope.user.id,
+                now=bot.clock.now(),
+                source=_event(),
+                scenarios=scenario_options(bot.services.forms),
             )
             flash = (
                 f"已从「{row.label}」拆出「{new.label}」，移过来 {moved} 条需求。"

@@ -212,6 +212,13 @@ async def test_product_renames_a_theme_on_the_board(tmp_path: Path, desktop: Bro
                 )
         page = await sign_in(bot, desktop, "chanpin")
         await page.goto(base(bot) + "/board/themes/d-remote")
+        # A scenario's name (the demand form's options) is refused: 需求主题 <场景> would hide the theme.
+        await page.get_by_label("主题名称").fill("售后响应慢")
+        await page.get_by_role("button", name="改名").click()
+        await expect(page.locator(".flash")).to_contain_text(
+            "「售后响应慢」是业务场景的名称，主题不能和场景同名"
+        )
+        await expect(page.locator("h1")).to_contain_text("远程 报修")
         await page.get_by_label("主题名称").fill("远程售后")
         await page.get_by_role("button", name="改名").click()
         await expect(page.locator(".flash")).to_have_text(
