@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.identity.store import aliases_of
 from domain.profiles import MIN_KEY_PERSONS, active_key_persons
-from domain.quotes import QuoteView, load_views
+from domain.quotes import QuoteView, load_views, render_quote
 from storage.models import (
     CompetitorAnalysis,
     Customer,
@@ -46,6 +46,16 @@ class TagView:
 class UpdateView:
     update: ProgressUpdate
     rep: str
+    demand: Demand | None = None  # the demand a 需求确认 update was written with
+    quote: QuoteView | None = None  # that demand's ledger quote
+
+    @property
+    def note(self) -> str:
+        """The update's note; for a demand, its quote as the ledger shows it (with its corrections)
+        rather than the copy taken when it was filed."""
+        if self.demand is None:
+            return self.update.note
+        return render_quote(self.quote, self.demand.text)
 
 
 @dataclass
@@ -135,6 +145,7 @@ async def gather(
             )
         ).scalars()
     )
+    filed = await _demands_of_updates(session, customer.id, update_rows)
     people = {u.rep_id for u in update_rows} | {t.author_id for t in customer.tags if t.author_id}
     if customer.owner_id:
         people.add(customer.owner_id)
@@ -147,17 +158,47 @@ async def gather(
         latest[tag.tag] = TagView(tag.tag, tag.basis, names.get(tag.author_id or 0, ""), tag.created_at)
 
     contacts = [contact_view(p, today, stale_days) for p in active_key_persons(customer)]
+    quotes = await load_views(session, [*(d.quote_id for d in demand_rows), *map(_quote_of, filed.values())])
     return CustomerView(
         customer=customer,
         owner=names.get(customer.owner_id or 0, ""),
         contacts=contacts,
         tags=list(latest.values()),
-        updates=[UpdateView(u, names.get(u.rep_id, "")) for u in update_rows],
+        updates=[
+            UpdateView(u, names.get(u.rep_id, ""), filed.get(u.id), quotes.get(_quote_of(filed.get(u.id))))
+            for u in update_rows
+        ],
         demands=demand_rows,
-        quotes=await load_views(session, (d.quote_id for d in demand_rows)),
+        quotes=quotes,
         competitors=competitor_rows,
         missing_key_persons=max(0, MIN_KEY_PERSONS - len(contacts)),
         orders=order_rows,
         stage_label=(stage_labels or {}).get(customer.stage, customer.stage),
         aliases=await aliases_of(session, customer.id),
     )
+
+
+def _quote_of(demand: Demand | None) -> int:
+    return (demand.quote_id or 0) if demand is not None else 0
+
+
+async def _demands_of_updates(
+    session: AsyncSession, customer_id: int, updates: list[ProgressUpdate]
+) -> dict[int, Demand]:
+    """The demand each 需求确认 update was written with, by update id. Both rows are written in the same
+    turn (same customer, rep and time), so they are matched on those; the update keeps only a copy of
+    the quote's text, which is not what people should read once the quote is corrected."""
+    wanted = [u for u in updates if u.kind == "demand"]
+    if not wanted:
+        return {}
+    rows = (
+        await session.execute(
+            select(Demand).where(
+                Demand.customer_id == customer_id,
+                Demand.created_at.in_({u.created_at for u in wanted}),
+            )
+        )
+    ).scalars()
+    by_key = {(d.rep_id, d.created_at): d for d in rows}
+    found = {u.id: by_key.get((u.rep_id, u.created_at)) for u in wanted}
+    return {uid: d for uid, d in found.items() if d is not None}

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import theme_book
 from domain.clustering import Clusterer, DemandItem, KnownCluster
-from domain.quotes import load_views, quote_notes, shown_text
+from domain.quotes import load_views, render_quote, shown_text
 from storage.models import Customer, Demand, DemandCluster, User
 from storage.upsert import insert_ignore
 
@@ -31,19 +31,18 @@ class ClusterCount:
 @dataclass(frozen=True)
 class DemandSample:
     id: int
-    text: str
+    text: str  # the quote's text from the ledger (the demand's copy when it has no quote)
     rep: str
     customer: str
     created_at: datetime
     scenario: str = ""
     label: str = ""
-    # What follows the quote: 已被改动 / 销售更正 / 转写可能不准 from the ledger ("" when nothing).
-    notes: str = ""
+    shown: str = ""  # the quote as :func:`domain.quotes.render_quote` shows it, in 「」
 
     def line(self) -> str:
-        """「原话」（notes）— 销售 · 客户 · 场景, as alerts and theme lists show a quote."""
+        """The quote as rendered — 销售 · 客户 · 场景, as alerts and theme lists show a quote."""
         scenario = f" · 场景：{self.scenario}" if self.scenario else ""
-        return f"「{self.text}」{self.notes}— {self.rep} · {self.customer}{scenario}"
+        return f"{self.shown or f'「{self.text}」'}— {self.rep} · {self.customer}{scenario}"
 
 
 async def _known(session: AsyncSession, now: datetime, skip: set[str]) -> list[KnownCluster]:
@@ -164,10 +163,10 @@ async def _samples(session: AsyncSession, rows: Sequence[Any]) -> list[DemandSam
     samples = []
     for i, copy, rep, customer, created, scenario, label, quote_id in rows:
         view = views.get(quote_id or 0)
-        text, changed = shown_text(view, copy)
-        notes = quote_notes(view, copy, changed=changed)
+        text = shown_text(view, copy)[0]
+        shown = render_quote(view, copy, marks="「」")
         who = customer or "（未关联客户）"
-        samples.append(DemandSample(i, text, rep, who, created, scenario or "", label or "", notes))
+        samples.append(DemandSample(i, text, rep, who, created, scenario or "", label or "", shown))
     return samples
 
 

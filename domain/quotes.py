@@ -3,8 +3,9 @@ the quote's text, when a recognition is doubtful, and the annotation chain (corr
 
 Quotes (``quotes``) and their annotations (``quote_annotations``) are two append-only hash chains. An
 annotation's hash also covers the hash of the quote it is about, so it cannot be moved to another quote.
-What people read is rebuilt from the ledger here (:func:`load_views`), and the copy a demand keeps
-(``demands.text``) is compared with it: a copy that differs is shown as 已被改动.
+What people read is rebuilt from the ledger here (:func:`load_views`) and shown one way everywhere
+(:func:`render_quote`); the copy a demand keeps (``demands.text``) is compared with it: a copy that
+differs is shown as 已被改动.
 """
 
 from __future__ import annotations
@@ -288,20 +289,30 @@ def shown_text(view: QuoteView | None, copy: str) -> tuple[str, bool]:
     return view.text, (not view.intact) or copy.strip() != view.text
 
 
-def quote_notes(view: QuoteView | None, copy: str = "", *, changed: bool | None = None) -> str:
-    """What follows a quote wherever it is shown: 已被改动, 销售更正, 转写可能不准 (empty when none)."""
+def render_quote(view: QuoteView | None, copy: str | None = None, *, marks: str = "“”") -> str:
+    """A quote as everyone reads it: chat (profile, visit brief, 需求主题), the theme alert and the board
+    (which HTML-escapes it). The one place that decides how a quote and its notes look.
+
+    ``view`` is the ledger's view of the quote (None: a demand without a quote, only ``copy`` exists);
+    ``copy`` is the text a demand keeps (None: nothing to compare with). The text follows the rule of
+    :func:`quote_text`, inside ``marks``; then, in one pair of brackets, what is wrong with the original
+    (已被改动, 转写可能不准, recorded again); then the rep's latest correction with its author:
+
+    ``“我们颗是最头疼的是气泄包…”（转写可能不准），销售更正（王磊）：“我们科室最头疼的是器械包…”``
+    """
+    open_, close = marks[0], marks[-1]
     if view is None:
-        return ""
-    if changed is None:
-        changed = shown_text(view, copy)[1] if copy else not view.intact
-    parts: list[str] = []
+        return f"{open_}{(copy or '').strip()}{close}"
+    changed = (not view.intact) or (copy is not None and shown_text(view, copy)[1])
+    flags: list[str] = []
     if changed:
-        parts.append("⚠️ 已被改动，以账本原文为准")
+        flags.append("⚠️ 已被改动，以账本原文为准")
+    if view.doubtful:
+        flags.append("转写可能不准")
+    if view.superseded_by is not None:
+        flags.append(f"已由原话 #{view.superseded_by} 取代，本条保留")
+    line = f"{open_}{view.text}{close}" + ("（" + "；".join(flags) + "）" if flags else "")
     fix = view.correction
     if fix is not None:
-        parts.append(f"销售更正：“{fix.text}”" + (f"（{fix.author}）" if fix.author else ""))
-    elif view.doubtful:
-        parts.append("转写可能不准")
-    if view.superseded_by is not None:
-        parts.append(f"已由原话 #{view.superseded_by} 取代，本条保留")
-    return "（" + "；".join(parts) + "）" if parts else ""
+        line += f"，销售更正{f'（{fix.author}）' if fix.author else ''}：“{fix.text}”"
+    return line

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.customer_view import ContactView, CustomerView
-from domain.quotes import quote_notes, shown_text
+from domain.customer_view import ContactView, CustomerView, UpdateView
+from domain.quotes import render_quote
 from domain.wording import days_ago
 from storage.models import CompetitorAnalysis, Demand, ReviewStatus, Visit
 
@@ -62,13 +62,18 @@ def _competitor(row: CompetitorAnalysis) -> str:
 def _demand(d: Demand, view: CustomerView) -> str:
     """One open demand: the quote's text from the ledger (numbered, so it can be corrected), its notes."""
     quote = view.quotes.get(d.quote_id or 0)
-    text, changed = shown_text(quote, d.text)
     number = f"原话 #{quote.quote_id} " if quote is not None else ""
-    return (
-        f"  · [{d.scenario or '未分类'}] {number}“{text}”"
-        + quote_notes(quote, d.text, changed=changed)
-        + (f" 已试：{d.tried_solutions}" if d.tried_solutions else "")
-    )
+    tried = f" 已试：{d.tried_solutions}" if d.tried_solutions else ""
+    return f"  · [{d.scenario or '未分类'}] {number}{render_quote(quote, d.text)}{tried}"
+
+
+def _update(u: UpdateView, tz: ZoneInfo) -> str:
+    """One 最近跟进 line; a 需求确认 shows its quote as the ledger does (not the copy taken at filing)."""
+    line = f"  · {_day(u.update.created_at, tz)} {u.rep} {UPDATE_KINDS.get(u.update.kind, u.update.kind)}"
+    line += f"：{u.update.progress}" if u.update.progress else ""
+    if u.demand is not None:
+        return line + f" {u.note}"
+    return line + (f"（{u.note}）" if u.note else "")
 
 
 def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
@@ -91,12 +96,7 @@ def sections(view: CustomerView, tz: ZoneInfo) -> list[str]:
     ]
     lines.append(f"决策者偏好：{c.preferences or '（暂无）'}")
     lines.append("最近跟进：")
-    lines += [
-        f"  · {_day(u.update.created_at, tz)} {u.rep} {UPDATE_KINDS.get(u.update.kind, u.update.kind)}"
-        + (f"：{u.update.progress}" if u.update.progress else "")
-        + (f"（{u.update.note}）" if u.update.note else "")
-        for u in view.updates
-    ] or [NONE]
+    lines += [_update(u, tz) for u in view.updates] or [NONE]
     if view.orders:
         lines.append("成交记录：")
         lines += [

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.board.scope import Scope
 from domain.customer_view import CustomerView, gather
+from domain.quotes import QuoteView, load_views, render_quote
 from storage.models import (
     CompetitorAnalysis,
     Customer,
@@ -23,7 +24,6 @@ from storage.models import (
     MediaFile,
     Photo,
     Quote,
-    QuoteAnnotation,
     RebateResult,
     ReviewStatus,
     TrialFeedback,
@@ -54,11 +54,20 @@ class VisitItem:
     photos: list[Photo] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class QuoteItem:
     quote: Quote
     rep: str
-    annotations: list[QuoteAnnotation] = field(default_factory=list)
+    view: QuoteView  # the ledger's view, as chat reads it
+    demand: Demand | None  # the demand filed with this quote (its scenario, its copy of the text)
+
+    @property
+    def shown(self) -> str:
+        return render_quote(self.view, self.demand.text if self.demand is not None else None)
+
+    @property
+    def scenario(self) -> str:
+        return self.demand.scenario if self.demand is not None else ""
 
 
 @dataclass
@@ -110,16 +119,8 @@ async def customer_page(
             )
         ).scalars()
     )
-    annotations: dict[int, list[QuoteAnnotation]] = defaultdict(list)
-    if quotes:
-        for a in (
-            await session.execute(
-                select(QuoteAnnotation)
-                .where(QuoteAnnotation.quote_id.in_([q.id for q in quotes]))
-                .order_by(QuoteAnnotation.id)
-            )
-        ).scalars():
-            annotations[a.quote_id].append(a)
+    views = await load_views(session, (q.id for q in quotes))
+    filed = await _demands_of_quotes(session, [q.id for q in quotes])
     analyses = list(
         (
             await session.execute(
@@ -154,10 +155,17 @@ async def customer_page(
         view=view,
         visits=[VisitItem(v, who.get(v.rep_id, ""), by_visit.get(v.id, [])) for v in visits],
         loose_photos=[p for p in photos if p.visit_id not in visit_ids],
-        quotes=[QuoteItem(q, who.get(q.rep_id, ""), annotations.get(q.id, [])) for q in quotes],
+        quotes=[QuoteItem(q, who.get(q.rep_id, ""), views[q.id], filed.get(q.id)) for q in quotes],
         competitors=[(a, who.get(a.rep_id, "")) for a in analyses],
         trials=[(t, who.get(t.rep_id, "")) for t in trials],
     )
+
+
+async def _demands_of_quotes(session: AsyncSession, quote_ids: list[int]) -> dict[int, Demand]:
+    if not quote_ids:
+        return {}
+    rows = await session.execute(select(Demand).where(Demand.quote_id.in_(quote_ids)).order_by(Demand.id))
+    return {int(d.quote_id or 0): d for d in rows.scalars()}
 
 
 # -- reviews --------------------------------------------------------------------------------------
@@ -235,7 +243,11 @@ class ThemeDemand:
     demand: Demand
     customer: str
     rep: str
-    quote: Quote | None
+    quote: QuoteView | None  # the demand's ledger quote, as chat reads it
+
+    @property
+    def shown(self) -> str:
+        return render_quote(self.quote, self.demand.text)
 
 
 async def themes(session: AsyncSession, scope: Scope, now: datetime, *, weeks: int = 8) -> list[ThemeSummary]:
@@ -286,12 +298,7 @@ async def theme_demands(
         return None
     who = await names(session, {d.rep_id for d in rows})
     customers = await _customer_names(session, {d.customer_id for d in rows if d.customer_id})
-    quote_ids = [d.quote_id for d in rows if d.quote_id]
-    quotes = {}
-    if quote_ids:
-        quotes = {
-            q.id: q for q in (await session.execute(select(Quote).where(Quote.id.in_(quote_ids)))).scalars()
-        }
+    quotes = await load_views(session, (d.quote_id for d in rows))
     return [
         ThemeDemand(
             d, customers.get(d.customer_id or 0, ""), who.get(d.rep_id, ""), quotes.get(d.quote_id or 0)

@@ -120,7 +120,7 @@ async def test_after_the_visit_a_real_voice_note_becomes_the_quote(
         r = await rig.say("0100", "更正 #1 不对")
         assert "只有记录人可以更正" in r[-1]
         r = await rig.say("0423", "客户 杭州市第一人民医院")
-        assert f"原话 #1 “{SAID}”（销售更正：“采购成本太高了，预算只有去年的七成。”（王磊））" in r[-1]
+        assert f"原话 #1 “{SAID}”，销售更正（王磊）：“采购成本太高了，预算只有去年的七成。”" in r[-1]
         async with rig.bot.session() as s:
             assert (await verify_chain(s)).ok
         assert (await one(rig.bot, Deadline, Deadline.kind == "demand_confirmation")).on_time is True

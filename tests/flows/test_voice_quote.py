@@ -72,7 +72,7 @@ async def test_voice_note_becomes_the_demands_quote_and_the_rep_corrects_it(
         r = await bot.send("wanglei", "客户 杭州市第一人民医院")
         line = next(x for x in r[-1].splitlines() if "原话 #1" in x)
         assert f"“{quote.transcript}”" in line
-        assert "销售更正：“采购成本太高了，今年预算只有去年的八成。”（王磊）" in line
+        assert "，销售更正（王磊）：“采购成本太高了，今年预算只有去年的八成。”" in line
         r = await bot.send("liqiang", "原话 #1")
         assert r[-1].count("销售更正（王磊") == 2
 

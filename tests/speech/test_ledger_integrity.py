@@ -19,8 +19,8 @@ from domain.quotes import (
     compute_hash,
     head_token,
     load_views,
-    quote_notes,
     quote_text,
+    render_quote,
     shown_text,
 )
 from speech.ledger import QuoteLedger, annotate, verify_chain
@@ -156,7 +156,8 @@ async def test_a_changed_demand_copy_is_shown_changed_and_reported(db_url: str) 
         assert report.changed_copies == (f"demand {demand_id}: its text differs from quote 1 in the ledger",)
         shown, changed = shown_text(view, demand.text)
         assert shown.startswith("第1条采购成本太高了") and changed  # the ledger's text, not the copy
-        assert "已被改动" in quote_notes(view, demand.text)
+        assert render_quote(view, demand.text).startswith("“第1条采购成本太高了")
+        assert "（⚠️ 已被改动，以账本原文为准）" in render_quote(view, demand.text)
     finally:
         await db.dispose()
 
@@ -172,7 +173,7 @@ async def test_a_changed_quote_row_is_shown_changed_without_running_verify(db_ur
             )
         async with db.read() as s:
             view = (await load_views(s, [1]))[1]
-        assert not view.intact and "已被改动" in quote_notes(view, view.text)
+        assert not view.intact and "已被改动" in render_quote(view)
     finally:
         await db.dispose()
 
