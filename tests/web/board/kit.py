@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ from playwright.async_api import BrowserContext, Page
 
 from bot.testing import BotHarness
 from domain.names import normalize
+from domain.quotes import compute_hash
 from storage.models import (
     CompetitorAnalysis,
     Customer,
@@ -162,7 +162,6 @@ async def files_of(bot: BotHarness, customer_id: int, rep: str, tmp_path: Path) 
             pdf_media_id=pdf_media,
             created_at=now,
         )
-        digest = hashlib.sha256(f"quote-{customer_id}".encode()).hexdigest()
         quote = Quote(
             seq=customer_id,
             audio_sha256=audio[0],
@@ -177,8 +176,8 @@ async def files_of(bot: BotHarness, customer_id: int, rep: str, tmp_path: Path) 
             customer_id=customer_id,
             created_at=now,
             prev_hash="0" * 64,
-            hash=digest,
         )
+        quote.hash = compute_hash(quote)  # a row that matches its hash (the board checks it, as chat does)
         session.add_all([photo, trial, quote])
         await session.flush()
         return {
