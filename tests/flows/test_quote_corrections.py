@@ -1,17 +1,19 @@
 """更正 with bad input: clear answers, nothing lost, the ledger still verifies (console, no model needed:
-the quote is appended straight to the ledger as the form would)."""
+the quote is appended straight to the ledger as the form would); a corrected quote in the profile."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import select
 
 from bot.testing import BotHarness
 from core.speech import Transcript
 from speech.ledger import QuoteLedger, verify_chain
 from storage.models import QuoteAnnotation
-from tests.flows.kit import org
+from tests.flows.kit import ScriptedTranscriber, add_customer, org, scripted_note, visit_fields
 
 SAID = "我们颗是最头疼的是气泄包的面均坚融性问题。"
 
@@ -67,3 +69,31 @@ async def test_bad_corrections_get_clear_answers_and_lose_nothing(tmp_path: Path
         async with bot.session() as s:
             notes = (await s.execute(select(QuoteAnnotation))).scalars().all()
             assert len(notes) == 1 and (await verify_chain(s)).ok
+
+
+async def test_the_profiles_recent_updates_show_the_quote_as_the_ledger_does(tmp_path: Path) -> None:
+    """最近跟进 used to print the copy taken when the demand was filed, without the correction."""
+    platform = "我们科室最头疼的是器械包的灭菌兼容性问题"
+    fixed = "我们科室最头疼的是器械包灭菌兼容性的问题"
+    tr = ScriptedTranscriber()
+    async with BotHarness(tmp_path, transcriber=tr, quotes=QuoteLedger()) as bot:
+        await org(bot)
+        await add_customer(bot, "杭州市第一人民医院", "wanglei")
+        await bot.approval("wanglei", "AP-1", "submitted", visit_fields("杭州市第一人民医院"))
+        await bot.advance(timedelta(hours=2))
+        Image.new("RGB", (64, 48), (90, 90, 90)).save(tmp_path / "door.jpg")
+        await bot.photo("wanglei", tmp_path / "door.jpg")
+        for answer in ("确定预算范围", "无", "否"):
+            await bot.send("wanglei", answer)
+        await bot.voice("wanglei", scripted_note(tmp_path, tr, "said", SAID), recognition=platform)
+        await bot.send("wanglei", "采购成本高")
+        await bot.send("wanglei", "无")
+        r = await bot.send("wanglei", f"更正 #1 {fixed}")  # later, from the profile's number
+        assert r[-1].startswith("已记录更正（原话 #1）")
+        r = await bot.send("liqiang", "客户 杭州市第一人民医院")
+        profile = r[-1].splitlines()
+        recent = profile[profile.index("最近跟进：") + 1]
+        assert recent == (
+            f"  · 11-23 王磊 需求确认：采购成本高 “{platform}”（转写可能不准），销售更正（王磊）：“{fixed}”"
+        )
+        assert "气泄包" not in r[-1] and "（销售更正" not in r[-1]  # not the local text; no nested brackets
