@@ -71,12 +71,14 @@ async def test_bad_corrections_get_clear_answers_and_lose_nothing(tmp_path: Path
             assert len(notes) == 1 and (await verify_chain(s)).ok
 
 
-async def test_the_profiles_recent_updates_show_the_quote_as_the_ledger_does(tmp_path: Path) -> None:
+async def test_the_profiles_recent_updates_show_the_quote_as_the_ledger_does(
+    tmp_path: Path, db_url: str
+) -> None:
     """最近跟进 used to print the copy taken when the demand was filed, without the correction."""
     platform = "我们科室最头疼的是器械包的灭菌兼容性问题"
     fixed = "我们科室最头疼的是器械包灭菌兼容性的问题"
     tr = ScriptedTranscriber()
-    async with BotHarness(tmp_path, transcriber=tr, quotes=QuoteLedger()) as bot:
+    async with BotHarness(tmp_path, transcriber=tr, quotes=QuoteLedger(), db_url=db_url) as bot:
         await org(bot)
         await add_customer(bot, "杭州市第一人民医院", "wanglei")
         await bot.approval("wanglei", "AP-1", "submitted", visit_fields("杭州市第一人民医院"))

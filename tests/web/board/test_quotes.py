@@ -46,10 +46,10 @@ async def quote_box(page: Locator, quote_id: int) -> Locator:
 
 
 async def test_a_corrected_doubtful_quote_reads_as_in_chat_on_the_customer_and_theme_pages(
-    tmp_path: Path, browser: Browser, desktop: BrowserContext
+    tmp_path: Path, db_url: str, browser: Browser, desktop: BrowserContext
 ) -> None:
     tr = ScriptedTranscriber()
-    async with board_bot(tmp_path, transcriber=tr, quotes=QuoteLedger()) as bot:
+    async with board_bot(tmp_path, transcriber=tr, quotes=QuoteLedger(), db_url=db_url) as bot:
         await org(bot)
         cid = await up_to_the_quote(bot, tmp_path)
         r = await bot.voice("wanglei", scripted_note(tmp_path, tr, "said", LOCAL), recognition=PLATFORM)
