@@ -450,7 +450,7 @@ class VoiceQuoteField:
         return Parsed({"quote_id": quote_id, "text": text}, echo)
 
     def display(self, spec: FieldSpec, value: Any) -> str:
-        return f"“{value.get('text', '')}”" if isinstance(value, dict) else str(value)
+        return str(value.get("text", "")) if isinstance(value, dict) else str(value)  # the engine quotes it
 
 
 def builtin_field_types() -> dict[str, FieldType]:

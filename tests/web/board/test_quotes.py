@@ -112,6 +112,7 @@ async def test_going_back_and_recording_again_is_not_shown_as_a_correction(
         cid = await up_to_the_quote(bot, tmp_path)
         await bot.voice("wanglei", scripted_note(tmp_path, tr, "first", LOCAL))
         r = await bot.send("wanglei", "返回")
+        assert "刚才的回答是“我们颗是最头疼的是气泄包" in r[0] and "““" not in r[0]  # quoted once
         assert "刚才那条原话（#1）会保留在账本里" in r[0]
         second = "我们颗是最头疼的是气泄包的灭菌兼容性问题。"
         r = await bot.voice("wanglei", scripted_note(tmp_path, tr, "again", second), recognition=PLATFORM)
