@@ -223,8 +223,8 @@ class SpeechSettings(Section):
     )
     homophone_repair: bool = Field(
         True,
-        description="Write a vocabulary term where the transcript has characters that sound exactly like it "
-        "(气泄包 → 器械包).",
+        description="Write a vocabulary term where the transcript has characters that sound like it and the "
+        "sentence becomes likelier (气泄包 → 器械包; a correct common word is kept).",
     )
     vocabulary_max_terms: int = Field(
         40,

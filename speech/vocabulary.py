@@ -1,11 +1,14 @@
 """The company's vocabulary, steering Mandarin recognition towards the words reps actually say.
 
 Terms come from the database (customer names, key-person names, product codes), the forms' option
-labels, the demand themes' keywords and an editable word list (``speech.vocabulary_file``). They are
-given to the decoder as faster-whisper ``hotwords`` (text placed before the transcript in Whisper's
-prompt). The prompt is bounded: at most ``speech.vocabulary_max_terms`` terms and
-``speech.vocabulary_max_chars`` characters, taken in turn from each source so no source crowds out the
-others; bench/vocabulary.py measures why (a long prompt pushes its words into what was said).
+labels, the demand themes' keywords and an editable word list (``speech.vocabulary_file``). By default
+they repair homophones after decoding (speech/homophones.py: the records, the themes and forms, and the
+word list each have one weight, shared by their terms, so a long list weighs little per term). With
+``speech.vocabulary_hotwords`` they are also given to the decoder as faster-whisper ``hotwords`` (text
+placed before the transcript in Whisper's prompt). The prompt is bounded: at most
+``speech.vocabulary_max_terms`` terms and ``speech.vocabulary_max_chars`` characters, taken in turn
+from each source so no source crowds out the others; bench/vocabulary.py measures why (a long prompt
+pushes its words into what was said).
 
 A word list is read defensively: at most :data:`MAX_FILE_BYTES`, lines that are not UTF-8 skipped,
 blank lines, comments and duplicates dropped, over-long lines refused, each with one warning line.
@@ -104,6 +107,24 @@ def read_word_list(path: Path) -> tuple[list[str], list[str]]:
         warnings.append(f"vocabulary file {path}: {duplicate} duplicate line(s) ignored")
     del blank  # empty lines and comments are normal in a hand-edited list
     return terms, warnings
+
+
+def _cleaned(*sources: Iterable[str]) -> tuple[str, ...]:
+    return tuple(t for source in sources for t in (_clean(x) for x in source) if t)
+
+
+_last_fixer: dict[tuple[tuple[str, ...], ...], HomophoneFixer] = {}
+
+
+def _fixer(records: tuple[str, ...], config: tuple[str, ...], listed: tuple[str, ...]) -> HomophoneFixer:
+    """The repair for these terms; the last one is kept, so a refresh that changed nothing is free."""
+    key = (records, config, listed)
+    fixer = _last_fixer.get(key)
+    if fixer is None:
+        fixer = HomophoneFixer.build(records, config=config, listed=listed)
+        _last_fixer.clear()
+        _last_fixer[key] = fixer
+    return fixer
 
 
 def form_options(path: Path) -> list[str]:
@@ -208,10 +229,10 @@ def build(
     )
     fixer = None
     if speech.homophone_repair:
-        # the word list last: the company's own records should not be crowded out by a huge list
-        ordered = [extra, products, customers, persons, keywords, options, listed]
-        everything = [_clean(t) for source in ordered for t in source]
-        fixer = HomophoneFixer.build(t for t in everything if t)
+        # the company's records and configuration weigh more than the word list (speech/homophones.py)
+        fixer = _fixer(
+            _cleaned(extra, products, customers, persons), _cleaned(keywords, options), _cleaned(listed)
+        )
     if available > len(terms):
         warnings.append(
             f"vocabulary: {available} terms available, {len(terms)} used (bounded by "

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.vocabulary import common_words, notes
 from bot.testing import make_settings
 from config.settings import SpeechSettings
-from speech import vocabulary
+from domain.demo import CUSTOMERS, KEY_PERSONS
+from speech import homophones, vocabulary
 from speech.homophones import HomophoneFixer
 from speech.transcriber import WhisperTranscriber
 from storage.db import Database
@@ -19,6 +21,27 @@ from storage.migrate import upgrade
 from storage.models import Customer, KeyPerson
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+# Correct sentences with common words, and vocabulary terms that sound like those words: 适用 like 试用
+# (shi4 yong4), 分支 like 分之 (fen1 zhi1), 市长 like 士长 (shi4 zhang3); 试用 like 适用.
+COMMON_WORDS = (
+    ("试用了一个月，护士长说价格比美敦力高了百分之十五", ["适用", "分支", "市长"]),
+    ("等离子灭菌对这批骨科耗材不太适用", ["试用"]),
+)
+HEARD = "孙立说我们颗是最头疼的是气泄包的坚融性问题，在同路线人民医院"  # base's homophones
+MEANT = "孙丽说我们科室最头疼的是器械包的兼容性问题，在桐庐县人民医院"
+
+
+def company_vocabulary(speech: SpeechSettings) -> vocabulary.Vocabulary:
+    """The bot's vocabulary for the demo organisation, the shipped themes and forms."""
+    settings = make_settings(Path("."))
+    return vocabulary.build(
+        speech,
+        customers=[c[0] for c in CUSTOMERS],
+        persons=[p[1] for p in KEY_PERSONS],
+        options=vocabulary.form_options(settings.forms.path),
+        keywords=vocabulary.theme_keywords(settings.themes.path),
+    )
 
 
 def test_a_50k_line_word_list_with_junk_is_loaded_with_warnings_and_bounded(tmp_path: Path) -> None:
@@ -128,27 +151,90 @@ def test_homophones_of_terms_are_repaired_and_ordinary_words_left_alone() -> Non
     assert HomophoneFixer.build([]).fix("颗是") == ("颗是", [])
 
 
+@pytest.mark.parametrize("source", ["records", "config", "listed"])
+def test_a_correct_common_word_is_not_changed_by_a_term_that_sounds_like_it(source: str) -> None:
+    for sentence, terms in COMMON_WORDS:
+        fixer = HomophoneFixer.build(**{source: terms})
+        assert fixer.fix(sentence) == (sentence, []), (source, terms)
+
+
+def test_a_homophone_of_a_company_term_is_repaired_even_beside_a_long_word_list() -> None:
+    records, config = ["桐庐县人民医院", "孙丽"], ["器械包", "科室", "兼容性"]
+    assert HomophoneFixer.build(records, config=config).fix(HEARD)[0] == MEANT
+    beside_50k = HomophoneFixer.build(records, config=config, listed=common_words())
+    assert beside_50k.fix(HEARD)[0] == MEANT
+    # a short word list repairs its own terms, and the longer of two terms wins
+    listed = HomophoneFixer.build(listed=["器械包", "科室", "临床科室"])
+    assert listed.fix("林床科是说气泄包不好用") == (
+        "临床科室说器械包不好用",
+        [("林床科是", "临床科室"), ("气泄包", "器械包")],
+    )
+
+
+def test_a_50k_common_word_list_is_bounded_and_changes_no_correct_sentence(tmp_path: Path) -> None:
+    words = tmp_path / "words.txt"
+    shipped = SpeechSettings().vocabulary_file
+    assert shipped is not None
+    words.write_text(Path(shipped).read_text(encoding="utf-8") + "\n".join(common_words()), encoding="utf-8")
+    fixer = company_vocabulary(SpeechSettings(vocabulary_file=words)).fixer
+    default = company_vocabulary(SpeechSettings()).fixer
+    assert fixer is not None and default is not None
+    assert len(fixer.terms) > 50_000 and fixer.compared <= homophones.MAX_TERMS
+    # common words gain nothing from being listed: the company's own terms are compared, few listed ones
+    assert fixer.compared < default.compared
+    correct = [said for _, _, said in notes("all")] + [sentence for sentence, _ in COMMON_WORDS]
+    assert len(correct) == 41
+    for fix in (fixer.fix, default.fix):
+        assert [(said, fix(said)[1]) for said in correct if fix(said)[1]] == []
+    assert "器械包" in fixer.fix("我们颗是最头疼的是气泄包的面均坚融性问题。")[0]  # a theme keyword
+
+
+def test_a_word_list_longer_than_the_bound_keeps_the_company_terms_and_is_built_once() -> None:
+    listed = [
+        chr(0x4E00 + i % 4000) + chr(0x8000 + i // 4000) + "械" for i in range(homophones.MAX_TERMS + 2000)
+    ]
+    fixer = HomophoneFixer.build(["桐庐县人民医院"], config=["器械包"], listed=listed)
+    assert fixer.compared == homophones.MAX_TERMS
+    assert fixer.fix("气泄包送到同路线人民医院")[0] == "器械包送到桐庐县人民医院"
+    speech = SpeechSettings()
+    assert company_vocabulary(speech).fixer is company_vocabulary(speech).fixer  # a refresh rebuilds nothing
+
+
 def test_the_real_model_with_the_company_vocabulary_gets_the_domain_words_right(
     transcriber: WhisperTranscriber, audio: Path, tmp_path: Path
 ) -> None:
-    """Sample 1 (「我们科室最头疼的是器械包的灭菌兼容性问题」) with and without the default vocabulary."""
+    """Sample 1 (「我们科室最头疼的是器械包的灭菌兼容性问题」) with and without the default vocabulary, and
+    with 50,000 common words added to the word list; sample 4 (transcribed right) is left alone."""
     import asyncio
 
     from tests.speech.conftest import cer, references
 
+    settings = make_settings(tmp_path)
+    words = tmp_path / "words.txt"
+    assert settings.speech.vocabulary_file is not None
+    shipped = Path(settings.speech.vocabulary_file).read_text(encoding="utf-8")
+    words.write_text(shipped + "\n".join(common_words()), encoding="utf-8")
+    with_50k = settings.speech.model_copy(update={"vocabulary_file": words})
     saved = transcriber.vocabulary, transcriber.vocabulary_loader
     transcriber.vocabulary_loader = None
+    texts: dict[tuple[str, str], str] = {}
     try:
-        settings = make_settings(tmp_path)
-        transcriber.vocabulary = vocabulary.Vocabulary()
-        plain = asyncio.run(transcriber.transcribe(audio / "sample1.wav")).text
-        transcriber.vocabulary = vocabulary.build(
-            settings.speech, keywords=vocabulary.theme_keywords(settings.themes.path)
-        )
-        steered = asyncio.run(transcriber.transcribe(audio / "sample1.wav")).text
+        for name, vocab in (
+            ("plain", vocabulary.Vocabulary()),
+            ("default", company_vocabulary(settings.speech)),
+            ("50k", company_vocabulary(with_50k)),
+        ):
+            transcriber.vocabulary = vocab
+            for sample in ("sample1", "sample4"):
+                texts[name, sample] = asyncio.run(transcriber.transcribe(audio / f"{sample}.wav")).text
     finally:
         transcriber.vocabulary, transcriber.vocabulary_loader = saved
     said = references()["sample1"]
+    plain, steered = texts["plain", "sample1"], texts["default", "sample1"]
     assert "器械包" not in plain and "科室" not in plain  # base alone: 气泄包, 颗是
     assert "器械包" in steered and "科室" in steered
     assert cer(steered, said) <= cer(plain, said) - 0.15, (plain, steered)
+    assert "器械包" in texts["50k", "sample1"]  # a theme keyword: not crowded out by the long list
+    assert cer(texts["50k", "sample1"], said) <= cer(plain, said) - 0.1
+    assert texts["plain", "sample4"] == texts["default", "sample4"] == texts["50k", "sample4"]
+    assert cer(texts["50k", "sample4"], references()["sample4"]) == 0
