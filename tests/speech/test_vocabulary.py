@@ -238,3 +238,44 @@ def test_the_real_model_with_the_company_vocabulary_gets_the_domain_words_right(
     assert cer(texts["50k", "sample1"], said) <= cer(plain, said) - 0.1
     assert texts["plain", "sample4"] == texts["default", "sample4"] == texts["50k", "sample4"]
     assert cer(texts["50k", "sample4"], references()["sample4"]) == 0
+
+
+def test_the_real_model_is_steered_by_hotwords_when_they_are_on(
+    transcriber: WhisperTranscriber, audio: Path, tmp_path: Path
+) -> None:
+    """`speech.vocabulary_hotwords` on, homophone repair off: the terms reach faster-whisper as
+    ``hotwords`` and the decoder itself writes 科室, 器械包 and 交付周期 (samples 1 and 3); sample 4, already
+    right, is unchanged. (With the setting off, the default, nothing goes to the decoder: see
+    test_vocabulary_comes_from_the_database_forms_and_themes.)"""
+    import asyncio
+
+    from tests.speech.conftest import cer, references
+
+    words = tmp_path / "words.txt"
+    words.write_text("科室\n器械包\n灭菌\n兼容性\n交付周期\n", encoding="utf-8")
+    base = make_settings(tmp_path).speech
+    on = base.model_copy(
+        update={"vocabulary_file": words, "vocabulary_hotwords": True, "homophone_repair": False}
+    )
+    steering = vocabulary.build(on)
+    assert {"科室", "器械包", "交付周期"} <= set(steering.terms) and steering.fixer is None
+    saved = transcriber.vocabulary, transcriber.vocabulary_loader
+    transcriber.vocabulary_loader = None
+    texts: dict[tuple[str, str], str] = {}
+    try:
+        for name, vocab in (("plain", vocabulary.Vocabulary()), ("hotwords", steering)):
+            transcriber.vocabulary = vocab
+            assert transcriber.options("zh").hotwords == vocab.hotwords
+            for sample in ("sample1", "sample3", "sample4"):
+                texts[name, sample] = asyncio.run(transcriber.transcribe(audio / f"{sample}.wav")).text
+    finally:
+        transcriber.vocabulary, transcriber.vocabulary_loader = saved
+    said = references()
+    assert "器械包" not in texts["plain", "sample1"] and "交付周期" not in texts["plain", "sample3"]
+    assert "器械包" in texts["hotwords", "sample1"] and "科室" in texts["hotwords", "sample1"]
+    assert "交付周期" in texts["hotwords", "sample3"]
+    for sample in ("sample1", "sample3"):
+        assert (
+            cer(texts["hotwords", sample], said[sample]) <= cer(texts["plain", sample], said[sample]) - 0.15
+        )
+    assert texts["hotwords", "sample4"] == texts["plain", "sample4"]
