@@ -44,7 +44,7 @@ async def test_bad_corrections_get_clear_answers_and_lose_nothing(tmp_path: Path
     async with BotHarness(tmp_path) as bot:
         await org(bot)
         r = await bot.send("wanglei", "更正 我们科室最头疼的是器械包的灭菌兼容性问题")
-        assert "没有找到你最近一天记录的客户原话" in r[-1]
+        assert r[-1].startswith("近 24 小时内没有你记录的客户原话。")
         quote_id = await quote_by(bot, "wanglei")
         r = await bot.send("wanglei", f"更正 #{quote_id}")
         assert f"例如「更正 #{quote_id} " in r[-1]
@@ -58,7 +58,7 @@ async def test_bad_corrections_get_clear_answers_and_lose_nothing(tmp_path: Path
         assert "只有记录人可以更正" in r[-1] and "王磊" in r[-1]
         # control characters and line breaks become single spaces; the words are kept
         r = await bot.send("wanglei", "更正\u0000 我们科室最头疼的是\n器械包的\u202e灭菌兼容性问题")
-        assert r[-1].startswith(f"已记录更正（原话 #{quote_id}）")
+        assert r[-1].startswith(f"已记录更正（你最近的一条原话 #{quote_id}，")
         assert "销售更正：“我们科室最头疼的是 器械包的 灭菌兼容性问题”" in r[-1]
         r = await bot.send("wanglei", "更正 我们科室最头疼的是 器械包的 灭菌兼容性问题")
         assert r[-1] == f"原话 #{quote_id} 已经有这条更正了，不用重复提交。"
