@@ -122,8 +122,9 @@ class Application:
         transcriber, quotes = self._transcriber, self._quotes
         if transcriber is None or quotes is None:
             speech = import_module("speech.service", optional=SPEECH_OPTIONAL, purpose="voice transcription")
-            if speech is None:
-                return transcriber, quotes
+            if speech is None:  # no transcription; a platform's recognition is still kept as the quote
+                ledger = import_module("speech.ledger", purpose="the quote ledger")
+                return transcriber, quotes or (ledger.QuoteLedger() if ledger is not None else None)
             built_t, built_q = speech.build(self.settings)
             transcriber = transcriber or built_t
             quotes = quotes or built_q

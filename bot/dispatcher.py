@@ -17,8 +17,8 @@ from bot.inbox import AlreadyHandled, Inbox
 from core.channel import Channel
 from core.events import ApprovalEvent, Event, FileEvent, ImageEvent, VoiceEvent
 from core.messages import Text
-from core.speech import Transcriber, TranscriptionRejected
-from domain.audio import sniff_audio_format
+from core.speech import NoSpeechModel, Transcriber, Transcript, TranscriptionRejected, platform_only
+from domain.audio import duration_s, sniff_audio_format
 from domain.directory import find_by_platform_id
 from domain.outbox import enqueue
 from domain.photos import is_image, too_many_pixels
@@ -33,6 +33,7 @@ MAX_MEDIA_BYTES = 25 * 1024 * 1024
 # The outcome logged for the steps that are not an ordinary answer.
 OUTCOMES = {"unknown_sender": "unknown-sender", "already-handled": "already-handled"}
 APOLOGY = "抱歉，处理这条消息时出错了，已记录下来。请稍后再试，或联系管理员。"
+NO_SPEECH = "语音转写服务未启用，原始录音已保存。请联系管理员。"
 
 
 def _extension(event: VoiceEvent | ImageEvent | FileEvent) -> str:
@@ -45,6 +46,27 @@ def _extension(event: VoiceEvent | ImageEvent | FileEvent) -> str:
     if "/" in mime:
         return mime.split("/", 1)[1].split(";")[0][:10]
     return "jpg" if isinstance(event, ImageEvent) else "bin"
+
+
+def _platform_only(event: VoiceEvent, path: str, sha256: str, data: bytes) -> Transcript | None:
+    """Without a local model, a note that carries the platform's recognition is kept with that text
+    (the ledger records that there is no local transcript); without one there is nothing to keep."""
+    heard = (event.platform_recognition or "").strip()
+    if not heard:
+        return None
+    fmt = sniff_audio_format(data) or event.format
+    seconds = event.duration_ms / 1000 if event.duration_ms else duration_s(data, fmt)
+    return platform_only(
+        platform_recognition=heard,
+        duration_s=seconds or 0.0,
+        audio_path=path,
+        audio_sha256=sha256,
+        audio_format=fmt[:20],
+    )
+
+
+def _without_model(media_id: int, kept: Transcript | None, refusal: str) -> Prepared:
+    return Prepared(media_id=media_id, transcript=kept, error=None if kept is not None else refusal)
 
 
 class Dispatcher:
@@ -177,7 +199,7 @@ class Dispatcher:
                 original_name=event.media.filename,
                 channel=event.channel,
             )
-            media_id, media_path = media.id, media.path
+            media_id, media_path, media_sha256 = media.id, media.path, media.sha256
             if isinstance(event, VoiceEvent) and self.transcriber is not None:
                 await enqueue(
                     session,
@@ -190,8 +212,9 @@ class Dispatcher:
                 )
         if not isinstance(event, VoiceEvent):
             return Prepared(media_id=media_id)
+        stored = (media_path, media_sha256, data)
         if self.transcriber is None:
-            return Prepared(media_id=media_id, error="语音转写服务未启用，请联系管理员。")
+            return _without_model(media_id, _platform_only(event, *stored), NO_SPEECH)
         self.wake_outbox()
         try:
             async with self._slot_released():
@@ -200,6 +223,8 @@ class Dispatcher:
                     audio_format=event.format,
                     platform_recognition=event.platform_recognition,
                 )
+        except NoSpeechModel as exc:
+            return _without_model(media_id, _platform_only(event, *stored), exc.user_message)
         except TranscriptionRejected as exc:
             return Prepared(media_id=media_id, error=exc.user_message)
         except Exception:

@@ -4,7 +4,8 @@ The bot's own digests, alerts and answers use no Markdown markup of their own: a
 message's text is plain text (names, answers, quotes, comments included) that the channel escapes
 for its dialect just before sending, so nothing a customer name contains can become a link, an
 image, a mention, coloured HTML or bold "official" text. Markup characters are replaced by their
-full-width look-alikes (DingTalk and WeCom Markdown honour no backslash escapes reliably), and
+full-width look-alikes (DingTalk and WeCom Markdown honour no backslash escapes reliably; ``#`` only
+where it would start a heading, so 「原话 #12」 reads the same on every channel), and
 ``://`` is broken so a pasted address is not turned into a link.
 
 * :func:`dingtalk_markdown` — DingTalk ``sampleMarkdown`` / robot ``markdown``;
@@ -29,7 +30,6 @@ _MARKUP = str.maketrans(
         "*": "＊",
         "_": "＿",
         "`": "｀",
-        "#": "＃",
         "|": "｜",
         "!": "！",
         "~": "～",
@@ -37,6 +37,8 @@ _MARKUP = str.maketrans(
     }
 )
 _LINK = re.compile(r"(?i)(\w)://")
+# ``#`` makes a heading only at the start of a line; elsewhere (「原话 #12」) it stays as typed.
+_HEADING = re.compile(r"(?m)^([ \t]*)(#+)")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -55,7 +57,8 @@ def wecom_text(text: str) -> str:
 
 
 def _markdown(text: str) -> str:
-    return _LINK.sub(r"\1：//", plain_text(text).translate(_MARKUP))
+    escaped = _HEADING.sub(lambda m: m.group(1) + "＃" * len(m.group(2)), plain_text(text).translate(_MARKUP))
+    return _LINK.sub(r"\1：//", escaped)
 
 
 def dingtalk_markdown(text: str) -> str:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+# ``model_name`` of a note no local model transcribed: its quote's text is the platform's recognition.
+NO_LOCAL_MODEL = "none"
+
 
 @dataclass(frozen=True)
 class Transcript:
@@ -25,6 +28,33 @@ class Transcript:
     avg_logprob: float | None = None
     compression_ratio: float | None = None
 
+    @property
+    def local(self) -> bool:
+        """Whether a local model made ``text`` (False: no model was available; ``text`` is empty)."""
+        return self.model_name != NO_LOCAL_MODEL
+
+
+def platform_only(
+    *,
+    platform_recognition: str,
+    duration_s: float,
+    audio_path: str,
+    audio_sha256: str,
+    audio_format: str,
+) -> Transcript:
+    """A note with the platform's recognition and no local transcript (no local model is available)."""
+    return Transcript(
+        text="",
+        language="",
+        duration_s=round(duration_s, 3),
+        model_name=NO_LOCAL_MODEL,
+        model_version="no local speech model",
+        audio_path=audio_path,
+        audio_sha256=audio_sha256,
+        audio_format=audio_format,
+        platform_recognition=platform_recognition,
+    )
+
 
 class TranscriptionRejected(Exception):
     """The audio cannot be transcribed; ``user_message`` (Chinese) tells the rep why."""
@@ -32,6 +62,10 @@ class TranscriptionRejected(Exception):
     def __init__(self, user_message: str, detail: str = "") -> None:
         super().__init__(detail or user_message)
         self.user_message = user_message
+
+
+class NoSpeechModel(TranscriptionRejected):
+    """No local model can be loaded: the note can still be kept with the platform's recognition."""
 
 
 class Transcriber(Protocol):

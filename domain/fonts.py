@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
+from config.checks import ConfigWarning
 from config.settings import Settings
 
 # Common locations, most likely first (Debian/Ubuntu: `apt-get install fonts-wqy-microhei`).
@@ -89,5 +90,8 @@ def check_report_font(settings: Settings) -> list[str]:
     try:
         find_cjk_font(settings.reports.font_path)
     except FontMissing as exc:
-        return [str(exc)]
+        if settings.reports.font_path is not None:  # a configured path that is wrong: an error
+            return [str(exc)]
+        # None installed: feedback is still saved, the rep told the PDF was not made
+        return [ConfigWarning(f"{exc}; until then no PDF reports or photo stamps are made")]
     return []

@@ -266,7 +266,7 @@ async def themes(turn: Turn, args: str) -> None:
         await turn.reply(f"近 {days} 天{_scope_note(owners)}没有记录需求。")
         return
     threshold = turn.services.settings.alerts.demand_threshold
-    lines = [f"近 {days} 天{_scope_note(owners)}的需求主题（≥{threshold} 次会推送产品部）："]
+    lines = [f"近 {days} 天{_scope_note(owners)}的需求主题（满 {threshold} 次推送给产品部）："]
     for n, row in enumerate(rows[:LISTED], 1):
         samples = await cluster_samples(turn.session, row.key, since, turn.now, owners)
         found = "（自动发现，可改名保留）" if row.kind == "discovered" else ""

@@ -31,6 +31,7 @@ from core.speech import Transcript
 from domain.directory import find_by_platform_id
 from domain.outbox import open_cards
 from domain.people import ROLE_LABELS, remember_channel
+from domain.quotes import quote_text
 from handlers.commands import Command
 from handlers.context import Services, Turn
 from handlers.registry import Registry
@@ -264,7 +265,9 @@ async def fallback(path: EventPath) -> bool:
         if registry.voice_handler is not None:
             await registry.voice_handler(turn)
         elif turn.transcript is not None:
-            await turn.reply(f"收到语音：“{turn.transcript.text}”。如需记录客户原话，请在需求确认单中发送。")
+            heard, _ = quote_text(turn.transcript.text, turn.transcript.platform_recognition)
+            source = "" if turn.transcript.local else "（平台识别，本机暂未启用语音转写）"
+            await turn.reply(f"收到语音{source}：“{heard}”。如需记录客户原话，请在需求确认单中发送。")
         else:
             await turn.reply(turn.transcript_error or "收到语音。")
     elif isinstance(event, ImageEvent | FileEvent):

@@ -1,8 +1,9 @@
 """``actionflow check-config`` contributions for speech: is there a model, is the compute type valid, can the
-vocabulary file be read cleanly."""
+vocabulary file be read cleanly. No model and a word list's skipped lines are warnings: the bot runs."""
 
 from __future__ import annotations
 
+from config.checks import ConfigWarning
 from config.settings import Settings
 from speech.model import ModelNotFound, resolve
 
@@ -19,11 +20,15 @@ def _supported_compute_types(device: str) -> set[str] | None:
 
 def check_speech(settings: Settings) -> list[str]:
     s = settings.speech
-    problems = []
+    problems: list[str] = []
     try:
         resolve(s)  # a found model, or the installed parts it is assembled from on first use
-    except ModelNotFound as exc:
-        problems.append(f"speech.model: {exc}")
+    except ModelNotFound as exc:  # the bot runs; notes are kept with the platform's text, or untranscribed
+        until = (
+            "Until then voice notes are not transcribed; one that comes with the platform's recognition "
+            "is kept with that text."
+        )
+        problems.append(ConfigWarning(f"speech.model: {exc} {until}"))
     supported = _supported_compute_types(s.device)
     if supported is None:
         problems.append("speech.device is 'cuda' but no CUDA device is visible; use 'cpu'")
@@ -36,7 +41,7 @@ def check_speech(settings: Settings) -> list[str]:
         from speech.vocabulary import read_word_list
 
         _, warnings = read_word_list(s.vocabulary_file)  # the bot still starts; the admin should know
-        problems += [f"speech.vocabulary_file: {w}" for w in warnings]
+        problems += [ConfigWarning(f"speech.vocabulary_file: {w}") for w in warnings]
     if s.language:
         from faster_whisper.tokenizer import _LANGUAGE_CODES
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import SpeechSettings
-from core.speech import Transcript, TranscriptionRejected
+from core.speech import NoSpeechModel, Transcript, TranscriptionRejected
 from speech.audio import DecodedAudio, decode_file
 from speech.memory import keep_heaps_small, release_free_memory
 from speech.model import ModelNotFound, ModelSource, resolve, weights_sha256
@@ -318,7 +318,8 @@ class WhisperTranscriber:
         self, path: Path, *, audio_format: str = "", platform_recognition: str | None = None
     ) -> Report:
         """Like :meth:`transcribe`, with timings. Raises :class:`TranscriptionRejected` for bad audio,
-        a missing model or a note that takes longer than ``timeout_factor`` × its length + 10 s."""
+        a missing model (:class:`NoSpeechModel`, so the platform's recognition can still be kept) or a note
+        that takes longer than ``timeout_factor`` × its length + 10 s."""
         await self.refresh_vocabulary()
         audio = await asyncio.to_thread(decode_file, Path(path), max_duration_s=self.settings.max_duration_s)
         deadline_s = self.settings.timeout_factor * audio.duration_s + self.grace_s
@@ -355,7 +356,7 @@ class WhisperTranscriber:
             raise TranscriptionRejected(TIMEOUT, str(exc)) from exc
         except ModelNotFound as exc:
             log.error("no speech model: %s", exc)
-            raise TranscriptionRejected(NO_MODEL, str(exc)) from exc
+            raise NoSpeechModel(NO_MODEL, str(exc)) from exc
         except asyncio.CancelledError:
             cancel.set()
             if cfuture.cancel():  # still queued: it will never run, so it leaves the queue here

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from bot.cli.common import EXIT_CONFIG, EXIT_ERROR, describe_validation_error, run, settings_from
+from config.checks import is_warning
 from config.settings import (
     ConfigFileMissing,
     ConfigSyntaxError,
@@ -25,7 +26,8 @@ from core.clock import Clock
 from storage.db import Database, DatabaseUnavailable, safe_url
 
 # Extra configuration checks contributed by feature modules: "module:function", each
-# ``function(settings) -> list[str]`` returning problems in plain words.
+# ``function(settings) -> list[str]`` returning problems in plain words; a ``config.checks.ConfigWarning``
+# among them is printed without failing the check (the bot starts with it).
 CONFIG_CHECKS: tuple[str, ...] = (
     "bot.cli.core:check_forms",
     "bot.cli.org:check_org",
@@ -296,12 +298,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     ]
     print(f"database: {safe_url(settings.database.url)}")
     print(f"channels: {', '.join(channels)}")
-    if problems:
-        print(f"{len(problems)} problem(s):")
-        for problem in problems:
+    warnings = [p for p in problems if is_warning(p)]
+    errors = [p for p in problems if not is_warning(p)]
+    if warnings:
+        print(f"{len(warnings)} warning(s); the bot starts with these:")
+        for warning in warnings:
+            print(f"  - {warning}")
+    if errors:
+        print(f"{len(errors)} problem(s):")
+        for problem in errors:
             print(f"  - {problem}")
         return EXIT_CONFIG
-    print("OK")
+    print("OK" if not warnings else "OK, with the warnings above")
     return 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.common import EXIT_CONFIG, EXIT_ERROR, run, settings_from
+from config.checks import ConfigWarning
 from config.settings import Settings
 from storage.db import Database
 
@@ -168,7 +169,9 @@ def check_schedules(settings: Settings) -> list[str]:
             problems.append(f"alerts.{name}: not a valid crontab ({reason})")
     for audience in ("managers", "product", "finance"):
         if not alerts.routes.get(audience):
-            problems.append(f"alerts.routes: no group for {audience!r}; its alerts would not be sent")
+            problems.append(
+                ConfigWarning(f"alerts.routes: no group for {audience!r}; its alerts would not be sent")
+            )
     return problems
 
 

@@ -91,8 +91,8 @@ def _text_of(turn: Turn) -> str | None:
     event = turn.event
     if isinstance(event, TextEvent):
         return event.text.strip()
-    if isinstance(event, VoiceEvent) and turn.transcript is not None:
-        return turn.transcript.text.strip()
+    if isinstance(event, VoiceEvent) and turn.transcript is not None:  # the platform's text when it sent one
+        return quote_text(turn.transcript.text, turn.transcript.platform_recognition)[0]
     return None
 
 
@@ -415,7 +415,7 @@ class VoiceQuoteField:
             raise FieldError("没有听到说话内容，请再录一次")
         recorder = turn.services.quotes
         if recorder is None:
-            raise FieldError("语音转写服务未启用，请联系管理员")
+            raise FieldError("语音转写服务未启用，原始录音已保存。请联系管理员")
         quote_id = await recorder.record(
             turn.session,
             now=turn.now,
@@ -432,6 +432,8 @@ class VoiceQuoteField:
             compression_ratio=t.compression_ratio,
         )
         echo = f"客户原话已记录（原话 #{quote_id}，不可修改）：“{text}”"
+        if not t.local:
+            echo += "\n本机暂未启用语音转写，这条原话采用平台识别的文字，录音已保存。"
         replaced = ctx.get(replaced_quote_key(spec.key))
         old = await turn.session.get(Quote, int(replaced)) if replaced else None
         if old is not None and old.id != quote_id:

@@ -76,3 +76,14 @@ async def test_a_phishing_customer_name_reaches_the_managers_group_inert(tmp_pat
     assert digest.msg_key == "markdown"
     assert_inert(digest.text)
     assert "［点此领取补贴］(http：//evil.example/p)" in digest.text  # still readable, not a link
+
+
+def test_a_hash_is_escaped_only_where_it_would_start_a_heading() -> None:
+    """「原话 #12」 reads the same in cards and Markdown as in plain text; a line that starts with # (a
+    heading in DingTalk and WeCom Markdown) does not become one."""
+    params = card_params(Choice(prompt="原话 #12：“价格还要再谈”", options=["更正原话"], note="# 紧急通知"))
+    assert params["prompt"] == "原话 #12：“价格还要再谈”" and params["markdown"].startswith("原话 #12：")
+    assert params["note"] == "＃ 紧急通知"
+    _, dingtalk = msg_param(Markdown(title="t", text="见原话 #3\n  ## 假标题\n#话题"))
+    assert dingtalk["text"] == "见原话 #3\n  ＃＃ 假标题\n＃话题"
+    assert markdown_body(Markdown(title="t", text="### 假标题 #3")).endswith("＃＃＃ 假标题 #3")

@@ -121,6 +121,18 @@ def test_check_config_ok_and_secrets_masked(tmp_path: Path) -> None:
     assert "OK" in r.stdout and "hunter2" not in r.stdout and "bot:***@db.example" in r.stdout
 
 
+def test_check_config_warns_about_alerts_that_have_no_group(tmp_path: Path) -> None:
+    path = tmp_path / "routes.toml"
+    path.write_text('[alerts.routes]\nmanagers = "managers"\n')
+    r = cli("--config", str(path), "check-config")
+    assert r.returncode == 0, r.stdout + r.stderr  # the bot runs; those alerts are not sent
+    assert "2 warning(s); the bot starts with these:" in r.stdout
+    assert "alerts.routes: no group for 'product'; its alerts would not be sent" in r.stdout
+    path.write_text('[alerts.routes]\nmanagers = "managers"\n[app]\nlog_level = "LOUD"\n')
+    r = cli("--config", str(path), "check-config")
+    assert r.returncode == 2 and "1 problem(s):" in r.stdout and "app.log_level" in r.stdout
+
+
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     r = cli("--config", str(tmp_path / "nope.toml"), "check-config")
     assert r.returncode == 2 and "config file not found" in r.stdout

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from bot.testing import make_settings
 from emulators.dingtalk.rig import DingTalkRig, dingtalk_bot
 from speech.ledger import QuoteLedger, verify_chain
 from speech.transcriber import WhisperTranscriber
@@ -114,7 +115,7 @@ async def test_after_the_visit_a_real_voice_note_becomes_the_quote(
 
         # Later, from the profile: the rep corrects it by number; the profile shows both.
         r = await rig.say("0423", "更正 #1 采购成本太高了，预算只有去年的七成。")
-        assert r[-1].startswith("已记录更正（原话 #1），原话保留不变")
+        assert r[-1].startswith("已记录更正（原话 #1，杭州市第一人民医院，11-23 15:01 记录），原话保留不变")
         r = await rig.say("0423", "更正 #1 采购成本太高了，预算只有去年的七成。")
         assert r[-1] == "原话 #1 已经有这条更正了，不用重复提交。"
         r = await rig.say("0100", "更正 #1 不对")
@@ -124,3 +125,42 @@ async def test_after_the_visit_a_real_voice_note_becomes_the_quote(
         async with rig.bot.session() as s:
             assert (await verify_chain(s)).ok
         assert (await one(rig.bot, Deadline, Deadline.kind == "demand_confirmation")).on_time is True
+
+
+async def test_without_a_local_model_dingtalks_recognition_is_the_quote(tmp_path: Path, audio: Path) -> None:
+    settings = make_settings(tmp_path, speech={"model": str(tmp_path / "no-such-model")})
+    async with dingtalk_bot(
+        tmp_path, settings=settings, dingtalk={"visit_process_codes": [PROCESS]}, jobs=False
+    ) as rig:
+        assert rig.bot.app.dispatcher.transcriber is None
+        await people(rig)
+        cid = await add_customer(rig.bot, "杭州市第一人民医院", "wanglei")
+        await approval(rig, "PI-9", "start")
+        await approval(rig, "PI-9", "finish", "agree")
+        await rig.bot.advance(timedelta(hours=6, minutes=1))
+        Image.new("RGB", (64, 48), (90, 90, 90)).save(tmp_path / "door.jpg")
+        await rig.deliver(rig.emu.push_picture("0423", (tmp_path / "door.jpg").read_bytes()))
+        for answer in ("2", "无", "否"):
+            await rig.say("0423", answer)
+        note = (audio / "sample3.amr").read_bytes()
+        before = len(rig.texts("0423"))
+        await rig.deliver(rig.emu.push_audio("0423", note, recognition=SAID, duration_ms=3880))
+        r = rig.texts("0423")[before:]
+        assert r[0].startswith(f"客户原话已记录（原话 #1，不可修改）：“{SAID}”")
+        assert "本机暂未启用语音转写，这条原话采用平台识别的文字，录音已保存。" in r[0]
+        await rig.say("0423", "采购成本高")
+        await rig.say("0423", "无")
+        quote, demand = await one(rig.bot, Quote), await one(rig.bot, Demand)
+        assert (quote.transcript, quote.model_name, quote.platform_recognition) == ("", "none", SAID)
+        assert quote.audio_sha256 == hashlib.sha256(note).hexdigest() and quote.duration_s == 3.88
+        assert (quote.customer_id, demand.quote_id, demand.text) == (cid, quote.id, SAID)
+        r = await rig.say("0423", "原话 #1")
+        assert r[-1].splitlines() == [
+            f"原话 #1（2026-11-23 15:01，4 秒录音）：“{SAID}”",
+            f"平台识别：“{SAID}”（采用）",
+            "本地转写：无（记录时本机没有启用语音模型）",
+        ]
+        r = await rig.say("0423", "客户 杭州市第一人民医院")
+        assert f"原话 #1 “{SAID}”" in r[-1] and "转写可能不准" not in r[-1]
+        async with rig.bot.session() as s:
+            assert (await verify_chain(s, check_audio=True)).ok

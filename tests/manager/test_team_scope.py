@@ -43,6 +43,7 @@ async def test_manager_sees_own_team_by_default(tmp_path: Path, db_url: str, sco
         admin_themes = (await bot.send("admin", "需求主题"))[-1]
         admin_health = (await bot.send("admin", "健康指标"))[-1]
     assert "清洗后器械还有血渍" in themes
+    assert "的需求主题（满 5 次推送给产品部）：" in admin_themes.splitlines()[0]
     assert "二组客户说夜班没人会用" in admin_themes and "（3 名销售" in admin_health
     if scope == "team":
         assert "二组" not in themes and "操作培训" not in themes and "你的团队" in themes

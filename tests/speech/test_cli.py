@@ -106,6 +106,12 @@ def test_config_check_reports_a_missing_model_and_a_bad_compute_type(
     assert any("speech.compute_type 'float16' is not supported on cpu" in p for p in problems)
     assert main(["check-config"]) == 2
     assert "speech.compute_type 'float16'" in capsys.readouterr().out
+    # Without a model the bot still starts (notes kept with the platform's text): a warning, exit 0.
+    monkeypatch.delenv("ACTIONFLOW_SPEECH__COMPUTE_TYPE")
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "1 warning(s); the bot starts with these:\n  - speech.model: speech.model is" in out
+    assert out.endswith("OK, with the warnings above\n")
 
 
 def test_config_check_names_a_vocabulary_file_with_bad_lines(
@@ -123,3 +129,35 @@ def test_config_check_names_a_vocabulary_file_with_bad_lines(
     )
     monkeypatch.setenv("ACTIONFLOW_SPEECH__VOCABULARY_FILE", str(config / "absent.txt"))
     assert any("cannot be read" in p for p in check_speech(load_settings()))
+
+
+def test_word_list_warnings_do_not_keep_the_service_from_starting(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """deploy/actionflow.service runs check-config as ExecStartPre: what the bot runs with is printed
+    and exits 0; only an error exits non-zero (and the warnings are still printed beside it)."""
+    words = config / "words.txt"
+    cases = {
+        "1 duplicate line(s) ignored": "器械包\n\n   \n# 注释\n器械包\n".encode(),
+        "1 line(s) are not UTF-8 and were skipped": "灭菌\n".encode() + b"\xff\xfe\n",
+        "1 line(s) longer than 24 characters were skipped": ("灭菌\n" + "很" * 30 + "\n").encode(),
+        "is larger than 2048 KB; read only that far": "".join(
+            f"词条{i:06d}\n" for i in range(170_000)
+        ).encode(),
+    }
+    monkeypatch.setenv("ACTIONFLOW_SPEECH__VOCABULARY_FILE", str(words))
+    for warning, content in cases.items():
+        words.write_bytes(content)
+        assert main(["check-config"]) == 0, warning
+        out = capsys.readouterr().out
+        assert "1 warning(s); the bot starts with these:" in out and warning in out, out
+        assert "problem(s)" not in out
+    words.write_bytes("器械包\n\n\n灭菌\n".encode())  # empty lines alone: nothing to say
+    assert main(["check-config"]) == 0
+    assert capsys.readouterr().out.endswith("\nOK\n")
+    monkeypatch.setenv("ACTIONFLOW_SPEECH__VOCABULARY_FILE", str(config / "absent.txt"))
+    assert main(["check-config"]) == 0 and "cannot be read" in capsys.readouterr().out
+    monkeypatch.setenv("ACTIONFLOW_SPEECH__LANGUAGE", "klingon")  # an error: the service must not start
+    assert main(["check-config"]) == 2
+    out = capsys.readouterr().out
+    assert "1 warning(s)" in out and "1 problem(s):\n  - speech.language 'klingon'" in out

@@ -108,10 +108,55 @@ async def test_without_a_model_the_rep_is_told_and_nothing_is_lost(tmp_path: Pat
         assert bot.app.dispatcher.transcriber is None
         await bot.add_user("wanglei")
         await at_quote_question(bot, "wanglei")
-        replies = await bot.voice("wanglei", audio / "sample4.wav")
-        assert "语音转写服务未启用" in replies[0] and "客户原话？" in replies[-1]
+        replies = await bot.voice("wanglei", audio / "sample4.wav")  # no platform recognition
+        assert replies[0] == "语音转写服务未启用，原始录音已保存。请联系管理员。"
+        assert "客户原话？" in replies[-1]  # the form asks again
         async with bot.session() as s:
-            assert (await s.execute(select(MediaFile))).scalar_one().kind == "audio"
+            kept = (await s.execute(select(MediaFile))).scalar_one()
+            assert (await s.execute(select(Quote))).first() is None
+        assert kept.kind == "audio" and sha256_of(Path(kept.path)) == sha256_of(audio / "sample4.wav")
+        # The same note, now with the platform's text (sent again from DingTalk): it becomes the quote.
+        replies = await bot.voice(
+            "wanglei", audio / "sample4.wav", recognition="设备科对售后服务的响应时间不太满意"
+        )
+        assert any(r.startswith("客户原话已记录（原话 #1，不可修改）") for r in replies)
+
+
+SAID4 = "设备科对售后服务的响应时间不太满意"
+
+
+@pytest.mark.parametrize("where", ["at start", "when the note comes"])
+async def test_without_a_model_the_platforms_recognition_becomes_the_quote(
+    tmp_path: Path, audio: Path, where: str
+) -> None:
+    """No local model (none at start, or none when the worker loads it): a note that carries the
+    platform's recognition is kept with that text, and the ledger records that there is no local
+    transcript."""
+    missing = str(tmp_path / "no-such-model")
+    late = WhisperTranscriber(SpeechSettings(model=missing)) if where == "when the note comes" else None
+    try:
+        async with harness(tmp_path, late, model=missing) as bot:
+            await bot.add_user("wanglei", "王磊")
+            await at_quote_question(bot, "wanglei")
+            note = audio / "sample4.wav"
+            replies = await bot.voice("wanglei", note, recognition=SAID4)
+            recorded = next(r for r in replies if r.startswith("客户原话已记录"))
+            assert recorded.startswith(f"客户原话已记录（原话 #1，不可修改）：“{SAID4}”")
+            assert "本机暂未启用语音转写，这条原话采用平台识别的文字，录音已保存。" in recorded
+            assert "转写可能不准" not in recorded and "语音转写服务未启用" not in "".join(replies)
+            answers = json.loads(replies[-1].removeprefix("完成："))
+            async with bot.session() as s:
+                quote = (await s.execute(select(Quote))).scalar_one()
+                media = (await s.execute(select(MediaFile))).scalar_one()
+                report = await verify_chain(s, check_audio=True)
+            assert answers["quote"] == {"quote_id": quote.id, "text": SAID4}
+            assert (quote.transcript, quote.platform_recognition, quote.model_name) == ("", SAID4, "none")
+            assert quote.audio_sha256 == sha256_of(note) == media.sha256 and quote.audio_format == "wav"
+            assert 3.5 < quote.duration_s < 3.7  # read from the file's header
+            assert report.ok and report.audio_checked == 1
+    finally:
+        if late is not None:
+            late.close()
 
 
 async def test_others_are_answered_while_a_note_is_transcribed(

@@ -12,6 +12,8 @@ import pytest
 from bot.imports import StartupError, import_module
 from bot.testing import BotHarness
 
+VOICE_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "voice_sample.amr"
+
 
 @pytest.fixture
 def project_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -51,3 +53,25 @@ async def test_broken_speech_module_fails_the_start(tmp_path: Path, monkeypatch:
     with pytest.raises(StartupError, match=r"speech\.service"):
         await harness.app.start()
     await harness.app.stop()
+
+
+async def test_without_the_speech_packages_the_ledger_still_keeps_platform_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PyAV (an optional speech package) missing: no transcription, but a note with the platform's
+    recognition is still kept as a quote (docs/speech.md), so the ledger is there."""
+    from speech.ledger import QuoteLedger
+
+    for name in ("speech.service", "speech.transcriber", "speech.audio"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "av", None)  # importing it now raises ImportError
+    with caplog.at_level(logging.WARNING, logger="bot.imports"):
+        async with BotHarness(tmp_path, jobs=False) as bot:
+            assert bot.app.dispatcher.transcriber is None
+            assert isinstance(bot.app.services.quotes, QuoteLedger)
+            await bot.add_user("wanglei", "王磊")
+            replies = await bot.voice("wanglei", VOICE_SAMPLE, recognition="客户说交付太慢")
+    assert replies == [
+        "收到语音（平台识别，本机暂未启用语音转写）：“客户说交付太慢”。如需记录客户原话，请在需求确认单中发送。"
+    ]
+    assert "optional module av is not installed" in caplog.text
