@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from domain import semantic
-from domain.themes import Theme, ThemeBook, clauses, contains, load_themes, normalize_text
+from domain.themes import Theme, ThemeBook, contains, load_themes, normalize_text, searchable
 
 DEFAULT_THEMES = Path(__file__).resolve().parents[1] / "config" / "themes.toml"
 
@@ -129,11 +129,10 @@ class KnownCluster:
 
 # -- stage 1: themes -------------------------------------------------------------------------
 def match_theme(book: ThemeBook, text: str, scenario: str = "") -> tuple[Theme, float] | None:
-    # The clauses joined by a line break, which no keyword holds: one search per keyword.
-    joined = "\n".join(clauses(text))
+    found = searchable(text)  # one search per keyword
     best: tuple[Theme, float] | None = None
     for theme in book.themes:
-        score = sum(w for kw, w in theme.keywords if kw in joined and contains(joined, kw))
+        score = sum(w for kw, w in theme.keywords if kw in found.text and contains(found, kw))
         if score <= 0:
             continue
         if scenario and scenario in theme.scenarios:

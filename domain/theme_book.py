@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
 from domain.clustering import KnownCluster
-from domain.themes import Theme, ThemeBook, clauses, contains, normalize_text, spans_clauses
+from domain.themes import Theme, ThemeBook, contains, normalize_text, searchable, spans_clauses
 from storage.models import Demand, DemandCluster
 from storage.upsert import insert_ignore
 
@@ -358,7 +358,7 @@ async def split(
         (await session.execute(select(Demand.id, Demand.text).where(Demand.cluster_key == row.key))).all()
     )
     # The same rule as theme matching: the word inside one clause of the quote.
-    ids = [i for i, text in members if any(contains(part, needle) for part in clauses(text or ""))]
+    ids = [i for i, text in members if contains(searchable(text or ""), needle)]
     if not ids:
         raise ThemeError(f"「{row.label}」里没有提到「{word}」的需求，没有拆分。")
     if len(ids) == len(members):

@@ -35,22 +35,53 @@ def clauses(text: str) -> list[str]:
     return [c for c in (normalize_text(p) for p in parts) if c]
 
 
+@dataclass(frozen=True)
+class Searchable:
+    """A text as keywords are looked for in it: its normalised clauses joined by a line break (which no
+    keyword holds, so a keyword never spans two clauses), and the positions where a space or sign
+    between two Latin letters or digits was removed (「LIS PACS」 → ``lispacs`` with a word break at 3)."""
+
+    text: str
+    breaks: frozenset[int] = frozenset()
+
+
+def searchable(text: str) -> Searchable:
+    out: list[str] = []
+    breaks: set[int] = set()
+    length = 0
+    for part in _CLAUSE_BREAK.split(unicodedata.normalize("NFKC", text)):
+        pieces = [piece for piece in _NOISE.split(part.lower()) if piece]
+        if not pieces:
+            continue
+        if out:
+            out.append("\n")
+            length += 1
+        for i, piece in enumerate(pieces):
+            if i and _latin(pieces[i - 1][-1]) and _latin(piece[0]):
+                breaks.add(length)
+            out.append(piece)
+            length += len(piece)
+    return Searchable("".join(out), frozenset(breaks))
+
+
 def _latin(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
-def contains(part: str, keyword: str) -> bool:
-    """True when the normalised clause ``part`` holds ``keyword``; a keyword that begins or ends with
-    a Latin letter or digit must not run on into one there, so ``his`` (the hospital information
-    system) is not found in ``this`` or ``history``, nor ``app`` in ``apple``; Chinese is a substring
-    match (「器械包」 in 「这个器械包太重」)."""
+def contains(text: Searchable, keyword: str) -> bool:
+    """True when ``text`` holds ``keyword`` (normalised) inside one clause. A keyword that begins or
+    ends with a Latin letter or digit must not run on into one there, so ``his`` (the hospital
+    information system) is not found in ``this`` or ``history``, nor ``app`` in ``apple``, while
+    「HIS/LIS」 and 「LIS PACS」 hold both words; Chinese is a substring match (「器械包」 in
+    「这个器械包太重」)."""
+    part = text.text
     start = part.find(keyword)
     if start < 0 or not (_latin(keyword[0]) or _latin(keyword[-1])):
         return start >= 0
     while start >= 0:
         end = start + len(keyword)
-        before_ok = start == 0 or not (_latin(keyword[0]) and _latin(part[start - 1]))
-        after_ok = end == len(part) or not (_latin(keyword[-1]) and _latin(part[end]))
+        before_ok = start == 0 or start in text.breaks or not (_latin(keyword[0]) and _latin(part[start - 1]))
+        after_ok = end == len(part) or end in text.breaks or not (_latin(keyword[-1]) and _latin(part[end]))
         if before_ok and after_ok:
             return True
         start = part.find(keyword, start + 1)

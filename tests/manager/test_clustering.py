@@ -188,9 +188,14 @@ def test_punctuation_inside_a_word_does_not_end_a_clause(tmp_path: Path) -> None
 
 def test_a_latin_keyword_is_a_whole_word_not_part_of_another() -> None:
     book = load_book()
-    for text in ["HIS 接口一直没打通", "his系统老是卡"]:
+    for text in ["HIS 接口一直没打通", "his系统老是卡", "我们用的是 LIS PACS 两套", "HIS/PACS 对不上"]:
         hit = match_theme(book, text)
         assert hit is not None and hit[0].key == "it", text
+    # A space or sign between two Latin words is a word break though the text is normalised.
+    spd_his, alone = match_theme(book, "SPD HIS 接口打不通"), match_theme(book, "接口打不通")
+    assert spd_his is not None and alone is not None and spd_his[1] > alone[1]
+    hit = match_theme(book, "DRG/DIP付费以后科室压力大")
+    assert hit is not None and hit[0].key == "price"
     # "his" inside English words, "app" inside "apple": no match.
     for text in ["this history", "apple"]:
         assert match_theme(book, text) is None, text
