@@ -17,9 +17,6 @@ from domain.quotes import load_views, render_quote, shown_text
 from storage.models import Customer, Demand, DemandCluster, User
 from storage.upsert import insert_ignore
 
-KNOWN_CLUSTER_DAYS = 180  # discovered clusters whose members are this recent can be joined
-KNOWN_MEMBERS = 20  # member texts per known cluster used to compare
-
 
 @dataclass(frozen=True)
 class ClusterCount:
@@ -46,7 +43,7 @@ class DemandSample:
 
 
 async def _known(session: AsyncSession, now: datetime, skip: set[str]) -> list[KnownCluster]:
-    since = now - timedelta(days=KNOWN_CLUSTER_DAYS)
+    since = now - timedelta(days=theme_book.KNOWN_CLUSTER_DAYS)
     stmt = (
         select(Demand.cluster_key, Demand.cluster_label, Demand.text)
         .where(Demand.cluster_key.like("d-%"), Demand.created_at >= since)
@@ -58,7 +55,7 @@ async def _known(session: AsyncSession, now: datetime, skip: set[str]) -> list[K
     labels: dict[str, str] = {}
     for key, label, text in (await session.execute(stmt)).all():
         labels[key] = label
-        if len(texts[key]) < KNOWN_MEMBERS:
+        if len(texts[key]) < theme_book.KNOWN_MEMBERS:
             texts[key].append(text)
     return [KnownCluster(k, labels[k], tuple(v)) for k, v in texts.items()]
 
@@ -68,7 +65,7 @@ async def _recent_texts(session: AsyncSession, now: datetime) -> list[str]:
     dictionary's fit is measured on."""
     stmt = (
         select(Demand.text)
-        .where(Demand.created_at >= now - timedelta(days=KNOWN_CLUSTER_DAYS), Demand.text != "")
+        .where(Demand.created_at >= now - timedelta(days=theme_book.KNOWN_CLUSTER_DAYS), Demand.text != "")
         .order_by(Demand.id.desc())
         .limit(2000)
     )
@@ -88,7 +85,7 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
         return 0
     items = [DemandItem(str(i), text or "", scenario or "") for i, text, scenario in rows]
     await theme_book.seed(session, clusterer.book, now)
-    book = await theme_book.view(session, clusterer.book)
+    book = await theme_book.view(session, clusterer.book, now)
     kept = {k.key for k in book.kept}
     known = [*book.kept, *await _known(session, now, kept | set(book.merged))]
     recent = await _recent_texts(session, now)
@@ -96,8 +93,11 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
         items, known=known, recent=[*recent, *(i.text for i in items)]
     )
     by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+    pulled: set[str] = set()  # merged clusters that pulled a demand: alive for another while
     for (demand_id, _, _), a in zip(rows, assignments, strict=True):
         key = book.resolve(a.key)
+        if key != a.key:
+            pulled.add(a.key)
         by_key[(key, book.label(key, a.label))].append(demand_id)
         if a.kind == "discovered" and key == a.key and key not in book.labels:
             await insert_ignore(
@@ -116,6 +116,10 @@ async def cluster_pending(session: AsyncSession, clusterer: Clusterer, now: date
     for (key, label), ids in by_key.items():
         await session.execute(
             update(Demand).where(Demand.id.in_(ids)).values(cluster_key=key, cluster_label=label[:100])
+        )
+    if pulled:
+        await session.execute(
+            update(DemandCluster).where(DemandCluster.key.in_(sorted(pulled))).values(updated_at=now)
         )
     return len(rows)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,13 @@ MAX_EXAMPLES = 30  # quotes kept as a theme's examples (the most recent)
 # as a dictionary theme has: the best 3 of 30 would beat the best 3 of 10 for the same text.
 MATCHED_EXAMPLES = 10
 KEYWORD_WEIGHT = 3.0  # a kept theme's keyword alone is enough to assign a demand (min_score is 1)
+KNOWN_CLUSTER_DAYS = 180  # discovered clusters whose members are this recent can be joined
+KNOWN_MEMBERS = 20  # member texts per known cluster used to compare
+# A discovered cluster merged into another theme keeps pulling its look-alikes there while it is alive as
+# an unmerged one would be: for KNOWN_CLUSTER_DAYS after the merge or after the last demand it pulled,
+# compared by its KNOWN_MEMBERS newest quotes, and at most MERGED_PULLING of them (the most recently
+# active): a scan's cost does not grow with every merge ever made.
+MERGED_PULLING = 200
 MAX_LABEL = 40
 
 
@@ -87,21 +94,33 @@ class BookView:
         return self.labels.get(self.resolve(key), fallback)
 
 
-async def view(session: AsyncSession, book: ThemeBook) -> BookView:
+async def view(session: AsyncSession, book: ThemeBook, now: datetime | None = None) -> BookView:
     """The book as the clusterer sees it. A merged theme still pulls what it pulled before the merge —
     a kept one by its keywords and examples, a discovered one by its defining word and its quotes
-    (``merge`` keeps them on its row) — and ``resolve`` sends what it pulls to where it was merged,
-    whatever that theme's kind."""
+    (``merge`` keeps them on its row; see MERGED_PULLING for how long, ``now`` default: no limit) —
+    and ``resolve`` sends what it pulls to where it was merged, whatever that theme's kind."""
     rows = list((await session.execute(select(DemandCluster))).scalars())
     merged = {r.key: r.merged_into for r in rows if r.merged_into}
     labels = {r.key: r.label for r in rows}
     extra: list[Theme] = []
     kept: list[KnownCluster] = []
+    since = now - timedelta(days=KNOWN_CLUSTER_DAYS) if now is not None else None
+    pulling = sorted(
+        (
+            r
+            for r in rows
+            if r.kind == "discovered"
+            and r.merged_into
+            and r.examples
+            and (since is None or (r.updated_at or r.created_at) >= since)
+        ),
+        key=lambda r: (r.updated_at or r.created_at, r.key),
+        reverse=True,
+    )[:MERGED_PULLING]
+    for r in pulling:
+        # Joined as before the merge: its defining word (the label's first part) or like its quotes.
+        kept.append(KnownCluster(r.key, r.label, tuple(r.examples[:KNOWN_MEMBERS])))
     for r in rows:
-        if r.kind == "discovered" and r.merged_into and r.examples:
-            # Joined as before the merge: its defining word (the label's first part) or like its quotes.
-            kept.append(KnownCluster(r.key, r.label, tuple(r.examples)))
-            continue
         if r.kind != "kept":
             continue
         words = tuple((normalize_text(w), KEYWORD_WEIGHT) for w in r.keywords or () if normalize_text(w))
