@@ -1,4 +1,5 @@
-"""Small numbers as people write them in Chinese: 一, 十二, 二十三, 两 — or in digits."""
+"""Numbers as people type them: 一, 十二, 二十三, 两, or digits (ASCII or full-width; never ² or ①, which
+``str.isdigit`` accepts, nor a run too long to be anything's number)."""
 
 from __future__ import annotations
 
