@@ -37,8 +37,9 @@ _MARKUP = str.maketrans(
     }
 )
 _LINK = re.compile(r"(?i)(\w)://")
-# ``#`` makes a heading only at the start of a line; elsewhere (「原话 #12」) it stays as typed.
-_HEADING = re.compile(r"(?m)^([ \t]*)(#+)")
+# ``#`` makes a heading only at the start of a line, also inside a list item (「- # 紧急通知」, 「1. # …」,
+# 「+ - # …」); elsewhere (「原话 #12」) it stays as typed. Any blank counts as indentation (「　# …」).
+_HEADING = re.compile(r"(?m)^([^\S\n]*(?:(?:[-+*]|\d{1,9}[.)])[^\S\n]+)*)(#+)")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 

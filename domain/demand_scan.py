@@ -36,10 +36,11 @@ class DemandSample:
     label: str = ""
     shown: str = ""  # the quote as :func:`domain.quotes.render_quote` shows it, in 「」
 
-    def line(self) -> str:
-        """The quote as rendered — 销售 · 客户 · 场景, as alerts and theme lists show a quote."""
-        scenario = f" · 场景：{self.scenario}" if self.scenario else ""
-        return f"{self.shown or f'「{self.text}」'}— {self.rep} · {self.customer}{scenario}"
+    def line(self, *, scenario: bool = True) -> str:
+        """The quote as rendered — 销售 · 客户 · 场景, as alerts and theme lists show a quote (``scenario``
+        False: without 场景, for a list whose heading names it)."""
+        named = f" · 场景：{self.scenario}" if scenario and self.scenario else ""
+        return f"{self.shown or f'「{self.text}」'}— {self.rep} · {self.customer}{named}"
 
 
 async def _known(session: AsyncSession, now: datetime, skip: set[str]) -> list[KnownCluster]:

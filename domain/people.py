@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from domain import audit
+from domain.numerals import all_digits, row_id
 from domain.wording import quoted
 from storage.models import (
     ROLES,
@@ -129,8 +130,9 @@ async def resolve(
     wanted = tuple(statuses)
     if not ref:
         return []
-    if ref.startswith("#") and ref[1:].isdigit():
-        user = await session.get(User, int(ref[1:]))
+    if ref.startswith("#") and all_digits(ref[1:]):
+        user_id = row_id(ref[1:])
+        user = await session.get(User, user_id) if user_id is not None else None
         return [user] if user is not None and user.status in wanted else []
     stmt = (
         select(User)

@@ -140,27 +140,46 @@ def quote_text(transcript: str, platform: str | None) -> tuple[str, str]:
 
 _DIGITS = "零一二三四五六七八九"
 _UNITS = ("", "十", "百", "千")
+_GROUPS = ("", "万", "亿", "万亿")  # numbers are read in groups of four digits: 20000 → 二万
 _NUMBER = re.compile(r"(\d+)(?:\.(\d+))?\s*([%％])?")
 
 
-def _integer_reading(digits: str) -> str:
-    """「15」 → 十五, 「105」 → 一百零五; longer numbers (and leading zeros) digit by digit."""
-    if len(digits) > len(_UNITS) or (len(digits) > 1 and digits[0] in "0０"):
-        return "".join(_DIGITS[int(d)] for d in digits)
+def _group_reading(digits: str) -> str:
+    """Up to four digits as said inside a number: 「0105」 → 一百零五 (a zero before the first digit is not
+    said here; the caller decides)."""
     out, gap = "", False
     for i, d in enumerate(digits):
         value, unit = int(d), _UNITS[len(digits) - 1 - i]
         if value == 0:
-            gap = True
+            gap = bool(out)
             continue
-        out += ("零" if gap and out else "") + _DIGITS[value] + unit
+        out += ("零" if gap else "") + _DIGITS[value] + unit
+        gap = False
+    return out
+
+
+def _integer_reading(digits: str) -> str:
+    """「15」 → 十五, 「105」 → 一百零五, 「20000」 → 二万, 「10005」 → 一万零五, as a number is said; longer
+    numbers than 万亿 (and leading zeros) digit by digit."""
+    if len(digits) > 4 * len(_GROUPS) or (len(digits) > 1 and digits[0] in "0０"):
+        return "".join(_DIGITS[int(d)] for d in digits)
+    head = len(digits) % 4 or 4
+    groups = [digits[:head]] + [digits[i : i + 4] for i in range(head, len(digits), 4)]
+    out, gap = "", False
+    for i, group in enumerate(groups):
+        if int(group) == 0:
+            gap = bool(out)
+            continue
+        zero = bool(out) and (gap or group[0] in "0０")  # 10005 → 一万零五, 100000005 → 一亿零五
+        out += ("零" if zero else "") + _group_reading(group) + _GROUPS[len(groups) - 1 - i]
         gap = False
     out = out or "零"
     return out[1:] if out.startswith("一十") else out
 
 
 def _read_numbers(text: str) -> str:
-    """Numbers written as digits read out in Chinese (15% → 百分之十五), as a recogniser may write them."""
+    """Numbers written as digits read out in Chinese (15% → 百分之十五, 20000 → 二万), as a recogniser may
+    write them."""
 
     def spoken(m: re.Match[str]) -> str:
         said = _integer_reading(m.group(1))
@@ -181,7 +200,8 @@ _OTHER = "\0"  # marks what pypinyin returns for letters and digits that are not
 def _sounds(value: str) -> list[str]:
     """The text as toneless syllables: each Chinese character its pinyin, any other letter or digit itself."""
     syllables: list[str] = []
-    for token in lazy_pinyin(_norm(_read_numbers(value)), errors=lambda rest: _OTHER + rest):
+    said = _norm(_read_numbers(value)).replace("两", "二")  # 两万 and 二万 are one number: liang is er
+    for token in lazy_pinyin(said, errors=lambda rest: _OTHER + rest):
         syllables.extend(token[1:] if token.startswith(_OTHER) else [token])  # other letters one by one
     return syllables
 
@@ -370,5 +390,5 @@ def render_quote(view: QuoteView | None, copy: str | None = None, *, marks: str 
     line = f"{open_}{view.text}{close}" + ("（" + "；".join(flags) + "）" if flags else "")
     fix = view.correction
     if fix is not None:
-        line += f"，销售更正{f'（{fix.author}）' if fix.author else ''}：“{fix.text}”"
+        line += f"，销售更正{f'（{fix.author}）' if fix.author else ''}：{open_}{fix.text}{close}"
     return line

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domain.numerals import typed_number
+
 DEFAULT_LABELS: dict[str, str] = {
     "lead": "线索",
     "diagnosis": "需求诊断",
@@ -45,8 +47,9 @@ class Stages:
         exactly one label), else None."""
         wanted = text.strip().strip("「」\"'").lower()
         keys = list(self.labels)
-        if wanted.isdigit() and 1 <= int(wanted) <= len(keys):
-            return keys[int(wanted) - 1]
+        number = typed_number(wanted)
+        if number is not None and 1 <= number <= len(keys):
+            return keys[number - 1]
         for key, label in self.labels.items():
             if wanted in (key.lower(), label.lower()):
                 return key

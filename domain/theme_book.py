@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
 from domain.clustering import KnownCluster
+from domain.numerals import all_digits, typed_number
 from domain.themes import Theme, ThemeBook, contains, normalize_text, searchable, spans_clauses
 from storage.models import Demand, DemandCluster
 from storage.upsert import insert_ignore
@@ -180,10 +181,11 @@ async def themes_in_window(
 async def find(session: AsyncSession, name: str, listed: list[ThemeRow]) -> DemandCluster:
     """A theme by its number in ``listed`` (as 需求主题 shows it) or by its name."""
     name = name.strip()
-    if name.isdigit():
-        number = int(name)
-        if not 1 <= number <= len(listed):
-            raise ThemeError(f"没有编号 {number} 的主题，请先发「需求主题」查看编号。")
+    if all_digits(name):
+        number = typed_number(name)
+        if number is None or not 1 <= number <= len(listed):
+            which = f"编号 {number} 的" if number is not None else "这个编号的"
+            raise ThemeError(f"没有{which}主题，请先发「需求主题」查看编号。")
         row = await session.get(DemandCluster, listed[number - 1].key)
         if row is None or row.merged_into:
             raise ThemeError(f"主题 {number} 已经合并或删除，请重新发「需求主题」查看编号。")
@@ -233,8 +235,8 @@ async def _check_not_a_scenario(session: AsyncSession, label: str, scenarios: Co
     name = next((s for s in (*scenarios, *filed) if s and normalize_text(s) == norm), None)
     if name is not None:
         raise ThemeError(
-            f"「{name}」是业务场景的名称，主题不能和场景同名（「需求主题 {name}」列出的是这个场景的需求）。"
-            "请换一个名称。"
+            f"「{name}」已是业务场景的名称（发「需求主题 {name}」会列出该场景的需求），"
+            "主题不能与它重名，请换一个名称。"
         )
 
 

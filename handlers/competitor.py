@@ -10,6 +10,7 @@ from core.events import CardActionEvent
 from core.messages import Choice
 from domain import competitors
 from domain.audit import snapshot
+from domain.numerals import DIGIT, echo_number, row_id
 from handlers.board import board_line
 from handlers.commands import Command
 from handlers.completion import Audit, Progress, finish
@@ -165,9 +166,10 @@ async def complete_competitor(turn: Turn, result: FormResult) -> None:
 
 
 async def _load_for_review(turn: Turn, number: str) -> CompetitorAnalysis | None:
-    row = await turn.session.get(CompetitorAnalysis, int(number)) if number.isdigit() else None
+    found = row_id(number)
+    row = await turn.session.get(CompetitorAnalysis, found) if found is not None else None
     if row is None or row.status == ReviewStatus.DRAFT:
-        await turn.reply(f"没有编号为 {number} 的待审竞对分析。")
+        await turn.reply(f"没有编号为 {echo_number(number)} 的待审竞对分析。")
         return None
     if not await competitors.may_review(turn.session, turn.user, row.rep_id):
         await turn.reply("只有这位销售的主管可以审核这份竞对分析。")
@@ -253,7 +255,7 @@ async def review_command(turn: Turn, args: str) -> None:
     if not args.strip():
         await list_pending(turn)
         return
-    m = re.fullmatch(r"#?(\d+)\s*(通过|同意|ok)?", args.strip(), re.IGNORECASE)
+    m = re.fullmatch(rf"[#＃]?([{DIGIT}]+)\s*(通过|同意|ok)?", args.strip(), re.IGNORECASE)
     if not m:
         await turn.reply("用法：审核 <编号> 通过，或 批注 <编号> <意见>。")
         return
@@ -273,7 +275,7 @@ async def review_command(turn: Turn, args: str) -> None:
 
 async def comment_command(turn: Turn, args: str) -> None:
     """批注 <编号> <意见>."""
-    m = re.fullmatch(r"#?(\d+)\s*(.*)", args.strip(), re.DOTALL)
+    m = re.fullmatch(rf"[#＃]?([{DIGIT}]+)\s*(.*)", args.strip(), re.DOTALL)
     if not m:
         await turn.reply("用法：批注 <编号> <意见>，例如「批注 12 请补充对方的售后条款」。")
         return
@@ -289,7 +291,7 @@ async def comment_command(turn: Turn, args: str) -> None:
 
 async def return_command(turn: Turn, args: str) -> None:
     """退回 <编号> <意见>: the rep redoes the analysis with the reviewer's comment."""
-    m = re.fullmatch(r"#?(\d+)\s*(.*)", args.strip(), re.DOTALL)
+    m = re.fullmatch(rf"[#＃]?([{DIGIT}]+)\s*(.*)", args.strip(), re.DOTALL)
     comment = m.group(2).strip() if m else ""
     if m is None or not comment:
         await turn.reply("用法：退回 <编号> <原因>，例如「退回 12 请写清报价是否含税」。")

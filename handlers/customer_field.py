@@ -11,6 +11,7 @@ from core.events import CardActionEvent
 from core.messages import Choice, Message, Text
 from domain.customers import search
 from domain.identity.store import remember_pick
+from domain.numerals import all_digits, typed_number
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.flowkit import OFFER, offer_of
@@ -47,8 +48,9 @@ class CustomerField:
         if not answer:
             answer = _require_text(turn, "客户名称")
         candidates: list[dict[str, Any]] = offer.get("candidates", [])
-        if answer.isdigit() and 1 <= int(answer) <= len(candidates):
-            return candidates[int(answer) - 1]
+        number = typed_number(answer)
+        if number is not None and 1 <= number <= len(candidates):
+            return candidates[number - 1]
         return next((c for c in candidates if c["name"] == answer), None)
 
     async def parse(self, turn: Turn, spec: FieldSpec, ctx: dict[str, Any]) -> Parsed:
@@ -75,7 +77,7 @@ class CustomerField:
             none_of_them = str(len(offer.get("candidates", [])) + 1)
             if number in {NONE_OF_THEM, none_of_them}:
                 raise FieldError("好的，请输入客户的完整名称", {OFFER: None})
-            if number.isdigit():
+            if all_digits(number):
                 raise FieldError(f"请回复 1–{len(offer.get('candidates', [])) + 1} 中的编号，或输入客户名称")
         text = _require_text(turn, "客户名称")
         matches = await search(turn.session, turn.user, text)

@@ -8,6 +8,7 @@ from core.events import CardActionEvent
 from domain.access import can_edit, visible_owner_ids
 from domain.identity.parse import flat
 from domain.identity.store import AliasRefused, add_alias, aliases_of, remember_pick, remove_alias
+from domain.numerals import typed_number
 from domain.wording import quoted
 from handlers.commands import Command
 from handlers.context import Turn
@@ -97,8 +98,9 @@ async def pick_card(turn: Turn, registry: Registry) -> None:
     typed = message[start : start + size]
     value = event.values[0] if event.values else ""
     chosen: Customer | None = None
-    if value.isdigit() and 1 <= int(value) <= len(ids):
-        chosen = await turn.session.get(Customer, ids[int(value) - 1])
+    number = typed_number(value)
+    if number is not None and 1 <= number <= len(ids):
+        chosen = await turn.session.get(Customer, ids[number - 1])
     else:
         for cid in ids:
             candidate = await turn.session.get(Customer, cid)

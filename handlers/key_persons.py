@@ -10,6 +10,7 @@ from core.events import CardActionEvent
 from core.messages import Choice, Message, Text
 from domain import profiles
 from domain import progress as progress_log
+from domain.numerals import typed_number
 from domain.profiles import KeyPersonInput
 from handlers.commands import Command
 from handlers.context import Turn
@@ -65,8 +66,9 @@ class KeyPersonsMetField:
         picked: list[int] = []
         for tok in tokens:
             index = None
-            if tok.isdigit() and 1 <= int(tok) <= len(people):
-                index = int(tok) - 1
+            number = typed_number(tok)
+            if number is not None and 1 <= number <= len(people):
+                index = number - 1
             else:
                 hits = [i for i, p in enumerate(people) if tok in str(p["label"])]
                 index = hits[0] if len(hits) == 1 else None

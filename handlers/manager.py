@@ -20,6 +20,7 @@ from domain.demand_scan import (
     scenarios_in_use,
 )
 from domain.metrics import compute
+from domain.numerals import DIGIT, typed_number
 from domain.staleness import (
     active_customer_counts,
     stale_counts,
@@ -173,14 +174,19 @@ async def _quotes(turn: Turn, title: str, samples: list[DemandSample], most: int
 SCENARIO_PAGE = 10  # quotes per page of 需求主题 <场景>
 
 
-def _scenario_page(arg: str, scenarios: set[str]) -> tuple[str, int] | None:
-    """``交付延迟`` → (交付延迟, 1), ``交付延迟 2`` → (交付延迟, 2); None when ``arg`` names no scenario."""
+_PAGE = re.compile(rf"^(.*\S)\s+([{DIGIT}]+)$")
+
+
+def _scenario_page(arg: str, scenarios: set[str]) -> tuple[str, int | None] | None:
+    """``交付延迟`` → (交付延迟, 1), ``交付延迟 2`` → (交付延迟, 2), a page number longer than any page's →
+    (交付延迟, None); None when ``arg`` names no scenario."""
     if arg in scenarios:
         return arg, 1
-    name, _, page = arg.rpartition(" ")
-    if name.strip() in scenarios and page.isdigit():
-        return name.strip(), max(1, int(page))
-    return None
+    m = _PAGE.match(arg)
+    if m is None or m.group(1) not in scenarios:
+        return None
+    page = typed_number(m.group(2))
+    return m.group(1), None if page is None else max(1, page)
 
 
 def _day(when: datetime, turn: Turn) -> str:
@@ -196,22 +202,33 @@ def _day(when: datetime, turn: Turn) -> str:
 async def _scenario_quotes(
     turn: Turn,
     scenario: str,
-    page: int,
+    page: int | None,
     *,
     owners: set[int] | None,
     days: int,
     rows: list[theme_book.ThemeRow],
 ) -> None:
     """需求主题 <场景> [页]: the quotes filed under a scenario, of any age, newest first, a page at a time;
-    how many there are, how many of the trailing window, and how far back they reach."""
-    whose = "你的团队" if owners is not None else ""
+    how many there are, how many of the trailing window, and how far back they reach. ``page`` None: a
+    number longer than any page's. A theme of the same name (named before such names were refused) is
+    pointed to in every answer."""
+    named = [n for n, row in enumerate(rows, 1) if normalize_text(row.label) == normalize_text(scenario)]
+    also = f"另有主题也叫「{scenario}」，请发「需求主题 {named[0]}」查看。" if named else ""
+    whose = "你的团队中，" if owners is not None else ""
     span = await scenario_span(turn.session, scenario, turn.now - timedelta(days=days), turn.now, owners)
     if span.oldest is None:
-        await turn.reply(f"{whose}还没有场景为「{scenario}」的需求。")
+        team = "你的团队中" if owners is not None else ""
+        await turn.reply("\n".join(filter(None, [f"{team}还没有场景为「{scenario}」的需求。", also])))
         return
     pages = -(-span.total // SCENARIO_PAGE)
-    if page > pages:
-        await turn.reply(f"场景为「{scenario}」的需求共 {span.total} 条，只有 {pages} 页。")
+    if page is None or page > pages:
+        last = f"需求主题 {scenario} {pages}" if pages > 1 else f"需求主题 {scenario}"
+        where = (
+            f"只有 {pages} 页，请发「{last}」查看最后一页" if pages > 1 else f"只有 1 页，请发「{last}」查看"
+        )
+        await turn.reply(
+            "\n".join(filter(None, [f"{whose}场景为「{scenario}」的需求共 {span.total} 条，{where}。", also]))
+        )
         return
     first = (page - 1) * SCENARIO_PAGE
     samples = await scenario_samples(
@@ -222,17 +239,16 @@ async def _scenario_quotes(
     ).days
     lines = [
         f"{whose}场景为「{scenario}」的需求共 {span.total} 条（近 {days} 天 {span.recent} 条），"
-        f"最早一条是 {_day(span.oldest, turn)}（{days_ago(local_days)}）。"
+        f"最早一条在 {_day(span.oldest, turn)}（{days_ago(local_days)}）。"
     ]
     if span.total > SCENARIO_PAGE:
         lines.append(f"第 {first + 1}–{first + len(samples)} 条，新的在前：")
-    lines += [f"· {_day(s.created_at, turn)} {s.line()}" for s in samples]
+    lines += [f"· {_day(s.created_at, turn)} {s.line(scenario=False)}" for s in samples]
     left = span.total - first - len(samples)
     if left > 0:
         lines.append(f"还有 {left} 条更早的，发「需求主题 {scenario} {page + 1}」看下一页。")
-    named = [n for n, row in enumerate(rows, 1) if normalize_text(row.label) == normalize_text(scenario)]
-    if named:  # a theme named so before such names were refused
-        lines.append(f"另有主题也叫「{scenario}」，请发「需求主题 {named[0]}」查看。")
+    if also:
+        lines.append(also)
     await turn.reply("\n".join(lines))
 
 

@@ -29,6 +29,7 @@ from core.events import (
 from core.formtoken import is_form_token
 from core.speech import Transcript
 from domain.directory import find_by_platform_id
+from domain.numerals import typed_number
 from domain.outbox import open_cards
 from domain.people import ROLE_LABELS, remember_channel
 from domain.quotes import quote_text
@@ -210,7 +211,8 @@ async def number_after_card(path: EventPath) -> bool:
     if not isinstance(event, TextEvent):
         return False
     text = event.text.strip().replace("，", ",")
-    if not text or not all(part.strip().isdigit() for part in text.split(",")):
+    numbers = [typed_number(part.strip()) for part in text.split(",")] if text else []
+    if not numbers or None in numbers:
         return False
     since = turn.now - CARD_TEXT_ANSWER_WINDOW
     cards = await open_cards(turn.session, channel=event.channel, target=event.sender_id, since=since)
@@ -228,8 +230,7 @@ async def number_after_card(path: EventPath) -> bool:
             return True
     token, options = cards[0].token, cards[0].options
     handler = next((fn for p, fn in path.registry.card_handlers.items() if token.startswith(p)), None)
-    values = [part.strip() for part in text.split(",")]
-    if handler is None or not all(1 <= int(v) <= len(options) for v in values):
+    if handler is None or not all(n is not None and 1 <= n <= len(options) for n in numbers):
         return False
     click = CardActionEvent(
         channel=event.channel,
@@ -237,7 +238,7 @@ async def number_after_card(path: EventPath) -> bool:
         sender_id=event.sender_id,
         sender_name=event.sender_name,
         card_id=token,
-        values=values,
+        values=[str(n) for n in numbers],  # １ typed full-width is the option 1
     )
     await handler(replace(turn, event=click))
     return True
@@ -266,7 +267,7 @@ async def fallback(path: EventPath) -> bool:
             await registry.voice_handler(turn)
         elif turn.transcript is not None:
             heard, _ = quote_text(turn.transcript.text, turn.transcript.platform_recognition)
-            source = "" if turn.transcript.local else "（平台识别，本机暂未启用语音转写）"
+            source = "" if turn.transcript.local else "（平台识别）"
             await turn.reply(f"收到语音{source}：“{heard}”。如需记录客户原话，请在需求确认单中发送。")
         else:
             await turn.reply(turn.transcript_error or "收到语音。")

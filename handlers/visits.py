@@ -14,6 +14,7 @@ from domain.access import can_edit
 from domain.audit import snapshot
 from domain.customers import Match, pick, search
 from domain.identity.store import remember_pick
+from domain.numerals import all_digits, typed_number
 from domain.wording import quoted
 from handlers.context import Turn
 from handlers.flowkit import start_form, view_of
@@ -67,9 +68,9 @@ class VisitCustomerField:
             answer = event.text.strip()
         else:
             raise FieldError("请回复编号或客户名称")
-        if answer.isdigit():
-            n = int(answer)
-            if 1 <= n <= len(candidates):
+        if all_digits(answer):
+            n = typed_number(answer)
+            if n is not None and 1 <= n <= len(candidates):
                 chosen = candidates[n - 1]
                 await _remember(turn, ctx, chosen)
                 return Parsed(

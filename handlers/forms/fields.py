@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Protocol
 from core.events import CardActionEvent, ImageEvent, TextEvent, VoiceEvent
 from core.messages import Choice, Message, Text
 from domain import when
+from domain.numerals import all_digits, typed_number
 from domain.quotes import SUPERSEDED, append_annotation, doubt_reasons, quote_text
 from domain.wording import quoted
 from handlers.context import Turn
@@ -134,9 +135,9 @@ _SPLIT = re.compile(r"[,，、;；\s]+")
 
 def _option_index(options: list[str], token: str) -> int | None:
     token = token.strip()
-    if token.isdigit():
-        n = int(token)
-        return n - 1 if 1 <= n <= len(options) else None
+    if all_digits(token):
+        n = typed_number(token)
+        return n - 1 if n is not None and 1 <= n <= len(options) else None
     for i, opt in enumerate(options):
         if token == opt:
             return i
@@ -191,7 +192,7 @@ class ChoiceField:
         idx = _option_index(spec.options, text)
         named = [i for i, opt in enumerate(spec.options) if opt in text]
         if idx is not None and (len(named) <= 1 or spec.options[idx] == text):
-            note = "" if text == spec.options[idx] or text.isdigit() or text in spec.options[idx] else text
+            note = "" if text == spec.options[idx] or all_digits(text) or text in spec.options[idx] else text
             return _with_note(spec.options[idx], ctx, spec, note)
         paragraph = len(text) > 6
         keep = _keep(spec, ctx, text) if paragraph else {}
@@ -433,7 +434,7 @@ class VoiceQuoteField:
         )
         echo = f"客户原话已记录（原话 #{quote_id}，不可修改）：“{text}”"
         if not t.local:
-            echo += "\n本机暂未启用语音转写，这条原话采用平台识别的文字，录音已保存。"
+            echo += "\n本地转写暂未启用，这条原话采用平台识别的文字，原始录音已保存。"
         replaced = ctx.get(replaced_quote_key(spec.key))
         old = await turn.session.get(Quote, int(replaced)) if replaced else None
         if old is not None and old.id != quote_id:

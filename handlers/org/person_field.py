@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.events import CardActionEvent
 from core.messages import Choice, Message, Text
+from domain.numerals import all_digits, typed_number
 from domain.people import ROLE_LABELS, PeopleError, resolve_one
 from domain.wording import quoted
 from handlers.context import Turn
@@ -64,9 +65,9 @@ class PersonField:
         else:
             answer = _require_text(turn, "姓名")
         user: User | None = None
-        if answer.isdigit() and offered:
-            n = int(answer)
-            if not 1 <= n <= len(offered):
+        if all_digits(answer) and offered:
+            n = typed_number(answer)
+            if n is None or not 1 <= n <= len(offered):
                 raise FieldError(f"{quoted(answer)}不是可选项，请回复 1–{len(offered)} 中的编号或姓名")
             user = await turn.session.get(User, int(offered[n - 1]["id"]))
             if user is None or user.status != UserStatus.ACTIVE:

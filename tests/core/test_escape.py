@@ -87,3 +87,15 @@ def test_a_hash_is_escaped_only_where_it_would_start_a_heading() -> None:
     _, dingtalk = msg_param(Markdown(title="t", text="见原话 #3\n  ## 假标题\n#话题"))
     assert dingtalk["text"] == "见原话 #3\n  ＃＃ 假标题\n＃话题"
     assert markdown_body(Markdown(title="t", text="### 假标题 #3")).endswith("＃＃＃ 假标题 #3")
+
+
+def test_a_heading_inside_a_list_item_is_escaped_too() -> None:
+    """「- # 紧急通知」 renders as a heading inside a list item in DingTalk and WeCom Markdown."""
+    typed = (
+        "- # 紧急通知\n1. # 全员停止发货\n  + - ## 假标题\n2) #话题\n　# 全角空格\n- 原话 #12\n-# 不是列表"
+    )
+    expected = "- ＃ 紧急通知\n1. ＃ 全员停止发货\n  + - ＃＃ 假标题\n2) ＃话题\n　＃ 全角空格\n- 原话 #12\n-# 不是列表"
+    _, dingtalk = msg_param(Markdown(title="t", text=typed))
+    assert dingtalk["text"] == expected
+    assert markdown_body(Markdown(title="t", text=typed)).endswith(expected)
+    assert card_params(Choice(prompt="p", options=["好"], note="- # 紧急通知"))["note"] == "- ＃ 紧急通知"

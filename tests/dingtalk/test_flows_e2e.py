@@ -115,7 +115,7 @@ async def test_after_the_visit_a_real_voice_note_becomes_the_quote(
 
         # Later, from the profile: the rep corrects it by number; the profile shows both.
         r = await rig.say("0423", "更正 #1 采购成本太高了，预算只有去年的七成。")
-        assert r[-1].startswith("已记录更正（原话 #1，杭州市第一人民医院，11-23 15:01 记录），原话保留不变")
+        assert r[-1].startswith("已记录你对原话 #1（杭州市第一人民医院，11-23 15:01）的更正，原话保留不变")
         r = await rig.say("0423", "更正 #1 采购成本太高了，预算只有去年的七成。")
         assert r[-1] == "原话 #1 已经有这条更正了，不用重复提交。"
         r = await rig.say("0100", "更正 #1 不对")
@@ -147,7 +147,7 @@ async def test_without_a_local_model_dingtalks_recognition_is_the_quote(tmp_path
         await rig.deliver(rig.emu.push_audio("0423", note, recognition=SAID, duration_ms=3880))
         r = rig.texts("0423")[before:]
         assert r[0].startswith(f"客户原话已记录（原话 #1，不可修改）：“{SAID}”")
-        assert "本机暂未启用语音转写，这条原话采用平台识别的文字，录音已保存。" in r[0]
+        assert "本地转写暂未启用，这条原话采用平台识别的文字，原始录音已保存。" in r[0]
         await rig.say("0423", "采购成本高")
         await rig.say("0423", "无")
         quote, demand = await one(rig.bot, Quote), await one(rig.bot, Demand)
@@ -158,7 +158,7 @@ async def test_without_a_local_model_dingtalks_recognition_is_the_quote(tmp_path
         assert r[-1].splitlines() == [
             f"原话 #1（2026-11-23 15:01，4 秒录音）：“{SAID}”",
             f"平台识别：“{SAID}”（采用）",
-            "本地转写：无（记录时本机没有启用语音模型）",
+            "本地转写：无（记录时未启用）",
         ]
         r = await rig.say("0423", "客户 杭州市第一人民医院")
         assert f"原话 #1 “{SAID}”" in r[-1] and "转写可能不准" not in r[-1]

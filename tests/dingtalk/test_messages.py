@@ -60,7 +60,7 @@ async def test_voice_note_is_downloaded_and_stored_without_a_transcriber(
         assert rig.emu.calls("download") == 1
         # No model, but DingTalk's recognition came with it: that is what the bot heard (docs/speech.md).
         assert rig.texts(STAFF)[-1] == (
-            "收到语音（平台识别，本机暂未启用语音转写）：“客户说交付太慢”。如需记录客户原话，请在需求确认单中发送。"
+            "收到语音（平台识别）：“客户说交付太慢”。如需记录客户原话，请在需求确认单中发送。"
         )
         await rig.deliver(rig.emu.push_audio(STAFF, AMR + b"\x00", recognition=""))
         assert rig.texts(STAFF)[-1] == "语音转写服务未启用，原始录音已保存。请联系管理员。"

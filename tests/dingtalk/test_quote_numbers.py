@@ -1,6 +1,6 @@
 """The quote card and 更正 on DingTalk (real Stream SDK and emulator): the card reads 「原话 #1」 as every
-other message does, and 更正 takes the number as #1, ＃１ or a bare 1, or answers plainly when no quote
-can have it."""
+other message does, and 更正 takes the number as #1 or ＃１ (a bare 1 starts the words, for the newest quote),
+or answers plainly when no quote can have it."""
 
 from __future__ import annotations
 
@@ -49,15 +49,18 @@ async def test_the_quote_card_and_corrections_by_number(tmp_path: Path) -> None:
         assert json.loads(card.params["options"])[0]["text"] == "更正原话"
 
         newer = await quote_by(rig.bot, "wanglei")  # a later quote: the newest is no longer #1
-        r = await rig.say("0423", "更正 1 我们科室最头疼的是器械包的灭菌兼容性问题")
-        assert r[-1].startswith("已记录更正（原话 #1，杭州市第一人民医院，11-23 15:01 记录），原话保留不变：")
+        r = await rig.say("0423", "更正 #1 我们科室最头疼的是器械包的灭菌兼容性问题")
+        assert r[-1].startswith("已记录你对原话 #1（杭州市第一人民医院，11-23 15:01）的更正，原话保留不变：")
         r = await rig.say("0423", "更正 ＃１：我们科室最头疼的是器械包的灭菌兼容性")
-        assert r[-1].startswith("已更新更正（原话 #1，杭州市第一人民医院，")
+        assert r[-1].startswith("已更新你对原话 #1（杭州市第一人民医院，")
+        r = await rig.say("0423", "更正 1，2 台都坏了")  # words: the newest quote, with the way to #1
+        assert r[-1].startswith(f"已记录你对最近一条原话 #{newer}（")
+        assert r[-1].endswith("\n如果要更正原话 #1，请发「更正 #1 正确内容」。")
         r = await rig.say("0423", "更正 #99999999999999999999 客户说的是别的")
         assert r == ["没有找到原话 #99999999999999999999，请核对编号（客户档案里的「原话 #编号」）。"]
         r = await rig.say("0423", "原话 99999999999999999999")
         assert r == ["没有找到原话 #99999999999999999999。"]
         async with rig.bot.session() as s:
             notes = (await s.execute(select(QuoteAnnotation.quote_id, QuoteAnnotation.kind))).all()
-            assert sorted(notes) == [(1, "correction"), (1, "correction")] and newer != 1
+            assert sorted(notes) == [(1, "correction"), (1, "correction"), (newer, "correction")]
             assert (await verify_chain(s)).ok

@@ -58,7 +58,7 @@ async def test_bad_corrections_get_clear_answers_and_lose_nothing(tmp_path: Path
         assert "只有记录人可以更正" in r[-1] and "王磊" in r[-1]
         # control characters and line breaks become single spaces; the words are kept
         r = await bot.send("wanglei", "更正\u0000 我们科室最头疼的是\n器械包的\u202e灭菌兼容性问题")
-        assert r[-1].startswith(f"已记录更正（你最近的一条原话 #{quote_id}，")
+        assert r[-1].startswith(f"已记录你对最近一条原话 #{quote_id}（")
         assert "销售更正：“我们科室最头疼的是 器械包的 灭菌兼容性问题”" in r[-1]
         r = await bot.send("wanglei", "更正 我们科室最头疼的是 器械包的 灭菌兼容性问题")
         assert r[-1] == f"原话 #{quote_id} 已经有这条更正了，不用重复提交。"
@@ -91,7 +91,7 @@ async def test_the_profiles_recent_updates_show_the_quote_as_the_ledger_does(
         await bot.send("wanglei", "采购成本高")
         await bot.send("wanglei", "无")
         r = await bot.send("wanglei", f"更正 #1 {fixed}")  # later, from the profile's number
-        assert r[-1].startswith("已记录更正（原话 #1，杭州市第一人民医院，")
+        assert r[-1].startswith("已记录你对原话 #1（杭州市第一人民医院，")
         r = await bot.send("liqiang", "客户 杭州市第一人民医院")
         profile = r[-1].splitlines()
         recent = profile[profile.index("最近跟进：") + 1]

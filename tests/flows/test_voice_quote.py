@@ -46,9 +46,7 @@ async def test_voice_note_becomes_the_demands_quote_and_the_rep_corrects_it(
         r = await bot.send("wanglei", "更正")
         assert "请在「更正」后写上客户实际说的话" in r[0] and "业务场景" in r[-1]
         r = await bot.send("wanglei", "更正 采购成本太高了，预算只有去年的八成。")
-        assert (
-            r[0].startswith("已记录更正（你最近的一条原话 #1，杭州市第一人民医院，") and "业务场景" in r[-1]
-        )
+        assert r[0].startswith("已记录你对最近一条原话 #1（杭州市第一人民医院，") and "业务场景" in r[-1]
         r = await bot.send("wanglei", "更正 采购成本太高了，预算只有去年的八成。")
         assert r[0] == "原话 #1 已经有这条更正了，不用重复提交。"
         await bot.send("wanglei", "采购成本高")
@@ -67,7 +65,7 @@ async def test_voice_note_becomes_the_demands_quote_and_the_rep_corrects_it(
         assert "请输入客户实际说的话" in r[-1]
         r = await bot.send("wanglei", "采购成本太高了，今年预算只有去年的八成。")
         assert r[-1].startswith(
-            "已更新更正（原话 #1，杭州市第一人民医院，11-23 11:00 记录），之前的更正也保留"
+            "已更新你对原话 #1（杭州市第一人民医院，11-23 11:00）的更正，之前的更正也保留"
         )
 
         # Someone else cannot correct it; the supervisor sees it in the profile beside the original.
@@ -132,7 +130,7 @@ async def test_the_whole_visit_through_wecom_with_a_real_voice_note(
         await w.settle()
         assert "请输入客户实际说的话" in w.received("wanglei")[-1]
         await w.say("wanglei", "交付周期太长，上次等了三个星期才到货。")
-        assert w.received("wanglei")[-1].startswith("已记录更正（原话 #1，")
+        assert w.received("wanglei")[-1].startswith("已记录你对原话 #1（")
         await w.say("wanglei", "更正 #1")
         assert "请在「更正」后写上客户实际说的话" in w.received("wanglei")[-1]
         async with w.bot.session() as s:

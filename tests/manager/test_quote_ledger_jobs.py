@@ -125,7 +125,7 @@ async def test_theme_alert_shows_the_ledger_text_corrections_and_changed_copies(
         alerts = [t for t in bot.group_texts("product") if "需求主题预警" in t]
         assert len(alerts) == 1
         assert (
-            "「我们颗是最头疼的是器械包的灭菌兼容性问题」，销售更正（王磊）：“我们科室最头疼的是器械包的灭菌兼容性问题”"
+            "「我们颗是最头疼的是器械包的灭菌兼容性问题」，销售更正（王磊）：「我们科室最头疼的是器械包的灭菌兼容性问题」"
             in alerts[0]
         )
         assert "「消毒供应中心说灭菌后的包装破了」（⚠️ 已被改动，以账本原文为准）" in alerts[0]
@@ -140,6 +140,6 @@ async def test_theme_alert_shows_the_ledger_text_corrections_and_changed_copies(
             )
         r = await bot.send("chenchen", "需求主题")
         assert (
-            "例：「供应室反映器械盒进不了灭菌篮筐」，销售更正（王磊）：“供应室反映器械盒放不进灭菌篮筐”"
+            "例：「供应室反映器械盒进不了灭菌篮筐」，销售更正（王磊）：「供应室反映器械盒放不进灭菌篮筐」"
             in r[-1]
         )

@@ -109,9 +109,9 @@ async def test_merge_and_split_move_quotes_and_steer_later_ones(db_url: str, tmp
         actions = [a.action for a in await get(bot, AuditLog, entity_type="demand_theme")]
         assert actions == ["theme.merge", "theme.split"]
 
-        # Findable under the rep's scenario, with the scenario shown.
+        # Findable under the rep's scenario.
         listed = (await bot.send("chenchen", "需求主题 采购成本高"))[-1]
-        assert "场景为「采购成本高」的需求共 4 条（近 7 天 4 条），最早一条是 11月23日（今天）。" in listed
+        assert "场景为「采购成本高」的需求共 4 条（近 7 天 4 条），最早一条在 11月23日（今天）。" in listed
         assert "价格能再降一些吗" in listed
         assert "学术" not in listed
 
@@ -161,20 +161,39 @@ async def test_a_scenario_lists_its_quotes_of_any_age_a_page_at_a_time(db_url: s
 
         first = (await bot.send("chenchen", "需求主题 交付延迟"))[-1]
         assert first.startswith(
-            "场景为「交付延迟」的需求共 12 条（近 7 天 7 条），最早一条是 10月24日（30 天前）。\n"
-            "第 1–10 条，新的在前：\n· 11月22日 「第1批货又晚到了」— 张婷 · 杭州市第一人民医院 · 场景：交付延迟"
+            "场景为「交付延迟」的需求共 12 条（近 7 天 7 条），最早一条在 10月24日（30 天前）。\n"
+            "第 1–10 条，新的在前：\n· 11月22日 「第1批货又晚到了」— 张婷 · 杭州市第一人民医院\n"
         )
+        assert "场景：" not in first  # the first line names the scenario
         assert "第10批货" in first and "第11批货" not in first and oldest not in first
         assert first.endswith("还有 2 条更早的，发「需求主题 交付延迟 2」看下一页。")
         second = (await bot.send("chenchen", "需求主题 交付延迟 2"))[-1]
         assert "第 11–12 条，新的在前：" in second and "第11批货" in second
         assert f"· 10月24日 「{oldest}」— 王磊" in second and "还有" not in second
-        assert "共 12 条，只有 2 页" in (await bot.send("chenchen", "需求主题 交付延迟 3"))[-1]
+        past = "场景为「交付延迟」的需求共 12 条，只有 2 页，请发「需求主题 交付延迟 2」查看最后一页。"
+        assert await bot.send("chenchen", "需求主题 交付延迟 3") == [past]
+        # A page number of thousands of digits (more than int() reads), full-width digits, and ², which
+        # str.isdigit() accepts and int() refuses: answers, not apologies.
+        assert await bot.send("chenchen", "需求主题 交付延迟 " + "9" * 5000) == [past]
+        assert await bot.send("chenchen", "需求主题 交付延迟 ２") == [second]
+        assert await bot.send("chenchen", "需求主题 交付延迟 ²") == [
+            "没有找到主题「交付延迟 ²」，请先发「需求主题」查看名称或编号。"
+        ]
+        assert await bot.send("chenchen", "需求主题 " + "9" * 5000) == [
+            "没有这个编号的主题，请先发「需求主题」查看编号。"
+        ]
         assert "· 11月15日 「第8批货又晚到了」" in first  # 8 days old: the 7-day list alone missed it
         # A scenario the form offers that nobody filed yet, and a manager's own team's view.
         assert (await bot.send("chenchen", "需求主题 售后响应慢"))[-1] == "还没有场景为「售后响应慢」的需求。"
         team_view = (await bot.send("liqiang", "需求主题 交付延迟"))[-1]
-        assert team_view.startswith("你的团队场景为「交付延迟」的需求共 12 条")
+        assert team_view.startswith(
+            "你的团队中，场景为「交付延迟」的需求共 12 条（近 7 天 7 条），最早一条在 "
+        )
+        team_past = (await bot.send("liqiang", "需求主题 交付延迟 3"))[-1]
+        assert team_past == f"你的团队中，{past}"
+        assert (await bot.send("liqiang", "需求主题 售后响应慢"))[
+            -1
+        ] == "你的团队中还没有场景为「售后响应慢」的需求。"
 
 
 async def test_a_theme_cannot_take_a_scenarios_name(db_url: str, tmp_path: Path) -> None:
@@ -192,11 +211,11 @@ async def test_a_theme_cannot_take_a_scenarios_name(db_url: str, tmp_path: Path)
         for name in ("采购成本高", "售后响应慢", "其他：设备老化"):
             refused = (await bot.send("chenchen", f"主题改名 学术 {name}"))[-1]
             assert refused == (
-                f"「{name}」是业务场景的名称，主题不能和场景同名（「需求主题 {name}」列出的是这个场景的需求）。"
-                "请换一个名称。"
+                f"「{name}」已是业务场景的名称（发「需求主题 {name}」会列出该场景的需求），"
+                "主题不能与它重名，请换一个名称。"
             )
         refused = (await bot.send("chenchen", "主题拆分 学术 讲座 交付延迟"))[-1]
-        assert "「交付延迟」是业务场景的名称" in refused
+        assert "「交付延迟」已是业务场景的名称" in refused
         assert {r.key: r.label for r in await get(bot, DemandCluster)} == before
         assert not await get(bot, AuditLog, entity_type="demand_theme")
         # 需求主题 <场景> still lists the scenario's quotes.
@@ -210,6 +229,14 @@ async def test_a_theme_cannot_take_a_scenarios_name(db_url: str, tmp_path: Path)
         listed = (await bot.send("chenchen", "需求主题 采购成本高"))[-1]
         assert listed.endswith("另有主题也叫「采购成本高」，请发「需求主题 1」查看。")
         assert "学术" in (await bot.send("chenchen", "需求主题 1"))[-1]
+        # … also when it is named after a form option nobody has filed a demand under.
+        async with bot.session() as s:
+            row = await s.get(DemandCluster, row.key)
+            assert row is not None
+            row.label = "售后响应慢"
+        assert await bot.send("chenchen", "需求主题 售后响应慢") == [
+            "还没有场景为「售后响应慢」的需求。\n另有主题也叫「售后响应慢」，请发「需求主题 1」查看。"
+        ]
 
 
 async def test_domain_functions_refuse_clearly(tmp_path: Path) -> None:

@@ -32,6 +32,32 @@ def test_a_correct_platform_text_is_not_doubted_for_the_local_models_errors() ->
     assert disagreement("报价比美敦力高了15%", "报价比美顿力高了百分之十五") == 0.0
 
 
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("一年大概用20000个", "一年大概用两万个"),  # was 0.45 apart: 20000 was read 二零零零零
+        ("三万多块钱", "30000多块钱"),  # was 0.5
+        ("一年大概用20000个", "一年大概用二万个"),
+        ("院里有120000份病历", "院里有十二万份病历"),
+        ("预算10005元", "预算一万零五元"),
+        ("总价150000000", "总价一亿五千万"),
+        ("两千台", "2000台"),
+        ("1010个", "一千零一十个"),
+        ("报价比美敦力高了15%", "报价比美顿力高了百分之十五"),
+    ],
+)
+def test_a_number_in_digits_sounds_as_it_is_said(written: str, said: str) -> None:
+    """Numbers are read in 万/亿 groups as people say them, and 两 is 二: a platform that writes the digits
+    and a local model that writes the words heard the same thing."""
+    assert disagreement(written, said) == 0.0
+    assert doubt_reasons(transcript=said, platform=written, avg_logprob=-0.1, compression_ratio=1.0) == []
+
+
+def test_different_numbers_still_differ() -> None:
+    assert disagreement("一年大概用20000个", "一年大概用三万个") > 0
+    assert disagreement("预算10005元", "预算一万五千元") > 0
+
+
 def test_clearly_different_texts_are_doubted() -> None:
     assert doubt_reasons(transcript=N03_LOCAL, platform=OTHER, avg_logprob=-0.1, compression_ratio=1.0) == [
         "平台识别与本地转写差别较大"

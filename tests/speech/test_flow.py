@@ -142,7 +142,7 @@ async def test_without_a_model_the_platforms_recognition_becomes_the_quote(
             replies = await bot.voice("wanglei", note, recognition=SAID4)
             recorded = next(r for r in replies if r.startswith("客户原话已记录"))
             assert recorded.startswith(f"客户原话已记录（原话 #1，不可修改）：“{SAID4}”")
-            assert "本机暂未启用语音转写，这条原话采用平台识别的文字，录音已保存。" in recorded
+            assert "本地转写暂未启用，这条原话采用平台识别的文字，原始录音已保存。" in recorded
             assert "转写可能不准" not in recorded and "语音转写服务未启用" not in "".join(replies)
             answers = json.loads(replies[-1].removeprefix("完成："))
             async with bot.session() as s:

@@ -71,7 +71,5 @@ async def test_without_the_speech_packages_the_ledger_still_keeps_platform_text(
             assert isinstance(bot.app.services.quotes, QuoteLedger)
             await bot.add_user("wanglei", "王磊")
             replies = await bot.voice("wanglei", VOICE_SAMPLE, recognition="客户说交付太慢")
-    assert replies == [
-        "收到语音（平台识别，本机暂未启用语音转写）：“客户说交付太慢”。如需记录客户原话，请在需求确认单中发送。"
-    ]
+    assert replies == ["收到语音（平台识别）：“客户说交付太慢”。如需记录客户原话，请在需求确认单中发送。"]
     assert "optional module av is not installed" in caplog.text

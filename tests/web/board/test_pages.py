@@ -216,7 +216,7 @@ async def test_product_renames_a_theme_on_the_board(tmp_path: Path, desktop: Bro
         await page.get_by_label("主题名称").fill("售后响应慢")
         await page.get_by_role("button", name="改名").click()
         await expect(page.locator(".flash")).to_contain_text(
-            "「售后响应慢」是业务场景的名称，主题不能和场景同名"
+            "「售后响应慢」已是业务场景的名称（发「需求主题 售后响应慢」会列出该场景的需求），主题不能与它重名"
         )
         await expect(page.locator("h1")).to_contain_text("远程 报修")
         await page.get_by_label("主题名称").fill("远程售后")

@@ -12,6 +12,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, expect
 from sqlalchemy import select, text
 
 from bot.testing import BotHarness
+from core.speech import Transcript
 from speech.ledger import QuoteLedger, verify_chain
 from storage.models import Demand, Quote, QuoteAnnotation
 from tests.flows.kit import ScriptedTranscriber, add_customer, scripted_note, visit_fields
@@ -144,3 +145,38 @@ async def test_going_back_and_recording_again_is_not_shown_as_a_correction(
         ]
         assert [q.transcript for q in quotes] == [LOCAL, second]
         assert report.ok, report
+
+
+async def test_a_quote_of_unknown_length_shows_no_seconds(tmp_path: Path, desktop: BrowserContext) -> None:
+    """A platform-only note whose length the file did not give is recorded with 0 s: the board used to
+    print 「0 秒」 under it."""
+    async with board_bot(tmp_path, quotes=QuoteLedger()) as bot:
+        await org(bot)
+        cid = await add_customer(bot, HOSPITAL, "wanglei")
+        rep = await bot.user("wanglei")
+        async with bot.session() as s:
+            for seconds in (0.0, 3.8):
+                await QuoteLedger().record(
+                    s,
+                    now=bot.clock.now(),
+                    transcript=Transcript(
+                        text=PLATFORM,
+                        language="zh",
+                        duration_s=seconds,
+                        model_name="whisper-base",
+                        model_version="test",
+                        audio_path="data/audio/x.wav",
+                        audio_sha256="0" * 64,
+                        audio_format="wav",
+                    ),
+                    rep_id=rep.id,
+                    customer_id=cid,
+                    visit_id=None,
+                )
+        page = await sign_in(bot, desktop, "liqiang")
+        await page.goto(base(bot) + f"/board/customers/{cid}")
+        main = page.locator("main")
+        unknown, known = await quote_box(main, 1), await quote_box(main, 2)
+        await expect(unknown.locator(".muted")).to_contain_text("原话 #1 · 王磊")
+        await expect(unknown.locator(".muted")).not_to_contain_text("秒")
+        await expect(known.locator(".muted")).to_contain_text(" · 4 秒")
