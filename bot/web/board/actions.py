@@ -22,6 +22,7 @@ from core.messages import Message, render_text
 from domain import theme_book
 from domain.board import details
 from domain.board.scope import Scope
+from domain.numerals import row_id
 from handlers import competitor
 from handlers.context import Turn
 from handlers.demand import scenario_options
@@ -55,8 +56,8 @@ def refused(request: web.Request) -> web.HTTPException:
 
 async def review(request: web.Request) -> web.Response:
     scope = await require(request)
-    raw = request.match_info.get("id", "")
-    if not raw.isdigit() or len(raw) > 9:
+    review_id = row_id(request.match_info.get("id", ""))
+    if review_id is None:
         raise not_found(request)
     form = await request.post()
     if not await check_csrf(request, str(form.get("csrf", ""))):
@@ -68,7 +69,7 @@ async def review(request: web.Request) -> web.Response:
     bot = bot_of(request)
     flash = ""
     async with bot.db.transaction() as session:
-        row = await details.review_row(session, scope, int(raw))
+        row = await details.review_row(session, scope, review_id)
         if row is None:
             raise not_found(request)
         user = await session.get(User, scope.user.id)

@@ -22,6 +22,7 @@ from domain.board import customers as customer_list
 from domain.board import details
 from domain.board.details import ServedFile
 from domain.board.overview import stage_labels
+from domain.numerals import row_id
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,10 @@ CHUNK = 64 * 1024
 
 
 def _id(request: web.Request) -> int:
-    raw = request.match_info.get("id", "")
-    if not raw.isdigit() or len(raw) > 9:
+    number = row_id(request.match_info.get("id", ""))
+    if number is None:
         raise not_found(request)
-    return int(raw)
+    return number
 
 
 def _send(request: web.Request, served: ServedFile | None) -> web.FileResponse:

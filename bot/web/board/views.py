@@ -16,6 +16,7 @@ from domain.board import customers as customer_list
 from domain.board import details, overview, snapshots
 from domain.board.customers import CustomerFilters
 from domain.board.scope import Scope, reps_in_scope
+from domain.numerals import row_id, typed_number
 from domain.profiles import MIN_KEY_PERSONS
 from domain.rebate_formula import INPUT_WORDS, in_words
 from storage.models import STAGES, JobRunStatus, ReviewStatus
@@ -189,7 +190,7 @@ def parse_filters(query: Any) -> CustomerFilters:
         stale=flag("stale"),
         zombie=flag("zombie"),
         incomplete=flag("incomplete"),
-        owner_id=int(owner) if owner.isdigit() and len(owner) <= 9 else None,
+        owner_id=row_id(owner),
         stage=stage if stage in STAGES else "",
         region=str(query.get("region", ""))[:100],
         q=str(query.get("q", "")).strip()[:50],
@@ -219,7 +220,7 @@ async def customers_page(request: web.Request) -> web.Response:
     now = bot.clock.now()
     f = parse_filters(request.query)
     raw_page = request.query.get("page", "1")
-    number = max(1, int(raw_page)) if raw_page.isdigit() and len(raw_page) <= 6 else 1
+    number = max(1, typed_number(raw_page) or 1)
     alerts = bot.settings.alerts
     async with bot.db.read() as session:
         total = await customer_list.count(session, scope, f, now, alerts)
@@ -250,10 +251,10 @@ async def customers_page(request: web.Request) -> web.Response:
 
 
 def _int(request: web.Request, name: str) -> int:
-    raw = request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 9:
+    number = row_id(request.match_info.get(name, ""))
+    if number is None:
         raise not_found(request)
-    return int(raw)
+    return number
 
 
 async def customer_page(request: web.Request) -> web.Response:
