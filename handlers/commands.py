@@ -17,7 +17,8 @@ class Command:
     """``names`` are matched at the start of a message; the rest of the text is the argument.
 
     ``roles``: who may use it (empty = everyone active). ``in_form``: also works while a form is
-    open (the form's question is asked again afterwards). ``exact``: the whole message must match.
+    open (the form's question is asked again afterwards), except inside ``own_form``, the form the command
+    itself opens, where the message is that form's answer. ``exact``: the whole message must match.
     """
 
     names: tuple[str, ...]
@@ -25,6 +26,7 @@ class Command:
     help: str
     roles: frozenset[str] = frozenset()
     in_form: bool = False
+    own_form: str = ""
     exact: bool = False
     hidden: bool = False
     group: str = "常用"

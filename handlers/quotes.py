@@ -266,6 +266,7 @@ def setup(registry: Registry) -> None:
             correct,
             "更正客户原话的转写（更正 #编号 正确内容），原话保留",
             in_form=True,
+            own_form="quote_correction",  # asked for the words, 「更正 …」 is the answer
         )
     )
     registry.command(Command(("原话",), show, "查看一条客户原话的完整记录（原话 #编号）"))

@@ -186,14 +186,14 @@ async def open_form(path: EventPath) -> bool:
     looks_like = ""
     if isinstance(event, TextEvent):
         match = path.registry.commands.match(event.text, separated=True)
-        if match is not None and match[0].in_form:
+        if match is not None and match[0].in_form and match[0].own_form != state.form:
             command, args = match
             await (command.run(turn, args) if allowed(command, turn) else refuse(command, turn))
             if await engine.active(turn.session, turn.user.id) is state:
                 await engine.ask_again(turn, state)
             return True
         if match is not None and not match[0].hidden and allowed(match[0], turn):
-            looks_like = match[0].names[0]
+            looks_like = "" if match[0].own_form == state.form else match[0].names[0]
     command_text = await engine.handle(turn, state, command=looks_like)
     if command_text:  # the user chose the command over answering: the form is paused, run it
         match = path.registry.commands.match(command_text)

@@ -86,7 +86,7 @@ async def test_words_that_start_with_a_bare_number_are_words_for_the_newest_quot
         r = await bot.send("wanglei", f"更正 {first}")
         assert r[-1].startswith(f"请在「更正」后写上客户实际说的话，例如「更正 #{first} ")
         # The card's one-question form, answered with the command typed again: a bare number is words there
-        # too. (With a space after 更正 the command itself would run, for the newest quote.)
+        # too.
         await bot.submit(
             CardActionEvent(
                 channel="console", event_id="c-1", sender_id="wanglei", card_id=f"quote:{first}", values=["1"]
@@ -142,3 +142,22 @@ async def test_a_number_too_large_for_any_quote_is_an_unknown_quote(tmp_path: Pa
         assert replies[-1] == "没有找到原话 #99999999999999999999，请核对编号（客户档案里的「原话 #编号」）。"
         assert not any("出错了" in t for t in replies)
         assert await corrections(bot) == []
+
+
+async def test_the_card_form_takes_a_typed_correction_command_as_its_answer(tmp_path: Path) -> None:
+    """The 更正原话 button on an older quote asks for the words; a rep who types 「更正 …」 there corrects
+    that quote, not their newest one (更正 otherwise runs inside any form)."""
+    async with BotHarness(tmp_path, jobs=False) as bot:
+        await org(bot)
+        first = await quote_by(bot, "wanglei")
+        newest = await quote_by(bot, "wanglei")
+        await bot.submit(
+            CardActionEvent(
+                channel="console", event_id="c-2", sender_id="wanglei", card_id=f"quote:{first}", values=["1"]
+            )
+        )
+        assert "请输入客户实际说的话" in bot.texts_to("wanglei")[-1]
+        r = await bot.send("wanglei", "更正 器械包的灭菌兼容性有问题")
+        assert r[-1].startswith(f"已记录你对原话 #{first}（")
+        assert await corrections(bot) == [(first, "器械包的灭菌兼容性有问题")]
+        assert newest != first
