@@ -35,10 +35,16 @@ def clauses(text: str) -> list[str]:
     return [c for c in (normalize_text(p) for p in parts) if c]
 
 
+_GAPS = re.compile(r"([\s\W_]+)", re.UNICODE)  # what normalize_text removes, kept as a separator
+# A gap that separates two Latin words: a space or a slash (LIS PACS, DRG/DIP). Dots, colons and hyphens
+# join (7.5折, 11:30, X-ray, PD-1 stay one word each).
+_WORD_GAP = re.compile(r"[\s/]")
+
+
 @dataclass(frozen=True)
 class Searchable:
     """A text as keywords are looked for in it: its normalised clauses joined by a line break (which no
-    keyword holds, so a keyword never spans two clauses), and the positions where a space or sign
+    keyword holds, so a keyword never spans two clauses), and the positions where a space or slash
     between two Latin letters or digits was removed (「LIS PACS」 → ``lispacs`` with a word break at 3)."""
 
     text: str
@@ -50,17 +56,19 @@ def searchable(text: str) -> Searchable:
     breaks: set[int] = set()
     length = 0
     for part in _CLAUSE_BREAK.split(unicodedata.normalize("NFKC", text)):
-        pieces = [piece for piece in _NOISE.split(part.lower()) if piece]
-        if not pieces:
+        # Words and the gaps between them, alternately: ["lis", " ", "pacs"].
+        cut = _GAPS.split(part.lower())
+        words = [(word, cut[i - 1] if i else "") for i, word in enumerate(cut) if i % 2 == 0 and word]
+        if not words:
             continue
         if out:
             out.append("\n")
             length += 1
-        for i, piece in enumerate(pieces):
-            if i and _latin(pieces[i - 1][-1]) and _latin(piece[0]):
+        for i, (word, gap) in enumerate(words):
+            if i and _WORD_GAP.search(gap) and _latin(words[i - 1][0][-1]) and _latin(word[0]):
                 breaks.add(length)
-            out.append(piece)
-            length += len(piece)
+            out.append(word)
+            length += len(word)
     return Searchable("".join(out), frozenset(breaks))
 
 

@@ -254,7 +254,10 @@ async def complete_correction(turn: Turn, result: FormResult) -> None:
         if answer.strip().startswith("更正"):
             answer = answer.strip().removeprefix("更正")
             numbered = parse_number(answer)
-            if numbered is not None and numbered.id == quote.id:
+            if numbered is not None and numbered.id != quote.id:
+                await correct(turn, answer)  # 「更正 #2 …」 names another quote: that one is corrected
+                return
+            if numbered is not None:
                 answer = numbered.rest
         await apply_correction(turn, quote, answer)
 

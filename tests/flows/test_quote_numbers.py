@@ -160,4 +160,12 @@ async def test_the_card_form_takes_a_typed_correction_command_as_its_answer(tmp_
         r = await bot.send("wanglei", "更正 器械包的灭菌兼容性有问题")
         assert r[-1].startswith(f"已记录你对原话 #{first}（")
         assert await corrections(bot) == [(first, "器械包的灭菌兼容性有问题")]
-        assert newest != first
+        # Naming another quote there corrects that one.
+        await bot.submit(
+            CardActionEvent(
+                channel="console", event_id="c-3", sender_id="wanglei", card_id=f"quote:{first}", values=["1"]
+            )
+        )
+        r = await bot.send("wanglei", f"更正 #{newest} 交付周期太长")
+        assert r[-1].startswith(f"已记录你对原话 #{newest}（")
+        assert await corrections(bot) == [(first, "器械包的灭菌兼容性有问题"), (newest, "交付周期太长")]

@@ -24,7 +24,7 @@ from domain.clustering import (
     load_book,
     match_theme,
 )
-from domain.themes import Theme, ThemeBook, ThemesFileError, load_themes
+from domain.themes import Theme, ThemeBook, ThemesFileError, contains, load_themes, normalize_text, searchable
 
 SAMPLE = Path("/work/shared/data/demands-sample.tsv")
 HELDOUT = Path(__file__).parent / "data" / "demands-heldout.tsv"
@@ -196,6 +196,15 @@ def test_a_latin_keyword_is_a_whole_word_not_part_of_another() -> None:
     assert spd_his is not None and alone is not None and spd_his[1] > alone[1]
     hit = match_theme(book, "DRG/DIP付费以后科室压力大")
     assert hit is not None and hit[0].key == "price"
+    # Dots, colons and hyphens join: a keyword is not found after a decimal point or inside a time.
+    for text, keyword in [
+        ("最多给到7.5折", "5折"),
+        ("预算1.5万", "5万"),
+        ("11:30送到", "30送到"),
+        ("X-ray", "ray"),
+    ]:
+        assert not contains(searchable(text), normalize_text(keyword)), text
+    assert contains(searchable("PD-1抑制剂"), "pd1") and contains(searchable("X-ray片"), "xray")
     # "his" inside English words, "app" inside "apple": no match.
     for text in ["this history", "apple"]:
         assert match_theme(book, text) is None, text

@@ -39,7 +39,7 @@ async def test_another_teams_customer_and_its_files_are_not_found(
         assert await status_of(page, "/board/customers/999999") == 404  # unknown: the same answer
         assert await status_of(page, "/board/customers/abc") == 404
         # Odd digits (², Arabic-Indic, a run too long for any row) are not found, never a server error.
-        for odd in ("%C2%B2", "%D9%A3", "1" * 40, "２"):
+        for odd in ("%C2%B2", "%D9%A3", "1" * 40):
             assert await status_of(page, f"/board/customers/{odd}") == 404, odd
         for query in ("owner=%C2%B2", "page=%C2%B2", "page=" + "9" * 5000, "owner=" + "1" * 40):
             assert await status_of(page, f"/board/customers?{query}") == 200, query
