@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 _KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+# What normalize_text removes; captured, so that searchable() can split a clause into words and the gaps
+# between them.
+_NOISE = re.compile(r"([\s\W_]+)", re.UNICODE)
 
 
 def normalize_text(text: str) -> str:
@@ -28,14 +30,6 @@ _CLAUSE_BREAK = re.compile(
 )
 
 
-def clauses(text: str) -> list[str]:
-    """The normalised clauses of ``text``: keywords are matched inside one clause, so
-    「型号不对，手术差点做不了」 does not contain 对手."""
-    parts = _CLAUSE_BREAK.split(unicodedata.normalize("NFKC", text))
-    return [c for c in (normalize_text(p) for p in parts) if c]
-
-
-_GAPS = re.compile(r"([\s\W_]+)", re.UNICODE)  # what normalize_text removes, kept as a separator
 # A gap that separates two Latin words: a space or a slash (LIS PACS, DRG/DIP). Dots, colons and hyphens
 # join (7.5折, 11:30, X-ray, PD-1 stay one word each).
 _WORD_GAP = re.compile(r"[\s/]")
@@ -44,8 +38,9 @@ _WORD_GAP = re.compile(r"[\s/]")
 @dataclass(frozen=True)
 class Searchable:
     """A text as keywords are looked for in it: its normalised clauses joined by a line break (which no
-    keyword holds, so a keyword never spans two clauses), and the positions where a space or slash
-    between two Latin letters or digits was removed (「LIS PACS」 → ``lispacs`` with a word break at 3)."""
+    keyword holds, so a keyword never spans two clauses: 「型号不对，手术差点做不了」 does not contain 对手),
+    and the positions where a space or slash between two Latin letters or digits was removed
+    (「LIS PACS」 → ``lispacs`` with a word break at 3)."""
 
     text: str
     breaks: frozenset[int] = frozenset()
@@ -57,7 +52,7 @@ def searchable(text: str) -> Searchable:
     length = 0
     for part in _CLAUSE_BREAK.split(unicodedata.normalize("NFKC", text)):
         # Words and the gaps between them, alternately: ["lis", " ", "pacs"].
-        cut = _GAPS.split(part.lower())
+        cut = _NOISE.split(part.lower())
         words = [(word, cut[i - 1] if i else "") for i, word in enumerate(cut) if i % 2 == 0 and word]
         if not words:
             continue

@@ -214,10 +214,10 @@ async def _scenario_quotes(
     pointed to in every answer."""
     named = [n for n, row in enumerate(rows, 1) if normalize_text(row.label) == normalize_text(scenario)]
     also = f"另有主题也叫「{scenario}」，请发「需求主题 {named[0]}」查看。" if named else ""
-    whose = "你的团队中，" if owners is not None else ""
+    team = "你的团队中" if owners is not None else ""
+    whose = f"{team}，" if team else ""
     span = await scenario_span(turn.session, scenario, turn.now - timedelta(days=days), turn.now, owners)
     if span.oldest is None:
-        team = "你的团队中" if owners is not None else ""
         await turn.reply("\n".join(filter(None, [f"{team}还没有场景为「{scenario}」的需求。", also])))
         return
     pages = -(-span.total // SCENARIO_PAGE)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 
 from core.clock import Clock
 from core.redact import redact
@@ -191,6 +191,15 @@ class Scheduler:
             "error": "",
         }
 
+    def _abandoned(self, job: str, period: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
+        """A run of (job, period) left ``running`` for longer than the run timeout: its process died."""
+        return (
+            JobRun.job == job,
+            JobRun.period == period,
+            JobRun.status == JobRunStatus.RUNNING,
+            JobRun.started_at < now - self.run_timeout,
+        )
+
     async def claim(self, job: str, period: str) -> bool:
         """Claim (job, period) once; also take over a run abandoned by a dead process."""
         now = self.clock.now()
@@ -199,12 +208,7 @@ class Scheduler:
                 return True
             result = await session.execute(
                 update(JobRun)
-                .where(
-                    JobRun.job == job,
-                    JobRun.period == period,
-                    JobRun.status == JobRunStatus.RUNNING,
-                    JobRun.started_at < now - self.run_timeout,
-                )
+                .where(*self._abandoned(job, period, now))
                 .values(holder=self.holder, started_at=now)
             )
             if result.rowcount:  # type: ignore[attr-defined]
@@ -238,12 +242,7 @@ class Scheduler:
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(JobRun)
-                .where(
-                    JobRun.job == job,
-                    JobRun.period == period,
-                    JobRun.status == JobRunStatus.RUNNING,
-                    JobRun.started_at < now - self.run_timeout,
-                )
+                .where(*self._abandoned(job, period, now))
                 .values(status=JobRunStatus.FAILED, finished_at=now, error=ABANDONED_TOO_LATE)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
